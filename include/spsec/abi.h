@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/*
+ * The one ABI between the spsec data plane (bpf/, compiled by clang -target bpf) and user space
+ * (userspace/, compiled by g++). Every map key and value, every reason code, every map name lives
+ * here and nowhere else.
+ *
+ * Rules (see docs/data-plane.md):
+ *  - only __u8/__u16/__u32/__u64 from <linux/types.h>; no bool, no enum-typed fields;
+ *  - explicit padding members, always written as zero by user space;
+ *  - numbers are host byte order (the data plane and the daemon run on the same CPU);
+ *  - reason codes are stable: a retired code stays as SPSEC_R_UNUSEDn and is never reused;
+ *  - a change to any struct layout bumps SPSEC_ABI_VERSION, and a daemon refuses to take over
+ *    pinned maps of another ABI version.
+ */
+#ifndef SPSEC_ABI_H
+#define SPSEC_ABI_H
+
+#include <linux/types.h>
+#include <linux/bpf.h> /* struct bpf_spin_lock */
+
+#ifdef __cplusplus
+#define SPSEC_ABI_ASSERT(e, m) static_assert(e, m)
+#else
+#define SPSEC_ABI_ASSERT(e, m) _Static_assert(e, m)
+#endif
+
+#define SPSEC_ABI_VERSION 1
+
+/* ---- Protocol constants (spec §2, §4, §5) -------------------------------------------------- */
+
+#define SPSEC_MAX_PAYLOAD     54	 /* largest L that fits a 64-byte secured frame */
+#define SPSEC_STAMP_LEN	      10	 /* LE16 stamp word + 8-byte tag */
+#define SPSEC_TAG_LEN	      8		 /* truncated AEAD tag */
+#define SPSEC_MIN_SECURED_LEN 12	 /* smallest S */
+#define SPSEC_MAX_WINDOW      2047	 /* largest acceptance window in ticks */
+#define SPSEC_WINDOW_SHIFT    24	 /* key window e = T >> 24 */
+#define SPSEC_CTRL_BIT	      (1u << 25) /* set in every control-plane (29-bit) CAN ID */
+
+/* ---- Enumerations stored in __u32 fields ---------------------------------------------------- */
+
+/* AEAD of the network (one per network). */
+#define SPSEC_AEAD_NONE		    0
+#define SPSEC_AEAD_AES256GCM	    1
+#define SPSEC_AEAD_CHACHA20POLY1305 2
+#define SPSEC_AEAD_ASCON128	    3
+
+/* Data-plane mode. */
+#define SPSEC_MODE_ENCRYPT   1 /* payload and padding encrypted */
+#define SPSEC_MODE_AUTH_ONLY 2 /* payload in clear, authenticated as associated data */
+
+/* Participant state (spec §1, status register 50h bits 0..3). Only SECURE and WARNING carry
+ * secured traffic; in every other state the data plane drops secured traffic both ways. */
+#define SPSEC_STATE_NOTSET	  0
+#define SPSEC_STATE_WAITING	  1
+#define SPSEC_STATE_SECURE	  2
+#define SPSEC_STATE_WARNING	  3
+#define SPSEC_STATE_CONFIGURATION 4
+#define SPSEC_STATE_SHUTDOWN	  5
+
+/* Default action for a data-plane CAN ID that is in no policy entry. */
+#define SPSEC_DEFAULT_DROP 0
+#define SPSEC_DEFAULT_PASS 1
+
+/* ---- Reason codes: index into the spsec_counters map --------------------------------------- */
+/*
+ * Every verdict of the data plane is counted under exactly one reason. Numbers are stable and
+ * never reused. 1..31 are ingress verdicts, 32..63 egress verdicts.
+ */
+#define SPSEC_R_UNUSED0 0
+/* ingress: passed */
+#define SPSEC_R_RX_OK		1 /* verified, freshness ok, rewritten to the plain frame */
+#define SPSEC_R_RX_CONTROL	2 /* control-plane ID (bit 25): passed to the daemon */
+#define SPSEC_R_RX_PLAIN	3 /* plaintext-allowed ID */
+#define SPSEC_R_RX_LOCAL_ECHO	4 /* local echo of a frame a local socket sent */
+#define SPSEC_R_RX_ERROR_FRAME	5 /* CAN error frame from the driver */
+#define SPSEC_R_RX_DEFAULT_PASS 6 /* unknown ID, default action pass */
+/* ingress: dropped */
+#define SPSEC_R_RX_NOT_SECURE	     7	/* participant not in Secure/Warning */
+#define SPSEC_R_RX_UNKNOWN_ID	     8	/* ID in no policy entry, default action drop */
+#define SPSEC_R_RX_CLASSIC	     9	/* classical CAN (or RTR) frame for a secured ID */
+#define SPSEC_R_RX_BAD_LENGTH	     10 /* S < 12 or not a valid CAN FD data length */
+#define SPSEC_R_RX_BAD_PAD_COUNT     11 /* pad > S - 10, or L > 54 */
+#define SPSEC_R_RX_BAD_PAD_BYTES     12 /* padding (after decryption) not all 0xFF */
+#define SPSEC_R_RX_OUTSIDE_WINDOW    13 /* |d| > acceptance window */
+#define SPSEC_R_RX_NO_KEY	     14 /* no live key for the frame's window */
+#define SPSEC_R_RX_BAD_TAG	     15 /* AEAD tag mismatch */
+#define SPSEC_R_RX_REPLAY	     16 /* T not greater than the last accepted T of this ID */
+#define SPSEC_R_RX_INJECTION	     17 /* one of our own transmit IDs arrived from the bus */
+#define SPSEC_R_RX_NO_CLOCK	     18 /* synchronized clock not set */
+#define SPSEC_R_RX_MALFORMED	     19 /* skb is neither a CAN nor a CAN FD frame */
+#define SPSEC_R_RX_CONTROL_INJECTION 20 /* control-plane frame with our own source ID from bus */
+/* egress: passed */
+#define SPSEC_R_TX_OK		32 /* padded, stamped (and encrypted) in place */
+#define SPSEC_R_TX_CONTROL	33 /* control-plane frame from the daemon */
+#define SPSEC_R_TX_PLAIN	34 /* plaintext-allowed ID */
+#define SPSEC_R_TX_DEFAULT_PASS 35 /* unknown ID, default action pass */
+/* egress: dropped (never sent in clear) */
+#define SPSEC_R_TX_NOT_SECURE	    36 /* participant not in Secure/Warning */
+#define SPSEC_R_TX_TOO_LONG	    37 /* L > 54: cannot be secured */
+#define SPSEC_R_TX_CLASSIC	    38 /* classical CAN frame for a secured ID */
+#define SPSEC_R_TX_NO_KEY	    39 /* no live key for the current window */
+#define SPSEC_R_TX_UNKNOWN_ID	    40 /* ID in no policy entry, default action drop */
+#define SPSEC_R_TX_NO_CLOCK	    41 /* synchronized clock not set */
+#define SPSEC_R_TX_MALFORMED	    42 /* skb is neither a CAN nor a CAN FD frame */
+#define SPSEC_R_TX_CONTROL_UNMARKED 43 /* control-plane frame not sent by the daemon */
+#define SPSEC_R_MAX		    64 /* size of the counters map */
+
+/* ---- Maps ----------------------------------------------------------------------------------- */
+/*
+ * All maps are pinned under SPSEC_PIN_ROOT/<ifname>/ so the data plane outlives the daemon: a dead
+ * daemon leaves the firewall enforcing (fail closed: once the key window passes nothing verifies),
+ * a restarted one takes the maps over without a gap. Names are <= 15 characters.
+ */
+#define SPSEC_PIN_ROOT "/sys/fs/bpf/spsec"
+
+#define SPSEC_MAP_STATE	   "spsec_state"
+#define SPSEC_MAP_KEYS	   "spsec_keys"
+#define SPSEC_MAP_POLICY   "spsec_policy"
+#define SPSEC_MAP_RX_FRESH "spsec_rx_fresh"
+#define SPSEC_MAP_TX_LAST  "spsec_tx_last"
+#define SPSEC_MAP_COUNTERS "spsec_counters"
+#define SPSEC_MAP_EVENTS   "spsec_events"
+#define SPSEC_MAP_EVLIMIT  "spsec_evlimit"
+
+#define SPSEC_KEY_SLOTS	   4	/* physical key slots; two are live, two are spare */
+#define SPSEC_POLICY_MAX   4096 /* policy entries (both generations) */
+#define SPSEC_FRESH_MAX	   4096 /* per-ID freshness entries */
+#define SPSEC_EVENTS_BYTES (256 * 1024)
+
+/* skb->mark of control-plane frames sent by spsecd (SO_MARK); other local control-plane frames
+ * are dropped on egress so a local process cannot speak for the node. */
+#define SPSEC_DAEMON_MARK 0x53505345u /* "SPSE" */
+
+/*
+ * spsec_state — ARRAY, 1 entry, key __u32 0.
+ * Writer: spsecd (with BPF_F_LOCK, so the data plane always sees one consistent snapshot).
+ * Reader: data plane, every frame, under the lock.
+ * Lifetime: pinned; survives daemon restarts.
+ *
+ * T at monotonic time now_ns (bpf_ktime_get_ns(), CLOCK_MONOTONIC in user space) is
+ *   base_t + (now_ns - base_ns) / tick_ns
+ * clock_set == 0 means no synchronized time: every secured frame is dropped.
+ */
+struct spsec_state {
+	struct bpf_spin_lock lock; /* taken by the data plane; user space writes with BPF_F_LOCK */
+	__u32 abi_version;	   /* SPSEC_ABI_VERSION of the writer */
+	__u32 state;		   /* SPSEC_STATE_* */
+	__u32 aead;		   /* SPSEC_AEAD_* */
+	__u32 mode;		   /* SPSEC_MODE_* */
+	__u32 window;		   /* acceptance window W, ticks, 0..SPSEC_MAX_WINDOW */
+	__u32 default_action;	   /* SPSEC_DEFAULT_* for IDs in no policy entry */
+	__u32 policy_gen;	   /* live generation of spsec_policy entries (0 or 1) */
+	__u32 key_slot[2]; /* physical slot in spsec_keys for even [0] and odd [1] windows */
+	__u32 clock_set;   /* 1 once the clock is synchronized */
+	__u32 pad0;	   /* zero */
+	__u64 base_ns;	   /* CLOCK_MONOTONIC ns at which T == base_t */
+	__u64 base_t;	   /* SPsec T at base_ns */
+	__u64 tick_ns;	   /* ns per tick: 10^11 / data bit rate, > 0 */
+};
+SPSEC_ABI_ASSERT(sizeof(struct spsec_state) == 72, "spsec_state layout");
+
+/*
+ * spsec_keys — ARRAY, SPSEC_KEY_SLOTS entries, key __u32 physical slot.
+ * Writer: spsecd writes a spare slot completely, then points spsec_state.key_slot[parity] at it
+ * (one locked update), so the data plane never reads a half-written key. Spare slots are wiped.
+ * Reader: data plane; the slot's window must equal the frame's window, else SPSEC_R_*_NO_KEY.
+ * Lifetime: pinned. Holds key material: the pin directory is mode 0700.
+ */
+struct spsec_key_slot {
+	__u64 window;		     /* key window e this key belongs to */
+	__u32 live;		     /* 1 when this slot holds a usable key */
+	__u32 aead;		     /* SPSEC_AEAD_* the material below is prepared for */
+	__u8 salt[8];		     /* Seed Key pre-shared salt: the nonce tail */
+	__u8 key[32];		     /* the 32-byte Communication Key */
+	__u32 aes_rk[60];	     /* AES-256 encryption round keys (AES-GCM only) */
+	__u8 gcm_h[16];		     /* GHASH key H = E_K(0^128) (AES-GCM only) */
+	__u8 gcm_table[16][256][16]; /* T[i][b] = (b * x^(8i)) * H, 64 KiB (AES-GCM only) */
+};
+SPSEC_ABI_ASSERT(sizeof(struct spsec_key_slot) == 8 + 4 + 4 + 8 + 32 + 240 + 16 + 65536,
+		 "spsec_key_slot layout");
+
+/*
+ * spsec_policy — HASH, SPSEC_POLICY_MAX entries.
+ * Key: a CAN ID as the kernel stores it, with CAN_EFF_FLAG for 29-bit IDs and without RTR/ERR
+ * flags, plus the policy generation. spsecd writes a whole new generation, flips
+ * spsec_state.policy_gen, then deletes the old generation: a reload is never half-applied.
+ * Reader: data plane, every data-plane frame.
+ */
+struct spsec_policy_key {
+	__u32 can_id; /* (can_id & (CAN_EFF_FLAG | CAN_EFF_MASK)), std IDs & CAN_SFF_MASK */
+	__u32 gen;    /* policy generation, 0 or 1 */
+};
+SPSEC_ABI_ASSERT(sizeof(struct spsec_policy_key) == 8, "spsec_policy_key layout");
+
+#define SPSEC_POL_SECURED  (1u << 0) /* frames carry a Security Stamp */
+#define SPSEC_POL_PLAIN_RX (1u << 1) /* plain frames of this ID may pass ingress */
+#define SPSEC_POL_PLAIN_TX (1u << 2) /* plain frames of this ID may pass egress */
+#define SPSEC_POL_OWN_TX   (1u << 3) /* this node transmits this ID: from the bus = injection */
+
+struct spsec_policy {
+	__u32 flags; /* SPSEC_POL_* */
+	__u32 pad0;  /* zero */
+};
+SPSEC_ABI_ASSERT(sizeof(struct spsec_policy) == 8, "spsec_policy layout");
+
+/*
+ * spsec_rx_fresh / spsec_tx_last — HASH (not LRU: an evicted entry would reopen a replay
+ * window), SPSEC_FRESH_MAX entries each, key spsec_id_key.
+ * spsec_rx_fresh: last accepted T per secured ID (ingress, advanced with compare-and-swap).
+ * spsec_tx_last:  last T this node stamped per secured ID (egress: T = max(now, last + 1)).
+ * Writer: data plane (spsecd only clears them when it wipes keys). Lifetime: pinned.
+ */
+struct spsec_id_key {
+	__u32 can_id; /* as in spsec_policy_key */
+	__u32 pad0;   /* zero */
+};
+SPSEC_ABI_ASSERT(sizeof(struct spsec_id_key) == 8, "spsec_id_key layout");
+
+struct spsec_fresh {
+	__u64 last_t; /* SPsec T, ticks */
+};
+SPSEC_ABI_ASSERT(sizeof(struct spsec_fresh) == 8, "spsec_fresh layout");
+
+/*
+ * spsec_counters — PERCPU_ARRAY, SPSEC_R_MAX entries of __u64 frame counts, key = reason.
+ * Writer: data plane. Reader: spsecd, `spsecctl stats` (sums over CPUs). Lifetime: pinned.
+ */
+
+/*
+ * spsec_events — RINGBUF, SPSEC_EVENTS_BYTES. Writer: data plane, rate limited per CPU and type
+ * through spsec_evlimit. Reader: spsecd. Lifetime: pinned.
+ */
+#define SPSEC_EV_AUTH_FAIL  1 /* EE00h: a secured frame failed verification */
+#define SPSEC_EV_INJECTION  2 /* DE03h: own transmit ID received from the bus */
+#define SPSEC_EV_REPLAY	    3 /* DE04h: duplicate (replayed) frame ignored */
+#define SPSEC_EV_TX_REFUSED 4 /* a local frame could not be secured and was dropped */
+#define SPSEC_EV_MAX	    8
+
+struct spsec_event {
+	__u64 ts_ns;   /* bpf_ktime_get_ns() at the verdict */
+	__u64 frame_t; /* reconstructed SPsec T of the frame, 0 when unknown */
+	__u32 type;    /* SPSEC_EV_* */
+	__u32 reason;  /* SPSEC_R_* */
+	__u32 can_id;  /* as in spsec_policy_key */
+	__u32 pad0;    /* zero */
+};
+SPSEC_ABI_ASSERT(sizeof(struct spsec_event) == 32, "spsec_event layout");
+
+/*
+ * spsec_evlimit — PERCPU_ARRAY, SPSEC_EV_MAX entries, key = event type.
+ * At most SPSEC_EV_PER_SEC events of one type per CPU per second reach the ring buffer; the rest
+ * are only counted, so a flood on the bus cannot flood user space.
+ */
+#define SPSEC_EV_PER_SEC 16
+
+struct spsec_evlimit {
+	__u64 second; /* bpf_ktime_get_ns() / 10^9 of the current budget */
+	__u32 used;   /* events emitted in that second */
+	__u32 pad0;   /* zero */
+};
+SPSEC_ABI_ASSERT(sizeof(struct spsec_evlimit) == 16, "spsec_evlimit layout");
+
+#endif /* SPSEC_ABI_H */

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README and .ci/run run it: installs packages, builds everything
+# (BPF objects, skeletons, C++ with warnings as errors), checks formatting, and runs the three
+# test tiers (unit, bpf, vm), the unit tier again under ASan+UBSan, and the fuzz targets for a
+# bounded time. Exits non-zero on any failure. A tier that cannot run prints SKIP and the reason;
+# under CI=true a skipped tier fails the run, because CI machines can run every tier.
+#
+# usage: scripts/test.sh [--quick]   (--quick: no sanitizer build, no fuzzing)
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${SPSEC_BUILD_DIR:-$ROOT/build}
+ASAN_BUILD=${SPSEC_ASAN_BUILD_DIR:-$ROOT/build-asan}
+FUZZ_BUILD=${SPSEC_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
+QUICK=0
+[ "${1:-}" = "--quick" ] && QUICK=1
+JOBS=$(nproc)
+
+declare -A RESULT
+ORDER=()
+failed=0
+record() { # record <step> <PASS|FAIL|SKIP> [why]
+	RESULT[$1]="$2${3:+ ($3)}"
+	ORDER+=("$1")
+	if [ "$2" = FAIL ]; then failed=1; fi
+	if [ "$2" = SKIP ] && [ "${CI:-}" = true ]; then failed=1; fi
+}
+step() { printf '\n==== %s ====\n' "$*"; }
+t0=$SECONDS
+
+step "install dependencies"
+if ! "$ROOT/scripts/install-deps.sh"; then
+	echo "test: installing dependencies failed" >&2
+	exit 1
+fi
+
+step "build ($BUILD)"
+if cmake -S "$ROOT" -B "$BUILD" -G Ninja -DSPSEC_WERROR=ON >/dev/null &&
+	cmake --build "$BUILD" -j "$JOBS"; then
+	record build PASS
+else
+	record build FAIL
+	echo "test: build failed" >&2
+	exit 1
+fi
+
+step "clang-format"
+if "$ROOT/scripts/check-format.sh"; then record format PASS; else record format FAIL; fi
+
+run_tier() { # run_tier <label> <build dir> <step name>
+	local label=$1 dir=$2 name=$3 log
+	log=$(mktemp)
+	step "tier $name"
+	ctest --test-dir "$dir" -L "^$label\$" --output-on-failure -j "$4" 2>&1 | tee "$log"
+	local rc=${PIPESTATUS[0]}
+	if grep -q 'No tests were found' "$log"; then
+		record "$name" FAIL "no tests"
+	elif [ "$rc" -ne 0 ]; then
+		record "$name" FAIL
+	elif grep -Eq '\*\*\*Skipped|Skipped$' "$log"; then
+		record "$name" SKIP "$(grep -ho 'SKIP [a-z]*: .*' "$log" | sort -u | head -3 | tr '\n' ';')"
+	else
+		record "$name" PASS
+	fi
+	rm -f "$log"
+}
+
+run_tier unit "$BUILD" unit "$JOBS"
+
+if [ "$QUICK" = 0 ]; then
+	step "build with ASan+UBSan ($ASAN_BUILD)"
+	if cmake -S "$ROOT" -B "$ASAN_BUILD" -G Ninja -DSPSEC_WERROR=ON -DSPSEC_ASAN=ON \
+		-DSPSEC_UBSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null &&
+		cmake --build "$ASAN_BUILD" -j "$JOBS"; then
+		run_tier unit "$ASAN_BUILD" unit-asan "$JOBS"
+	else
+		record unit-asan FAIL "build"
+	fi
+fi
+
+run_tier bpf "$BUILD" bpf 1
+run_tier vm "$BUILD" vm 1
+
+if [ "$QUICK" = 0 ]; then
+	step "fuzz (bounded)"
+	if "$ROOT/scripts/fuzz.sh" "$FUZZ_BUILD" "${SPSEC_FUZZ_SECONDS:-20}"; then
+		record fuzz PASS
+	else
+		record fuzz FAIL
+	fi
+fi
+
+step "summary ($((SECONDS - t0)) s)"
+pass=0 fail=0 skip=0
+for s in "${ORDER[@]}"; do
+	printf '  %-10s %s\n' "$s" "${RESULT[$s]}"
+	case "${RESULT[$s]}" in
+	PASS*) pass=$((pass + 1)) ;;
+	FAIL*) fail=$((fail + 1)) ;;
+	SKIP*) skip=$((skip + 1)) ;;
+	esac
+done
+echo "steps: $pass passed, $fail failed, $skip skipped"
+exit "$failed"

@@ -1,0 +1,1 @@
+# stamp codec, CAN frame notation, key schedule (issue 3)

@@ -1,0 +1,2 @@
+target_sources(spsec_core PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/result.cpp)

@@ -1,0 +1,1 @@
+# config model, control-plane messages, participant state machine (issue 3)
