@@ -1,0 +1,1 @@
+# target_sources(spsec_bpf PRIVATE ...) for the loader

@@ -1,0 +1,1 @@
+# target_link_libraries(spsecctl PRIVATE ...) for cmd_daemon.cpp

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+// spsecctl: the command-line tool of spsec-linux. Dispatches to one subcommand.
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "ctl/commands.h"
+
+namespace {
+
+struct Command {
+	const char* name;
+	int (*run)(int, char**);
+	const char* summary;
+};
+
+constexpr Command kCommands[] = {
+	{"seal", spsec::ctl::cmd_seal, "secure a plain CAN FD frame (can-utils notation)"},
+	{"open", spsec::ctl::cmd_open, "verify and strip a secured frame; names the reason on failure"},
+	{"derive", spsec::ctl::cmd_derive, "print the Communication Key for a Seed Key, csalt and T"},
+	{"verify-log", spsec::ctl::cmd_verify_log, "verify every frame of a candump -L log"},
+	{"status", spsec::ctl::cmd_status, "state, clock, keys and peers of the running spsecd"},
+	{"events", spsec::ctl::cmd_events, "follow spsecd's events as JSON lines"},
+	{"stats", spsec::ctl::cmd_stats, "data-plane counters by reason (works without spsecd)"},
+};
+
+void usage(FILE* out)
+{
+	std::fprintf(out, "usage: spsecctl <command> [options]   (spsecctl <command> --help)\n\n");
+	for (const auto& c : kCommands)
+		std::fprintf(out, "  %-11s %s\n", c.name, c.summary);
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	std::string_view name = argv[1];
+	if (name == "--help" || name == "-h" || name == "help") {
+		usage(stdout);
+		return 0;
+	}
+	for (const auto& c : kCommands) {
+		if (name == c.name)
+			return c.run(argc - 1, argv + 1);
+	}
+	std::fprintf(stderr, "spsecctl: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
