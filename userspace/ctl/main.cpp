@@ -15,13 +15,15 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-	{"seal", spsec::ctl::cmd_seal, "secure a plain CAN FD frame (can-utils notation)"},
-	{"open", spsec::ctl::cmd_open, "verify and strip a secured frame; names the reason on failure"},
-	{"derive", spsec::ctl::cmd_derive, "print the Communication Key for a Seed Key, csalt and T"},
-	{"verify-log", spsec::ctl::cmd_verify_log, "verify every frame of a candump -L log"},
-	{"status", spsec::ctl::cmd_status, "state, clock, keys and peers of the running spsecd"},
-	{"events", spsec::ctl::cmd_events, "follow spsecd's events as JSON lines"},
-	{"stats", spsec::ctl::cmd_stats, "data-plane counters by reason (works without spsecd)"},
+        {"seal", spsec::ctl::cmd_seal, "secure a plain CAN FD frame (can-utils notation)"},
+        {"open", spsec::ctl::cmd_open,
+         "verify and strip a secured frame; names the reason on failure"},
+        {"derive", spsec::ctl::cmd_derive,
+         "print the Communication Key for a Seed Key, csalt and T"},
+        {"verify-log", spsec::ctl::cmd_verify_log, "verify every frame of a candump -L log"},
+        {"status", spsec::ctl::cmd_status, "state, clock, keys and peers of the running spsecd"},
+        {"events", spsec::ctl::cmd_events, "follow spsecd's events as JSON lines"},
+        {"stats", spsec::ctl::cmd_stats, "data-plane counters by reason (works without spsecd)"},
 };
 
 void usage(FILE* out)
