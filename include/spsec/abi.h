@@ -89,6 +89,7 @@
 #define SPSEC_R_RX_NO_CLOCK	     18 /* synchronized clock not set */
 #define SPSEC_R_RX_MALFORMED	     19 /* skb is neither a CAN nor a CAN FD frame */
 #define SPSEC_R_RX_CONTROL_INJECTION 20 /* control-plane frame with our own source ID from bus */
+#define SPSEC_R_RX_INTERNAL	     21 /* freshness map full or contended, scratch unavailable */
 /* egress: passed */
 #define SPSEC_R_TX_OK		32 /* padded, stamped (and encrypted) in place */
 #define SPSEC_R_TX_CONTROL	33 /* control-plane frame from the daemon */
@@ -103,6 +104,7 @@
 #define SPSEC_R_TX_NO_CLOCK	    41 /* synchronized clock not set */
 #define SPSEC_R_TX_MALFORMED	    42 /* skb is neither a CAN nor a CAN FD frame */
 #define SPSEC_R_TX_CONTROL_UNMARKED 43 /* control-plane frame not sent by the daemon */
+#define SPSEC_R_TX_INTERNAL	    44 /* tx map full or contended, scratch unavailable */
 #define SPSEC_R_MAX		    64 /* size of the counters map */
 
 /* ---- Maps ----------------------------------------------------------------------------------- */

@@ -1,1 +1,11 @@
-# unit tests: daemon
+# unit tests: daemon (event loop, key store, control socket, clock, daemon start-up with fakes)
+spsec_unit_test(test_daemon
+  SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/daemon_event_loop_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/daemon_key_store_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/daemon_json_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/daemon_control_socket_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/daemon_sync_clock_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/daemon_misc_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/daemon_run_test.cpp
+  LIBS spsec_daemon)

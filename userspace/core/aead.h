@@ -73,6 +73,12 @@ protected:
 	Aead() = default;
 };
 
+namespace detail {
+// The OpenSSL-backed AEADs (AesGcm, ChaCha20Poly1305); use Aead::create. Errors: the kind is not
+// one of these two, OpenSSL refused to fetch or initialise the cipher.
+[[nodiscard]] Result<std::unique_ptr<Aead>> make_evp_aead(AeadKind kind, const Key32& key);
+}  // namespace detail
+
 // HKDF-SHA256 (RFC 5869, extract then expand) of `ikm` with `salt` and `info`, output `out.size()`
 // bytes (at most 255 * 32). Errors: OpenSSL failure, output too long.
 [[nodiscard]] Result<void> hkdf_sha256(std::span<const std::uint8_t> ikm,

@@ -1,32 +1,690 @@
 // SPDX-License-Identifier: Apache-2.0
+// Offline frame tools: seal, open, derive, verify-log. They run the same codec (core/stamp.h) the
+// BPF data plane is tested against, so an integrator can check frames by hand or a candump log.
+//
+// Key material: keys are accepted as --key HEX / --seed HEX or, better, from a file
+// (--key-file / --seed-file: hex digits, whitespace ignored) so they never appear in argv, ps or
+// shell history. A key given in argv is overwritten in place once read (it still reached the
+// shell history and was briefly visible in /proc/<pid>/cmdline). `derive` prints a Communication
+// Key on purpose: that is its whole job; nothing else here ever prints key material.
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
+#include "core/aead.h"
+#include "core/can_frame.h"
+#include "core/hex.h"
+#include "core/key_schedule.h"
+#include "core/secret.h"
+#include "core/stamp.h"
+#include "core/timestamp.h"
 #include "ctl/commands.h"
 
 namespace spsec::ctl {
 
-int cmd_seal(int, char**)
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+
+// A usage error: the message names the bad argument; the command prints it with its name.
+struct Usage {
+	std::string message;
+};
+
+std::string help_keys()
 {
-	std::fputs("spsecctl: seal is not built yet\n", stderr);
-	return 1;
+	return "  Keys (32 bytes) are 64 hex digits. Prefer --key-file/--seed-file (hex digits in "
+	       "a\n"
+	       "  file, whitespace ignored): a key in argv is scrubbed once read, but it was "
+	       "visible\n"
+	       "  to ps and is in your shell history.\n";
 }
 
-int cmd_open(int, char**)
+constexpr const char* kSealHelp =
+        "usage: spsecctl seal --aead NAME (--key HEX64 | --key-file PATH) --salt HEX16 --t T\n"
+        "                     [--auth-only] FRAME\n"
+        "\n"
+        "Secures a plain CAN FD frame as the data plane does and prints the secured frame in\n"
+        "can-utils notation.\n"
+        "  --aead NAME      aes-gcm, chacha20-poly1305 or ascon\n"
+        "  --key HEX64      the Communication Key of the window of T\n"
+        "  --salt HEX16     the Seed Key's 8-byte pre-shared salt (nonce tail)\n"
+        "  --t T            SPsec time in ticks (decimal or 0x hex), not 0\n"
+        "  --auth-only      authentication-only network (payload stays in clear)\n"
+        "  FRAME            e.g. 123##1DEADBEEF (CAN FD, at most 54 bytes)\n"
+        "example: spsecctl seal --aead aes-gcm --key-file k.hex --salt 0001020304050607 \\\n"
+        "           --t 0x1234 123##1DEADBEEF\n";
+
+constexpr const char* kOpenHelp =
+        "usage: spsecctl open --aead NAME (--key HEX64 | --key-file PATH |\n"
+        "                      (--seed HEX64 | --seed-file PATH) --csalt HEX8) --salt HEX16\n"
+        "                     --t LOCAL_T [--window W] [--auth-only] FRAME\n"
+        "\n"
+        "Checks, verifies and strips a secured frame at the receiver's local time LOCAL_T and\n"
+        "prints the plain frame. On rejection prints the reason (the data plane's counter name)\n"
+        "to stderr and exits 1.\n"
+        "  --key            the Communication Key, used for whatever window the frame's T is in\n"
+        "  --seed, --csalt  derive the key of the frame's window instead (live-key rule applied)\n"
+        "  --t LOCAL_T      the receiver's synchronized T at arrival\n"
+        "  --window W       acceptance window in ticks (default 150, at most 2047)\n";
+
+constexpr const char* kDeriveHelp =
+        "usage: spsecctl derive (--seed HEX64 | --seed-file PATH) --csalt HEX8 --t T\n"
+        "\n"
+        "Prints the Communication Key (64 hex digits) of key window e = T >> 24:\n"
+        "HKDF-SHA256(Seed, salt = LE64((e << 24) | 0x800000) || csalt). This command prints\n"
+        "key material on purpose; keep its output out of logs.\n";
+
+constexpr const char* kVerifyLogHelp =
+        "usage: spsecctl verify-log --aead NAME (--key HEX64 | --key-file PATH |\n"
+        "                            (--seed HEX64 | --seed-file PATH) --csalt HEX8)\n"
+        "                           --salt HEX16 --t T0 [--bitrate BPS] [--window W]\n"
+        "                           [--auth-only] LOGFILE\n"
+        "\n"
+        "Verifies every frame of a candump -L log (LOGFILE, or - for stdin) as a receiver would,\n"
+        "with per-ID freshness, and prints one line per frame and a total. Exit 0 when every\n"
+        "data-plane frame verified, 1 otherwise.\n"
+        "Local clock: T0 is the synchronized T at the first frame's log timestamp; the clock\n"
+        "advances with the log timestamps at the tick of --bitrate (CAN FD data bit rate,\n"
+        "default 1000000 -> 100 us) and is re-anchored to the T of every verified frame, so the\n"
+        "logger's clock drift does not accumulate. Control-plane frames (29-bit, bit 25) are\n"
+        "skipped and counted.\n";
+
+// ---- argument parsing -----------------------------------------------------------------------
+
+struct Args {
+	std::map<std::string, std::string, std::less<>> values;  // never holds key text
+	std::vector<std::string> positional;
+	bool auth_only = false;
+	bool help = false;
+	// Key options, read and scrubbed immediately.
+	std::optional<std::string> key_text;  // hex
+	std::optional<std::string> key_file;
+	std::optional<std::string> seed_text;
+	std::optional<std::string> seed_file;
+
+	~Args()
+	{
+		for (auto* s : {&key_text, &seed_text})
+			if (*s)
+				secure_wipe((*s)->data(), (*s)->size());
+	}
+	Args() = default;
+	Args(const Args&) = delete;
+	Args& operator=(const Args&) = delete;
+
+	[[nodiscard]] bool has(std::string_view k) const { return values.find(k) != values.end(); }
+	[[nodiscard]] const std::string* get(std::string_view k) const
+	{
+		auto it = values.find(k);
+		return it == values.end() ? nullptr : &it->second;
+	}
+};
+
+// Parses argv (argv[0] is the subcommand). `allowed` lists the options taking a value.
+tl::expected<void, Usage> parse_args(int argc, char** argv,
+                                     std::initializer_list<std::string_view> allowed, Args& out)
 {
-	std::fputs("spsecctl: open is not built yet\n", stderr);
-	return 1;
+	for (int i = 1; i < argc; i++) {
+		std::string_view a = argv[i];
+		if (a == "--help" || a == "-h") {
+			out.help = true;
+			continue;
+		}
+		if (a == "--auth-only") {
+			out.auth_only = true;
+			continue;
+		}
+		if (a.size() > 2 && a.substr(0, 2) == "--") {
+			std::string name(a.substr(2));
+			std::optional<std::string> inline_value;
+			if (auto eq = name.find('='); eq != std::string::npos) {
+				inline_value = name.substr(eq + 1);
+				name.resize(eq);
+			}
+			bool ok = false;
+			for (auto k : allowed)
+				ok = ok || k == name;
+			if (!ok)
+				return tl::unexpected(Usage{"unknown option --" + name});
+			char* raw = nullptr;
+			std::string value;
+			if (inline_value) {
+				value = *inline_value;
+				raw = argv[i] + 2 + name.size() + 1;
+			} else {
+				if (i + 1 >= argc)
+					return tl::unexpected(
+					        Usage{"--" + name + " needs a value"});
+				raw = argv[++i];
+				value = raw;
+			}
+			if (name == "key" || name == "seed") {
+				// Take the key out of argv so /proc/<pid>/cmdline stops showing it.
+				auto& slot = name == "key" ? out.key_text : out.seed_text;
+				if (slot)
+					secure_wipe(slot->data(), slot->size());
+				slot = std::move(value);
+				for (char* p = raw; *p != '\0'; p++)
+					*p = 'x';
+				continue;
+			}
+			if (name == "key-file")
+				out.key_file = value;
+			else if (name == "seed-file")
+				out.seed_file = value;
+			else
+				out.values[name] = value;
+			continue;
+		}
+		out.positional.emplace_back(a);
+	}
+	return {};
 }
 
-int cmd_derive(int, char**)
+tl::expected<std::uint64_t, Usage> parse_u64(std::string_view name, const std::string& text)
 {
-	std::fputs("spsecctl: derive is not built yet\n", stderr);
-	return 1;
+	std::string_view s = text;
+	int base = 10;
+	if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s.remove_prefix(2);
+	}
+	if (s.empty())
+		return tl::unexpected(Usage{"--" + std::string(name) + ": empty number"});
+	std::uint64_t v = 0;
+	for (char c : s) {
+		int d = -1;
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (base == 16 && c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (base == 16 && c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
+		if (d < 0)
+			return tl::unexpected(Usage{"--" + std::string(name) + ": \"" + text +
+			                            "\" is not a number (decimal or 0x hex)"});
+		const auto ub = static_cast<std::uint64_t>(base);
+		if (v > (UINT64_MAX - static_cast<std::uint64_t>(d)) / ub)
+			return tl::unexpected(Usage{"--" + std::string(name) + ": \"" + text +
+			                            "\" is above 2^64-1"});
+		v = v * ub + static_cast<std::uint64_t>(d);
+	}
+	return v;
 }
 
-int cmd_verify_log(int, char**)
+template <std::size_t N>
+tl::expected<std::array<std::uint8_t, N>, Usage> parse_fixed_hex(std::string_view name,
+                                                                 const std::string* text)
 {
-	std::fputs("spsecctl: verify_log is not built yet\n", stderr);
-	return 1;
+	if (text == nullptr)
+		return tl::unexpected(Usage{"--" + std::string(name) + " is required"});
+	auto bytes = parse_hex(*text);
+	if (!bytes)
+		return tl::unexpected(
+		        Usage{"--" + std::string(name) + ": " + bytes.error().context});
+	if (bytes->size() != N)
+		return tl::unexpected(Usage{"--" + std::string(name) + ": expected " +
+		                            std::to_string(N * 2) + " hex digits (" +
+		                            std::to_string(N) + " bytes), got " +
+		                            std::to_string(bytes->size()) + " bytes"});
+	std::array<std::uint8_t, N> out{};
+	std::copy(bytes->begin(), bytes->end(), out.begin());
+	return out;
+}
+
+// Reads a 32-byte key from hex text. The message never contains the text.
+tl::expected<Key32, Usage> key_from_hex(std::string_view what, std::string_view text)
+{
+	auto bytes = parse_hex(text);
+	if (!bytes)
+		return tl::unexpected(
+		        Usage{std::string(what) + ": not hex (" + bytes.error().context + ")"});
+	const std::size_t n = bytes->size();
+	if (n != 32) {
+		secure_wipe(bytes->data(), bytes->size());
+		return tl::unexpected(Usage{std::string(what) +
+		                            ": expected 64 hex digits (32 bytes), got " +
+		                            std::to_string(n) + " bytes"});
+	}
+	Key32 key(std::span<const std::uint8_t, 32>(bytes->data(), 32));
+	secure_wipe(bytes->data(), bytes->size());
+	return key;
+}
+
+tl::expected<Key32, Usage> key_from_file(std::string_view what, const std::string& path)
+{
+	std::FILE* f = std::fopen(path.c_str(), "rb");
+	if (f == nullptr)
+		return tl::unexpected(Usage{std::string(what) + ": cannot open " + path + ": " +
+		                            std::strerror(errno)});
+	// A key file is 64 hex digits plus whitespace; anything much longer is not a key file.
+	std::array<char, 4096> buf{};
+	const std::size_t n = std::fread(buf.data(), 1, buf.size(), f);
+	const bool too_long = n == buf.size();
+	std::fclose(f);
+	if (too_long) {
+		secure_wipe(buf.data(), buf.size());
+		return tl::unexpected(
+		        Usage{std::string(what) + ": " + path +
+		              " is too long to be a key file (64 hex digits expected)"});
+	}
+	auto key = key_from_hex(std::string(what) + " " + path, std::string_view(buf.data(), n));
+	secure_wipe(buf.data(), buf.size());
+	return key;
+}
+
+// Reads --<base> or --<base>-file; nullopt when neither is given.
+tl::expected<std::optional<Key32>, Usage> read_key(std::string_view base,
+                                                   const std::optional<std::string>& text,
+                                                   const std::optional<std::string>& file)
+{
+	if (text && file)
+		return tl::unexpected(Usage{"give --" + std::string(base) + " or --" +
+		                            std::string(base) + "-file, not both"});
+	if (text) {
+		auto k = key_from_hex("--" + std::string(base), *text);
+		if (!k)
+			return tl::unexpected(k.error());
+		return std::optional<Key32>(std::move(*k));
+	}
+	if (file) {
+		auto k = key_from_file("--" + std::string(base) + "-file", *file);
+		if (!k)
+			return tl::unexpected(k.error());
+		return std::optional<Key32>(std::move(*k));
+	}
+	return std::optional<Key32>();
+}
+
+tl::expected<CanFrame, Usage> frame_arg(const Args& a)
+{
+	if (a.positional.empty())
+		return tl::unexpected(Usage{"missing FRAME (e.g. 123##1DEADBEEF)"});
+	if (a.positional.size() > 1)
+		return tl::unexpected(Usage{"one FRAME expected, got " +
+		                            std::to_string(a.positional.size()) + " arguments"});
+	auto f = parse_can_frame(a.positional[0]);
+	if (!f)
+		return tl::unexpected(
+		        Usage{"FRAME \"" + a.positional[0] + "\": " + f.error().context});
+	return *f;
+}
+
+tl::expected<StampParams, Usage> stamp_params(const Args& a)
+{
+	StampParams p;
+	const std::string* name = a.get("aead");
+	if (name == nullptr)
+		return tl::unexpected(
+		        Usage{"--aead is required (aes-gcm, chacha20-poly1305, ascon)"});
+	auto kind = parse_aead_name(*name);
+	if (!kind)
+		return tl::unexpected(Usage{"--aead: " + kind.error().context});
+	p.aead = *kind;
+	p.mode = a.auth_only ? StampMode::AuthOnly : StampMode::Encrypt;
+	auto salt = parse_fixed_hex<8>("salt", a.get("salt"));
+	if (!salt)
+		return tl::unexpected(salt.error());
+	p.seed_salt = *salt;
+	return p;
+}
+
+tl::expected<std::uint64_t, Usage> required_u64(const Args& a, std::string_view name)
+{
+	const std::string* v = a.get(name);
+	if (v == nullptr)
+		return tl::unexpected(Usage{"--" + std::string(name) + " is required"});
+	return parse_u64(name, *v);
+}
+
+tl::expected<std::uint32_t, Usage> window_arg(const Args& a)
+{
+	const std::string* v = a.get("window");
+	if (v == nullptr)
+		return kDefaultWindow;
+	auto w = parse_u64("window", *v);
+	if (!w)
+		return tl::unexpected(w.error());
+	auto ok = validate_window(*w);
+	if (!ok)
+		return tl::unexpected(Usage{"--window: " + ok.error().context});
+	return *ok;
+}
+
+// The keys a receiver holds: one fixed Communication Key, or the Seed Key from which the key of
+// each live window is derived on demand (and cached).
+class KeySource {
+public:
+	static tl::expected<std::unique_ptr<KeySource>, Usage> from_args(const Args& a,
+	                                                                 AeadKind kind)
+	{
+		auto key = read_key("key", a.key_text, a.key_file);
+		if (!key)
+			return tl::unexpected(key.error());
+		auto seed = read_key("seed", a.seed_text, a.seed_file);
+		if (!seed)
+			return tl::unexpected(seed.error());
+		if (key->has_value() && seed->has_value())
+			return tl::unexpected(
+			        Usage{"give a Communication Key (--key/--key-file) or a "
+			              "Seed Key (--seed/--seed-file), not both"});
+		auto src = std::unique_ptr<KeySource>(new KeySource(kind));
+		if (key->has_value()) {
+			if (a.has("csalt"))
+				return tl::unexpected(
+				        Usage{"--csalt only goes with --seed/--seed-file"});
+			auto aead = Aead::create(kind, **key);
+			if (!aead)
+				return tl::unexpected(Usage{aead.error().message()});
+			src->fixed_ = std::move(*aead);
+			return src;
+		}
+		if (!seed->has_value())
+			return tl::unexpected(Usage{"a key is required: --key/--key-file, or "
+			                            "--seed/--seed-file with --csalt"});
+		auto csalt = parse_fixed_hex<4>("csalt", a.get("csalt"));
+		if (!csalt)
+			return tl::unexpected(csalt.error());
+		src->seed_ = std::move(**seed);
+		src->csalt_ = *csalt;
+		return src;
+	}
+
+	// The AEAD for window e as seen at local time `local_t`, or nullptr (no live key).
+	Aead* lookup(std::uint64_t e, std::uint64_t local_t)
+	{
+		if (fixed_)
+			return fixed_.get();
+		if (!live_windows(local_t).contains(e))
+			return nullptr;
+		auto it = derived_.find(e);
+		if (it != derived_.end())
+			return it->second.get();
+		auto k = derive_comm_key(seed_, e, csalt_);
+		if (!k)
+			return nullptr;
+		auto aead = Aead::create(kind_, *k);
+		if (!aead)
+			return nullptr;
+		if (derived_.size() > 8)  // a log spans few windows; bound the cache anyway
+			derived_.clear();
+		return derived_.emplace(e, std::move(*aead)).first->second.get();
+	}
+
+private:
+	explicit KeySource(AeadKind kind) : kind_(kind) {}
+	AeadKind kind_;
+	std::unique_ptr<Aead> fixed_;
+	Key32 seed_;
+	CommSalt csalt_{};
+	std::map<std::uint64_t, std::unique_ptr<Aead>> derived_;
+};
+
+int usage_error(const char* cmd, const Usage& u, const char* help)
+{
+	std::fprintf(stderr, "spsecctl %s: %s\n\n%s", cmd, u.message.c_str(), help);
+	return kExitUsage;
+}
+
+int print_help(const char* help)
+{
+	std::fputs(help, stdout);
+	std::fputs(help_keys().c_str(), stdout);
+	return kExitOk;
+}
+
+}  // namespace
+
+int cmd_seal(int argc, char** argv)
+{
+	Args a;
+	if (auto r = parse_args(argc, argv, {"aead", "key", "key-file", "salt", "t"}, a); !r)
+		return usage_error("seal", r.error(), kSealHelp);
+	if (a.help)
+		return print_help(kSealHelp);
+	auto params = stamp_params(a);
+	if (!params)
+		return usage_error("seal", params.error(), kSealHelp);
+	auto t = required_u64(a, "t");
+	if (!t)
+		return usage_error("seal", t.error(), kSealHelp);
+	auto key = read_key("key", a.key_text, a.key_file);
+	if (!key)
+		return usage_error("seal", key.error(), kSealHelp);
+	if (!key->has_value())
+		return usage_error("seal", Usage{"--key or --key-file is required"}, kSealHelp);
+	auto frame = frame_arg(a);
+	if (!frame)
+		return usage_error("seal", frame.error(), kSealHelp);
+
+	auto aead = Aead::create(params->aead, **key);
+	if (!aead) {
+		std::fprintf(stderr, "spsecctl seal: %s\n", aead.error().message().c_str());
+		return kExitFailed;
+	}
+	auto sealed = seal_frame(**aead, *params, *frame, *t);
+	if (!sealed) {
+		std::fprintf(stderr, "spsecctl seal: %s\n", sealed.error().message().c_str());
+		return kExitFailed;
+	}
+	std::printf("%s\n", format_can_frame(*sealed).c_str());
+	return kExitOk;
+}
+
+int cmd_open(int argc, char** argv)
+{
+	Args a;
+	if (auto r = parse_args(argc, argv,
+	                        {"aead", "key", "key-file", "seed", "seed-file", "csalt", "salt",
+	                         "t", "window"},
+	                        a);
+	    !r)
+		return usage_error("open", r.error(), kOpenHelp);
+	if (a.help)
+		return print_help(kOpenHelp);
+	auto params = stamp_params(a);
+	if (!params)
+		return usage_error("open", params.error(), kOpenHelp);
+	auto t = required_u64(a, "t");
+	if (!t)
+		return usage_error("open", t.error(), kOpenHelp);
+	auto window = window_arg(a);
+	if (!window)
+		return usage_error("open", window.error(), kOpenHelp);
+	auto frame = frame_arg(a);
+	if (!frame)
+		return usage_error("open", frame.error(), kOpenHelp);
+	auto keys = KeySource::from_args(a, params->aead);
+	if (!keys)
+		return usage_error("open", keys.error(), kOpenHelp);
+
+	const std::uint64_t local = *t;
+	KeySource& ks = **keys;
+	const KeyLookup lookup = [&ks, local](std::uint64_t e) { return ks.lookup(e, local); };
+	auto opened = open_frame(OpenParams{*params, *window}, *frame, local, lookup);
+	if (!opened) {
+		std::fprintf(stderr, "spsecctl open: rejected: %s (%s)\n",
+		             std::string(reason_name(opened.error().reason)).c_str(),
+		             std::string(reason_description(opened.error().reason)).c_str());
+		return kExitFailed;
+	}
+	std::printf("%s\n", format_can_frame(opened->plain).c_str());
+	return kExitOk;
+}
+
+int cmd_derive(int argc, char** argv)
+{
+	Args a;
+	if (auto r = parse_args(argc, argv, {"seed", "seed-file", "csalt", "t"}, a); !r)
+		return usage_error("derive", r.error(), kDeriveHelp);
+	if (a.help)
+		return print_help(kDeriveHelp);
+	if (!a.positional.empty())
+		return usage_error("derive",
+		                   Usage{"unexpected argument \"" + a.positional[0] + "\""},
+		                   kDeriveHelp);
+	auto seed = read_key("seed", a.seed_text, a.seed_file);
+	if (!seed)
+		return usage_error("derive", seed.error(), kDeriveHelp);
+	if (!seed->has_value())
+		return usage_error("derive", Usage{"--seed or --seed-file is required"},
+		                   kDeriveHelp);
+	auto csalt = parse_fixed_hex<4>("csalt", a.get("csalt"));
+	if (!csalt)
+		return usage_error("derive", csalt.error(), kDeriveHelp);
+	auto t = required_u64(a, "t");
+	if (!t)
+		return usage_error("derive", t.error(), kDeriveHelp);
+
+	auto key = derive_comm_key(**seed, key_window(*t), *csalt);
+	if (!key) {
+		std::fprintf(stderr, "spsecctl derive: %s\n", key.error().message().c_str());
+		return kExitFailed;
+	}
+	// Printing the key is this command's purpose (see the help text).
+	std::string hex = format_hex(key->expose());
+	std::printf("%s\n", hex.c_str());
+	std::fflush(stdout);
+	secure_wipe(hex.data(), hex.size());
+	return kExitOk;
+}
+
+int cmd_verify_log(int argc, char** argv)
+{
+	Args a;
+	if (auto r = parse_args(argc, argv,
+	                        {"aead", "key", "key-file", "seed", "seed-file", "csalt", "salt",
+	                         "t", "window", "bitrate"},
+	                        a);
+	    !r)
+		return usage_error("verify-log", r.error(), kVerifyLogHelp);
+	if (a.help)
+		return print_help(kVerifyLogHelp);
+	auto params = stamp_params(a);
+	if (!params)
+		return usage_error("verify-log", params.error(), kVerifyLogHelp);
+	auto t0 = required_u64(a, "t");
+	if (!t0)
+		return usage_error("verify-log", t0.error(), kVerifyLogHelp);
+	auto window = window_arg(a);
+	if (!window)
+		return usage_error("verify-log", window.error(), kVerifyLogHelp);
+	std::uint64_t bitrate = 1'000'000;
+	if (const std::string* b = a.get("bitrate")) {
+		auto v = parse_u64("bitrate", *b);
+		if (!v)
+			return usage_error("verify-log", v.error(), kVerifyLogHelp);
+		bitrate = *v;
+	}
+	auto tick = tick_ns_from_bitrate(bitrate);
+	if (!tick)
+		return usage_error("verify-log", Usage{"--bitrate: " + tick.error().context},
+		                   kVerifyLogHelp);
+	if (a.positional.size() != 1)
+		return usage_error("verify-log", Usage{"one LOGFILE expected (- for stdin)"},
+		                   kVerifyLogHelp);
+	auto keys = KeySource::from_args(a, params->aead);
+	if (!keys)
+		return usage_error("verify-log", keys.error(), kVerifyLogHelp);
+
+	const std::string& path = a.positional[0];
+	std::FILE* in = stdin;
+	if (path != "-") {
+		in = std::fopen(path.c_str(), "r");
+		if (in == nullptr) {
+			std::fprintf(stderr, "spsecctl verify-log: cannot open %s: %s\n",
+			             path.c_str(), std::strerror(errno));
+			return kExitUsage;
+		}
+	}
+	const std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(in == stdin ? nullptr : in,
+	                                                             &std::fclose);
+
+	KeySource& ks = **keys;
+	FreshnessTable fresh;
+	const OpenParams op{*params, *window};
+	// Local clock anchor: (log time in ns, T at that time).
+	bool anchored = false;
+	std::uint64_t anchor_ns = 0;
+	std::uint64_t anchor_t = *t0;
+	std::uint64_t total = 0, ok = 0, skipped = 0, unparsable = 0;
+	std::map<std::uint32_t, std::uint64_t> by_reason;
+	std::uint64_t lineno = 0;
+	char* raw_line = nullptr;
+	std::size_t raw_cap = 0;
+	const std::unique_ptr<char*, void (*)(char**)> raw_free(&raw_line,
+	                                                        [](char** p) { std::free(*p); });
+	while (::getline(&raw_line, &raw_cap, in) >= 0) {
+		const std::string_view line(raw_line);
+		lineno++;
+		if (line.find_first_not_of(" \t\r\n") == std::string_view::npos || line[0] == '#')
+			continue;
+		auto rec = parse_candump_line(line);
+		if (!rec) {
+			unparsable++;
+			std::printf("%llu: unparsable: %s\n",
+			            static_cast<unsigned long long>(lineno),
+			            rec.error().context.c_str());
+			continue;
+		}
+		total++;
+		const std::string shown = format_can_frame(rec->frame);
+		if (rec->frame.extended() && !rec->frame.error() &&
+		    (rec->frame.can_id & SPSEC_CTRL_BIT) != 0) {
+			skipped++;
+			std::printf("%llu: %s skipped (control plane)\n",
+			            static_cast<unsigned long long>(lineno), shown.c_str());
+			continue;
+		}
+		const std::uint64_t now_ns = rec->sec * 1'000'000'000ull + rec->usec * 1000ull;
+		if (!anchored) {
+			anchored = true;
+			anchor_ns = now_ns;
+		}
+		// Log timestamps may step backwards (merged logs); never run the clock backwards.
+		const std::uint64_t elapsed = now_ns > anchor_ns ? now_ns - anchor_ns : 0;
+		const std::uint64_t local = anchor_t + elapsed / *tick;
+		const KeyLookup lookup = [&ks, local](std::uint64_t e) {
+			return ks.lookup(e, local);
+		};
+		auto opened = open_frame(op, rec->frame, local, lookup, &fresh);
+		if (opened) {
+			ok++;
+			anchor_ns = now_ns;
+			anchor_t = opened->t;
+			std::printf("%llu: %s ok T=%llu plain=%s\n",
+			            static_cast<unsigned long long>(lineno), shown.c_str(),
+			            static_cast<unsigned long long>(opened->t),
+			            format_can_frame(opened->plain).c_str());
+		} else {
+			by_reason[opened.error().reason]++;
+			std::printf("%llu: %s REJECTED %s (%s)\n",
+			            static_cast<unsigned long long>(lineno), shown.c_str(),
+			            std::string(reason_name(opened.error().reason)).c_str(),
+			            std::string(reason_description(opened.error().reason)).c_str());
+		}
+	}
+	const std::uint64_t rejected = total - ok - skipped;
+	std::printf("total: %llu frames, %llu ok, %llu rejected, %llu skipped, %llu unparsable",
+	            static_cast<unsigned long long>(total), static_cast<unsigned long long>(ok),
+	            static_cast<unsigned long long>(rejected),
+	            static_cast<unsigned long long>(skipped),
+	            static_cast<unsigned long long>(unparsable));
+	for (const auto& [reason, n] : by_reason)
+		std::printf(" %s=%llu", std::string(reason_name(reason)).c_str(),
+		            static_cast<unsigned long long>(n));
+	std::printf("\n");
+	return rejected == 0 && unparsable == 0 ? kExitOk : kExitFailed;
 }
 
 }  // namespace spsec::ctl

@@ -1,0 +1,610 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/*
+ * The data plane's verdicts, on a struct canfd_frame in packet memory (spec §4):
+ *
+ *   spsec_ingress_verdict()  classify, check geometry, reconstruct T, acceptance window, key of the
+ *                            frame's window, tag, decrypt, pad bytes, per-ID freshness, then
+ *                            rewrite the frame in place to the application's plain frame;
+ *   spsec_egress_verdict()   pad, stamp and (in encrypting networks) encrypt frames of secured IDs
+ *                            in place, with T = max(now, last T of this ID + 1).
+ *
+ * Both count every frame under exactly one SPSEC_R_* reason and return TC_ACT_OK or TC_ACT_SHOT.
+ * They do not look at skb->protocol: the entry points (bpf/spsec.bpf.c, and the test-only entry
+ * in tests/bpf/spsec_test.bpf.c) gate on that and pass in what they learned from the skb.
+ *
+ * Working copies of the 64 data bytes live in the per-CPU spsec_scratch map and are moved as
+ * eight 8-byte words: every byte access with a frame-dependent offset goes to the scratch value
+ * with a masked index, so packet offsets stay constant for the verifier.
+ */
+#ifndef SPSEC_VERDICT_H
+#define SPSEC_VERDICT_H
+
+#include <linux/bpf.h>
+#include <linux/can.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "spsec_maps.h"
+
+#define SPSEC_WORDS (CANFD_MAX_DLEN / 8)
+
+/* The CAN ID as policy and freshness maps key it: CAN_EFF_FLAG plus 29 bits, or 11 bits. */
+static __always_inline __u32 spsec_norm_id(__u32 raw)
+{
+	if (raw & CAN_EFF_FLAG)
+		return raw & (CAN_EFF_FLAG | CAN_EFF_MASK);
+	return raw & CAN_SFF_MASK;
+}
+
+static __always_inline int spsec_is_control(__u32 raw)
+{
+	return (raw & CAN_EFF_FLAG) && (raw & SPSEC_CTRL_BIT);
+}
+
+static __always_inline int spsec_state_carries_traffic(__u32 state)
+{
+	return state == SPSEC_STATE_SECURE || state == SPSEC_STATE_WARNING;
+}
+
+/* S is a secured frame length: one of 12, 16, 20, 24, 32, 48, 64. */
+static __always_inline int spsec_valid_secured_len(__u32 s)
+{
+	return s == 12 || s == 16 || s == 20 || s == 24 || s == 32 || s == 48 || s == 64;
+}
+
+/* Smallest secured length S >= l + 10, for l <= SPSEC_MAX_PAYLOAD. */
+static __always_inline __u32 spsec_secured_len(__u32 l)
+{
+	__u32 need = l + SPSEC_STAMP_LEN;
+
+	if (need <= 12)
+		return 12;
+	if (need <= 16)
+		return 16;
+	if (need <= 20)
+		return 20;
+	if (need <= 24)
+		return 24;
+	if (need <= 32)
+		return 32;
+	if (need <= 48)
+		return 48;
+	return 64;
+}
+
+/* Keeps the first n bytes (n <= 64) of an 8-word little-endian buffer and zeroes the rest.
+ * Branch-free (spsec_word_mask() is a table lookup): a branch per word would multiply the paths
+ * the verifier walks. */
+static __always_inline void spsec_keep_bytes(__u64 *w, __u32 n)
+{
+	int j;
+
+#pragma unroll
+	for (j = 0; j < SPSEC_WORDS; j++)
+		w[j] &= spsec_word_mask(n, j);
+}
+
+/* Sets bytes from..63 to 0xFF. */
+static __always_inline void spsec_fill_ff(__u64 *w, __u32 from)
+{
+	int j;
+
+#pragma unroll
+	for (j = 0; j < SPSEC_WORDS; j++)
+		w[j] |= ~spsec_word_mask(from, j);
+}
+
+/* Nonzero unless bytes from..to-1 are all 0xFF. */
+static __always_inline __u64 spsec_not_ff(const __u64 *w, __u32 from, __u32 to)
+{
+	__u64 bad = 0;
+	int j;
+
+#pragma unroll
+	for (j = 0; j < SPSEC_WORDS; j++)
+		bad |= ~w[j] & spsec_word_mask(to, j) & ~spsec_word_mask(from, j);
+	return bad;
+}
+
+/*
+ * Stages one AEAD operation in sc->io for the frame in sc->frame (payload || padding at [0, L+pad)),
+ * with sc->t, sc->id, sc->l, sc->pad set (spec §4):
+ *   nonce = LE64(T) || LE16(id & 0xFFFF) || seed_salt[0..5] (AES-GCM/ChaCha use the first 12)
+ *   AAD   = LE32(id & 0x1FFFFFFF) || u8(L) [|| payload in authentication-only networks]
+ *   buf   = payload || padding (encrypting networks; nothing in authentication-only ones)
+ * A subprogram of its own, so its stack frame is not part of the chain down to the crypto cores.
+ */
+static __noinline int spsec_stage_io(struct spsec_scratch *sc, const struct spsec_key_slot *k)
+{
+	struct spsec_aead_io *io = &sc->io;
+	__u32 l = sc->l & 63;
+	__u64 head = (__u64)(sc->id & CAN_EFF_MASK) | ((__u64)l << 32);
+	__u64 salt, t = sc->t;
+	int i;
+
+	__builtin_memcpy(&salt, k->salt, sizeof(salt));
+	__builtin_memcpy(&io->nonce[0], &t, 8);
+	salt = (__u64)(sc->id & 0xffff) | (salt << 16);
+	__builtin_memcpy(&io->nonce[8], &salt, 8);
+
+	if (sc->snap.mode == SPSEC_MODE_AUTH_ONLY) {
+		/* payload starts at AAD byte 5: shift the frame words by 40 bits */
+		io->aad.w[0] = head | (sc->frame.w[0] << 40);
+#pragma unroll
+		for (i = 1; i < SPSEC_WORDS; i++)
+			io->aad.w[i] = (sc->frame.w[i - 1] >> 24) | (sc->frame.w[i] << 40);
+		io->aad_len = 5 + l; /* the cores ignore (zero) bytes past aad_len */
+		io->len = 0;
+	} else {
+		io->aad.w[0] = head;
+		io->aad_len = 5;
+#pragma unroll
+		for (i = 0; i < SPSEC_WORDS; i++)
+			io->buf.w[i] = sc->frame.w[i];
+		io->len = l + (sc->pad & 15);
+	}
+	return 0;
+}
+
+/*
+ * The AEAD calls, as spsec_aead_seal()/spsec_aead_open() of bpf/crypto/spsec_aead.h make them,
+ * but with each core in a subprogram of its own: inlined together, the three cores' locals share
+ * one stack frame, and that frame plus the verdict's plus a core's block function exceeds the
+ * 512-byte BPF stack.
+ */
+static __noinline int spsec_seal_aesgcm(const struct spsec_key_slot *k, struct spsec_aead_io *io)
+{
+	return spsec_aes_gcm_seal(k, io);
+}
+
+static __noinline int spsec_seal_chachapoly(const struct spsec_key_slot *k,
+					     struct spsec_aead_io *io)
+{
+	return spsec_chachapoly_seal(k, io);
+}
+
+static __noinline int spsec_seal_ascon(const struct spsec_key_slot *k, struct spsec_aead_io *io)
+{
+	return spsec_ascon_seal(k, io);
+}
+
+static __noinline int spsec_open_aesgcm(const struct spsec_key_slot *k, struct spsec_aead_io *io)
+{
+	return spsec_aes_gcm_open(k, io);
+}
+
+static __noinline int spsec_open_chachapoly(const struct spsec_key_slot *k,
+					     struct spsec_aead_io *io)
+{
+	return spsec_chachapoly_open(k, io);
+}
+
+static __noinline int spsec_open_ascon(const struct spsec_key_slot *k, struct spsec_aead_io *io)
+{
+	return spsec_ascon_open(k, io);
+}
+
+/* 0, or -1 for bad lengths or an unknown AEAD (nothing sealed then). */
+static __always_inline int spsec_seal(const struct spsec_key_slot *k, struct spsec_aead_io *io)
+{
+	__u32 aead = k->aead;
+	int ret = -1;
+
+	if (spsec_aead_prepare_io(io))
+		return -1;
+	if (aead == SPSEC_AEAD_AES256GCM)
+		ret = spsec_seal_aesgcm(k, io);
+	else if (aead == SPSEC_AEAD_CHACHA20POLY1305)
+		ret = spsec_seal_chachapoly(k, io);
+	else if (aead == SPSEC_AEAD_ASCON128)
+		ret = spsec_seal_ascon(k, io);
+	return ret;
+}
+
+/* 0 when the tag matches (io->buf decrypted); -1 otherwise, io->buf then all zero. */
+static __always_inline int spsec_open(const struct spsec_key_slot *k, struct spsec_aead_io *io)
+{
+	__u32 aead = k->aead;
+	int ret = -1;
+
+	if (spsec_aead_prepare_io(io) == 0) {
+		if (aead == SPSEC_AEAD_AES256GCM)
+			ret = spsec_open_aesgcm(k, io);
+		else if (aead == SPSEC_AEAD_CHACHA20POLY1305)
+			ret = spsec_open_chachapoly(k, io);
+		else if (aead == SPSEC_AEAD_ASCON128)
+			ret = spsec_open_ascon(k, io);
+	}
+	if (ret != 0)
+		spsec_mask_tail(io->buf.w, 0);
+	return ret;
+}
+
+/* Loads the 64 data bytes of the frame into sc->frame. */
+static __always_inline void spsec_load_frame(struct spsec_scratch *sc, const struct canfd_frame *cf)
+{
+	const __u64 *src = (const __u64 *)cf->data;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < SPSEC_WORDS; i++)
+		sc->frame.w[i] = src[i];
+}
+
+static __always_inline void spsec_store_frame(struct canfd_frame *cf, const struct spsec_scratch *sc)
+{
+	__u64 *dst = (__u64 *)cf->data;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < SPSEC_WORDS; i++)
+		dst[i] = sc->frame.w[i];
+}
+
+/* Advances the last accepted T of `id` to t. Returns 0, SPSEC_R_RX_REPLAY when t is not newer,
+ * SPSEC_R_RX_INTERNAL when the map is full or keeps changing under us. */
+static __always_inline __u32 spsec_rx_fresh_advance(__u32 id, __u64 t)
+{
+	struct spsec_id_key key = { .can_id = id, .pad0 = 0 };
+	struct spsec_fresh init = { .last_t = t };
+	struct spsec_fresh *f;
+	__u32 ret = SPSEC_R_RX_INTERNAL;
+	__u64 old;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		f = bpf_map_lookup_elem(&spsec_rx_fresh, &key);
+		if (!f) {
+			if (!bpf_map_update_elem(&spsec_rx_fresh, &key, &init, BPF_NOEXIST)) {
+				ret = 0;
+				break;
+			}
+			continue; /* another CPU inserted it first, or the map is full */
+		}
+		old = f->last_t;
+		if (t <= old) {
+			ret = SPSEC_R_RX_REPLAY;
+			break;
+		}
+		/* strictly greater, and only ever forward even when CPUs race */
+		if (__sync_val_compare_and_swap(&f->last_t, old, t) == old) {
+			ret = 0;
+			break;
+		}
+	}
+	return ret;
+}
+
+/* Picks the T of the next frame of `id`: max(now, last + 1), claimed with compare-and-swap so
+ * that two CPUs never stamp one ID with one T. Returns 0 when the map is full or contended. */
+static __always_inline __u64 spsec_tx_next_t(__u32 id, __u64 now)
+{
+	struct spsec_id_key key = { .can_id = id, .pad0 = 0 };
+	struct spsec_fresh init = { .last_t = now };
+	struct spsec_fresh *f;
+	__u64 old, t, ret = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		f = bpf_map_lookup_elem(&spsec_tx_last, &key);
+		if (!f) {
+			if (!bpf_map_update_elem(&spsec_tx_last, &key, &init, BPF_NOEXIST)) {
+				ret = now;
+				break;
+			}
+			continue;
+		}
+		old = f->last_t;
+		t = old >= now ? old + 1 : now;
+		if (__sync_val_compare_and_swap(&f->last_t, old, t) == old) {
+			ret = t;
+			break;
+		}
+	}
+	return ret;
+}
+
+/* After a successful open: puts the clear payload || padding into sc->frame and checks the
+ * padding. Returns 0, or SPSEC_R_RX_BAD_PAD_BYTES. */
+static __noinline __u32 spsec_rx_plain(struct spsec_scratch *sc)
+{
+	__u32 l = sc->l & 63, end = l + (sc->pad & 15);
+	int i;
+
+	if (sc->snap.mode != SPSEC_MODE_AUTH_ONLY) {
+#pragma unroll
+		for (i = 0; i < SPSEC_WORDS; i++)
+			sc->frame.w[i] = sc->io.buf.w[i];
+	}
+	if (spsec_not_ff(sc->frame.w, l, end))
+		return SPSEC_R_RX_BAD_PAD_BYTES;
+	/* the application's frame: L bytes, zero beyond, as the sender's socket wrote it */
+	spsec_keep_bytes(sc->frame.w, l);
+	return 0;
+}
+
+/*
+ * Verifies a frame of a secured ID and rewrites it to the plain frame. Returns SPSEC_R_RX_OK or
+ * the drop reason; *frame_t gets the reconstructed T once known.
+ */
+static __always_inline __u32 spsec_rx_secured(struct canfd_frame *cf, void *data_end,
+					      struct spsec_scratch *sc, __u32 id, __u64 *frame_t)
+{
+	const struct spsec_snap *s = &sc->snap;
+	const struct spsec_key_slot *k;
+	__u32 sl, pad, word, i, ret;
+	__u64 local, t;
+	__s32 d;
+
+	if ((void *)(cf + 1) > data_end)
+		return SPSEC_R_RX_MALFORMED;
+	if (!s->clock_set || !s->tick_ns)
+		return SPSEC_R_RX_NO_CLOCK;
+	sl = cf->len;
+	if (!spsec_valid_secured_len(sl))
+		return SPSEC_R_RX_BAD_LENGTH;
+	spsec_load_frame(sc, cf);
+
+	word = sc->frame.b[(sl - 10) & 63] | ((__u32)sc->frame.b[(sl - 9) & 63] << 8);
+	pad = word >> 12;
+	if (pad > sl - SPSEC_STAMP_LEN)
+		return SPSEC_R_RX_BAD_PAD_COUNT;
+
+	/* nearest T to the local clock whose low 12 bits are the stamp's (spec §2) */
+	local = spsec_now_t(s);
+	d = (__s32)(((word & 0xfff) - ((__u32)local & 0xfff)) & 0xfff);
+	if (d >= 2048)
+		d -= 4096;
+	if ((d < 0 ? -d : d) > (__s32)s->window)
+		return SPSEC_R_RX_OUTSIDE_WINDOW;
+	/* T is never 0 and never wraps below it */
+	if (d < 0 && local <= (__u64)(-d))
+		return SPSEC_R_RX_OUTSIDE_WINDOW;
+	t = local + (__s64)d;
+	*frame_t = t;
+
+	k = spsec_key_for(s, t >> SPSEC_WINDOW_SHIFT);
+	if (!k)
+		return SPSEC_R_RX_NO_KEY;
+
+	sc->t = t;
+	sc->id = id;
+	sc->sl = sl;
+	sc->pad = pad;
+	sc->l = sl - SPSEC_STAMP_LEN - pad;
+	if (sc->snap.mode != SPSEC_MODE_AUTH_ONLY)
+		spsec_keep_bytes(sc->frame.w, sc->l + pad);
+	spsec_stage_io(sc, k);
+#pragma unroll
+	for (i = 0; i < SPSEC_TAG_LEN; i++)
+		sc->io.tag[i] = sc->frame.b[(sl - SPSEC_TAG_LEN + i) & 63];
+
+	if (spsec_open(k, &sc->io))
+		return SPSEC_R_RX_BAD_TAG;
+	ret = spsec_rx_plain(sc);
+	if (ret)
+		return ret;
+	ret = spsec_rx_fresh_advance(id, t);
+	if (ret)
+		return ret;
+
+	spsec_store_frame(cf, sc);
+	cf->len = sc->l & 63;
+	return SPSEC_R_RX_OK;
+}
+
+static __always_inline int spsec_rx_finish(__u32 reason, __u32 id, __u64 frame_t)
+{
+	int pass = reason <= SPSEC_R_RX_DEFAULT_PASS;
+
+	spsec_count(reason);
+	if (reason == SPSEC_R_RX_BAD_TAG)
+		spsec_event(SPSEC_EV_AUTH_FAIL, reason, id, frame_t);
+	else if (reason == SPSEC_R_RX_INJECTION)
+		spsec_event(SPSEC_EV_INJECTION, reason, id, frame_t);
+	else if (reason == SPSEC_R_RX_REPLAY)
+		spsec_event(SPSEC_EV_REPLAY, reason, id, frame_t);
+	return pass ? TC_ACT_OK : TC_ACT_SHOT;
+}
+
+/*
+ * Ingress. `cf` points at the frame in packet memory, `fd` is 1 for a 72-byte CAN FD skb and 0
+ * for a 16-byte classical one, `echo` is 1 for the CAN core's local echo of a frame a local
+ * socket sent (plain, cloned before tc egress ran).
+ */
+static __always_inline int spsec_ingress_verdict(struct canfd_frame *cf, void *data_end, __u32 fd,
+						 __u32 echo)
+{
+	const struct spsec_policy *pol;
+	struct spsec_scratch *sc;
+	__u64 frame_t = 0;
+	__u32 raw, id = 0, reason;
+
+	if ((void *)cf + CAN_MTU > data_end) {
+		reason = SPSEC_R_RX_MALFORMED;
+		goto out;
+	}
+	raw = cf->can_id;
+	id = spsec_norm_id(raw);
+	if (echo) {
+		reason = SPSEC_R_RX_LOCAL_ECHO;
+		goto out;
+	}
+	if (raw & CAN_ERR_FLAG) {
+		reason = SPSEC_R_RX_ERROR_FRAME;
+		goto out;
+	}
+	if (spsec_is_control(raw)) {
+		/* the daemon checks control-plane messages itself */
+		reason = SPSEC_R_RX_CONTROL;
+		goto out;
+	}
+	sc = spsec_scratch_get();
+	if (!sc || spsec_snapshot(&sc->snap)) {
+		reason = SPSEC_R_RX_INTERNAL;
+		goto out;
+	}
+	pol = spsec_policy_of(&sc->snap, id);
+	if (!pol) {
+		reason = sc->snap.default_action == SPSEC_DEFAULT_PASS ? SPSEC_R_RX_DEFAULT_PASS :
+								   SPSEC_R_RX_UNKNOWN_ID;
+		goto out;
+	}
+	if (pol->flags & SPSEC_POL_OWN_TX) {
+		/* only we send this ID, and our own frames come back as echo: someone forges it */
+		reason = SPSEC_R_RX_INJECTION;
+		goto out;
+	}
+	if (!(pol->flags & SPSEC_POL_SECURED)) {
+		reason = (pol->flags & SPSEC_POL_PLAIN_RX) ? SPSEC_R_RX_PLAIN : SPSEC_R_RX_UNKNOWN_ID;
+		goto out;
+	}
+	if (!fd || (raw & CAN_RTR_FLAG)) {
+		reason = SPSEC_R_RX_CLASSIC;
+		goto out;
+	}
+	if (!spsec_state_carries_traffic(sc->snap.state)) {
+		reason = SPSEC_R_RX_NOT_SECURE;
+		goto out;
+	}
+	reason = spsec_rx_secured(cf, data_end, sc, id, &frame_t);
+out:
+	return spsec_rx_finish(reason, id, frame_t);
+}
+
+/* Pads sc->frame: payload || 0xFF padding, zero beyond. */
+static __noinline int spsec_tx_pad(struct spsec_scratch *sc)
+{
+	__u32 l = sc->l & 63;
+
+	spsec_fill_ff(sc->frame.w, l);
+	spsec_keep_bytes(sc->frame.w, l + (sc->pad & 15));
+	return 0;
+}
+
+/* After sealing: ciphertext (or the clear payload || padding), stamp word and tag in sc->frame. */
+static __noinline int spsec_tx_stamp(struct spsec_scratch *sc)
+{
+	__u32 sl = sc->sl & 127, word = ((sc->pad & 15) << 12) | ((__u32)sc->t & 0xfff);
+	int i;
+
+	if (sc->snap.mode != SPSEC_MODE_AUTH_ONLY) {
+#pragma unroll
+		for (i = 0; i < SPSEC_WORDS; i++)
+			sc->frame.w[i] = sc->io.buf.w[i];
+	}
+	sc->frame.b[(sl - 10) & 63] = word & 0xff;
+	sc->frame.b[(sl - 9) & 63] = word >> 8;
+#pragma unroll
+	for (i = 0; i < SPSEC_TAG_LEN; i++)
+		sc->frame.b[(sl - SPSEC_TAG_LEN + i) & 63] = sc->io.tag[i];
+	return 0;
+}
+
+/* Pads, stamps and seals a frame of a secured ID in place. Returns SPSEC_R_TX_OK or the reason
+ * it cannot be sent; *frame_t gets the T once chosen. */
+static __always_inline __u32 spsec_tx_secured(struct canfd_frame *cf, void *data_end,
+					      struct spsec_scratch *sc, __u32 id, __u64 *frame_t)
+{
+	const struct spsec_snap *s = &sc->snap;
+	const struct spsec_key_slot *k;
+	__u64 now, t;
+	__u32 l, sl;
+
+	if ((void *)(cf + 1) > data_end)
+		return SPSEC_R_TX_MALFORMED;
+	l = cf->len;
+	if (l > SPSEC_MAX_PAYLOAD)
+		return SPSEC_R_TX_TOO_LONG;
+	now = spsec_now_t(s);
+	if (!now)
+		return SPSEC_R_TX_NO_CLOCK;
+	t = spsec_tx_next_t(id, now);
+	if (!t)
+		return SPSEC_R_TX_INTERNAL;
+	*frame_t = t;
+	k = spsec_key_for(s, t >> SPSEC_WINDOW_SHIFT);
+	if (!k)
+		return SPSEC_R_TX_NO_KEY;
+
+	sl = spsec_secured_len(l);
+	sc->t = t;
+	sc->id = id;
+	sc->l = l;
+	sc->sl = sl;
+	sc->pad = sl - SPSEC_STAMP_LEN - l;
+	spsec_load_frame(sc, cf);
+	spsec_tx_pad(sc);
+	spsec_stage_io(sc, k);
+	if (spsec_seal(k, &sc->io))
+		return SPSEC_R_TX_INTERNAL;
+	spsec_tx_stamp(sc);
+	spsec_store_frame(cf, sc);
+	cf->len = sl;
+	return SPSEC_R_TX_OK;
+}
+
+static __always_inline int spsec_tx_finish(__u32 reason, __u32 id, __u64 frame_t)
+{
+	int pass = reason <= SPSEC_R_TX_DEFAULT_PASS;
+
+	spsec_count(reason);
+	if (reason == SPSEC_R_TX_TOO_LONG || reason == SPSEC_R_TX_CLASSIC ||
+	    reason == SPSEC_R_TX_NO_KEY)
+		spsec_event(SPSEC_EV_TX_REFUSED, reason, id, frame_t);
+	return pass ? TC_ACT_OK : TC_ACT_SHOT;
+}
+
+/*
+ * Egress. `cf`/`fd` as for ingress; `mark` is skb->mark, SPSEC_DAEMON_MARK on control-plane
+ * frames spsecd sends.
+ */
+static __always_inline int spsec_egress_verdict(struct canfd_frame *cf, void *data_end, __u32 fd,
+						__u32 mark)
+{
+	const struct spsec_policy *pol;
+	struct spsec_scratch *sc;
+	__u64 frame_t = 0;
+	__u32 raw, id = 0, reason;
+
+	if ((void *)cf + CAN_MTU > data_end) {
+		reason = SPSEC_R_TX_MALFORMED;
+		goto out;
+	}
+	raw = cf->can_id;
+	id = spsec_norm_id(raw);
+	if (spsec_is_control(raw)) {
+		/* only spsecd speaks for the node on the control plane */
+		reason = mark == SPSEC_DAEMON_MARK ? SPSEC_R_TX_CONTROL :
+						     SPSEC_R_TX_CONTROL_UNMARKED;
+		goto out;
+	}
+	sc = spsec_scratch_get();
+	if (!sc || spsec_snapshot(&sc->snap)) {
+		reason = SPSEC_R_TX_INTERNAL;
+		goto out;
+	}
+	pol = spsec_policy_of(&sc->snap, id);
+	if (!pol) {
+		reason = sc->snap.default_action == SPSEC_DEFAULT_PASS ? SPSEC_R_TX_DEFAULT_PASS :
+								   SPSEC_R_TX_UNKNOWN_ID;
+		goto out;
+	}
+	if (!(pol->flags & SPSEC_POL_SECURED)) {
+		reason = (pol->flags & SPSEC_POL_PLAIN_TX) ? SPSEC_R_TX_PLAIN : SPSEC_R_TX_UNKNOWN_ID;
+		goto out;
+	}
+	if (!fd || (raw & (CAN_RTR_FLAG | CAN_ERR_FLAG))) {
+		reason = SPSEC_R_TX_CLASSIC;
+		goto out;
+	}
+	if (!spsec_state_carries_traffic(sc->snap.state)) {
+		reason = SPSEC_R_TX_NOT_SECURE;
+		goto out;
+	}
+	reason = spsec_tx_secured(cf, data_end, sc, id, &frame_t);
+out:
+	return spsec_tx_finish(reason, id, frame_t);
+}
+
+#endif /* SPSEC_VERDICT_H */

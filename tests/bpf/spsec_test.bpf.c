@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0)
+/*
+ * Test-only entry points for BPF_PROG_TEST_RUN. A test run cannot set skb->protocol (it is
+ * derived from the buffer by eth_type_trans()) and its skbs have no socket, so these entries
+ * decide CAN FD vs classical by length alone and take the local-echo flag from skb->cb[0]
+ * (settable through ctx_in). Everything else is the production verdict code.
+ */
+#include <linux/bpf.h>
+#include <linux/can.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "spsec_verdict.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* skb->cb[0] value that makes the test entry treat the frame as a local echo */
+#define SPSEC_TEST_ECHO 0x4543484fu /* "ECHO" */
+
+static __always_inline int spsec_test_kind(struct __sk_buff *skb)
+{
+	if (skb->len == CANFD_MTU)
+		return 1;
+	if (skb->len == CAN_MTU)
+		return 0;
+	return -1;
+}
+
+SEC("tc")
+int spsec_test_ingress(struct __sk_buff *skb)
+{
+	int kind = spsec_test_kind(skb);
+
+	if (kind < 0) {
+		spsec_count(SPSEC_R_RX_MALFORMED);
+		return TC_ACT_SHOT;
+	}
+	return spsec_ingress_verdict((void *)(long)skb->data, (void *)(long)skb->data_end, kind,
+				     skb->cb[0] == SPSEC_TEST_ECHO);
+}
+
+SEC("tc")
+int spsec_test_egress(struct __sk_buff *skb)
+{
+	int kind = spsec_test_kind(skb);
+
+	if (kind < 0) {
+		spsec_count(SPSEC_R_TX_MALFORMED);
+		return TC_ACT_SHOT;
+	}
+	return spsec_egress_verdict((void *)(long)skb->data, (void *)(long)skb->data_end, kind,
+				    skb->mark);
+}

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "bpf/data_plane.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+#include <set>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+#include <linux/can.h>
+#include <net/if.h>
+
+#include "bpf/map_writer.h"
+
+namespace spsec {
+namespace {
+
+constexpr std::uint32_t kZero = 0;
+
+std::string hex_id(std::uint32_t id)
+{
+	char buf[16];
+	std::snprintf(buf, sizeof buf, "0x%x", id);
+	return buf;
+}
+
+Result<void> valid_policy_id(std::uint32_t id)
+{
+	if (id & CAN_EFF_FLAG) {
+		if (id & ~(CAN_EFF_FLAG | CAN_EFF_MASK))
+			return fail_errno(EINVAL, "policy ID " + hex_id(id) + ": RTR/ERR flag set");
+		if (id & SPSEC_CTRL_BIT)
+			return fail_errno(EINVAL, "policy ID " + hex_id(id) +
+			                              ": control-plane ID (bit 25), not a data-plane ID");
+	} else if (id > CAN_SFF_MASK) {
+		return fail_errno(EINVAL, "policy ID " + hex_id(id) +
+		                              ": more than 11 bits without CAN_EFF_FLAG");
+	}
+	return {};
+}
+
+Result<void> mkdir_0700(const std::string& dir)
+{
+	if (::mkdir(dir.c_str(), 0700) && errno != EEXIST)
+		return fail_errno(errno, "creating pin directory " + dir);
+	// an existing directory may have been made with another mode: tighten it
+	if (::chmod(dir.c_str(), 0700))
+		return fail_errno(errno, "setting mode 0700 on pin directory " + dir);
+	return {};
+}
+
+}  // namespace
+
+Result<DataPlane> DataPlane::from_object(bpf_object* obj)
+{
+	DataPlane dp;
+	struct Want {
+		const char* name;
+		bpf_map** slot;
+	};
+	const Want want[] = {
+		{SPSEC_MAP_STATE, &dp.state_},       {SPSEC_MAP_KEYS, &dp.keys_},
+		{SPSEC_MAP_POLICY, &dp.policy_},     {SPSEC_MAP_RX_FRESH, &dp.rx_fresh_},
+		{SPSEC_MAP_TX_LAST, &dp.tx_last_},   {SPSEC_MAP_COUNTERS, &dp.counters_},
+		{SPSEC_MAP_EVENTS, &dp.events_},
+	};
+	for (const auto& w : want) {
+		*w.slot = bpf_object__find_map_by_name(obj, w.name);
+		if (!*w.slot)
+			return fail_errno(ENOENT, std::string("data plane object has no map ") + w.name);
+		if (bpf_map__fd(*w.slot) < 0)
+			return fail_errno(EBADF, std::string("map ") + w.name + " is not created yet");
+	}
+	auto st = dp.read_state();
+	if (!st)
+		return tl::unexpected(st.error());
+	if (st->abi_version != 0 && st->abi_version != SPSEC_ABI_VERSION)
+		return fail_errno(EPROTO, "pinned data plane state has ABI version " +
+		                              std::to_string(st->abi_version) + ", this daemon " +
+		                              std::to_string(SPSEC_ABI_VERSION));
+	return dp;
+}
+
+Result<spsec_state> DataPlane::read_state() const
+{
+	return MapWriter(state_).get<spsec_state>(kZero, BPF_F_LOCK);
+}
+
+Result<void> DataPlane::write_state(const spsec_state& st)
+{
+	spsec_state v = st;
+	v.abi_version = SPSEC_ABI_VERSION;
+	v.pad0 = 0;
+	return MapWriter(state_).put(kZero, v, BPF_F_LOCK);
+}
+
+Result<void> DataPlane::set_state(std::uint32_t state, std::uint32_t aead, std::uint32_t mode,
+                                  std::uint32_t window, std::uint32_t default_action)
+{
+	if (state > SPSEC_STATE_SHUTDOWN)
+		return fail_errno(EINVAL, "participant state " + std::to_string(state) + " unknown");
+	if (aead != SPSEC_AEAD_AES256GCM && aead != SPSEC_AEAD_CHACHA20POLY1305 &&
+	    aead != SPSEC_AEAD_ASCON128)
+		return fail_errno(EINVAL, "AEAD " + std::to_string(aead) + " unknown");
+	if (mode != SPSEC_MODE_ENCRYPT && mode != SPSEC_MODE_AUTH_ONLY)
+		return fail_errno(EINVAL, "data-plane mode " + std::to_string(mode) + " unknown");
+	if (window > SPSEC_MAX_WINDOW)
+		return fail_errno(EINVAL, "acceptance window " + std::to_string(window) +
+		                              " ticks exceeds " + std::to_string(SPSEC_MAX_WINDOW));
+	if (default_action != SPSEC_DEFAULT_DROP && default_action != SPSEC_DEFAULT_PASS)
+		return fail_errno(EINVAL, "default action " + std::to_string(default_action) + " unknown");
+	auto st = read_state();
+	if (!st)
+		return tl::unexpected(st.error());
+	st->state = state;
+	st->aead = aead;
+	st->mode = mode;
+	st->window = window;
+	st->default_action = default_action;
+	return write_state(*st);
+}
+
+Result<void> DataPlane::set_clock(std::uint64_t base_ns, std::uint64_t base_t, std::uint64_t tick_ns)
+{
+	if (tick_ns == 0)
+		return fail_errno(EINVAL, "clock tick of 0 ns");
+	if (base_t == 0)
+		return fail_errno(EINVAL, "clock base T of 0 (T is never 0)");
+	auto st = read_state();
+	if (!st)
+		return tl::unexpected(st.error());
+	st->base_ns = base_ns;
+	st->base_t = base_t;
+	st->tick_ns = tick_ns;
+	st->clock_set = 1;
+	return write_state(*st);
+}
+
+Result<void> DataPlane::clear_clock()
+{
+	auto st = read_state();
+	if (!st)
+		return tl::unexpected(st.error());
+	st->clock_set = 0;
+	return write_state(*st);
+}
+
+Result<void> DataPlane::install_key(const spsec_key_slot& slot)
+{
+	if (slot.live != 1)
+		return fail_errno(EINVAL, "installing a key slot that is not marked live");
+	if (slot.aead < SPSEC_AEAD_AES256GCM || slot.aead > SPSEC_AEAD_ASCON128)
+		return fail_errno(EINVAL, "installing a key slot for unknown AEAD " +
+		                              std::to_string(slot.aead));
+	const unsigned parity = static_cast<unsigned>(slot.window & 1);
+	auto st = read_state();
+	if (!st)
+		return tl::unexpected(st.error());
+	std::uint32_t spare = 0;
+	while (spare == st->key_slot[0] || spare == st->key_slot[1])
+		spare++;  // 4 slots, at most 2 in use: terminates below SPSEC_KEY_SLOTS
+	const MapWriter keys(keys_);
+	if (auto r = keys.put(spare, slot); !r)
+		return tl::unexpected(r.error().with_context("installing key for window " +
+		                                             std::to_string(slot.window)));
+	const std::uint32_t old = st->key_slot[parity];
+	const std::uint32_t other = st->key_slot[parity ^ 1];
+	st->key_slot[parity] = spare;
+	if (auto r = write_state(*st); !r)
+		return tl::unexpected(r.error().with_context("switching to key slot " +
+		                                             std::to_string(spare)));
+	if (old != other) {
+		auto zero = std::make_unique<spsec_key_slot>();
+		if (auto r = keys.put(old, *zero); !r)
+			return tl::unexpected(r.error().with_context("wiping replaced key slot"));
+	}
+	return {};
+}
+
+Result<void> DataPlane::wipe_keys()
+{
+	auto zero = std::make_unique<spsec_key_slot>();
+	const MapWriter keys(keys_);
+	for (std::uint32_t i = 0; i < SPSEC_KEY_SLOTS; i++)
+		if (auto r = keys.put(i, *zero); !r)
+			return tl::unexpected(r.error().with_context("wiping key slot " + std::to_string(i)));
+	return {};
+}
+
+Result<void> DataPlane::clear_freshness()
+{
+	for (bpf_map* m : {rx_fresh_, tx_last_}) {
+		const MapWriter w(m);
+		auto keys = w.keys<spsec_id_key>();
+		if (!keys)
+			return tl::unexpected(keys.error());
+		for (const auto& k : *keys)
+			if (auto r = w.erase(k); !r && r.error().errno_value != ENOENT)
+				return r;
+	}
+	return {};
+}
+
+Result<void> DataPlane::replace_policy(std::span<const PolicyEntry> entries)
+{
+	if (entries.size() > SPSEC_POLICY_MAX / 2)
+		return fail_errno(E2BIG, "policy of " + std::to_string(entries.size()) +
+		                             " IDs exceeds " + std::to_string(SPSEC_POLICY_MAX / 2));
+	constexpr std::uint32_t known =
+		SPSEC_POL_SECURED | SPSEC_POL_PLAIN_RX | SPSEC_POL_PLAIN_TX | SPSEC_POL_OWN_TX;
+	std::set<std::uint32_t> seen;
+	for (const auto& e : entries) {
+		if (auto r = valid_policy_id(e.can_id); !r)
+			return r;
+		if (e.flags & ~known)
+			return fail_errno(EINVAL, "policy ID " + hex_id(e.can_id) + ": unknown flag bits");
+		if (!seen.insert(e.can_id).second)
+			return fail_errno(EINVAL, "policy ID " + hex_id(e.can_id) + " listed twice");
+	}
+
+	auto st = read_state();
+	if (!st)
+		return tl::unexpected(st.error());
+	const std::uint32_t live = st->policy_gen & 1;
+	const std::uint32_t next = live ^ 1;
+	const MapWriter pol(policy_);
+	auto keys = pol.keys<spsec_policy_key>();
+	if (!keys)
+		return tl::unexpected(keys.error());
+	// leftovers of an interrupted reload
+	for (const auto& k : *keys)
+		if (k.gen == next)
+			if (auto r = pol.erase(k); !r && r.error().errno_value != ENOENT)
+				return r;
+	for (const auto& e : entries) {
+		const spsec_policy_key k{e.can_id, next};
+		const spsec_policy v{e.flags, 0};
+		if (auto r = pol.put(k, v, BPF_NOEXIST); !r)
+			return tl::unexpected(r.error().with_context("writing policy ID " + hex_id(e.can_id)));
+	}
+	st->policy_gen = next;
+	if (auto r = write_state(*st); !r)
+		return tl::unexpected(r.error().with_context("switching policy generation"));
+	for (const auto& k : *keys)
+		if (k.gen == live)
+			if (auto r = pol.erase(k); !r && r.error().errno_value != ENOENT)
+				return r;
+	return {};
+}
+
+Result<Counters> DataPlane::read_counters() const
+{
+	Counters out{};
+	const MapWriter w(counters_);
+	for (std::uint32_t r = 0; r < SPSEC_R_MAX; r++) {
+		auto per_cpu = w.get_percpu<std::uint64_t>(r);
+		if (!per_cpu)
+			return tl::unexpected(per_cpu.error());
+		for (auto v : *per_cpu)
+			out[r] += v;
+	}
+	return out;
+}
+
+Result<std::string> make_pin_dir(std::string_view ifname, std::string_view root)
+{
+	if (ifname.empty() || ifname.size() >= IFNAMSIZ || ifname == "." || ifname == ".." ||
+	    ifname.find('/') != std::string_view::npos)
+		return fail_errno(EINVAL, "interface name '" + std::string(ifname) +
+		                              "' is not a valid pin directory name");
+	const std::string base(root);
+	if (auto r = mkdir_0700(base); !r)
+		return tl::unexpected(r.error());
+	std::string dir = base + "/" + std::string(ifname);
+	if (auto r = mkdir_0700(dir); !r)
+		return tl::unexpected(r.error());
+	return dir;
+}
+
+Result<LoadedDataPlane> load_data_plane(std::string_view ifname, const LoadOptions& opts)
+{
+	std::string pin_dir;
+	if (opts.pin) {
+		auto d = make_pin_dir(ifname, opts.pin_root);
+		if (!d)
+			return tl::unexpected(d.error());
+		pin_dir = *d;
+	}
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = opts.pin ? pin_dir.c_str() : nullptr);
+	auto skel = Skeleton<spsec_dp>::open(&oo);
+	if (!skel)
+		return tl::unexpected(skel.error());
+	if (!opts.pin) {
+		bpf_map* m;
+		bpf_object__for_each_map(m, skel->object()) bpf_map__set_pin_path(m, nullptr);
+	}
+	if (auto r = skel->load(); !r)
+		return tl::unexpected(r.error().with_context(
+			"loading the data plane" + (opts.pin ? " (maps pinned in " + pin_dir + ")" : "")));
+	auto dp = DataPlane::from_object(skel->object());
+	if (!dp)
+		return tl::unexpected(dp.error());
+	return LoadedDataPlane{std::move(*skel), *dp};
+}
+
+}  // namespace spsec

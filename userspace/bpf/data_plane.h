@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+// The daemon's handle on the data plane's maps (include/spsec/abi.h, bpf/spsec_maps.h), and the
+// loader that opens the production object with its maps pinned under SPSEC_PIN_ROOT/<ifname>.
+//
+// DataPlane borrows the maps of a loaded bpf_object (the production skeleton, or the test-only
+// object of tests/bpf), so tests drive exactly the writers the daemon uses. It assumes one
+// writer (spsecd): each update of spsec_state is a read-modify-write whose write is done under
+// the entry's spin lock (BPF_F_LOCK), so the data plane never sees half of one.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <bpf/libbpf.h>
+
+#include "bpf/skeleton.h"
+#include "spsec/abi.h"
+#include "spsec/result.h"
+#include "spsec_dp.skel.h"
+
+namespace spsec {
+
+// One policy entry: a CAN ID as the kernel stores it (CAN_EFF_FLAG | 29 bits, or 11 bits; no
+// RTR/ERR flags) and its SPSEC_POL_* flags.
+struct PolicyEntry {
+	std::uint32_t can_id = 0;
+	std::uint32_t flags = 0;
+};
+
+using Counters = std::array<std::uint64_t, SPSEC_R_MAX>;
+
+class DataPlane {
+public:
+	// Finds the data plane's maps in a loaded object. Errors: a map is missing (ENOENT, named),
+	// the object is not loaded yet (EBADF), the pinned state was written by a daemon of
+	// another ABI version (EPROTO).
+	[[nodiscard]] static Result<DataPlane> from_object(bpf_object* obj);
+
+	// Participant state (SPSEC_STATE_*), AEAD (SPSEC_AEAD_*), mode (SPSEC_MODE_*), acceptance
+	// window in ticks and default action (SPSEC_DEFAULT_*). Errors: a value out of range
+	// (EINVAL, named), the map update failed.
+	[[nodiscard]] Result<void> set_state(std::uint32_t state, std::uint32_t aead, std::uint32_t mode,
+	                                     std::uint32_t window, std::uint32_t default_action);
+
+	// Synchronized clock: T = base_t + (CLOCK_MONOTONIC ns - base_ns) / tick_ns. Errors:
+	// tick_ns == 0 or base_t == 0 (EINVAL), the map update failed.
+	[[nodiscard]] Result<void> set_clock(std::uint64_t base_ns, std::uint64_t base_t,
+	                                     std::uint64_t tick_ns);
+	// Forgets the clock: every secured frame is dropped (SPSEC_R_*_NO_CLOCK) until set_clock().
+	[[nodiscard]] Result<void> clear_clock();
+
+	// Installs a prepared key slot (key_material.h: prepare_key_slot) for its window's parity:
+	// writes it to a spare physical slot, flips spsec_state.key_slot[parity] to it under the
+	// lock, then wipes the slot it replaced (a frame in flight on another CPU at that very
+	// moment may fail verification; that is the price of not keeping old keys around).
+	// Errors: slot.live != 1 or an unknown AEAD (EINVAL), map update failed.
+	[[nodiscard]] Result<void> install_key(const spsec_key_slot& slot);
+	// Overwrites every key slot with zeros (live = 0): from now on nothing verifies and
+	// nothing is sealed (SPSEC_R_*_NO_KEY). Errors: map update failed (some slots may be wiped).
+	[[nodiscard]] Result<void> wipe_keys();
+	// Empties spsec_rx_fresh and spsec_tx_last. Only for a new group key / clock epoch: old
+	// frames stay out by the acceptance window, not by freshness, once this is done.
+	[[nodiscard]] Result<void> clear_freshness();
+
+	// Replaces the whole policy atomically: writes the entries as the spare generation, flips
+	// spsec_state.policy_gen, deletes the old generation. Errors: more than
+	// SPSEC_POLICY_MAX / 2 entries (E2BIG), a duplicate or malformed ID or unknown flag bit
+	// (EINVAL, the ID named), a control-plane ID (EINVAL), map update failed (the live
+	// generation is unchanged then).
+	[[nodiscard]] Result<void> replace_policy(std::span<const PolicyEntry> entries);
+
+	// Frames per reason, summed over CPUs. Errors: map read failed.
+	[[nodiscard]] Result<Counters> read_counters() const;
+	// The current state entry, read under its lock. Errors: map read failed.
+	[[nodiscard]] Result<spsec_state> read_state() const;
+
+	[[nodiscard]] bpf_map* events_map() const noexcept { return events_; }
+
+private:
+	DataPlane() = default;
+	[[nodiscard]] Result<void> write_state(const spsec_state& st);
+
+	bpf_map* state_ = nullptr;
+	bpf_map* keys_ = nullptr;
+	bpf_map* policy_ = nullptr;
+	bpf_map* rx_fresh_ = nullptr;
+	bpf_map* tx_last_ = nullptr;
+	bpf_map* counters_ = nullptr;
+	bpf_map* events_ = nullptr;
+};
+
+// Creates SPSEC_PIN_ROOT (or `root`) and <root>/<ifname> with mode 0700 (the maps hold key
+// material) and returns the directory. Errors: ifname empty, longer than IFNAMSIZ - 1, "." or
+// "..", or containing '/' (EINVAL); mkdir/chmod failed.
+[[nodiscard]] Result<std::string> make_pin_dir(std::string_view ifname,
+                                               std::string_view root = SPSEC_PIN_ROOT);
+
+// The production object, loaded, with its maps pinned in <pin root>/<ifname> (reused when they
+// are already pinned there: a restarted daemon continues with the same keys, clock, freshness
+// and counters), not attached yet (see TcAttachment).
+struct LoadedDataPlane {
+	Skeleton<spsec_dp> skel;
+	DataPlane maps;
+};
+
+struct LoadOptions {
+	std::string pin_root = SPSEC_PIN_ROOT;
+	bool pin = true;  // false: private maps (tests, benchmarks)
+};
+
+// Errors: as make_pin_dir(), Skeleton::open/load (verifier refusal, incompatible pinned maps,
+// EPERM without CAP_BPF/CAP_NET_ADMIN), DataPlane::from_object.
+[[nodiscard]] Result<LoadedDataPlane> load_data_plane(std::string_view ifname,
+                                                      const LoadOptions& opts = {});
+
+}  // namespace spsec

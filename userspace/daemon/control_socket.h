@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: Apache-2.0
+// The internal control plane towards local tools: a Unix stream socket speaking JSON lines.
+//
+// Protocol (one JSON object per line, '\n' terminated, both ways):
+//   -> {"cmd":"status"}   <- one status object (see Daemon::status_json), then the connection
+//                            stays open for more requests
+//   -> {"cmd":"events"}   <- {"subscribed":true}, then every event as one line until either
+//                            side closes
+//   anything else         <- {"error":"..."} naming the problem
+// Requests longer than 4 KiB are refused and the client dropped.
+//
+// Everything is non-blocking and runs in the daemon's event loop. A client whose unsent output
+// exceeds `max_queued_bytes` (a subscriber that stopped reading) is dropped with a warning rather
+// than ever blocking the loop. The socket file is created with mode 0660 (owner and group may
+// connect), a stale file from a dead daemon is replaced, a live daemon's socket is not.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "daemon/event_loop.h"
+#include "daemon/fd.h"
+#include "daemon/logger.h"
+#include "spsec/result.h"
+
+namespace spsec {
+
+class ControlSocket {
+public:
+	struct Options {
+		std::string path;                          // socket file, e.g. /run/spsec/can0.sock
+		std::size_t max_queued_bytes = 256 * 1024;  // per client, before it is dropped
+		std::size_t max_clients = 32;
+	};
+	// Returns the status object as one line of JSON (no trailing newline).
+	using StatusProvider = std::function<std::string()>;
+
+	// Creates, binds and listens; registers with `loop`. Errors: path too long for sun_path,
+	// another process is serving the path, the path is not a socket, bind/listen/chmod failed.
+	[[nodiscard]] static Result<std::unique_ptr<ControlSocket>>
+	open(EventLoop& loop, const Logger& log, Options options, StatusProvider status);
+
+	// Unregisters, closes every client and removes the socket file.
+	~ControlSocket();
+	ControlSocket(const ControlSocket&) = delete;
+	ControlSocket& operator=(const ControlSocket&) = delete;
+
+	// Sends `json_line` (one JSON value, no newline) to every subscriber.
+	void publish(std::string_view json_line);
+
+	[[nodiscard]] std::size_t clients() const noexcept { return clients_.size(); }
+	[[nodiscard]] std::size_t subscribers() const noexcept;
+	// Subscribers dropped so far because they did not keep up.
+	[[nodiscard]] std::uint64_t dropped_slow() const noexcept { return dropped_slow_; }
+
+private:
+	struct Client {
+		Fd fd;
+		EventLoop::SourceId source = 0;
+		std::string in;
+		std::string out;  // queued, not yet accepted by the kernel
+		bool subscriber = false;
+		bool want_out = false;
+	};
+
+	ControlSocket(EventLoop& loop, const Logger& log, Options options, StatusProvider status)
+	        : loop_(loop), log_(log), options_(std::move(options)), status_(std::move(status))
+	{
+	}
+	void on_accept();
+	void on_client(std::uint64_t id, std::uint32_t events);
+	void handle_line(Client& c, std::string_view line);
+	// Queues and tries to send; false when the client had to be dropped.
+	bool send_line(std::uint64_t id, Client& c, std::string_view line);
+	bool flush(Client& c);
+	void drop(std::uint64_t id);
+
+	EventLoop& loop_;
+	const Logger& log_;
+	Options options_;
+	StatusProvider status_;
+	Fd listen_fd_;
+	EventLoop::SourceId listen_source_ = 0;
+	std::unordered_map<std::uint64_t, Client> clients_;
+	std::uint64_t next_client_ = 1;
+	std::uint64_t dropped_slow_ = 0;
+};
+
+// Client side, for spsecctl and tests: connects to a control socket (blocking, with a receive
+// timeout of `timeout_ms`; 0 = none). Errors: the socket does not exist (spsecd not running?),
+// permission denied, connection refused.
+[[nodiscard]] Result<Fd> control_connect(const std::string& path, int timeout_ms);
+// Writes all of `data`. Errors: the write failed (peer gone).
+[[nodiscard]] Result<void> control_write(int fd, std::string_view data);
+// Reads until '\n' and returns the line without it, using `buffer` for bytes that arrived after
+// the line. Errors: EOF before a full line, read error or timeout (EAGAIN).
+[[nodiscard]] Result<std::string> control_read_line(int fd, std::string& buffer);
+
+}  // namespace spsec

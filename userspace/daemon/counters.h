@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+// The data plane's per-reason frame counters (spsec_counters, a pinned PERCPU_ARRAY indexed by
+// SPSEC_R_*): names, reading them straight from bpffs (so `spsecctl stats` works while spsecd is
+// down) and rendering them for humans, JSON and the Prometheus node_exporter textfile collector.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "spsec/abi.h"
+#include "spsec/result.h"
+
+namespace spsec {
+
+struct ReasonInfo {
+	std::uint32_t code;          // SPSEC_R_*
+	std::string_view name;       // stable label: "rx_ok", "rx_bad_tag", ...
+	std::string_view direction;  // "rx" or "tx"
+	bool passed;                 // true: the frame went on; false: dropped
+	std::string_view help;       // one line for humans
+};
+
+// Every defined reason code, in code order.
+[[nodiscard]] std::span<const ReasonInfo> reason_table() noexcept;
+// The entry of `code`, or nullptr for unused codes.
+[[nodiscard]] const ReasonInfo* reason_info(std::uint32_t code) noexcept;
+
+struct CounterSnapshot {
+	std::array<std::uint64_t, SPSEC_R_MAX> by_reason{};  // summed over all CPUs
+};
+
+// Opens <pin_dir>/spsec_counters with bpf_obj_get and sums every reason over the possible CPUs.
+// Errors: not pinned (ENOENT: data plane not loaded on that interface), EPERM (needs root or
+// CAP_BPF), the pinned object is not the expected PERCPU_ARRAY of __u64 (ABI mismatch).
+[[nodiscard]] Result<CounterSnapshot> read_pinned_counters(const std::string& pin_dir);
+
+// "reason count" table for humans, non-zero counters only unless `all`.
+[[nodiscard]] std::string format_counters_text(const CounterSnapshot& s, bool all);
+// {"interface":"can0","counters":{"rx_ok":12,...}} with every defined reason.
+[[nodiscard]] std::string format_counters_json(const CounterSnapshot& s, std::string_view ifname);
+// node_exporter textfile format: one spsec_frames_total sample per defined reason.
+[[nodiscard]] std::string format_prometheus(const CounterSnapshot& s, std::string_view ifname);
+
+// Writes `content` to `path` atomically (temp file in the same directory, fsync, rename), with
+// `mode`, so a collector never reads a half-written file. Errors: any failed syscall.
+[[nodiscard]] Result<void> write_file_atomic(const std::string& path, std::string_view content,
+                                             unsigned mode);
+
+}  // namespace spsec

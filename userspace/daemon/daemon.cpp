@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "daemon/daemon.h"
+
+#include <csignal>
+#include <cstring>
+
+#include "daemon/json.h"
+
+namespace spsec {
+
+std::string_view state_name(std::uint32_t state) noexcept
+{
+	switch (state) {
+	case SPSEC_STATE_NOTSET:
+		return "NotSet";
+	case SPSEC_STATE_WAITING:
+		return "Waiting";
+	case SPSEC_STATE_SECURE:
+		return "Secure";
+	case SPSEC_STATE_WARNING:
+		return "Warning";
+	case SPSEC_STATE_CONFIGURATION:
+		return "Configuration";
+	case SPSEC_STATE_SHUTDOWN:
+		return "Shutdown";
+	default:
+		return "Unknown";
+	}
+}
+
+Daemon::Daemon(DaemonDeps deps, std::string config_path)
+        : deps_(std::move(deps)), config_path_(std::move(config_path))
+{
+}
+
+Daemon::~Daemon() { teardown(); }
+
+Result<void> Daemon::start()
+{
+	torn_down_ = false;
+	start_ns_ = deps_.clock->monotonic_ns();
+	auto r = start_steps();
+	if (!r) {
+		deps_.log->error(cat("start-up failed: ", r.error().message()));
+		teardown();
+	}
+	return r;
+}
+
+Result<void> Daemon::start_steps()
+{
+	const Logger& log = *deps_.log;
+
+	// 1. config
+	auto cfg = load_config(config_path_);
+	if (!cfg)
+		return tl::unexpected(cfg.error().with_context("loading the configuration"));
+	config_ = std::move(*cfg);
+	log.info(cat("configuration ", config_path_, ": interface ", config_->interface,
+	             ", participant ", config_->participant_id,
+	             config_->sync_role ? ", Sync role" : ""));
+
+	// 2. keys
+	auto keys = KeyStore::load(config_->key_store, deps_.key_owner);
+	if (!keys)
+		return tl::unexpected(keys.error());
+	if (keys->get(KeyRole::Seed) == nullptr)
+		return fail(cat("key store ", config_->key_store,
+		                " has no Seed Key (seed.key, seed.salt, seed.id)"));
+	keys_ = std::move(*keys);
+	log.info(cat("key store loaded: seed key ID ", hex32(keys_->get(KeyRole::Seed)->id),
+	             keys_->memory_locked() ? ", memory locked" : ", memory NOT locked (mlock failed)"));
+	if (!keys_->memory_locked())
+		log.warning("key memory could not be locked (RLIMIT_MEMLOCK); keys may reach swap");
+
+	// 3. data plane
+	if (auto r = deps_.data_plane->open(*config_); !r)
+		return tl::unexpected(r.error().with_context("opening the data plane"));
+	data_plane_open_ = true;
+
+	// 4.-5. event sources
+	auto loop = EventLoop::create(log);
+	if (!loop)
+		return tl::unexpected(loop.error());
+	loop_ = std::move(*loop);
+
+	auto can = deps_.open_can(config_->interface);
+	if (!can)
+		return tl::unexpected(can.error().with_context("opening the control-plane CAN socket"));
+	can_ = std::move(*can);
+	if (can_->fd() >= 0) {
+		auto w = loop_->watch(can_->fd(), EPOLLIN, cat("can-", config_->interface),
+		                      [this](std::uint32_t) { on_can(); });
+		if (!w)
+			return tl::unexpected(w.error());
+	}
+
+	if (deps_.handle_signals) {
+		auto sfd = open_signalfd({SIGTERM, SIGINT, SIGHUP});
+		if (!sfd)
+			return tl::unexpected(sfd.error());
+		signal_fd_ = std::move(*sfd);
+		auto w = loop_->watch(signal_fd_.get(), EPOLLIN, "signals",
+		                      [this](std::uint32_t) { on_signal(); });
+		if (!w)
+			return tl::unexpected(w.error());
+	}
+
+	auto jump = ClockJumpWatch::create();
+	if (!jump)
+		return tl::unexpected(jump.error());
+	clock_jump_ = std::move(*jump);
+	if (auto w = loop_->watch(clock_jump_->fd(), EPOLLIN, "wall-clock",
+	                          [this](std::uint32_t) {
+		                          auto j = clock_jump_->consume();
+		                          if (j && *j) {
+			                          deps_.log->info("wall clock was set (SPsec T runs "
+			                                          "on CLOCK_MONOTONIC, unaffected)");
+			                          emit_event("wall_clock_set", "");
+		                          }
+	                          });
+	    !w)
+		return tl::unexpected(w.error());
+
+	ControlSocket::Options opts;
+	opts.path = config_->control_socket;
+	auto cs = ControlSocket::open(*loop_, log, opts, [this] { return status_json(); });
+	if (!cs)
+		return tl::unexpected(cs.error());
+	control_ = std::move(*cs);
+
+	// 6. clock and initial state
+	if (auto r = start_clock(); !r)
+		return r;
+
+	// 7. ready
+	auto n = deps_.notify("READY=1\nSTATUS=running");
+	if (!n)
+		log.warning(cat("sd_notify: ", n.error().message()));
+	emit_event("started", "");
+	log.info(cat("spsecd ready on ", config_->interface, ", state ", state_name(state_)));
+	return {};
+}
+
+Result<void> Daemon::start_clock()
+{
+	clock_ = std::make_unique<SyncClock>(*deps_.clock, config_->tick_ns);
+	if (!config_->sync_role) {
+		// A participant knows no time until Parameter Authentication succeeds.
+		set_state(SPSEC_STATE_WAITING);
+		return {};
+	}
+	std::string path = cat(deps_.state_dir, "/", config_->interface, ".t");
+	auto stored = read_persisted_t(path);
+	if (!stored)
+		return tl::unexpected(stored.error());
+	persist_.emplace(*stored);
+	std::uint64_t t0 = persist_->boot_t();
+	// Write ahead before T is used: the reservation must cover t0 on disk first.
+	std::uint64_t reserve = t0 + TPersistence::kPersistAhead;
+	if (auto w = write_persisted_t(path, reserve); !w)
+		return tl::unexpected(w.error());
+	persist_->written(reserve);
+	if (auto s = clock_->set(t0); !s)
+		return s;
+	deps_.log->info(cat("Sync role: T starts at ", t0,
+	                    *stored ? cat(" (stored ", **stored, " + 80000)") : " (first boot)"));
+
+	auto timer = Timer::monotonic();
+	if (!timer)
+		return tl::unexpected(timer.error());
+	persist_timer_ = std::move(*timer);
+	// Check four times within the slack the reservation keeps (half of kPersistAhead).
+	std::uint64_t interval = TPersistence::kPersistAhead / 2 * config_->tick_ns / 4;
+	if (auto a = persist_timer_->arm_after(interval, interval); !a)
+		return a;
+	auto w = loop_->watch(persist_timer_->fd(), EPOLLIN, "persist-t", [this](std::uint32_t) {
+		(void)persist_timer_->consume();
+		if (auto p = persist_t_if_needed(); !p)
+			deps_.log->error(p.error().message());
+	});
+	if (!w)
+		return tl::unexpected(w.error());
+	// The Sync goes Secure on its own (spec §1); csalt and broadcasts follow in the protocol.
+	set_state(SPSEC_STATE_SECURE);
+	return {};
+}
+
+Result<void> Daemon::persist_t_if_needed()
+{
+	if (!persist_ || !clock_ || !clock_->is_set())
+		return {};
+	auto v = persist_->need_write(clock_->now_t());
+	if (!v)
+		return {};
+	std::string path = cat(deps_.state_dir, "/", config_->interface, ".t");
+	if (auto w = write_persisted_t(path, *v); !w)
+		return w;
+	persist_->written(*v);
+	return {};
+}
+
+Result<void> Daemon::publish_state()
+{
+	DataPlaneState st;
+	st.state = state_;
+	if (clock_ && clock_->is_set()) {
+		st.clock_set = true;
+		st.base_ns = clock_->base_ns();
+		st.base_t = clock_->base_t();
+		st.tick_ns = clock_->tick_ns();
+	} else if (clock_) {
+		st.tick_ns = clock_->tick_ns();
+	}
+	return deps_.data_plane->publish(st);
+}
+
+void Daemon::set_state(std::uint32_t state)
+{
+	std::uint32_t old = state_;
+	state_ = state;
+	if (data_plane_open_) {
+		if (auto r = publish_state(); !r)
+			deps_.log->error(r.error().with_context("publishing state").message());
+	}
+	if (old == state)
+		return;
+	deps_.log->info(cat("state ", state_name(old), " -> ", state_name(state)));
+	JsonWriter w;
+	w.begin_object().key("from").value(state_name(old)).key("to").value(state_name(state));
+	w.end_object();
+	// Inner members of the object: strip the braces.
+	std::string fields = w.take();
+	emit_event("state", std::string_view(fields).substr(1, fields.size() - 2));
+}
+
+void Daemon::emit_event(std::string_view name, std::string_view fields_json)
+{
+	if (!control_)
+		return;
+	std::uint64_t ms = (deps_.clock->monotonic_ns() - start_ns_) / 1'000'000;
+	std::string line = cat("{\"uptime_ms\":", ms, ",\"event\":");
+	json_append_string(line, name);
+	if (!fields_json.empty())
+		line.append(",").append(fields_json);
+	line.push_back('}');
+	control_->publish(line);
+}
+
+std::string Daemon::status_json()
+{
+	JsonWriter w;
+	w.begin_object();
+	if (config_) {
+		w.key("interface").value(config_->interface);
+		w.key("participant_id").value(static_cast<std::uint64_t>(config_->participant_id));
+		w.key("role").value(config_->sync_role ? "sync" : "participant");
+	}
+	w.key("state").value(state_name(state_));
+	w.key("state_code").value(state_);
+	bool set = clock_ && clock_->is_set();
+	std::uint64_t t = set ? clock_->now_t() : 0;
+	w.key("clock_set").value(set);
+	w.key("t").value(t);
+	w.key("key_window").value(t >> SPSEC_WINDOW_SHIFT);
+	if (config_) {
+		w.key("tick_ns").value(config_->tick_ns);
+		w.key("acceptance_window").value(config_->acceptance_window);
+	}
+	w.key("keys").begin_object();
+	for (KeyRole role : {KeyRole::Seed, KeyRole::Integrator, KeyRole::Provisioning}) {
+		w.key(key_role_name(role));
+		const KeyEntry* e = keys_ ? keys_->get(role) : nullptr;
+		if (e)
+			w.value(hex32(e->id));
+		else
+			w.null();
+	}
+	w.end_object();
+	// Peers are filled in by the heartbeat monitor (next step of issue 4).
+	w.key("peers").begin_array().end_array();
+	w.key("counters").begin_object();
+	if (auto c = deps_.data_plane->counters(); c) {
+		for (const auto& r : reason_table())
+			w.key(r.name).value(c->by_reason[r.code]);
+	}
+	w.end_object();
+	w.key("uptime_ms").value((deps_.clock->monotonic_ns() - start_ns_) / 1'000'000);
+	w.end_object();
+	return w.take();
+}
+
+Result<void> Daemon::reload()
+{
+	const Logger& log = *deps_.log;
+	auto refuse = [&](const Error& e) {
+		log.error(cat("reload refused, keeping the running configuration: ", e.message()));
+		JsonWriter w;
+		w.begin_object().key("ok").value(false).key("error").value(e.message()).end_object();
+		std::string f = w.take();
+		emit_event("reload", std::string_view(f).substr(1, f.size() - 2));
+		return tl::unexpected(e);
+	};
+	(void)deps_.notify("RELOADING=1");
+	auto cfg = load_config(config_path_);
+	if (!cfg) {
+		(void)deps_.notify("READY=1");
+		return refuse(cfg.error().with_context("loading the configuration"));
+	}
+	// These are baked into the attached data plane, the open sockets or the clock.
+	struct Fixed {
+		const char* key;
+		bool changed;
+	};
+	const Fixed fixed[] = {
+	        {"interface", cfg->interface != config_->interface},
+	        {"participant_id", cfg->participant_id != config_->participant_id},
+	        {"sync", cfg->sync_role != config_->sync_role},
+	        {"aead", cfg->aead != config_->aead},
+	        {"mode", cfg->mode != config_->mode},
+	        {"data_bitrate", cfg->data_bitrate != config_->data_bitrate},
+	        {"control_socket", cfg->control_socket != config_->control_socket},
+	        {"pin_dir", cfg->pin_dir != config_->pin_dir},
+	};
+	for (const auto& f : fixed) {
+		if (f.changed) {
+			(void)deps_.notify("READY=1");
+			return refuse(Error{0, cat(f.key, " cannot change on reload (restart spsecd)")});
+		}
+	}
+	auto keys = KeyStore::load(cfg->key_store, deps_.key_owner);
+	if (!keys) {
+		(void)deps_.notify("READY=1");
+		return refuse(keys.error());
+	}
+	if (keys->get(KeyRole::Seed) == nullptr) {
+		(void)deps_.notify("READY=1");
+		return refuse(Error{0, cat("key store ", cfg->key_store, " has no Seed Key")});
+	}
+	if (auto r = deps_.data_plane->reconfigure(*cfg); !r) {
+		(void)deps_.notify("READY=1");
+		return refuse(r.error().with_context("applying the policy"));
+	}
+	config_ = std::move(*cfg);
+	keys_ = std::move(*keys);
+	(void)deps_.notify("READY=1");
+	log.info(cat("configuration reloaded from ", config_path_));
+	emit_event("reload", "\"ok\":true");
+	return {};
+}
+
+void Daemon::on_signal()
+{
+	for (;;) {
+		auto s = read_signal(signal_fd_.get());
+		if (!s) {
+			deps_.log->error(s.error().message());
+			return;
+		}
+		if (!*s)
+			return;
+		int sig = **s;
+		if (sig == SIGHUP) {
+			deps_.log->info("SIGHUP: reloading the configuration");
+			(void)reload();
+		} else {
+			deps_.log->info(cat("signal ", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+			                    ": stopping"));
+			stop();
+		}
+	}
+}
+
+void Daemon::on_can()
+{
+	// Control-plane messages are decoded by the protocol layer (next step of issue 4); for now
+	// drain the socket so it never fills, and log what arrives at debug level.
+	for (int i = 0; i < 64; i++) {
+		auto f = can_->receive();
+		if (!f) {
+			deps_.log->warning(f.error().message());
+			return;
+		}
+		if (!*f)
+			return;
+		deps_.log->debug(cat("control frame ", hex32((*f)->can_id), " len ",
+		                     static_cast<unsigned>((*f)->len)));
+	}
+}
+
+Result<int> Daemon::run_once(int timeout_ms)
+{
+	if (!loop_)
+		return fail("daemon not started");
+	return loop_->run_once(timeout_ms);
+}
+
+Result<void> Daemon::run()
+{
+	if (!loop_)
+		return fail("daemon not started");
+	return loop_->run();
+}
+
+void Daemon::stop() noexcept
+{
+	if (loop_)
+		loop_->stop();
+}
+
+void Daemon::teardown() noexcept
+{
+	if (torn_down_)
+		return;
+	torn_down_ = true;
+	if (loop_ && state_ != SPSEC_STATE_NOTSET)
+		set_state(SPSEC_STATE_SHUTDOWN);
+	if (deps_.notify)
+		(void)deps_.notify("STOPPING=1");
+	emit_event("stopping", "");
+	control_.reset();
+	persist_timer_.reset();
+	clock_jump_.reset();
+	signal_fd_.reset();
+	can_.reset();
+	if (data_plane_open_) {
+		deps_.data_plane->close();
+		data_plane_open_ = false;
+	}
+	loop_.reset();
+	keys_.reset();  // wipes the keys (LockedBox)
+	if (deps_.log)
+		deps_.log->info("spsecd stopped");
+}
+
+}  // namespace spsec

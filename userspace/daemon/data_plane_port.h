@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+// DataPlanePort: what spsecd needs from the BPF data plane, as a small interface so the daemon's
+// start-up, reload and teardown run in unit tests against FakeDataPlane.
+//
+// ADAPTER: the real implementation wraps H6's DataPlane class (userspace/bpf/) once its header
+// is stable; until then spsecd runs with NullDataPlane (logs that no data plane is attached).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "daemon/counters.h"
+#include "spsec/result.h"
+
+namespace spsec {
+
+// The clock and state the data plane needs in spsec_state (abi.h).
+struct DataPlaneState {
+	std::uint32_t state = SPSEC_STATE_NOTSET;  // SPSEC_STATE_*
+	bool clock_set = false;
+	std::uint64_t base_ns = 0;  // CLOCK_MONOTONIC ns at which T == base_t
+	std::uint64_t base_t = 0;
+	std::uint64_t tick_ns = 0;
+};
+
+class DataPlanePort {
+public:
+	virtual ~DataPlanePort() = default;
+	// Loads and attaches the data plane for cfg.interface, or takes over the maps a previous
+	// spsecd left pinned in cfg.pin_dir without a gap. Errors: load/attach/pin failures.
+	[[nodiscard]] virtual Result<void> open(const Config& cfg) = 0;
+	// Applies a reloaded configuration (policy generation flip). Errors: map updates failed;
+	// the previous policy then stays live.
+	[[nodiscard]] virtual Result<void> reconfigure(const Config& cfg) = 0;
+	// Publishes state and clock in one locked update of spsec_state.
+	[[nodiscard]] virtual Result<void> publish(const DataPlaneState& st) = 0;
+	// Sums the per-reason counters.
+	[[nodiscard]] virtual Result<CounterSnapshot> counters() = 0;
+	// Releases user-space handles. The data plane stays attached and pinned, enforcing with
+	// what it has (fail closed once the key window passes).
+	virtual void close() noexcept = 0;
+};
+
+// Records every call; each step can be made to fail.
+class FakeDataPlane final : public DataPlanePort {
+public:
+	[[nodiscard]] Result<void> open(const Config& cfg) override
+	{
+		calls.push_back("open " + cfg.interface);
+		if (fail_open)
+			return fail("fake data plane: open refused");
+		opened = true;
+		return {};
+	}
+	[[nodiscard]] Result<void> reconfigure(const Config& cfg) override
+	{
+		calls.push_back("reconfigure " + cfg.interface);
+		return {};
+	}
+	[[nodiscard]] Result<void> publish(const DataPlaneState& st) override
+	{
+		calls.push_back("publish " + std::to_string(st.state));
+		last = st;
+		return {};
+	}
+	[[nodiscard]] Result<CounterSnapshot> counters() override { return snapshot; }
+	void close() noexcept override
+	{
+		calls.push_back("close");
+		opened = false;
+	}
+
+	std::vector<std::string> calls;
+	bool fail_open = false;
+	bool opened = false;
+	DataPlaneState last;
+	CounterSnapshot snapshot;
+};
+
+}  // namespace spsec

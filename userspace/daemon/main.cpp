@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+// spsecd: the SPsec control-plane daemon. See daemon.h for the start-up order and
+// docs/operations.md for running it.
+//
+//   spsecd --config /etc/spsec/spsecd.yaml [--verbose | --log-level LEVEL]
+//
+// Exit status: 0 after SIGTERM/SIGINT, 1 when start-up failed (the log says which step and why),
+// 2 for wrong usage.
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <string_view>
+
+#include "daemon/can_port.h"
+#include "daemon/daemon.h"
+#include "daemon/sd_notify.h"
+
+namespace {
+
+void usage(FILE* out)
+{
+	std::fputs("usage: spsecd --config FILE [--verbose | --log-level LEVEL]\n"
+	           "  --config FILE      the YAML configuration (e.g. /etc/spsec/spsecd.yaml)\n"
+	           "  --verbose          log at the verbose level (libbpf chatter included)\n"
+	           "  --log-level LEVEL  error, warning, info (default), debug or verbose\n"
+	           "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration and keys.\n",
+	           out);
+}
+
+// ADAPTER: stands in for H6's DataPlane (userspace/bpf/) until it is wired in: attaches nothing,
+// reports counters from the pinned map when a data plane is loaded.
+class NullDataPlane final : public spsec::DataPlanePort {
+public:
+	explicit NullDataPlane(const spsec::Logger& log) : log_(log) {}
+	spsec::Result<void> open(const spsec::Config& cfg) override
+	{
+		pin_dir_ = cfg.pin_dir;
+		log_.warning("no data plane attached by this build (DataPlane adapter pending)");
+		return {};
+	}
+	spsec::Result<void> reconfigure(const spsec::Config&) override { return {}; }
+	spsec::Result<void> publish(const spsec::DataPlaneState&) override { return {}; }
+	spsec::Result<spsec::CounterSnapshot> counters() override
+	{
+		return spsec::read_pinned_counters(pin_dir_);
+	}
+	void close() noexcept override {}
+
+private:
+	const spsec::Logger& log_;
+	std::string pin_dir_;
+};
+
+int run(int argc, char** argv)
+{
+	std::string config;
+	spsec::LogLevel level = spsec::LogLevel::Info;
+	for (int i = 1; i < argc; i++) {
+		std::string_view a = argv[i];
+		if (a == "--help" || a == "-h") {
+			usage(stdout);
+			return 0;
+		}
+		if (a == "--verbose" || a == "-v") {
+			level = spsec::LogLevel::Verbose;
+		} else if ((a == "--config" || a == "-c") && i + 1 < argc) {
+			config = argv[++i];
+		} else if (a == "--log-level" && i + 1 < argc) {
+			auto l = spsec::parse_log_level(argv[++i]);
+			if (!l) {
+				std::fprintf(stderr, "spsecd: %s\n", l.error().message().c_str());
+				return 2;
+			}
+			level = *l;
+		} else {
+			std::fprintf(stderr, "spsecd: unknown or incomplete argument '%s'\n\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (config.empty()) {
+		std::fputs("spsecd: --config FILE is required\n\n", stderr);
+		usage(stderr);
+		return 2;
+	}
+
+	spsec::Logger log = spsec::Logger::to_stderr(level);
+	// No core dump, no ptrace by other users, no /proc/<pid>/mem for non-root: keys live in
+	// this process. (The unit also sets LimitCORE=0.)
+	if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		log.warning(spsec::cat("prctl(PR_SET_DUMPABLE, 0) failed: ", std::strerror(errno)));
+
+	spsec::SystemClock clock;
+	NullDataPlane data_plane(log);
+	spsec::DaemonDeps deps;
+	deps.log = &log;
+	deps.clock = &clock;
+	deps.data_plane = &data_plane;
+	deps.open_can = [](const std::string& ifname)
+	        -> spsec::Result<std::unique_ptr<spsec::CanPort>> {
+		auto p = spsec::CanRawPort::open(ifname);
+		if (!p)
+			return tl::unexpected(p.error());
+		return std::make_unique<spsec::CanRawPort>(std::move(*p));
+	};
+	deps.notify = [](std::string_view s) { return spsec::sd_notify(s); };
+	deps.key_owner = ::geteuid();
+
+	spsec::Daemon daemon(std::move(deps), config);
+	if (!daemon.start())
+		return 1;
+	auto r = daemon.run();
+	daemon.teardown();
+	if (!r) {
+		log.error(r.error().message());
+		return 1;
+	}
+	return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+	try {
+		return run(argc, argv);
+	} catch (const std::exception& e) {
+		std::fprintf(stderr, "spsecd: fatal: %s\n", e.what());
+	} catch (...) {
+		std::fputs("spsecd: fatal: unknown exception\n", stderr);
+	}
+	return 1;
+}

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "daemon/sync_clock.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "daemon/fd.h"
+#include "daemon/logger.h"
+
+namespace spsec {
+
+namespace {
+constexpr std::uint64_t kMaxBackwardNs = 1'000'000'000;  // spec §2: 1 s
+}
+
+std::uint64_t SyncClock::t_at(std::uint64_t mono_ns) const noexcept
+{
+	if (!set_)
+		return 0;
+	std::uint64_t dt = mono_ns > base_ns_ ? mono_ns - base_ns_ : 0;
+	return base_t_ + dt / tick_ns_;
+}
+
+std::uint64_t SyncClock::now_t() const noexcept { return t_at(clock_->monotonic_ns()); }
+
+std::uint64_t SyncClock::mono_at(std::uint64_t t) const noexcept
+{
+	if (t <= base_t_)
+		return base_ns_;
+	return base_ns_ + (t - base_t_) * tick_ns_;
+}
+
+Result<void> SyncClock::set(std::uint64_t t)
+{
+	if (t == 0)
+		return fail("SPsec time T = 0 is invalid");
+	base_ns_ = clock_->monotonic_ns();
+	base_t_ = t;
+	set_ = true;
+	return {};
+}
+
+Result<SyncClock::Adjust> SyncClock::adjust(std::uint64_t t)
+{
+	if (!set_)
+		return fail("adjusting an unsynchronized clock");
+	std::uint64_t now_ns = clock_->monotonic_ns();
+	std::uint64_t cur = t_at(now_ns);
+	if (t == cur)
+		return Adjust::Unchanged;
+	if (t > cur) {
+		// Re-base at now: T(now) = t, and from here T keeps counting at the same tick.
+		base_ns_ = now_ns;
+		base_t_ = t;
+		return Adjust::Forward;
+	}
+	std::uint64_t behind = cur - t;
+	if (behind > kMaxBackwardNs / tick_ns_)
+		return fail(cat("refused a backward step of ", behind, " ticks (",
+		                behind * tick_ns_ / 1'000'000, " ms, more than 1 s)"));
+	return Adjust::IgnoredBehind;
+}
+
+std::uint64_t TPersistence::boot_t() const noexcept
+{
+	return stored_ ? *stored_ + kBootMargin : 1;
+}
+
+std::optional<std::uint64_t> TPersistence::need_write(std::uint64_t now_t) const noexcept
+{
+	if (stored_ && *stored_ >= now_t && *stored_ - now_t >= kPersistAhead / 2)
+		return std::nullopt;
+	return now_t + kPersistAhead;
+}
+
+Result<std::optional<std::uint64_t>> read_persisted_t(const std::string& path)
+{
+	Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+	if (!fd.valid()) {
+		if (errno == ENOENT)
+			return std::optional<std::uint64_t>{};
+		return fail_errno(errno, cat("opening persisted T ", path));
+	}
+	char buf[64];
+	ssize_t n;
+	do {
+		n = ::read(fd.get(), buf, sizeof buf);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return fail_errno(errno, cat("reading persisted T ", path));
+	std::string_view s(buf, static_cast<std::size_t>(n));
+	constexpr std::string_view kPrefix = "spsec-t 1 ";
+	auto corrupt = [&] {
+		return fail(cat("persisted T ", path,
+		                " is corrupt (expected 'spsec-t 1 <T>'); refusing to guess T, which "
+		                "must never repeat: restore it, or remove it only after every "
+		                "participant's keys were renewed"));
+	};
+	if (s.substr(0, kPrefix.size()) != kPrefix || s.empty() || s.back() != '\n')
+		return corrupt();
+	s.remove_prefix(kPrefix.size());
+	s.remove_suffix(1);
+	if (s.empty() || s.size() > 20)
+		return corrupt();
+	std::uint64_t t = 0;
+	for (char c : s) {
+		if (c < '0' || c > '9')
+			return corrupt();
+		auto d = static_cast<std::uint64_t>(c - '0');
+		if (t > (UINT64_MAX - d) / 10)
+			return corrupt();
+		t = t * 10 + d;
+	}
+	if (t == 0)
+		return corrupt();
+	return std::optional<std::uint64_t>{t};
+}
+
+Result<void> write_persisted_t(const std::string& path, std::uint64_t t)
+{
+	std::string text = cat("spsec-t 1 ", t, "\n");
+	std::string tmpl = path + ".tmp.XXXXXX";
+	std::vector<char> tmp(tmpl.begin(), tmpl.end());
+	tmp.push_back('\0');
+	Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
+	if (!fd.valid())
+		return fail_errno(errno, cat("creating a temporary file next to ", path));
+	auto abort = [&](int e, const char* what) {
+		(void)::unlink(tmp.data());
+		return fail_errno(e, cat("persisting T to ", path, ": ", what));
+	};
+	if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+		return abort(errno, "write");
+	if (::fsync(fd.get()) != 0)
+		return abort(errno, "fsync");
+	fd.reset();
+	if (::rename(tmp.data(), path.c_str()) != 0)
+		return abort(errno, "rename");
+	std::size_t slash = path.rfind('/');
+	std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+	Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	if (!dfd.valid() || ::fsync(dfd.get()) != 0)
+		return fail_errno(errno, cat("persisting T to ", path, ": fsync of ", dir));
+	return {};
+}
+
+}  // namespace spsec

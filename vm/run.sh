@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# Boots Debian's own kernel in QEMU with the host root shared read-only over 9p (plus a tmpfs
+# overlay, so / is writable inside), runs a guest script, collects its results, powers off.
+# Host-built binaries run unchanged in the guest, at the same paths. See docs/testing.md.
+#
+# usage: vm/run.sh [options] [--script FILE [ARGS...]]
+#   --script FILE [ARGS...]  bash script to run as root in the guest; everything after FILE is
+#                            passed to it, so --script comes last
+#   --out DIR     results dir, shared read-write with the guest at the same path (default: a new
+#                 /tmp/spsec-vm-out.XXXXXX); gets rc, guest.log, dmesg.txt, console.log, timing.txt
+#   --shell       interactive shell on the serial console after the script (or instead of one);
+#                 'exit' powers off, Ctrl-A x quits QEMU
+#   --timeout S   wall-clock limit for the whole VM run (default 300); a hung VM fails with 124
+#   --smp N       vCPUs (default 1: under TCG on a busy host, 2 vCPUs are 1.5-5x slower)
+#   --mem MB      guest memory (default 1024)
+#   --accel A     auto (default) | kvm | tcg. auto = KVM only when /dev/kvm is writable and
+#                 kvm_intel or kvm_amd is loaded (a paravirtual /dev/kvm such as kvm_pvm cannot
+#                 boot a stock kernel), TCG otherwise
+#   --quiet       echo the guest's console without timestamps and firmware noise (for demos)
+#   --verbose     show every kernel message on the console (default: warnings and worse; the
+#                 whole kernel log is always saved in OUT/dmesg.txt)
+#   --env N=V     export N=V to the guest script (repeatable)
+# The guest script always gets SPSEC_SOURCE_DIR (this checkout), SPSEC_BUILD_DIR (default
+# $SPSEC_SOURCE_DIR/build), VM_OUT (= --out) and every other SPSEC_* variable set here.
+#
+# Exit status: the guest script's. 77 + "SKIP vm: <reason>" when qemu, the kernel or busybox-static
+# is missing; 124 when the VM hangs past --timeout; 99 when the script never finished; 1 when the
+# kernel lacks an option of vm/required-config or the guest kernel log shows a splat (WARNING:,
+# BUG:, Oops, KASAN, Call Trace, panic), even if the script passed.
+#
+# The vmlinux and the initramfs are cached in ${SPSEC_VM_CACHE:-/var/tmp/spsec-vm} and rebuilt
+# when the kernel or these scripts change.
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+
+usage() {
+	sed -n '/^# usage:/,/^# when the kernel/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	exit "${1:-2}"
+}
+skip() {
+	echo "SKIP vm: $*"
+	exit 77
+}
+die() {
+	echo "FAIL vm: $*" >&2
+	exit 1
+}
+
+SCRIPT="" OUT="" SHELL_MODE=0 TIMEOUT=300 SMP=1 MEM=1024 ACCEL=auto QUIET=0 LOGLEVEL=4
+ARGS=()
+ENVS=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--script)
+		[ $# -ge 2 ] || usage
+		SCRIPT=$2
+		shift 2
+		ARGS=("$@")
+		break
+		;;
+	--out) OUT=${2:?--out needs a directory} && shift ;;
+	--shell) SHELL_MODE=1 ;;
+	--timeout) TIMEOUT=${2:?--timeout needs seconds} && shift ;;
+	--smp) SMP=${2:?--smp needs a number} && shift ;;
+	--mem) MEM=${2:?--mem needs megabytes} && shift ;;
+	--accel) ACCEL=${2:?--accel needs auto, kvm or tcg} && shift ;;
+	--quiet) QUIET=1 ;;
+	--verbose) LOGLEVEL=7 ;;
+	--env)
+		[[ ${2:-} =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env needs NAME=VALUE, got '${2:-}'"
+		ENVS+=("$2")
+		shift
+		;;
+	-h | --help) usage 0 ;;
+	*)
+		echo "run.sh: unknown option '$1'" >&2
+		usage
+		;;
+	esac
+	shift
+done
+for n in "$TIMEOUT" "$SMP" "$MEM"; do
+	[[ $n =~ ^[1-9][0-9]*$ ]] || die "--timeout/--smp/--mem need a positive integer, got '$n'"
+done
+
+# ---- prerequisites: missing software is a SKIP, a kernel lacking an option is a failure --------
+command -v qemu-system-x86_64 >/dev/null ||
+	skip "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
+# The newest installed Debian kernel, not `uname -r`: the host may run a different kernel that
+# has no modules in /lib/modules and no CAN support.
+KVER=$(find /boot -maxdepth 1 -name 'vmlinuz-*' -printf '%f\n' 2>/dev/null | sed 's/^vmlinuz-//' |
+	sort -V | tail -1)
+[ -n "$KVER" ] || skip "no kernel image /boot/vmlinuz-* (apt-get install linux-image-amd64)"
+BZIMAGE=/boot/vmlinuz-$KVER
+[ -r "$BZIMAGE" ] || skip "$BZIMAGE is not readable"
+[ -f "/lib/modules/$KVER/modules.dep" ] || skip "no modules for $KVER in /lib/modules/$KVER"
+file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' ||
+	skip "no static /bin/busybox (apt-get install busybox-static)"
+
+KCONFIG=/boot/config-$KVER
+[ -r "$KCONFIG" ] || die "cannot check vm/required-config: $KCONFIG is missing"
+missing=()
+while read -r opt _; do
+	case "$opt" in '' | '#'*) continue ;; esac
+	grep -qE "^$opt=[ym]$" "$KCONFIG" || missing+=("$opt")
+done <"$HERE/required-config"
+[ ${#missing[@]} -eq 0 ] ||
+	die "kernel $KVER lacks ${missing[*]} (required by vm/required-config, checked in $KCONFIG)"
+
+if [ -n "$SCRIPT" ]; then
+	[ -f "$SCRIPT" ] || die "guest script $SCRIPT not found"
+	SCRIPT=$(realpath "$SCRIPT")
+fi
+
+case "$ACCEL" in
+auto)
+	if [ -w /dev/kvm ] && { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; }; then
+		ACCEL=kvm
+	else
+		ACCEL=tcg
+	fi
+	;;
+kvm) [ -w /dev/kvm ] || die "--accel kvm: /dev/kvm is not writable" ;;
+tcg) ;;
+*) die "--accel must be auto, kvm or tcg, got '$ACCEL'" ;;
+esac
+
+# ---- cached kernel + initramfs ----------------------------------------------------------------
+CACHE=${SPSEC_VM_CACHE:-/var/tmp/spsec-vm}
+mkdir -p "$CACHE" || die "cannot create the cache dir $CACHE"
+VMLINUX=$CACHE/vmlinux-$KVER
+INITRD=$CACHE/initramfs-$KVER.cpio.gz
+STAMP=$CACHE/$KVER.stamp
+# Everything the cached files are made from; a change in any of them rebuilds both.
+key=$({
+	cat "$HERE/extract-vmlinux.sh" "$HERE/mkinitramfs.sh" "$HERE/initramfs-init.sh"
+	stat -Lc '%n %s %Y' "$BZIMAGE" "/lib/modules/$KVER/modules.dep" /bin/busybox
+} | sha256sum | cut -d' ' -f1)
+{
+	# Several test runs may start at once: one builds, the others wait for it.
+	flock 9 || die "cannot lock $CACHE/lock"
+	if [ "$(head -1 "$STAMP" 2>/dev/null)" != "$key" ] || [ ! -s "$INITRD" ]; then
+		echo "run.sh: building the VM kernel image and initramfs for $KVER in $CACHE" >&2
+		rm -f "$VMLINUX" "$STAMP"
+		boot=pvh
+		"$HERE/extract-vmlinux.sh" "$BZIMAGE" "$VMLINUX" ||
+			{ echo "run.sh: falling back to the bzImage (slower boot)" >&2 && boot=bzimage; }
+		"$HERE/mkinitramfs.sh" "$KVER" "$INITRD" >&2 || die "building the initramfs failed"
+		printf '%s\n%s\n' "$key" "$boot" >"$STAMP"
+	fi
+} 9>"$CACHE/lock"
+if [ "$(sed -n 2p "$STAMP")" = pvh ] && [ -s "$VMLINUX" ]; then
+	KERNEL=$VMLINUX BOOT=pvh
+else
+	KERNEL=$BZIMAGE BOOT=bzimage
+fi
+
+# ---- results dir and the command for the guest -------------------------------------------------
+if [ -n "$OUT" ]; then
+	mkdir -p "$OUT" || die "cannot create --out $OUT"
+else
+	OUT=$(mktemp -d "${TMPDIR:-/tmp}/spsec-vm-out.XXXXXX") || die "mktemp failed"
+fi
+OUT=$(realpath "$OUT")
+# Paths travel on the kernel command line, which splits on blanks.
+[[ "$OUT$HERE" =~ [[:space:]] ]] && die "paths with blanks are not supported: $OUT, $HERE"
+rm -f "$OUT"/{rc,guest.log,dmesg.txt,console.log,timing.txt,vm-cmd,qemu-cmd.txt}
+
+export SPSEC_SOURCE_DIR=${SPSEC_SOURCE_DIR:-$ROOT}
+export SPSEC_BUILD_DIR=${SPSEC_BUILD_DIR:-$SPSEC_SOURCE_DIR/build}
+{
+	printf 'VM_SCRIPT=%q\n' "$SCRIPT"
+	printf 'VM_ARGS=('
+	[ ${#ARGS[@]} -gt 0 ] && printf ' %q' "${ARGS[@]}"
+	printf ' )\n'
+	for v in $(compgen -e | grep '^SPSEC_'); do
+		printf 'export %s=%q\n' "$v" "${!v}"
+	done
+	for e in ${ENVS[@]+"${ENVS[@]}"}; do
+		printf 'export %s=%q\n' "${e%%=*}" "${e#*=}"
+	done
+} >"$OUT/vm-cmd"
+
+case "$ACCEL" in
+kvm) ACCEL_ARGS=(-accel kvm -cpu host) ;;
+*) ACCEL_ARGS=(-accel tcg -cpu max) ;; # max: RDRAND etc., so the guest's CRNG is ready at once
+esac
+APPEND="console=ttyS0 loglevel=$LOGLEVEL panic=-1 vm.init=$HERE/guest-init.sh vm.out=$OUT"
+[ "$SHELL_MODE" = 1 ] && APPEND+=" vm.shell=1"
+QEMU=(qemu-system-x86_64 "${ACCEL_ARGS[@]}" -M q35 -smp "$SMP" -m "$MEM" -nographic -no-reboot
+	-kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND"
+	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+	-virtfs "local,path=$OUT,mount_tag=out,security_model=none,multidevs=remap"
+	-device virtio-rng-pci -nic none)
+printf '%q ' "${QEMU[@]}" >"$OUT/qemu-cmd.txt"
+
+# ---- boot ---------------------------------------------------------------------------------------
+start=${EPOCHREALTIME/./}
+if [ "$SHELL_MODE" = 1 ]; then
+	"${QEMU[@]}"
+	qrc=$?
+else
+	# Console lines get a timestamp relative to QEMU's start (in console.log always, on stdout
+	# unless --quiet); the VM-READY marker gives time_to_ready.
+	timeout -k 5 "$TIMEOUT" "${QEMU[@]}" </dev/null 2>&1 | {
+		while IFS= read -r line; do
+			line=${line%$'\r'}
+			# SeaBIOS leaves no newline before the first guest line
+			line=${line#*Booting from ROM..}
+			ms=$(((${EPOCHREALTIME/./} - start) / 1000))
+			stamped=$(printf '[%3d.%03d] %s' $((ms / 1000)) $((ms % 1000)) "$line")
+			echo "$stamped" >>"$OUT/console.log"
+			if [ "$QUIET" = 0 ]; then
+				echo "$stamped"
+			elif [[ ! $line =~ SeaBIOS ]]; then
+				echo "$line"
+			fi
+			case "$line" in VM-READY*) echo "$ms" >"$OUT/.t_ready" ;; esac
+		done
+	}
+	qrc=${PIPESTATUS[0]}
+fi
+total_ms=$(((${EPOCHREALTIME/./} - start) / 1000))
+
+# ---- verdict ------------------------------------------------------------------------------------
+if [ -z "$SCRIPT" ]; then
+	rc=$qrc
+elif [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	echo "FAIL vm: the VM did not finish within --timeout ${TIMEOUT}s (hung guest); see $OUT/console.log"
+	rc=124
+elif [ ! -f "$OUT/rc" ]; then
+	echo "FAIL vm: the guest never started the script (no $OUT/rc); see $OUT/console.log"
+	rc=99
+else
+	rc=$(<"$OUT/rc")
+	if ! [[ $rc =~ ^[0-9]+$ ]]; then
+		echo "FAIL vm: $OUT/rc holds '$rc', not an exit status"
+		rc=99
+	elif [ "$rc" = 99 ]; then
+		echo "FAIL vm: the guest script did not finish (status 99 was written before it started)"
+	fi
+fi
+
+# Kernel splats fail the run even when the script passed. Prefer the guest's dmesg; without it
+# (the guest died) the console is all there is. The TCG clocksource watchdog's "unstable" notes
+# are expected under emulation and harmless.
+KLOG=$OUT/dmesg.txt
+[ -s "$KLOG" ] || KLOG=$OUT/console.log
+splat=$(grep -E 'WARNING:|BUG:|Oops|KASAN|Call Trace|[Pp]anic\b' "$KLOG" 2>/dev/null |
+	grep -vE '[Cc]ommand line:|clocksource|[Uu]nstable' | head -5)
+if [ -n "$splat" ]; then
+	echo "FAIL vm: guest kernel log ($KLOG) shows a splat:"
+	echo "$splat" | sed 's/^/    /'
+	if [ "$rc" = 0 ] || [ "$rc" = 77 ]; then rc=1; fi
+fi
+
+fmt_ms() { printf '%d.%03ds' $(($1 / 1000)) $(($1 % 1000)); }
+ready=never
+[ -f "$OUT/.t_ready" ] && ready=$(fmt_ms "$(<"$OUT/.t_ready")")
+rm -f "$OUT/.t_ready"
+printf 'vm: kver=%s accel=%s boot=%s smp=%s time_to_ready=%s total=%s rc=%s out=%s\n' \
+	"$KVER" "$ACCEL" "$BOOT" "$SMP" "$ready" "$(fmt_ms "$total_ms")" "$rc" "$OUT" |
+	tee "$OUT/timing.txt"
+exit "$rc"
