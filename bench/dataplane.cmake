@@ -1,1 +1,8 @@
-# data plane benchmark
+# data plane benchmark: BPF (BPF_PROG_TEST_RUN on the test-only object) vs the codec vs the BPF
+# AEAD cores compiled natively, 48-byte payload, per AEAD. Needs root; not a test.
+add_executable(spsec_bench_dataplane ${CMAKE_CURRENT_LIST_DIR}/dataplane_bench.cpp)
+target_include_directories(spsec_bench_dataplane PRIVATE ${PROJECT_SOURCE_DIR}/tests/bpf)
+target_include_directories(spsec_bench_dataplane SYSTEM PRIVATE ${PROJECT_BINARY_DIR}/tests/bpf)
+target_link_libraries(spsec_bench_dataplane PRIVATE spsec_bpf spsec_test_skel spsec_core
+                                                    spsec_bpfcrypto_native)
+spsec_warnings(spsec_bench_dataplane)

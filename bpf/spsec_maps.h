@@ -138,11 +138,11 @@ struct spsec_snap {
 struct spsec_scratch {
 	struct spsec_snap snap;
 	/* the frame being secured or opened (set before the subprogram calls of spsec_verdict.h) */
-	__u64 t;	/* its T */
-	__u32 id;	/* its CAN ID, normalized (spsec_norm_id) */
-	__u32 l;	/* payload length L */
-	__u32 pad;	/* number of 0xFF padding bytes */
-	__u32 sl;	/* secured length S */
+	__u64 t;   /* its T */
+	__u32 id;  /* its CAN ID, normalized (spsec_norm_id) */
+	__u32 l;   /* payload length L */
+	__u32 pad; /* number of 0xFF padding bytes */
+	__u32 sl;  /* secured length S */
 	struct spsec_aead_io io;
 	union {
 		__u8 b[CANFD_MAX_DLEN];
@@ -239,7 +239,7 @@ static __always_inline __u64 spsec_now_t(const struct spsec_snap *s)
 /* The key slot for window e, or NULL when the live slot of e's parity holds another window,
  * another AEAD, or nothing. */
 static __always_inline const struct spsec_key_slot *spsec_key_for(const struct spsec_snap *s,
-								 __u64 window)
+								  __u64 window)
 {
 	/* two named fields, not an array: clang would turn a variable index into pointer
 	 * arithmetic on the stack, which the verifier refuses */
@@ -252,7 +252,7 @@ static __always_inline const struct spsec_key_slot *spsec_key_for(const struct s
 }
 
 static __always_inline const struct spsec_policy *spsec_policy_of(const struct spsec_snap *s,
-								__u32 id)
+								  __u32 id)
 {
 	struct spsec_policy_key key = { .can_id = id, .gen = s->policy_gen & 1 };
 

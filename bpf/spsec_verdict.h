@@ -107,12 +107,12 @@ static __always_inline __u64 spsec_not_ff(const __u64 *w, __u32 from, __u32 to)
 }
 
 /*
- * Stages one AEAD operation in sc->io for the frame in sc->frame (payload || padding at [0, L+pad)),
- * with sc->t, sc->id, sc->l, sc->pad set (spec §4):
- *   nonce = LE64(T) || LE16(id & 0xFFFF) || seed_salt[0..5] (AES-GCM/ChaCha use the first 12)
- *   AAD   = LE32(id & 0x1FFFFFFF) || u8(L) [|| payload in authentication-only networks]
- *   buf   = payload || padding (encrypting networks; nothing in authentication-only ones)
- * A subprogram of its own, so its stack frame is not part of the chain down to the crypto cores.
+ * Stages one AEAD operation in sc->io for the frame in sc->frame (payload || padding at [0,
+ * L+pad)), with sc->t, sc->id, sc->l, sc->pad set (spec §4): nonce = LE64(T) || LE16(id & 0xFFFF)
+ * || seed_salt[0..5] (AES-GCM/ChaCha use the first 12) AAD   = LE32(id & 0x1FFFFFFF) || u8(L) [||
+ * payload in authentication-only networks] buf   = payload || padding (encrypting networks; nothing
+ * in authentication-only ones) A subprogram of its own, so its stack frame is not part of the chain
+ * down to the crypto cores.
  */
 static __noinline int spsec_stage_io(struct spsec_scratch *sc, const struct spsec_key_slot *k)
 {
@@ -143,7 +143,7 @@ static __noinline int spsec_stage_io(struct spsec_scratch *sc, const struct spse
 			io->buf.w[i] = sc->frame.w[i];
 		io->len = l + (sc->pad & 15);
 	}
-	return 0;
+	return spsec_opaque_zero();
 }
 
 /*
@@ -158,7 +158,7 @@ static __noinline int spsec_seal_aesgcm(const struct spsec_key_slot *k, struct s
 }
 
 static __noinline int spsec_seal_chachapoly(const struct spsec_key_slot *k,
-					     struct spsec_aead_io *io)
+					    struct spsec_aead_io *io)
 {
 	return spsec_chachapoly_seal(k, io);
 }
@@ -174,7 +174,7 @@ static __noinline int spsec_open_aesgcm(const struct spsec_key_slot *k, struct s
 }
 
 static __noinline int spsec_open_chachapoly(const struct spsec_key_slot *k,
-					     struct spsec_aead_io *io)
+					    struct spsec_aead_io *io)
 {
 	return spsec_chachapoly_open(k, io);
 }
@@ -231,7 +231,8 @@ static __always_inline void spsec_load_frame(struct spsec_scratch *sc, const str
 		sc->frame.w[i] = src[i];
 }
 
-static __always_inline void spsec_store_frame(struct canfd_frame *cf, const struct spsec_scratch *sc)
+static __always_inline void spsec_store_frame(struct canfd_frame *cf,
+					      const struct spsec_scratch *sc)
 {
 	__u64 *dst = (__u64 *)cf->data;
 	int i;
@@ -361,6 +362,8 @@ static __always_inline __u32 spsec_rx_secured(struct canfd_frame *cf, void *data
 	if (d < 0 && local <= (__u64)(-d))
 		return SPSEC_R_RX_OUTSIDE_WINDOW;
 	t = local + (__s64)d;
+	if (!t || (d > 0 && t < local))
+		return SPSEC_R_RX_OUTSIDE_WINDOW;
 	*frame_t = t;
 
 	k = spsec_key_for(s, t >> SPSEC_WINDOW_SHIFT);
@@ -372,12 +375,12 @@ static __always_inline __u32 spsec_rx_secured(struct canfd_frame *cf, void *data
 	sc->sl = sl;
 	sc->pad = pad;
 	sc->l = sl - SPSEC_STAMP_LEN - pad;
-	if (sc->snap.mode != SPSEC_MODE_AUTH_ONLY)
-		spsec_keep_bytes(sc->frame.w, sc->l + pad);
-	spsec_stage_io(sc, k);
 #pragma unroll
 	for (i = 0; i < SPSEC_TAG_LEN; i++)
 		sc->io.tag[i] = sc->frame.b[(sl - SPSEC_TAG_LEN + i) & 63];
+	/* subprograms return an opaque 0 that callers use: see SPSEC_NOINLINE */
+	if (spsec_stage_io(sc, k))
+		return SPSEC_R_RX_INTERNAL;
 
 	if (spsec_open(k, &sc->io))
 		return SPSEC_R_RX_BAD_TAG;
@@ -446,8 +449,8 @@ static __always_inline int spsec_ingress_verdict(struct canfd_frame *cf, void *d
 	}
 	pol = spsec_policy_of(&sc->snap, id);
 	if (!pol) {
-		reason = sc->snap.default_action == SPSEC_DEFAULT_PASS ? SPSEC_R_RX_DEFAULT_PASS :
-								   SPSEC_R_RX_UNKNOWN_ID;
+		reason = sc->snap.default_action == SPSEC_DEFAULT_PASS ? SPSEC_R_RX_DEFAULT_PASS
+								       : SPSEC_R_RX_UNKNOWN_ID;
 		goto out;
 	}
 	if (pol->flags & SPSEC_POL_OWN_TX) {
@@ -456,7 +459,8 @@ static __always_inline int spsec_ingress_verdict(struct canfd_frame *cf, void *d
 		goto out;
 	}
 	if (!(pol->flags & SPSEC_POL_SECURED)) {
-		reason = (pol->flags & SPSEC_POL_PLAIN_RX) ? SPSEC_R_RX_PLAIN : SPSEC_R_RX_UNKNOWN_ID;
+		reason = (pol->flags & SPSEC_POL_PLAIN_RX) ? SPSEC_R_RX_PLAIN
+							   : SPSEC_R_RX_UNKNOWN_ID;
 		goto out;
 	}
 	if (!fd || (raw & CAN_RTR_FLAG)) {
@@ -479,7 +483,7 @@ static __noinline int spsec_tx_pad(struct spsec_scratch *sc)
 
 	spsec_fill_ff(sc->frame.w, l);
 	spsec_keep_bytes(sc->frame.w, l + (sc->pad & 15));
-	return 0;
+	return spsec_opaque_zero();
 }
 
 /* After sealing: ciphertext (or the clear payload || padding), stamp word and tag in sc->frame. */
@@ -498,7 +502,7 @@ static __noinline int spsec_tx_stamp(struct spsec_scratch *sc)
 #pragma unroll
 	for (i = 0; i < SPSEC_TAG_LEN; i++)
 		sc->frame.b[(sl - SPSEC_TAG_LEN + i) & 63] = sc->io.tag[i];
-	return 0;
+	return spsec_opaque_zero();
 }
 
 /* Pads, stamps and seals a frame of a secured ID in place. Returns SPSEC_R_TX_OK or the reason
@@ -534,11 +538,13 @@ static __always_inline __u32 spsec_tx_secured(struct canfd_frame *cf, void *data
 	sc->sl = sl;
 	sc->pad = sl - SPSEC_STAMP_LEN - l;
 	spsec_load_frame(sc, cf);
-	spsec_tx_pad(sc);
-	spsec_stage_io(sc, k);
+	/* subprograms return an opaque 0 that callers use: see SPSEC_NOINLINE */
+	if (spsec_tx_pad(sc) | spsec_stage_io(sc, k))
+		return SPSEC_R_TX_INTERNAL;
 	if (spsec_seal(k, &sc->io))
 		return SPSEC_R_TX_INTERNAL;
-	spsec_tx_stamp(sc);
+	if (spsec_tx_stamp(sc))
+		return SPSEC_R_TX_INTERNAL;
 	spsec_store_frame(cf, sc);
 	cf->len = sl;
 	return SPSEC_R_TX_OK;
@@ -575,8 +581,8 @@ static __always_inline int spsec_egress_verdict(struct canfd_frame *cf, void *da
 	id = spsec_norm_id(raw);
 	if (spsec_is_control(raw)) {
 		/* only spsecd speaks for the node on the control plane */
-		reason = mark == SPSEC_DAEMON_MARK ? SPSEC_R_TX_CONTROL :
-						     SPSEC_R_TX_CONTROL_UNMARKED;
+		reason = mark == SPSEC_DAEMON_MARK ? SPSEC_R_TX_CONTROL
+						   : SPSEC_R_TX_CONTROL_UNMARKED;
 		goto out;
 	}
 	sc = spsec_scratch_get();
@@ -586,12 +592,13 @@ static __always_inline int spsec_egress_verdict(struct canfd_frame *cf, void *da
 	}
 	pol = spsec_policy_of(&sc->snap, id);
 	if (!pol) {
-		reason = sc->snap.default_action == SPSEC_DEFAULT_PASS ? SPSEC_R_TX_DEFAULT_PASS :
-								   SPSEC_R_TX_UNKNOWN_ID;
+		reason = sc->snap.default_action == SPSEC_DEFAULT_PASS ? SPSEC_R_TX_DEFAULT_PASS
+								       : SPSEC_R_TX_UNKNOWN_ID;
 		goto out;
 	}
 	if (!(pol->flags & SPSEC_POL_SECURED)) {
-		reason = (pol->flags & SPSEC_POL_PLAIN_TX) ? SPSEC_R_TX_PLAIN : SPSEC_R_TX_UNKNOWN_ID;
+		reason = (pol->flags & SPSEC_POL_PLAIN_TX) ? SPSEC_R_TX_PLAIN
+							   : SPSEC_R_TX_UNKNOWN_ID;
 		goto out;
 	}
 	if (!fd || (raw & (CAN_RTR_FLAG | CAN_ERR_FLAG))) {

@@ -57,13 +57,22 @@ if [ -n "$VM_SCRIPT" ]; then
 	cd "$OUT" || exit 1
 	# Not `script | tee`: a background process the script leaves behind (a candump) would hold
 	# the pipe open and the VM would hang until the timeout.
-	OUT="$OUT" VM_OUT="$OUT" bash "$VM_SCRIPT" "${VM_ARGS[@]}" </dev/null > >(tee "$OUT/guest.log") 2>&1
+	export OUT VM_OUT=$OUT
+	bash "$VM_SCRIPT" "${VM_ARGS[@]}" </dev/null > >(tee "$OUT/guest.log") 2>&1
 	rc=$?
 	tee_pid=$!
 	echo "$rc" >"$OUT/rc"
-	# Whatever the script left running goes now (PID 1 itself is exempt from kill -1); tee ends
-	# once its last writer is gone.
-	kill -TERM -1 2>/dev/null
+	# Whatever the script left running goes now, except tee, which ends (after writing out what
+	# is still in the pipe) once its last writer is gone. Kernel threads ignore the signal.
+	for p in /proc/[0-9]*; do
+		p=${p#/proc/}
+		[ "$p" = 1 ] || [ "$p" = "$tee_pid" ] || kill -TERM "$p" 2>/dev/null
+	done
+	for _ in $(seq 100); do
+		kill -0 "$tee_pid" 2>/dev/null || break
+		read -r -t 0.05 _ <> <(:)
+	done
+	kill -KILL -1 2>/dev/null
 	wait "$tee_pid" 2>/dev/null
 	echo "VM-SCRIPT-RC=$rc uptime=$(uptime_s)s"
 fi

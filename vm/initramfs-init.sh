@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # /init of the test VM's initramfs (busybox-static; built by vm/mkinitramfs.sh).
 #  1. insmod the virtio/9p/overlay modules listed in /modules.order (dependency order)
 #  2. mount the host root (virtio-9p tag "hostroot") read-only as the lower layer of an overlay

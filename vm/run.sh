@@ -16,10 +16,12 @@
 #   --accel A     auto (default) | kvm | tcg. auto = KVM only when /dev/kvm is writable and
 #                 kvm_intel or kvm_amd is loaded (a paravirtual /dev/kvm such as kvm_pvm cannot
 #                 boot a stock kernel), TCG otherwise
-#   --quiet       echo the guest's console without timestamps and firmware noise (for demos)
+#   --quiet       echo only the guest script's output and kernel splats, without timestamps
+#                 (for demos); OUT/console.log still gets everything
 #   --verbose     show every kernel message on the console (default: warnings and worse; the
 #                 whole kernel log is always saved in OUT/dmesg.txt)
 #   --env N=V     export N=V to the guest script (repeatable)
+#   --append ARGS extra kernel command line arguments
 # The guest script always gets SPSEC_SOURCE_DIR (this checkout), SPSEC_BUILD_DIR (default
 # $SPSEC_SOURCE_DIR/build), VM_OUT (= --out) and every other SPSEC_* variable set here.
 #
@@ -47,7 +49,7 @@ die() {
 	exit 1
 }
 
-SCRIPT="" OUT="" SHELL_MODE=0 TIMEOUT=300 SMP=1 MEM=1024 ACCEL=auto QUIET=0 LOGLEVEL=4
+SCRIPT="" OUT="" SHELL_MODE=0 TIMEOUT=300 SMP=1 MEM=1024 ACCEL=auto QUIET=0 LOGLEVEL=4 EXTRA_APPEND=""
 ARGS=()
 ENVS=()
 while [ $# -gt 0 ]; do
@@ -72,6 +74,7 @@ while [ $# -gt 0 ]; do
 		ENVS+=("$2")
 		shift
 		;;
+	--append) EXTRA_APPEND=${2?--append needs kernel arguments} && shift ;;
 	-h | --help) usage 0 ;;
 	*)
 		echo "run.sh: unknown option '$1'" >&2
@@ -188,6 +191,7 @@ kvm) ACCEL_ARGS=(-accel kvm -cpu host) ;;
 esac
 APPEND="console=ttyS0 loglevel=$LOGLEVEL panic=-1 vm.init=$HERE/guest-init.sh vm.out=$OUT"
 [ "$SHELL_MODE" = 1 ] && APPEND+=" vm.shell=1"
+[ -n "$EXTRA_APPEND" ] && APPEND+=" $EXTRA_APPEND"
 QEMU=(qemu-system-x86_64 "${ACCEL_ARGS[@]}" -M q35 -smp "$SMP" -m "$MEM" -nographic -no-reboot
 	-kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND"
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
@@ -196,6 +200,10 @@ QEMU=(qemu-system-x86_64 "${ACCEL_ARGS[@]}" -M q35 -smp "$SMP" -m "$MEM" -nograp
 printf '%q ' "${QEMU[@]}" >"$OUT/qemu-cmd.txt"
 
 # ---- boot ---------------------------------------------------------------------------------------
+# What counts as a kernel splat in the guest's log (see the verdict below).
+SPLAT_RE='WARNING:|BUG:|Oops|KASAN|Call Trace|[Pp]anic\b'
+# What --quiet hides: firmware, kernel messages, the power-off marker.
+CHATTER_RE='SeaBIOS|^\[ *[0-9]+\.[0-9]+\] |^VM-POWEROFF'
 start=${EPOCHREALTIME/./}
 if [ "$SHELL_MODE" = 1 ]; then
 	"${QEMU[@]}"
@@ -213,8 +221,8 @@ else
 			echo "$stamped" >>"$OUT/console.log"
 			if [ "$QUIET" = 0 ]; then
 				echo "$stamped"
-			elif [[ ! $line =~ SeaBIOS ]]; then
-				echo "$line"
+			elif [[ $line =~ $SPLAT_RE || ! $line =~ $CHATTER_RE ]]; then
+				echo "$line" # --quiet: the guest's output and kernel trouble, no boot chatter
 			fi
 			case "$line" in VM-READY*) echo "$ms" >"$OUT/.t_ready" ;; esac
 		done
@@ -247,11 +255,11 @@ fi
 # are expected under emulation and harmless.
 KLOG=$OUT/dmesg.txt
 [ -s "$KLOG" ] || KLOG=$OUT/console.log
-splat=$(grep -E 'WARNING:|BUG:|Oops|KASAN|Call Trace|[Pp]anic\b' "$KLOG" 2>/dev/null |
+splat=$(grep -E "$SPLAT_RE" "$KLOG" 2>/dev/null |
 	grep -vE '[Cc]ommand line:|clocksource|[Uu]nstable' | head -5)
 if [ -n "$splat" ]; then
 	echo "FAIL vm: guest kernel log ($KLOG) shows a splat:"
-	echo "$splat" | sed 's/^/    /'
+	while IFS= read -r l; do echo "    $l"; done <<<"$splat"
 	if [ "$rc" = 0 ] || [ "$rc" = 77 ]; then rc=1; fi
 fi
 

@@ -48,6 +48,7 @@ def main():
     print("")
     print("#include <linux/types.h>")
     print("")
+    print("/* clang-format off */")
     print("/* AES S-box. */")
     print("static const __u8 spsec_aes_sbox[256] = {")
     for i in range(0, 256, 16):
@@ -63,6 +64,7 @@ def main():
             print("\t\t" + ", ".join("0x%08x" % v for v in t[i:i + 8]) + ",")
         print("\t},")
     print("};")
+    print("/* clang-format on */")
     print("")
     print("#endif /* SPSEC_AES_TABLES_H */")
 

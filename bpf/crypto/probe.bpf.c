@@ -51,10 +51,11 @@ static __always_inline int probe_run(int aead, int op)
 	if (spsec_aead_prepare_io(io))
 		goto out;
 	if (aead == SPSEC_AEAD_AES256GCM)
-		ret = op == SPSEC_PROBE_SEAL ? spsec_aes_gcm_seal(k, io) : spsec_aes_gcm_open(k, io);
+		ret = op == SPSEC_PROBE_SEAL ? spsec_aes_gcm_seal(k, io)
+					     : spsec_aes_gcm_open(k, io);
 	else if (aead == SPSEC_AEAD_CHACHA20POLY1305)
-		ret = op == SPSEC_PROBE_SEAL ? spsec_chachapoly_seal(k, io) :
-					       spsec_chachapoly_open(k, io);
+		ret = op == SPSEC_PROBE_SEAL ? spsec_chachapoly_seal(k, io)
+					     : spsec_chachapoly_open(k, io);
 	else
 		ret = op == SPSEC_PROBE_SEAL ? spsec_ascon_seal(k, io) : spsec_ascon_open(k, io);
 out:

@@ -70,7 +70,8 @@ static void store_entry(__u8 *e, __u64 hi, __u64 lo)
 void spsec_gcm_build_table(const __u8 h[16], __u8 table[16][256][16])
 {
 	/* v[n] = H * x^n for n = 0..127: in GCM's reflected bit order multiplying by x is a right
-	 * shift of the big-endian 128-bit value, folding the dropped bit back in with R = 0xe1 || 0^120 */
+	 * shift of the big-endian 128-bit value, folding the dropped bit back in with R = 0xe1 ||
+	 * 0^120 */
 	__u64 vh[128], vl[128], th[256], tl[256];
 	int n, i, b;
 
@@ -82,8 +83,8 @@ void spsec_gcm_build_table(const __u8 h[16], __u8 table[16][256][16])
 		vl[n] = (vl[n - 1] >> 1) | (vh[n - 1] << 63);
 		vh[n] = (vh[n - 1] >> 1) ^ (0xe100000000000000ULL & (0 - carry));
 	}
-	/* Byte i of X holds the coefficients of x^(8i) .. x^(8i+7), most significant bit first: bit j
-	 * of the byte (value 1 << j) is x^(8i + 7 - j). T[i][b] is linear in b. */
+	/* Byte i of X holds the coefficients of x^(8i) .. x^(8i+7), most significant bit first: bit
+	 * j of the byte (value 1 << j) is x^(8i + 7 - j). T[i][b] is linear in b. */
 	for (i = 0; i < 16; i++) {
 		th[0] = 0;
 		tl[0] = 0;

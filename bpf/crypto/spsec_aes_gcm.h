@@ -68,7 +68,7 @@ SPSEC_NOINLINE int spsec_aes256_block(const __u32 *rk, __u32 *blk)
 	blk[1] = spsec_aes_final_col(s1, s2, s3, s0, rk[57]);
 	blk[2] = spsec_aes_final_col(s2, s3, s0, s1, rk[58]);
 	blk[3] = spsec_aes_final_col(s3, s0, s1, s2, rk[59]);
-	return 0;
+	return spsec_opaque_zero();
 }
 
 /* Byte offset of T[i][byte i of X] within gcm_table[i]; w is the big-endian half holding byte i. */
@@ -100,31 +100,32 @@ SPSEC_NOINLINE int spsec_ghash_block(const struct spsec_key_slot *k, __u64 *x, _
 	}
 	x[0] = zh;
 	x[1] = zl;
-	return 0;
+	return spsec_opaque_zero();
 }
 
 /* Absorbs the 64-byte buffer w (zero beyond len) as ceil(len / 16) GHASH blocks. */
-SPSEC_INLINE void spsec_ghash_buf(const struct spsec_key_slot *k, __u64 *x, const __u64 *w,
-				  __u32 len)
+SPSEC_INLINE int spsec_ghash_buf(const struct spsec_key_slot *k, __u64 *x, const __u64 *w,
+				 __u32 len)
 {
-	int i;
+	int i, err = 0;
 
 	SPSEC_UNROLL
 	for (i = 0; i < 4; i++) {
 		/* no break: a single-exit loop is what clang can unroll */
 		if (len > 16 * (__u32)i)
-			spsec_ghash_block(k, x, __builtin_bswap64(w[2 * i]),
-					  __builtin_bswap64(w[2 * i + 1]));
+			err |= spsec_ghash_block(k, x, __builtin_bswap64(w[2 * i]),
+						 __builtin_bswap64(w[2 * i + 1]));
 	}
+	return err;
 }
 
 /* XORs the CTR key stream (counter blocks 2, 3, ...) into ceil(len / 16) blocks of buf. */
-SPSEC_INLINE void spsec_gcm_ctr(const struct spsec_key_slot *k, struct spsec_aead_io *io)
+SPSEC_INLINE int spsec_gcm_ctr(const struct spsec_key_slot *k, struct spsec_aead_io *io)
 {
 	__u32 n0 = spsec_ld32(io->nonce), n1 = spsec_ld32(io->nonce + 4);
 	__u32 n2 = spsec_ld32(io->nonce + 8), len = io->len;
 	__u32 blk[4];
-	int i;
+	int i, err = 0;
 
 	SPSEC_UNROLL
 	for (i = 0; i < 4; i++) {
@@ -134,52 +135,53 @@ SPSEC_INLINE void spsec_gcm_ctr(const struct spsec_key_slot *k, struct spsec_aea
 		blk[1] = n1;
 		blk[2] = n2;
 		blk[3] = __builtin_bswap32((__u32)i + 2);
-		spsec_aes256_block(k->aes_rk, blk);
+		err |= spsec_aes256_block(k->aes_rk, blk);
 		io->buf.w[2 * i] ^= (__u64)blk[0] | ((__u64)blk[1] << 32);
 		io->buf.w[2 * i + 1] ^= (__u64)blk[2] | ((__u64)blk[3] << 32);
 	}
 	/* the last block's key stream ran past len */
 	spsec_mask_tail(io->buf.w, len);
+	return err;
 }
 
 /* The first 8 bytes of the GCM tag over io->aad and the ciphertext in io->buf, as a LE u64. */
-SPSEC_INLINE __u64 spsec_gcm_tag(const struct spsec_key_slot *k, struct spsec_aead_io *io)
+SPSEC_INLINE __u64 spsec_gcm_tag(const struct spsec_key_slot *k, struct spsec_aead_io *io, int *err)
 {
 	__u64 x[2] = { 0, 0 };
 	__u32 blk[4];
 
-	spsec_ghash_buf(k, x, io->aad.w, io->aad_len);
-	spsec_ghash_buf(k, x, io->buf.w, io->len);
-	spsec_ghash_block(k, x, (__u64)io->aad_len * 8, (__u64)io->len * 8);
+	*err |= spsec_ghash_buf(k, x, io->aad.w, io->aad_len);
+	*err |= spsec_ghash_buf(k, x, io->buf.w, io->len);
+	*err |= spsec_ghash_block(k, x, (__u64)io->aad_len * 8, (__u64)io->len * 8);
 
 	/* E_K(J0), J0 = IV || 0x00000001 */
 	blk[0] = spsec_ld32(io->nonce);
 	blk[1] = spsec_ld32(io->nonce + 4);
 	blk[2] = spsec_ld32(io->nonce + 8);
 	blk[3] = 0x01000000u;
-	spsec_aes256_block(k->aes_rk, blk);
+	*err |= spsec_aes256_block(k->aes_rk, blk);
 	return __builtin_bswap64(x[0]) ^ ((__u64)blk[0] | ((__u64)blk[1] << 32));
 }
 
 /* Lengths are checked and the tails zeroed by the caller (spsec_aead.h). */
 SPSEC_NOINLINE int spsec_aes_gcm_seal(const struct spsec_key_slot *k, struct spsec_aead_io *io)
 {
-	__u64 tag;
+	int err = spsec_gcm_ctr(k, io);
+	__u64 tag = spsec_gcm_tag(k, io, &err);
 
-	spsec_gcm_ctr(k, io);
-	tag = spsec_gcm_tag(k, io);
 	__builtin_memcpy(io->tag, &tag, sizeof(tag));
-	return 0;
+	return err;
 }
 
 SPSEC_NOINLINE int spsec_aes_gcm_open(const struct spsec_key_slot *k, struct spsec_aead_io *io)
 {
-	int ret = spsec_tag_verdict(spsec_gcm_tag(k, io), spsec_ld64(io->tag));
+	int err = 0;
+	int ret = spsec_tag_verdict(spsec_gcm_tag(k, io, &err), spsec_ld64(io->tag));
 
 	/* decrypt only what verified: a forged frame costs no CTR blocks */
 	if (ret == 0)
-		spsec_gcm_ctr(k, io);
-	return ret;
+		err |= spsec_gcm_ctr(k, io);
+	return ret | err;
 }
 
 #endif /* SPSEC_AES_GCM_H */

@@ -54,7 +54,7 @@ SPSEC_NOINLINE int spsec_ascon_perm(__u64 *s, int start)
 	s[2] = x2;
 	s[3] = x3;
 	s[4] = x4;
-	return 0;
+	return spsec_opaque_zero();
 }
 
 /* The 0x01 padding byte right after the last r (0..15) bytes of a block; branch-free so the
@@ -73,7 +73,7 @@ SPSEC_INLINE void spsec_ascon_pad(__u64 *s, __u32 r)
  * in place, dec == 1 decrypts it (the tag is then over the ciphertext that was in buf).
  */
 SPSEC_INLINE __u64 spsec_ascon_run(const struct spsec_key_slot *k, struct spsec_aead_io *io,
-				   int dec)
+				   int dec, int *err)
 {
 	__u64 k0 = spsec_ld64(k->key + 16), k1 = spsec_ld64(k->key + 24);
 	__u32 aad_len = io->aad_len, len = io->len;
@@ -85,7 +85,7 @@ SPSEC_INLINE __u64 spsec_ascon_run(const struct spsec_key_slot *k, struct spsec_
 	s[2] = k1;
 	s[3] = spsec_ld64(io->nonce);
 	s[4] = spsec_ld64(io->nonce + 8);
-	spsec_ascon_perm(s, 0);
+	*err |= spsec_ascon_perm(s, 0);
 	s[3] ^= k0;
 	s[4] ^= k1;
 
@@ -97,10 +97,10 @@ SPSEC_INLINE __u64 spsec_ascon_run(const struct spsec_key_slot *k, struct spsec_
 		s[1] ^= io->aad.w[2 * i + 1];
 		if (aad_len < 16 * (__u32)i + 16) {
 			spsec_ascon_pad(s, aad_len - 16 * (__u32)i);
-			spsec_ascon_perm(s, 4);
+			*err |= spsec_ascon_perm(s, 4);
 			break;
 		}
-		spsec_ascon_perm(s, 4);
+		*err |= spsec_ascon_perm(s, 4);
 	}
 	s[4] ^= 1ULL << 63; /* domain separation */
 
@@ -122,27 +122,31 @@ SPSEC_INLINE __u64 spsec_ascon_run(const struct spsec_key_slot *k, struct spsec_
 			spsec_ascon_pad(s, len - 16 * (__u32)i);
 			break;
 		}
-		spsec_ascon_perm(s, 4);
+		*err |= spsec_ascon_perm(s, 4);
 	}
 
 	s[2] ^= k0;
 	s[3] ^= k1;
-	spsec_ascon_perm(s, 0);
+	*err |= spsec_ascon_perm(s, 0);
 	return s[3] ^ k0;
 }
 
 /* Lengths are checked and the tails zeroed by the caller (spsec_aead.h). */
 SPSEC_NOINLINE int spsec_ascon_seal(const struct spsec_key_slot *k, struct spsec_aead_io *io)
 {
-	__u64 tag = spsec_ascon_run(k, io, 0);
+	int err = 0;
+	__u64 tag = spsec_ascon_run(k, io, 0, &err);
 
 	__builtin_memcpy(io->tag, &tag, sizeof(tag));
-	return 0;
+	return err;
 }
 
 SPSEC_NOINLINE int spsec_ascon_open(const struct spsec_key_slot *k, struct spsec_aead_io *io)
 {
-	return spsec_tag_verdict(spsec_ascon_run(k, io, 1), spsec_ld64(io->tag));
+	int err = 0;
+	int ret = spsec_tag_verdict(spsec_ascon_run(k, io, 1, &err), spsec_ld64(io->tag));
+
+	return ret | err;
 }
 
 #endif /* SPSEC_ASCON_H */

@@ -34,12 +34,15 @@
 	} while (0)
 
 /*
- * One ChaCha20 block for counter ctr, XORed into out[0..nwords) (nwords <= 16, a constant at every
- * call site). key: 32 bytes, nonce: 12. Writing through out lets block 1 go straight into the
- * io buffer and block 0 into an 8-word stack buffer: the 512-byte stack is shared with the caller.
+ * One ChaCha20 block for counter ctr, XORed into out[0..nw) as little-endian 64-bit words (nw is
+ * 4 or 8, a constant at every call site). key: 32 bytes, nonce: 12. Writing through out lets block
+ * 1 go straight into the io buffer and block 0 into the Poly1305 state: the 512-byte stack is
+ * shared with the caller. out is __u64 because every reader of these buffers reads __u64 words:
+ * storing through another type would break strict aliasing (gcc's and clang's interprocedural
+ * analyses do exploit it).
  */
-SPSEC_NOINLINE int spsec_chacha20_block(const __u8 *key, __u32 ctr, const __u8 *nonce, __u32 *out,
-					int nwords)
+SPSEC_NOINLINE int spsec_chacha20_block(const __u8 *key, __u32 ctr, const __u8 *nonce, __u64 *out,
+					int nw)
 {
 	__u32 x0 = 0x61707865, x1 = 0x3320646e, x2 = 0x79622d32, x3 = 0x6b206574;
 	__u32 x4 = spsec_ld32(key), x5 = spsec_ld32(key + 4), x6 = spsec_ld32(key + 8);
@@ -60,25 +63,18 @@ SPSEC_NOINLINE int spsec_chacha20_block(const __u8 *key, __u32 ctr, const __u8 *
 		SPSEC_CHACHA_QR(x2, x7, x8, x13);
 		SPSEC_CHACHA_QR(x3, x4, x9, x14);
 	}
-	out[0] ^= x0 + 0x61707865;
-	out[1] ^= x1 + 0x3320646e;
-	out[2] ^= x2 + 0x79622d32;
-	out[3] ^= x3 + 0x6b206574;
-	out[4] ^= x4 + spsec_ld32(key);
-	out[5] ^= x5 + spsec_ld32(key + 4);
-	out[6] ^= x6 + spsec_ld32(key + 8);
-	out[7] ^= x7 + spsec_ld32(key + 12);
-	if (nwords <= 8)
-		return 0;
-	out[8] ^= x8 + spsec_ld32(key + 16);
-	out[9] ^= x9 + spsec_ld32(key + 20);
-	out[10] ^= x10 + spsec_ld32(key + 24);
-	out[11] ^= x11 + spsec_ld32(key + 28);
-	out[12] ^= x12 + ctr;
-	out[13] ^= x13 + spsec_ld32(nonce);
-	out[14] ^= x14 + spsec_ld32(nonce + 4);
-	out[15] ^= x15 + spsec_ld32(nonce + 8);
-	return 0;
+	out[0] ^= (__u64)(x0 + 0x61707865) | ((__u64)(x1 + 0x3320646e) << 32);
+	out[1] ^= (__u64)(x2 + 0x79622d32) | ((__u64)(x3 + 0x6b206574) << 32);
+	out[2] ^= (__u64)(x4 + spsec_ld32(key)) | ((__u64)(x5 + spsec_ld32(key + 4)) << 32);
+	out[3] ^= (__u64)(x6 + spsec_ld32(key + 8)) | ((__u64)(x7 + spsec_ld32(key + 12)) << 32);
+	if (nw <= 4)
+		return spsec_opaque_zero();
+	out[4] ^= (__u64)(x8 + spsec_ld32(key + 16)) | ((__u64)(x9 + spsec_ld32(key + 20)) << 32);
+	out[5] ^= (__u64)(x10 + spsec_ld32(key + 24)) | ((__u64)(x11 + spsec_ld32(key + 28)) << 32);
+	out[6] ^= (__u64)(x12 + ctr) | ((__u64)(x13 + spsec_ld32(nonce)) << 32);
+	out[7] ^=
+		(__u64)(x14 + spsec_ld32(nonce + 4)) | ((__u64)(x15 + spsec_ld32(nonce + 8)) << 32);
+	return spsec_opaque_zero();
 }
 
 #define SPSEC_M26 0x3ffffffULL
@@ -131,34 +127,37 @@ SPSEC_NOINLINE int spsec_poly1305_block(struct spsec_poly1305 *p, __u64 a, __u64
 	p->h[2] = h2;
 	p->h[3] = h3;
 	p->h[4] = h4;
-	return 0;
+	return spsec_opaque_zero();
 }
 
 /* Absorbs the 64-byte buffer w (zero beyond len) as ceil(len / 16) zero-padded blocks. */
-SPSEC_INLINE void spsec_poly1305_buf(struct spsec_poly1305 *p, const __u64 *w, __u32 len)
+SPSEC_INLINE int spsec_poly1305_buf(struct spsec_poly1305 *p, const __u64 *w, __u32 len)
 {
-	int i;
+	int i, err = 0;
 
 	SPSEC_UNROLL
 	for (i = 0; i < 4; i++) {
 		/* no break: a single-exit loop is what clang can unroll */
 		if (len > 16 * (__u32)i)
-			spsec_poly1305_block(p, w[2 * i], w[2 * i + 1]);
+			err |= spsec_poly1305_block(p, w[2 * i], w[2 * i + 1]);
 	}
+	return err;
 }
 
 /* The first 8 tag bytes (LE u64) over io->aad and the ciphertext in io->buf. */
-SPSEC_INLINE __u64 spsec_chachapoly_tag(const struct spsec_key_slot *k, struct spsec_aead_io *io)
+SPSEC_INLINE __u64 spsec_chachapoly_tag(const struct spsec_key_slot *k, struct spsec_aead_io *io,
+					int *err)
 {
-	struct spsec_poly1305 p;
-	__u32 blk[8] = { 0 };
-	__u64 a, b, c, g0, g1, g2, g3, g4, mask;
+	struct spsec_poly1305 p = { { 0 }, { 0 } };
+	__u64 a, b, s_lo, c, g0, g1, g2, g3, g4, mask;
 	__u64 h0, h1, h2, h3, h4;
 
-	/* one-time key: the first 32 bytes of block 0 */
-	spsec_chacha20_block(k->key, 0, io->nonce, blk, 8);
-	a = (__u64)blk[0] | ((__u64)blk[1] << 32);
-	b = (__u64)blk[2] | ((__u64)blk[3] << 32);
+	/* one-time key: the first 32 bytes of block 0 (r, then s), produced into the still unused
+	 * accumulator h[0..3] rather than a buffer of its own: stack is scarce */
+	*err |= spsec_chacha20_block(k->key, 0, io->nonce, p.h, 4);
+	a = p.h[0];
+	b = p.h[1];
+	s_lo = p.h[2]; /* only the low 64 bits of s matter for an 8-byte tag */
 	p.r[0] = a & 0x3ffffff;
 	p.r[1] = (a >> 26) & 0x3ffff03;
 	p.r[2] = ((a >> 52) | (b << 12)) & 0x3ffc0ff;
@@ -166,9 +165,9 @@ SPSEC_INLINE __u64 spsec_chachapoly_tag(const struct spsec_key_slot *k, struct s
 	p.r[4] = (b >> 40) & 0x00fffff;
 	p.h[0] = p.h[1] = p.h[2] = p.h[3] = p.h[4] = 0;
 
-	spsec_poly1305_buf(&p, io->aad.w, io->aad_len);
-	spsec_poly1305_buf(&p, io->buf.w, io->len);
-	spsec_poly1305_block(&p, io->aad_len, io->len);
+	*err |= spsec_poly1305_buf(&p, io->aad.w, io->aad_len);
+	*err |= spsec_poly1305_buf(&p, io->buf.w, io->len);
+	*err |= spsec_poly1305_block(&p, io->aad_len, io->len);
 
 	/* full carry, then h mod 2^130 - 5 by a constant-time select of h or h - p */
 	h0 = p.h[0];
@@ -209,36 +208,39 @@ SPSEC_INLINE __u64 spsec_chachapoly_tag(const struct spsec_key_slot *k, struct s
 	h2 = (h2 & ~mask) | (g2 & mask);
 	/* only bits 0..63 of (h + s) mod 2^128 are needed: limbs 0..2 cover bits 0..77; adding (not
 	 * OR-ing) the limbs stays right even if the last carry left h1 = 2^26 */
-	return (h0 + (h1 << 26) + (h2 << 52)) + ((__u64)blk[4] | ((__u64)blk[5] << 32));
+	return (h0 + (h1 << 26) + (h2 << 52)) + s_lo;
 }
 
 /* XORs key stream block 1 into buf (len <= 54 < 64: one block covers it). */
-SPSEC_INLINE void spsec_chacha20_xor(const struct spsec_key_slot *k, struct spsec_aead_io *io)
+SPSEC_INLINE int spsec_chacha20_xor(const struct spsec_key_slot *k, struct spsec_aead_io *io)
 {
+	int err;
+
 	if (io->len == 0)
-		return;
-	spsec_chacha20_block(k->key, 1, io->nonce, (__u32 *)io->buf.b, 16);
+		return 0;
+	err = spsec_chacha20_block(k->key, 1, io->nonce, io->buf.w, 8);
 	spsec_mask_tail(io->buf.w, io->len);
+	return err;
 }
 
 /* Lengths are checked and the tails zeroed by the caller (spsec_aead.h). */
 SPSEC_NOINLINE int spsec_chachapoly_seal(const struct spsec_key_slot *k, struct spsec_aead_io *io)
 {
-	__u64 tag;
+	int err = spsec_chacha20_xor(k, io);
+	__u64 tag = spsec_chachapoly_tag(k, io, &err);
 
-	spsec_chacha20_xor(k, io);
-	tag = spsec_chachapoly_tag(k, io);
 	__builtin_memcpy(io->tag, &tag, sizeof(tag));
-	return 0;
+	return err;
 }
 
 SPSEC_NOINLINE int spsec_chachapoly_open(const struct spsec_key_slot *k, struct spsec_aead_io *io)
 {
-	int ret = spsec_tag_verdict(spsec_chachapoly_tag(k, io), spsec_ld64(io->tag));
+	int err = 0;
+	int ret = spsec_tag_verdict(spsec_chachapoly_tag(k, io, &err), spsec_ld64(io->tag));
 
 	if (ret == 0)
-		spsec_chacha20_xor(k, io);
-	return ret;
+		err |= spsec_chacha20_xor(k, io);
+	return ret | err;
 }
 
 #endif /* SPSEC_CHACHAPOLY_H */

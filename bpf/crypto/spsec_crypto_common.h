@@ -7,7 +7,9 @@
  * Verifier rules every core follows:
  *  - loops are bounded by constants; the block loops over the 64-byte buffers are unrolled so every
  *    buffer offset is a constant, and lengths only decide how many iterations run;
- *  - every table index is masked (& 0x3fc, & 0xff0) so the verifier can bound it;
+ *  - every table index is masked (& 0x3fc, & 0xff0, & 127) so the verifier can bound it;
+ *  - no branches on lengths beyond the block loops (masks come from a table): every extra branch
+ *    doubles the paths the verifier walks;
  *  - primitives used several times (AES block, GHASH multiply, ChaCha block, Poly1305 block, Ascon
  *    permutation) are noinline subprograms: one copy of the code, own stack frame.
  */
@@ -21,7 +23,13 @@
 #error "spsec AEAD cores support little-endian targets only"
 #endif
 
-#define SPSEC_INLINE   static inline __attribute__((always_inline))
+#define SPSEC_INLINE static inline __attribute__((always_inline))
+/*
+ * BPF subprogram. Each returns spsec_opaque_zero() and every caller ORs that into its own result:
+ * when clang can prove a static function's return value constant or unused, it drops it and r0
+ * keeps whatever it last held; if that is a pointer to the caller's stack, the verifier rejects
+ * the program ("cannot return stack pointer to the caller").
+ */
 #define SPSEC_NOINLINE static __attribute__((noinline))
 
 #if defined(__clang__)
@@ -34,6 +42,15 @@
 #define SPSEC_ROLLED
 #define SPSEC_UNROLL _Pragma("GCC unroll 8")
 #endif
+
+/* 0, but opaque to the optimiser (see SPSEC_NOINLINE). */
+SPSEC_INLINE int spsec_opaque_zero(void)
+{
+	int z = 0;
+
+	__asm__ __volatile__("" : "+r"(z));
+	return z;
+}
 
 SPSEC_INLINE __u32 spsec_ld32(const void *p)
 {
@@ -52,6 +69,7 @@ SPSEC_INLINE __u64 spsec_ld64(const void *p)
 }
 
 /* spsec_mask_table[56 + n]: the low n bytes of a word set, for n in -56..64 clamped to 0..8. */
+/* clang-format off */
 static const __u64 spsec_mask_table[128] = {
 	0x0000000000000000ULL, 0x0000000000000000ULL, 0x0000000000000000ULL, 0x0000000000000000ULL,
 	0x0000000000000000ULL, 0x0000000000000000ULL, 0x0000000000000000ULL, 0x0000000000000000ULL,
@@ -86,6 +104,7 @@ static const __u64 spsec_mask_table[128] = {
 	0xffffffffffffffffULL, 0xffffffffffffffffULL, 0xffffffffffffffffULL, 0xffffffffffffffffULL,
 	0xffffffffffffffffULL, 0xffffffffffffffffULL, 0xffffffffffffffffULL, 0xffffffffffffffffULL,
 };
+/* clang-format on */
 
 /*
  * Mask of the bytes of little-endian word j (bytes 8j..8j+7) that lie below len (len <= 64): all

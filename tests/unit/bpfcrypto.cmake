@@ -1,16 +1,23 @@
 # unit tests: bpfcrypto — the BPF AEAD cores (bpf/crypto/) compiled natively, checked against
 # OpenSSL EVP and the Ascon KAT, plus the key-slot preparation.
+# key_material.cpp is compiled in directly rather than through spsec_bpf, so this test does not
+# depend on the libbpf loader half of that library.
 spsec_unit_test(spsec_bpfcrypto_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/bpfcrypto_native_test.cpp
-  LIBS spsec_bpf OpenSSL::Crypto)
+          ${PROJECT_SOURCE_DIR}/userspace/bpf/key_material.cpp
+  LIBS spsec_bpfcrypto_native spsec_core OpenSSL::Crypto)
 
-# bpf tier: the same checks on the cores compiled for BPF (probe object, BPF_PROG_TEST_RUN), plus
-# the verifier's figures. Needs bpf/crypto in the build (bpf/CMakeLists.txt: add_subdirectory).
-if(TARGET spsec_aead_probe_skel)
-  get_target_property(_spsec_probe_obj spsec_aead_probe_skel SPSEC_BPF_OBJECT)
-  spsec_bpf_test(spsec_bpfcrypto_bpf_test
-    SOURCES ${CMAKE_CURRENT_LIST_DIR}/bpfcrypto_bpf_test.cpp
-    LIBS spsec_bpf spsec_aead_probe_skel OpenSSL::Crypto)
-  target_compile_definitions(spsec_bpfcrypto_bpf_test PRIVATE
-    SPSEC_AEAD_PROBE_OBJ="${_spsec_probe_obj}")
+# bpf tier: the cores compiled for BPF (probe object, BPF_PROG_TEST_RUN) must equal the native
+# build; also prints the verifier's figures. bpf/CMakeLists.txt normally adds bpf/crypto; until it
+# does, add it here so the probe object exists.
+if(NOT TARGET spsec_aead_probe_skel)
+  add_subdirectory(${PROJECT_SOURCE_DIR}/bpf/crypto ${PROJECT_BINARY_DIR}/bpf/crypto)
 endif()
+get_target_property(_spsec_probe_obj spsec_aead_probe_skel SPSEC_BPF_OBJECT)
+spsec_bpf_test(spsec_bpfcrypto_bpf_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/bpfcrypto_bpf_test.cpp
+          ${PROJECT_SOURCE_DIR}/userspace/bpf/key_material.cpp
+  LIBS spsec_bpfcrypto_native spsec_core PkgConfig::LIBBPF)
+add_dependencies(spsec_bpfcrypto_bpf_test spsec_aead_probe_bpf)
+target_compile_definitions(spsec_bpfcrypto_bpf_test PRIVATE
+  SPSEC_AEAD_PROBE_OBJ="${_spsec_probe_obj}")

@@ -188,9 +188,9 @@ TEST_CASE("CAN FD length helpers and the per-ID table key", "[codec]")
 	CHECK(spsec::canfd_round_up_len(9) == 12);
 	CHECK(spsec::canfd_round_up_len(49) == 64);
 	CHECK(spsec::canfd_round_up_len(65) == 0);
-	for (std::size_t l : {0, 1, 7, 8, 12, 16, 20, 24, 32, 48, 64})
+	for (std::size_t l : {0u, 1u, 7u, 8u, 12u, 16u, 20u, 24u, 32u, 48u, 64u})
 		CHECK(spsec::canfd_valid_len(l));
-	for (std::size_t l : {9, 10, 11, 13, 33, 63, 65})
+	for (std::size_t l : {9u, 10u, 11u, 13u, 33u, 63u, 65u})
 		CHECK_FALSE(spsec::canfd_valid_len(l));
 
 	CHECK(spsec::can_id_key(0x123) == 0x123);

@@ -120,8 +120,8 @@ std::vector<std::uint8_t> evp_seal(AeadKind kind, std::span<const std::uint8_t> 
 		REQUIRE(EVP_EncryptUpdate(ctx.get(), out.data(), &outl, pt.data(),
 		                          static_cast<int>(pt.size())) == 1);
 	REQUIRE(EVP_EncryptFinal_ex(ctx.get(), out.data() + pt.size(), &outl) == 1);
-	REQUIRE(EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, 16,
-	                            out.data() + pt.size()) == 1);
+	REQUIRE(EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, 16, out.data() + pt.size()) ==
+	        1);
 	return out;
 }
 
@@ -201,8 +201,9 @@ TEST_CASE("sealed frame layout matches raw OpenSSL EVP byte for byte", "[codec]"
 	for (AeadKind kind : {AeadKind::AesGcm, AeadKind::ChaCha20Poly1305}) {
 		for (StampMode mode : kAllModes) {
 			Fixture fx(kind, mode);
-			for (std::size_t l : {0, 1, 2, 3, 8, 13, 22, 38, 39, 48, 54}) {
-				INFO(aead_name(kind) << " mode " << static_cast<int>(mode) << " L " << l);
+			for (std::size_t l : {0u, 1u, 2u, 3u, 8u, 13u, 22u, 38u, 39u, 48u, 54u}) {
+				INFO(aead_name(kind)
+				     << " mode " << static_cast<int>(mode) << " L " << l);
 				const std::uint32_t can_id = 0x1ABCDEF0 | CAN_EFF_FLAG;
 				const CanFrame plain = payload_frame(can_id, l);
 				const std::uint64_t t = 0x00000002ABCDE123ull + l;
@@ -224,27 +225,35 @@ TEST_CASE("sealed frame layout matches raw OpenSSL EVP byte for byte", "[codec]"
 				std::vector<std::uint8_t> aad = {0xF0, 0xDE, 0xBC, 0x1A,
 				                                 static_cast<std::uint8_t>(l)};
 				std::vector<std::uint8_t> body(plain.data.begin(),
-				                               plain.data.begin() + static_cast<long>(l));
+				                               plain.data.begin() +
+				                                       static_cast<long>(l));
 				body.insert(body.end(), g.pad, 0xFF);
 				std::vector<std::uint8_t> expect;
 				if (mode == StampMode::Encrypt) {
 					auto ct = evp_seal(kind, key, nonce, aad, body);
-					expect.assign(ct.begin(), ct.begin() + static_cast<long>(body.size()));
-					expect.push_back(static_cast<std::uint8_t>(((g.pad << 12) | (t & 0xFFF)) & 0xFF));
-					expect.push_back(static_cast<std::uint8_t>(((g.pad << 12) | (t & 0xFFF)) >> 8));
-					expect.insert(expect.end(), ct.begin() + static_cast<long>(body.size()),
-					              ct.begin() + static_cast<long>(body.size()) + 8);
+					expect.assign(ct.begin(),
+					              ct.begin() + static_cast<long>(body.size()));
+					expect.push_back(static_cast<std::uint8_t>(
+					        ((g.pad << 12) | (t & 0xFFF)) & 0xFF));
+					expect.push_back(static_cast<std::uint8_t>(
+					        ((g.pad << 12) | (t & 0xFFF)) >> 8));
+					expect.insert(expect.end(),
+					              ct.begin() + static_cast<long>(body.size()),
+					              ct.begin() + static_cast<long>(body.size()) +
+					                      8);
 				} else {
 					aad.insert(aad.end(), body.begin(),
 					           body.begin() + static_cast<long>(l));
 					auto tag = evp_seal(kind, key, nonce, aad, {});
 					expect = body;
-					expect.push_back(static_cast<std::uint8_t>(((g.pad << 12) | (t & 0xFFF)) & 0xFF));
-					expect.push_back(static_cast<std::uint8_t>(((g.pad << 12) | (t & 0xFFF)) >> 8));
+					expect.push_back(static_cast<std::uint8_t>(
+					        ((g.pad << 12) | (t & 0xFFF)) & 0xFF));
+					expect.push_back(static_cast<std::uint8_t>(
+					        ((g.pad << 12) | (t & 0xFFF)) >> 8));
 					expect.insert(expect.end(), tag.begin(), tag.begin() + 8);
 				}
-				CHECK(std::vector<std::uint8_t>(s.data.begin(), s.data.begin() + s.len) ==
-				      expect);
+				CHECK(std::vector<std::uint8_t>(s.data.begin(),
+				                                s.data.begin() + s.len) == expect);
 				for (std::size_t i = s.len; i < 64; i++)
 					CHECK(s.data[i] == 0);
 			}
@@ -261,8 +270,8 @@ TEST_CASE("Ascon frames use the 16-byte nonce with six salt bytes", "[codec]")
 		const std::uint64_t t = 0x77;
 		const CanFrame s = fx.seal(plain, t);
 		REQUIRE(s.len == 16);
-		std::vector<std::uint8_t> nonce = {0x77, 0, 0, 0, 0, 0, 0, 0, 0x21, 0x03,
-		                                   0,    1, 2, 3, 4, 5};
+		std::vector<std::uint8_t> nonce = {0x77, 0,    0, 0, 0, 0, 0, 0,
+		                                   0x21, 0x03, 0, 1, 2, 3, 4, 5};
 		std::vector<std::uint8_t> aad = {0x21, 0x03, 0x00, 0x00, 0x05};
 		std::array<std::uint8_t, 6> body{};
 		for (std::size_t i = 0; i < 5; i++)
@@ -295,15 +304,19 @@ TEST_CASE("seal then open: every L 0..54 x every AEAD x both modes", "[codec]")
 		for (StampMode mode : kAllModes) {
 			Fixture fx(kind, mode);
 			for (std::size_t l = 0; l <= 54; l++) {
-				INFO(aead_name(kind) << " mode " << static_cast<int>(mode) << " L " << l);
-				const std::uint32_t can_id = (l % 2) ? (0x0ABCDE00u + l) | CAN_EFF_FLAG
-				                                     : 0x100u + l;
-				const CanFrame plain = payload_frame(can_id, l, static_cast<std::uint8_t>(l));
+				INFO(aead_name(kind)
+				     << " mode " << static_cast<int>(mode) << " L " << l);
+				const auto id = static_cast<std::uint32_t>(l);
+				const std::uint32_t can_id =
+				        (l % 2) ? (0x0ABCDE00u + id) | CAN_EFF_FLAG : 0x100u + id;
+				const CanFrame plain =
+				        payload_frame(can_id, l, static_cast<std::uint8_t>(l));
 				const std::uint64_t t = 0x5000000ull + 977 * l;
 				const CanFrame s = fx.seal(plain, t);
 				CHECK(s.len == geometry_for_payload(l)->s);
 				if (mode == StampMode::AuthOnly)
-					CHECK(std::equal(plain.data.begin(), plain.data.begin() + static_cast<long>(l),
+					CHECK(std::equal(plain.data.begin(),
+					                 plain.data.begin() + static_cast<long>(l),
 					                 s.data.begin()));
 				// Received a little later and a little earlier than sent.
 				for (std::uint64_t local : {t, t + 150, t - 150}) {
@@ -324,7 +337,7 @@ TEST_CASE("every single bit flip is rejected with the expected reason", "[codec]
 	for (AeadKind kind : kAllAeads) {
 		for (StampMode mode : kAllModes) {
 			Fixture fx(kind, mode);
-			for (std::size_t l : {0, 2, 5, 9, 21, 39, 54}) {
+			for (std::size_t l : {0u, 2u, 5u, 9u, 21u, 39u, 54u}) {
 				for (std::uint32_t can_id : {0x123u, 0x1ABCDEF0u | CAN_EFF_FLAG}) {
 					INFO(aead_name(kind) << " mode " << static_cast<int>(mode)
 					                     << " L " << l << " id " << can_id);
@@ -336,25 +349,33 @@ TEST_CASE("every single bit flip is rejected with the expected reason", "[codec]
 					for (std::size_t byte = 0; byte < g.s; byte++) {
 						for (unsigned bit = 0; bit < 8; bit++) {
 							CanFrame m = s;
-							m.data[byte] ^= static_cast<std::uint8_t>(1u << bit);
+							m.data[byte] ^= static_cast<std::uint8_t>(
+							        1u << bit);
 							std::uint32_t want = SPSEC_R_RX_BAD_TAG;
 							const std::size_t stamp = g.s - 10u;
 							if (byte >= l && byte < l + g.pad) {
-								// Padding: ciphertext when encrypting; in clear
-								// and outside the AAD in auth-only networks.
+								// Padding: ciphertext when
+								// encrypting; in clear and outside
+								// the AAD in auth-only networks.
 								want = mode == StampMode::Encrypt
 								               ? SPSEC_R_RX_BAD_TAG
 								               : SPSEC_R_RX_BAD_PAD_BYTES;
-							} else if (byte == stamp || (byte == stamp + 1 && bit < 4)) {
-								// ts12 bit k moves T by 2^k: k <= 7 stays in
-								// W = 150, k >= 8 leaves it.
-								const unsigned k = (byte == stamp ? 0u : 8u) + bit;
+							} else if (byte == stamp ||
+							           (byte == stamp + 1 && bit < 4)) {
+								// ts12 bit k moves T by 2^k: k <= 7
+								// stays in W = 150, k >= 8 leaves
+								// it.
+								const unsigned k =
+								        (byte == stamp ? 0u : 8u) +
+								        bit;
 								want = k <= 7 ? SPSEC_R_RX_BAD_TAG
 								              : SPSEC_R_RX_OUTSIDE_WINDOW;
 							} else if (byte == stamp + 1) {
-								const unsigned pad2 = g.pad ^ (1u << (bit - 4));
-								want = pad2 > g.s - 10u ? SPSEC_R_RX_BAD_PAD_COUNT
-								                        : SPSEC_R_RX_BAD_TAG;
+								const unsigned pad2 =
+								        g.pad ^ (1u << (bit - 4));
+								want = pad2 > g.s - 10u
+								               ? SPSEC_R_RX_BAD_PAD_COUNT
+								               : SPSEC_R_RX_BAD_TAG;
 							}
 							INFO("byte " << byte << " bit " << bit);
 							CHECK(reason_of(fx.open(m, t)) == want);
@@ -366,7 +387,8 @@ TEST_CASE("every single bit flip is rejected with the expected reason", "[codec]
 						CanFrame m = s;
 						m.can_id ^= 1u << bit;
 						INFO("id bit " << bit);
-						CHECK(reason_of(fx.open(m, t)) == SPSEC_R_RX_BAD_TAG);
+						CHECK(reason_of(fx.open(m, t)) ==
+						      SPSEC_R_RX_BAD_TAG);
 					}
 					CanFrame rtr = s;
 					rtr.can_id |= CAN_RTR_FLAG;
@@ -377,15 +399,17 @@ TEST_CASE("every single bit flip is rejected with the expected reason", "[codec]
 					// Length bits: never accepted.
 					for (unsigned bit = 0; bit < 8; bit++) {
 						CanFrame m = s;
-						m.len = static_cast<std::uint8_t>(m.len ^ (1u << bit));
+						m.len = static_cast<std::uint8_t>(m.len ^
+						                                  (1u << bit));
 						INFO("len bit " << bit << " -> " << int(m.len));
 						const auto r = fx.open(m, t);
 						REQUIRE_FALSE(r);
 						if (!canfd_valid_len(m.len) || m.len < 12)
-							CHECK(r.error().reason == SPSEC_R_RX_BAD_LENGTH);
+							CHECK(r.error().reason ==
+							      SPSEC_R_RX_BAD_LENGTH);
 					}
-					// BRS/ESI are not authenticated (spec §4): a flip passes and the
-					// plain frame carries the received flags.
+					// BRS/ESI are not authenticated (spec §4): a flip passes
+					// and the plain frame carries the received flags.
 					CanFrame f = s;
 					f.flags ^= CANFD_ESI;
 					auto o = fx.open(f, t);
@@ -399,9 +423,9 @@ TEST_CASE("every single bit flip is rejected with the expected reason", "[codec]
 
 TEST_CASE("the EFF flag is not authenticated: only the ID bits enter nonce and AAD", "[codec]")
 {
-	// Documented consequence of the reference layout (AAD = LE32(id & 0x1FFFFFFF)): 11-bit 0x123
-	// and 29-bit 0x00000123 verify alike. The data plane's policy keys on the flag, so a 29-bit
-	// twin is only accepted if it is a configured secured ID itself.
+	// Documented consequence of the reference layout (AAD = LE32(id & 0x1FFFFFFF)): 11-bit
+	// 0x123 and 29-bit 0x00000123 verify alike. The data plane's policy keys on the flag, so a
+	// 29-bit twin is only accepted if it is a configured secured ID itself.
 	Fixture fx(AeadKind::AesGcm, StampMode::Encrypt);
 	const CanFrame s = fx.seal(payload_frame(0x123, 4), 1000);
 	CanFrame twin = s;
@@ -435,10 +459,10 @@ TEST_CASE("every malformed-frame class gets its own reason", "[codec]")
 	}
 	SECTION("bad length")
 	{
-		for (std::uint8_t len : {0, 1, 8, 9, 11, 13, 33, 63, 65, 255}) {
+		for (unsigned len : {0u, 1u, 8u, 9u, 11u, 13u, 33u, 63u, 65u, 255u}) {
 			CanFrame c = good;
-			c.len = len;
-			INFO(int(len));
+			c.len = static_cast<std::uint8_t>(len);
+			INFO(len);
 			CHECK(reason_of(fx.open(c, t)) == SPSEC_R_RX_BAD_LENGTH);
 		}
 	}
@@ -590,7 +614,8 @@ TEST_CASE("worked examples of docs/wire-format.md verify verbatim", "[codec]")
 		auto kind = parse_aead_name(aead_s);
 		REQUIRE(kind);
 		REQUIRE((mode_s == "encrypt" || mode_s == "auth-only"));
-		const StampMode mode = mode_s == "encrypt" ? StampMode::Encrypt : StampMode::AuthOnly;
+		const StampMode mode =
+		        mode_s == "encrypt" ? StampMode::Encrypt : StampMode::AuthOnly;
 		auto aead = Aead::create(*kind, key_from(ex.at("key")));
 		REQUIRE(aead);
 		const auto salt_v = hex(ex.at("salt"));
@@ -605,8 +630,17 @@ TEST_CASE("worked examples of docs/wire-format.md verify verbatim", "[codec]")
 		// The spaced byte dump of the data field, if given, matches too.
 		if (ex.count("bytes") != 0) {
 			const auto bytes = hex(ex.at("bytes"));
-			CHECK(std::vector<std::uint8_t>(s->data.begin(), s->data.begin() + s->len) ==
-			      bytes);
+			CHECK(std::vector<std::uint8_t>(s->data.begin(),
+			                                s->data.begin() + s->len) == bytes);
+		}
+		// When the example derives its key, the derivation matches too.
+		if (ex.count("seed") != 0) {
+			const auto cs = hex(ex.at("csalt"));
+			REQUIRE(cs.size() == 4);
+			auto k = derive_comm_key(key_from(ex.at("seed")), key_window(t),
+			                         CommSalt{cs[0], cs[1], cs[2], cs[3]});
+			REQUIRE(k);
+			CHECK(format_hex(k->expose()) == ex.at("key"));
 		}
 		Aead* raw = aead->get();
 		auto o = open_frame(OpenParams{p, 150}, frame(ex.at("secured")), t + 3,
@@ -632,11 +666,14 @@ TEST_CASE("worked examples of docs/wire-format.md verify verbatim", "[codec]")
 		if (ex.empty())
 			continue;
 		if (word == "key" || word == "salt" || word == "t" || word == "plain" ||
-		    word == "secured" || word == "bytes") {
+		    word == "secured" || word == "bytes" || word == "seed" || word == "csalt") {
 			std::string rest;
 			std::getline(ls, rest);
 			const auto b = rest.find_first_not_of(' ');
-			ex[word] = b == std::string::npos ? "" : rest.substr(b);
+			const std::string value = b == std::string::npos ? "" : rest.substr(b);
+			// "bytes" may span several lines.
+			ex[word] = word == "bytes" && ex.count(word) != 0 ? ex[word] + " " + value
+			                                                  : value;
 		} else if (word == "```") {
 			run();
 		}

@@ -42,13 +42,12 @@ TEST_CASE("12-bit reconstruction, hand-computed edge cases", "[codec]")
 	        {0x800, 0x10000, -2048, 0x0F800},  // 2048 counts as backward
 	        {0xFFF, 0x10000, -1, 0x0FFFF},     // wraps back across 4096
 	        {0x000, 0x12FFF, 1, 0x13000},      // wraps forward across 4096
-	        {0xFFF, 0x13000, -1, 0x12FFF},
-	        {0x123, 0x9000123, 0, 0x9000123},
-	        {0x1B9, 0x9000123, 150, 0x90001B9},    // +W
-	        {0x08D, 0x9000123, -150, 0x900008D},   // -W
-	        {0x1BA, 0x9000123, 151, 0x90001BA},    // W + 1
-	        {0x08C, 0x9000123, -151, 0x900008C},   // -(W + 1)
-	        {0x005, 0xFFE, 7, 0x1005},             // local just below a 4096 boundary
+	        {0xFFF, 0x13000, -1, 0x12FFF},       {0x123, 0x9000123, 0, 0x9000123},
+	        {0x1B9, 0x9000123, 150, 0x90001B9},   // +W
+	        {0x08D, 0x9000123, -150, 0x900008D},  // -W
+	        {0x1BA, 0x9000123, 151, 0x90001BA},   // W + 1
+	        {0x08C, 0x9000123, -151, 0x900008C},  // -(W + 1)
+	        {0x005, 0xFFE, 7, 0x1005},            // local just below a 4096 boundary
 	        {0xFFE, 0x1002, -4, 0xFFE},
 	};
 	for (const Case& c : cases) {
@@ -60,10 +59,10 @@ TEST_CASE("12-bit reconstruction, hand-computed edge cases", "[codec]")
 	CHECK(ts12_delta(0xF123, 0x9000123) == 0);
 	CHECK(ts12_of(0x123456789ull) == 0x789);
 	// T would be 0 or negative: no reconstruction.
-	CHECK_FALSE(reconstruct_t(0xFFF, 5));     // 5 - 6
-	CHECK_FALSE(reconstruct_t(0x000, 0));     // 0
-	CHECK_FALSE(reconstruct_t(0xFFB, 5));     // 5 - 10
-	CHECK(reconstruct_t(0x004, 5) == 4u);     // 5 - 1
+	CHECK_FALSE(reconstruct_t(0xFFF, 5));  // 5 - 6
+	CHECK_FALSE(reconstruct_t(0x000, 0));  // 0
+	CHECK_FALSE(reconstruct_t(0xFFB, 5));  // 5 - 10
+	CHECK(reconstruct_t(0x004, 5) == 4u);  // 5 - 1
 	// Wrapping past 2^64 is refused too.
 	CHECK_FALSE(reconstruct_t(0x001, 0xFFFFFFFFFFFFFFFFull));
 }
@@ -149,9 +148,9 @@ TEST_CASE("key windows, N(e), parity and the live-key rule", "[codec]")
 		std::optional<std::uint64_t> other;
 	};
 	const Case cases[] = {
-	        {0, 0, std::nullopt},        {0x7FFFFF, 0, std::nullopt}, {0x800000, 0, 1},
-	        {0xFFFFFF, 0, 1},            {0x1000000, 1, 0},          {0x17FFFFF, 1, 0},
-	        {0x1800000, 1, 2},           {0x1FFFFFF, 1, 2},          {0x2000000, 2, 1},
+	        {0, 0, std::nullopt}, {0x7FFFFF, 0, std::nullopt}, {0x800000, 0, 1},
+	        {0xFFFFFF, 0, 1},     {0x1000000, 1, 0},           {0x17FFFFF, 1, 0},
+	        {0x1800000, 1, 2},    {0x1FFFFFF, 1, 2},           {0x2000000, 2, 1},
 	};
 	for (const Case& c : cases) {
 		INFO("T " << c.t);
@@ -172,7 +171,8 @@ TEST_CASE("key derivation known answers (pyca/cryptography HKDF-SHA256)", "[code
 	const Key32 seed = key_from("000102030405060708090a0b0c0d0e0f"
 	                            "101112131415161718191a1b1c1d1e1f");
 	const CommSalt csalt = {1, 2, 3, 4};
-	CHECK(format_hex(comm_key_salt(1, csalt)) == "0000800100000000" "01020304");
+	CHECK(format_hex(comm_key_salt(1, csalt)) == "0000800100000000"
+	                                             "01020304");
 
 	struct Kat {
 		std::uint64_t e;
@@ -204,8 +204,9 @@ TEST_CASE("key derivation known answers (pyca/cryptography HKDF-SHA256)", "[code
 	CHECK(key_hex(*sess) == "0b0347c0e296fe9a56a8c8c14095b5fc01efaf274c844c4b3db001ea2f67cb9f");
 
 	const std::uint64_t tim = 0x0123456789ABCDEFull;
-	CHECK(format_hex(param_auth_key_salt(rnd, tim, csalt)) ==
-	      "c0c1c2c3c4c5c6c7c8c9cacb" "efcdab8967452301" "01020304");
+	CHECK(format_hex(param_auth_key_salt(rnd, tim, csalt)) == "c0c1c2c3c4c5c6c7c8c9cacb"
+	                                                          "efcdab8967452301"
+	                                                          "01020304");
 	auto pa = derive_param_auth_key(seed, rnd, tim, csalt);
 	REQUIRE(pa);
 	CHECK(key_hex(*pa) == "a5f323d1b19f20477c08eef82f183b85788de16f54c93947a47fb16e5412c94c");

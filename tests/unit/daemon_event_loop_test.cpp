@@ -20,7 +20,10 @@ using namespace spsec;
 
 namespace {
 
-bool fd_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+bool fd_open(int fd)
+{
+	return ::fcntl(fd, F_GETFD) != -1;
+}
 
 struct Pipe {
 	Fd r, w;
@@ -96,8 +99,7 @@ TEST_CASE("event loop dispatches a readable fd to its handler", "[daemon]")
 	CHECK(dup.error().context.find("pipe-again") != std::string::npos);
 }
 
-TEST_CASE("a source removed by an earlier handler of the same batch is not dispatched",
-          "[daemon]")
+TEST_CASE("a source removed by an earlier handler of the same batch is not dispatched", "[daemon]")
 {
 	Logger log(-1, LogLevel::Error, false);
 	auto loop = EventLoop::create(log);
@@ -145,9 +147,8 @@ TEST_CASE("monotonic timer fires once, periodic timer counts, disarm stops it", 
 	auto loop = EventLoop::create(log);
 	REQUIRE(loop);
 	std::uint64_t fired = 0;
-	REQUIRE(loop->watch(t->fd(), EPOLLIN, "timer", [&](std::uint32_t) {
-		fired += *t->consume();
-	}));
+	REQUIRE(loop->watch(t->fd(), EPOLLIN, "timer",
+	                    [&](std::uint32_t) { fired += *t->consume(); }));
 	REQUIRE(t->arm_after(1'000'000));  // 1 ms
 	REQUIRE(*loop->run_once(5000) == 1);
 	CHECK(fired == 1);
@@ -225,14 +226,15 @@ TEST_CASE("logger writes one line per event, plain or with journal priorities", 
 	journal.info("i");
 	journal.debug("d");
 	journal.verbose("v");
-	CHECK(p.drain() == "<3>spsecd: e\n<4>spsecd: w\n<6>spsecd: i\n<7>spsecd: d\n<7>spsecd: v\n");
+	CHECK(p.drain() ==
+	      "<3>spsecd: e\n<4>spsecd: w\n<6>spsecd: i\n<7>spsecd: d\n<7>spsecd: v\n");
 
 	// A message cannot forge a second line.
 	plain.info("line1\n<3>spsecd: forged");
 	CHECK(p.drain() == "spsecd: line1?<3>spsecd: forged\n");
 
 	auto r = plain.fail(Error{2, "opening x"});
-	CHECK(r.error().errno_value == 2);
+	CHECK(r.value().errno_value == 2);
 	CHECK(p.drain() == "spsecd: error: opening x: No such file or directory\n");
 }
 

@@ -65,7 +65,8 @@ TEST_CASE("key store errors name line and field, never the secret", "[daemon]")
 	std::string bad_char = seed;
 	bad_char[17] = 'g';
 	const Case cases[] = {
-	        {"format = 1\nseed.key = " + bad_char + "\n", "t line 2: seed.key: character 18 is not a hex digit"},
+	        {"format = 1\nseed.key = " + bad_char + "\n",
+	         "t line 2: seed.key: character 18 is not a hex digit"},
 	        {"format = 1\nseed.key = " + seed.substr(0, 62) + "\n",
 	         "line 2: seed.key: expected 64 hex digits, found 62 characters"},
 	        {"format = 1\nseed.key " + seed + "\n", "line 2: expected 'name = value'"},
@@ -118,7 +119,7 @@ TEST_CASE("key store refuses group/other permissions, wrong owner and symlinks",
 {
 	TempDir dir;
 	std::string path = dir.file("keys");
-	for (mode_t mode : {0640, 0604, 0660, 0601}) {
+	for (mode_t mode : {0640u, 0604u, 0660u, 0601u}) {
 		spsec::test::write_file(path, good_text(), mode);
 		auto ks = KeyStore::load(path, ::geteuid());
 		REQUIRE_FALSE(ks);

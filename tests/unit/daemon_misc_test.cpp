@@ -1,1 +1,165 @@
+// SPDX-License-Identifier: Apache-2.0
+// sd_notify, the CAN control-plane filter, counter names and exports.
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cstddef>
+#include <cstring>
+#include <set>
+#include <string>
+
+#include "daemon/can_port.h"
+#include "daemon/counters.h"
+#include "daemon/fd.h"
+#include "daemon/json.h"
+#include "daemon/sd_notify.h"
+#include "daemon_test_util.h"
+
+using namespace spsec;
+using spsec::test::TempDir;
+
+namespace {
+
+std::string recv_dgram(int fd)
+{
+	char buf[256];
+	ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+	REQUIRE(n >= 0);
+	return std::string(buf, static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
+TEST_CASE("sd_notify sends one datagram to a path or an abstract socket", "[daemon]")
+{
+	TempDir dir;
+	std::string path = dir.file("notify");
+	Fd s(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	sockaddr_un addr{};
+	addr.sun_family = AF_UNIX;
+	std::memcpy(addr.sun_path, path.c_str(), path.size());
+	REQUIRE(::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+	auto r = sd_notify_to(path, "READY=1");
+	REQUIRE(r);
+	CHECK(*r);
+	CHECK(recv_dgram(s.get()) == "READY=1");
+
+	// Abstract: '@' stands for the leading NUL, the length is exact.
+	std::string name = "@spsec-test-" + std::to_string(::getpid());
+	Fd a(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	sockaddr_un aa{};
+	aa.sun_family = AF_UNIX;
+	std::memcpy(aa.sun_path + 1, name.data() + 1, name.size() - 1);
+	REQUIRE(::bind(a.get(), reinterpret_cast<sockaddr*>(&aa),
+	               static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size())) == 0);
+	REQUIRE(sd_notify_to(name, "STOPPING=1"));
+	CHECK(recv_dgram(a.get()) == "STOPPING=1");
+
+	auto none = sd_notify_to("", "READY=1");
+	REQUIRE(none);
+	CHECK_FALSE(*none);
+	CHECK_FALSE(sd_notify_to("relative/path", "READY=1"));
+	CHECK_FALSE(sd_notify_to(dir.file("absent"), "READY=1"));
+}
+
+TEST_CASE("the CAN receive filter passes exactly the control plane", "[daemon]")
+{
+	can_filter f = control_plane_filter();
+	auto passes = [&](canid_t id) { return (id & f.can_mask) == (f.can_id & f.can_mask); };
+	CHECK(passes(CAN_EFF_FLAG | 0x0AFF0805));                       // PA request
+	CHECK(passes(CAN_EFF_FLAG | 0x02210900));                       // Sync broadcast
+	CHECK(passes(CAN_EFF_FLAG | 0x12020A05));                       // heartbeat
+	CHECK_FALSE(passes(CAN_EFF_FLAG | 0x00000181));                 // data plane, 29-bit
+	CHECK_FALSE(passes(0x181));                                     // 11-bit
+	CHECK_FALSE(passes(CAN_EFF_FLAG | CAN_RTR_FLAG | 0x02210900));  // RTR
+	CHECK_FALSE(passes(0x02210900));  // bit 25 but not an extended frame
+
+	FakeCanPort p;
+	canfd_frame fr{};
+	fr.can_id = CAN_EFF_FLAG | 0x02210900;
+	p.inbox.push_back(fr);
+	REQUIRE(p.send(fr));
+	CHECK(p.sent.size() == 1);
+	auto got = p.receive();
+	REQUIRE(got);
+	REQUIRE(got->has_value());
+	CHECK((*got)->can_id == fr.can_id);
+	CHECK_FALSE(p.receive()->has_value());
+}
+
+TEST_CASE("every reason code has one unique name", "[daemon]")
+{
+	std::set<std::string_view> names;
+	std::set<std::uint32_t> codes;
+	for (const auto& r : reason_table()) {
+		CHECK(r.code < SPSEC_R_MAX);
+		CHECK(names.insert(r.name).second);
+		CHECK(codes.insert(r.code).second);
+		CHECK(r.name.substr(0, 2) == r.direction);
+		CHECK(reason_info(r.code) == &r);
+	}
+	CHECK(reason_info(SPSEC_R_UNUSED0) == nullptr);
+	CHECK(reason_info(SPSEC_R_RX_BAD_TAG)->name == "rx_bad_tag");
+	CHECK(reason_info(SPSEC_R_TX_CONTROL_UNMARKED)->name == "tx_control_unmarked");
+	CHECK(codes.size() == 32);
+}
+
+TEST_CASE("counters render as text, JSON and Prometheus textfile", "[daemon]")
+{
+	CounterSnapshot s;
+	s.by_reason[SPSEC_R_RX_OK] = 12;
+	s.by_reason[SPSEC_R_RX_BAD_TAG] = 3;
+	s.by_reason[SPSEC_R_TX_OK] = 18446744073709551615u;
+
+	std::string text = format_counters_text(s, false);
+	CHECK_THAT(text, Catch::Contains("rx_ok") && Catch::Contains("rx_bad_tag") &&
+	                         !Catch::Contains("rx_replay"));
+	CHECK(format_counters_text(CounterSnapshot{}, false) == "no frames counted yet\n");
+
+	auto j = parse_json(format_counters_json(s, "can0"));
+	REQUIRE(j);
+	CHECK(j->find("interface")->as_string() == "can0");
+	CHECK(j->find("counters")->find("rx_bad_tag")->as_u64() == 3u);
+	CHECK(j->find("counters")->find("tx_ok")->as_u64() == 18446744073709551615u);
+	CHECK(j->find("counters")->members().size() == reason_table().size());
+
+	std::string prom = format_prometheus(s, "ca\"n0");
+	CHECK_THAT(prom, Catch::StartsWith("# HELP spsec_frames_total "));
+	CHECK_THAT(prom, Catch::Contains("# TYPE spsec_frames_total counter\n"));
+	CHECK_THAT(prom,
+	           Catch::Contains("spsec_frames_total{interface=\"ca\\\"n0\",direction=\"rx\","
+	                           "verdict=\"drop\",reason=\"rx_bad_tag\"} 3\n"));
+	CHECK_THAT(prom, Catch::Contains("reason=\"tx_ok\"} 18446744073709551615\n"));
+	std::size_t samples = 0;
+	for (std::size_t p = 0; (p = prom.find("\nspsec_frames_total{", p)) != std::string::npos;
+	     p++)
+		samples++;
+	CHECK(samples == reason_table().size());
+}
+
+TEST_CASE("write_file_atomic replaces with the given mode", "[daemon]")
+{
+	TempDir dir;
+	std::string path = dir.file("spsec.prom");
+	REQUIRE(write_file_atomic(path, "a\n", 0644));
+	REQUIRE(write_file_atomic(path, "b\n", 0644));
+	CHECK(spsec::test::read_file(path) == "b\n");
+	struct stat st {};
+	REQUIRE(::stat(path.c_str(), &st) == 0);
+	CHECK((st.st_mode & 0777) == 0644);
+	CHECK(dir.entries() == std::vector<std::string>{"spsec.prom"});
+	auto bad = write_file_atomic(dir.file("no/such/dir"), "x", 0644);
+	REQUIRE_FALSE(bad);
+	CHECK(bad.error().errno_value == ENOENT);
+}
+
+TEST_CASE("reading pinned counters names a missing pin", "[daemon]")
+{
+	TempDir dir;
+	auto r = read_pinned_counters(dir.path());
+	REQUIRE_FALSE(r);
+	CHECK_THAT(r.error().message(), Catch::Contains("spsec_counters"));
+}

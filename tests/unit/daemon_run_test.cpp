@@ -1,1 +1,306 @@
+// SPDX-License-Identifier: Apache-2.0
+// spsecd start-up order, teardown, reload and signals, with a fake data plane, a fake CAN port
+// and a recording sd_notify. No root, no CAN.
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <csignal>
+#include <string>
+#include <vector>
+
+#include "daemon/control_socket.h"
+#include "daemon/daemon.h"
+#include "daemon/json.h"
+#include "daemon_test_util.h"
+
+using namespace spsec;
+using spsec::test::TempDir;
+
+namespace {
+
+constexpr const char* kKeys =
+        "format = 1\n"
+        "seed.key = 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
+        "seed.salt = 0102030405060708\n"
+        "seed.id = 0x00000042\n";
+
+struct Env {
+	TempDir dir;
+	Logger log{-1, LogLevel::Error, false};
+	FakeClock clock{7'000'000'000};
+	FakeDataPlane dp;
+	std::vector<std::string> notes;
+	bool can_fails = false;
+	std::uint64_t realtime = 0;  // CLOCK_REALTIME seen by the daemon; 0: no floor
+	int can_opened = 0;
+
+	Env(bool sync = false, bool signals = false)
+	{
+		write_config(sync, 150);
+		spsec::test::write_file(dir.file("keys"), kKeys, 0600);
+		handle_signals = signals;
+	}
+	void write_config(bool sync, int window, const std::string& iface = "vcan0")
+	{
+		spsec::test::write_file(dir.file("spsecd.yaml"), "interface: " + iface +
+		                                                         "\n"
+		                                                         "participant_id: 5\n"
+		                                                         "sync: " +
+		                                                         (sync ? "on" : "off") +
+		                                                         "\n"
+		                                                         "aead: aes-gcm\n"
+		                                                         "data_bitrate: 1000000\n"
+		                                                         "acceptance_window: " +
+		                                                         std::to_string(window) +
+		                                                         "\n"
+		                                                         "key_store: " +
+		                                                         dir.file("keys") +
+		                                                         "\n"
+		                                                         "control_socket: " +
+		                                                         dir.file("ctl.sock") +
+		                                                         "\n"
+		                                                         "pin_dir: " +
+		                                                         dir.file("pins") + "\n");
+	}
+	DaemonDeps deps()
+	{
+		DaemonDeps d;
+		d.log = &log;
+		d.clock = &clock;
+		d.data_plane = &dp;
+		d.open_can = [this](const std::string&) -> Result<std::unique_ptr<CanPort>> {
+			if (can_fails)
+				return fail("fake: no CAN");
+			can_opened++;
+			return std::make_unique<FakeCanPort>();
+		};
+		d.notify = [this](std::string_view s) -> Result<bool> {
+			notes.emplace_back(s);
+			return true;
+		};
+		d.key_owner = ::geteuid();
+		d.state_dir = dir.path();
+		d.handle_signals = handle_signals;
+		d.realtime_ns = [this] { return realtime; };
+		return d;
+	}
+	std::string status()
+	{
+		auto c = control_connect(dir.file("ctl.sock"), 2000);
+		REQUIRE(c);
+		REQUIRE(control_write(c->get(), "{\"cmd\":\"status\"}\n"));
+		return c->valid() ? pump_reply(c->get()) : "";
+	}
+	Daemon* current = nullptr;
+	bool handle_signals = false;
+	std::string pump_reply(int fd)
+	{
+		for (int i = 0; i < 100; i++) {
+			char ch;
+			if (::recv(fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
+				break;
+			REQUIRE(current->run_once(50));
+		}
+		std::string buf;
+		auto l = control_read_line(fd, buf);
+		REQUIRE(l);
+		return *l;
+	}
+	bool noted(std::string_view s) const
+	{
+		return std::find(notes.begin(), notes.end(), s) != notes.end();
+	}
+};
+
+}  // namespace
+
+TEST_CASE("participant start-up runs in order and reports Waiting", "[daemon]")
+{
+	Env env;
+	Daemon d(env.deps(), env.dir.file("spsecd.yaml"));
+	env.current = &d;
+	auto r = d.start();
+	if (!r)
+		FAIL(r.error().message());
+	CHECK(env.dp.calls == std::vector<std::string>{"open vcan0", "publish 1"});
+	CHECK_FALSE(env.dp.last.clock_set);
+	CHECK(env.dp.last.tick_ns == 100'000u);
+	CHECK(env.can_opened == 1);
+	CHECK(env.noted("READY=1\nSTATUS=running"));
+	CHECK(d.state() == SPSEC_STATE_WAITING);
+
+	auto st = parse_json(env.status());
+	REQUIRE(st);
+	CHECK(st->find("state")->as_string() == "Waiting");
+	CHECK(st->find("interface")->as_string() == "vcan0");
+	CHECK(st->find("role")->as_string() == "participant");
+	CHECK(st->find("clock_set")->as_bool() == false);
+	CHECK(st->find("keys")->find("seed")->as_string() == "0x00000042");
+	CHECK(st->find("keys")->find("integrator")->type() == JsonValue::Type::Null);
+	CHECK(st->find("counters")->find("rx_ok")->as_u64() == 0u);
+	CHECK(st->find("acceptance_window")->as_u64() == 150u);
+
+	d.teardown();
+	CHECK(env.dp.calls.back() == "close");
+	CHECK(env.dp.last.state == SPSEC_STATE_SHUTDOWN);
+	CHECK(env.noted("STOPPING=1"));
+	CHECK(::access(env.dir.file("ctl.sock").c_str(), F_OK) != 0);
+	d.teardown();  // idempotent
+	CHECK(std::count(env.dp.calls.begin(), env.dp.calls.end(), "close") == 1);
+}
+
+TEST_CASE("a key store with group access stops start-up before the data plane", "[daemon]")
+{
+	Env env;
+	::chmod(env.dir.file("keys").c_str(), 0640);
+	Daemon d(env.deps(), env.dir.file("spsecd.yaml"));
+	auto r = d.start();
+	REQUIRE_FALSE(r);
+	CHECK_THAT(r.error().message(), Catch::Contains("mode 0640"));
+	CHECK(env.dp.calls.empty());
+	CHECK_FALSE(env.noted("READY=1\nSTATUS=running"));
+}
+
+TEST_CASE("a bad config stops start-up with the config's message", "[daemon]")
+{
+	Env env;
+	spsec::test::write_file(env.dir.file("spsecd.yaml"),
+	                        "interface: vcan0\nparticipant_id: 500\n");
+	Daemon d(env.deps(), env.dir.file("spsecd.yaml"));
+	auto r = d.start();
+	REQUIRE_FALSE(r);
+	CHECK_THAT(r.error().message(), Catch::Contains("loading the configuration") &&
+	                                        Catch::Contains("participant_id"));
+	CHECK(env.dp.calls.empty());
+}
+
+TEST_CASE("a failure after the data plane opened still tears everything down", "[daemon]")
+{
+	Env env;
+	env.can_fails = true;
+	Daemon d(env.deps(), env.dir.file("spsecd.yaml"));
+	auto r = d.start();
+	REQUIRE_FALSE(r);
+	CHECK_THAT(r.error().message(), Catch::Contains("control-plane CAN socket"));
+	CHECK(env.dp.calls == std::vector<std::string>{"open vcan0", "close"});
+	CHECK(env.noted("STOPPING=1"));
+
+	Env env2;
+	env2.dp.fail_open = true;
+	Daemon d2(env2.deps(), env2.dir.file("spsecd.yaml"));
+	auto r2 = d2.start();
+	REQUIRE_FALSE(r2);
+	CHECK_THAT(r2.error().message(), Catch::Contains("opening the data plane"));
+	CHECK(env2.dp.calls == std::vector<std::string>{"open vcan0"});  // nothing to close
+	CHECK(env2.can_opened == 0);
+}
+
+TEST_CASE("reload refuses a bad config or key store and keeps the old one", "[daemon]")
+{
+	Env env;
+	Daemon d(env.deps(), env.dir.file("spsecd.yaml"));
+	env.current = &d;
+	REQUIRE(d.start());
+	auto sub = control_connect(env.dir.file("ctl.sock"), 2000);
+	REQUIRE(sub);
+	REQUIRE(control_write(sub->get(), "{\"cmd\":\"events\"}\n"));
+	CHECK(env.pump_reply(sub->get()) == R"({"subscribed":true})");
+
+	spsec::test::write_file(env.dir.file("spsecd.yaml"), "interface: [\n");
+	auto bad = d.reload();
+	REQUIRE_FALSE(bad);
+	CHECK(d.config()->acceptance_window == 150u);
+	std::string buf;
+	auto ev = parse_json(*control_read_line(sub->get(), buf));
+	REQUIRE(ev);
+	CHECK(ev->find("event")->as_string() == "reload");
+	CHECK(ev->find("ok")->as_bool() == false);
+	CHECK_THAT(std::string(*ev->find("error")->as_string()),
+	           Catch::Contains("loading the configuration"));
+
+	env.write_config(false, 150, "vcan1");
+	auto fixed = d.reload();
+	REQUIRE_FALSE(fixed);
+	CHECK_THAT(fixed.error().context, Catch::Contains("interface cannot change on reload"));
+	CHECK(d.config()->interface == "vcan0");
+
+	env.write_config(false, 300);
+	::chmod(env.dir.file("keys").c_str(), 0644);
+	auto keys = d.reload();
+	REQUIRE_FALSE(keys);
+	CHECK_THAT(keys.error().context, Catch::Contains("mode 0644"));
+	CHECK(d.config()->acceptance_window == 150u);
+
+	::chmod(env.dir.file("keys").c_str(), 0600);
+	auto ok = d.reload();
+	REQUIRE(ok);
+	CHECK(d.config()->acceptance_window == 300u);
+	CHECK(env.dp.calls.back() == "reconfigure vcan0");
+	CHECK(env.notes.back() == "READY=1");
+	CHECK(std::count(env.notes.begin(), env.notes.end(), "RELOADING=1") == 4);
+	CHECK(std::count(env.notes.begin(), env.notes.end(), "READY=1") == 4);
+}
+
+TEST_CASE("the Sync role boots T from the persisted value and writes ahead", "[daemon]")
+{
+	Env env(true);
+	std::string tfile = env.dir.file("vcan0.t");
+	std::uint64_t first_t;
+	{
+		Daemon d(env.deps(), env.dir.file("spsecd.yaml"));
+		REQUIRE(d.start());
+		CHECK(d.state() == SPSEC_STATE_SECURE);
+		REQUIRE(d.sync_clock()->is_set());
+		first_t = d.sync_clock()->now_t();
+		CHECK(first_t == 1);  // first boot
+		CHECK(spsec::test::read_file(tfile) == "spsec-t 1 80001\n");
+		CHECK(env.dp.last.clock_set);
+		CHECK(env.dp.last.base_t == 1u);
+		CHECK(env.dp.last.base_ns == env.clock.monotonic_ns());
+		CHECK(env.dp.last.state == SPSEC_STATE_SECURE);
+		env.clock.advance_ns(100'000ull * 50'000);  // 50 000 ticks
+	}
+	{
+		Daemon d(env.deps(), env.dir.file("spsecd.yaml"));
+		REQUIRE(d.start());
+		// stored 80001 + 80000
+		CHECK(d.sync_clock()->now_t() == 160'001u);
+		CHECK(spsec::test::read_file(tfile) == "spsec-t 1 240001\n");
+	}
+	{
+		// A lost T file: the wall clock (here 10^15 ns = 10^10 ticks) is the floor.
+		REQUIRE(::unlink(tfile.c_str()) == 0);
+		env.realtime = 1'000'000'000'000'000;
+		Daemon d(env.deps(), env.dir.file("spsecd.yaml"));
+		REQUIRE(d.start());
+		CHECK(d.sync_clock()->now_t() == 10'000'000'000u);
+		CHECK(spsec::test::read_file(tfile) == "spsec-t 1 10000080000\n");
+	}
+	spsec::test::write_file(tfile, "garbage");
+	Daemon d(env.deps(), env.dir.file("spsecd.yaml"));
+	auto r = d.start();
+	REQUIRE_FALSE(r);
+	CHECK_THAT(r.error().message(), Catch::Contains("corrupt"));
+}
+
+TEST_CASE("SIGHUP reloads and SIGTERM stops the running loop", "[daemon]")
+{
+	Env env(false, true);
+	Daemon d(env.deps(), env.dir.file("spsecd.yaml"));
+	REQUIRE(d.start());
+	env.write_config(false, 200);
+	REQUIRE(::raise(SIGHUP) == 0);
+	auto window = [&] {
+		const Config* c = d.config();
+		return c == nullptr ? 0u : c->acceptance_window;
+	};
+	for (int i = 0; i < 100 && window() != 200; i++)
+		REQUIRE(d.run_once(50));
+	CHECK(window() == 200u);
+	REQUIRE(::raise(SIGTERM) == 0);
+	REQUIRE(d.run());  // returns once SIGTERM was handled
+	CHECK(d.loop()->stopped());
+}

@@ -40,11 +40,6 @@ Key32 key_seq(std::uint8_t first)
 	return Key32(std::span<const std::uint8_t, 32>(a));
 }
 
-std::vector<std::uint8_t> data_of(const CanFrame& f)
-{
-	return {f.data.begin(), f.data.begin() + f.len};
-}
-
 CanFrame frame(const char* text)
 {
 	auto f = parse_can_frame(text);
@@ -181,13 +176,11 @@ TEST_CASE("PA request: golden frame, round trip, malformed", "[messages]")
 	CHECK(back->pp == 5);
 	CHECK(back->random == req.random);
 
-	CHECK(decode_pa_request(frame("0AFF0805##0101112131415161718191A1B1C1D1E"))
-	              .error()
-	              .code == MsgErrc::BadLength);  // 15 bytes: not a CAN FD length
+	CHECK(decode_pa_request(frame("0AFF0805##0101112131415161718191A1B1C1D1E")).error().code ==
+	      MsgErrc::BadLength);  // 15 bytes: not a CAN FD length
 	CHECK(decode_pa_request(frame("0AFF0805##0101112131415161718191A1B")).error().code ==
 	      MsgErrc::TooShort);
-	CHECK(decode_pa_request(frame("0AFF0805#1011121314151617")).error().code ==
-	      MsgErrc::NotFd);
+	CHECK(decode_pa_request(frame("0AFF0805#1011121314151617")).error().code == MsgErrc::NotFd);
 	CHECK(decode_pa_request(frame("06230885##0101112131415161718191A1B1C1D1E1F"))
 	              .error()
 	              .code == MsgErrc::WrongKind);
@@ -201,7 +194,10 @@ TEST_CASE("PA response: golden tags (AES-GCM, ChaCha20) and verification", "[mes
 	const Random16 rnd = seq<16>(0x10);
 
 	CHECK(format_hex(pa_response_aad(rnd, kTim, kCsalt, 5)) ==
-	      "101112131415161718191a1b1c1d1e1f" "8967452301000000" "a0a1a2a3" "85082300");
+	      "101112131415161718191a1b1c1d1e1f"
+	      "8967452301000000"
+	      "a0a1a2a3"
+	      "85082300");
 
 	struct Row {
 		AeadKind kind;
@@ -215,13 +211,12 @@ TEST_CASE("PA response: golden tags (AES-GCM, ChaCha20) and verification", "[mes
 		CHECK(format_hex(m->tag) == r.tag);
 		const CanFrame f = encode_pa_response(*m);
 		CHECK(format_can_frame(f) ==
-		      std::string("06230885##08967452301000000A0A1A2A3") +
-		              [&] {
-			              std::string t = r.tag;
-			              for (auto& ch : t)
-				              ch = static_cast<char>(std::toupper(ch));
-			              return t;
-		              }());
+		      std::string("06230885##08967452301000000A0A1A2A3") + [&] {
+			      std::string t = r.tag;
+			      for (auto& ch : t)
+				      ch = static_cast<char>(std::toupper(ch));
+			      return t;
+		      }());
 		auto d = decode_pa_response(f);
 		REQUIRE(d);
 		CHECK(d->tim == kTim);
@@ -257,10 +252,11 @@ TEST_CASE("PA response: golden tags (AES-GCM, ChaCha20) and verification", "[mes
 	}
 	SECTION("malformed")
 	{
-		CHECK(decode_pa_response(frame("06230885##00000000000000000A0A1A2A30011223344556677"))
+		CHECK(decode_pa_response(
+		              frame("06230885##00000000000000000A0A1A2A30011223344556677"))
 		              .error()
 		              .code == MsgErrc::ZeroTime);
-		CHECK(decode_pa_response(frame("06230885##08967452301000000A0A1A2A3001122"))
+		CHECK(decode_pa_response(frame("06230885##08967452301000000A0A1A2A3"))
 		              .error()
 		              .code == MsgErrc::TooShort);
 		CHECK_FALSE(make_pa_response(AeadKind::AesGcm, seed, rnd, 5, 0, kCsalt));
@@ -330,8 +326,7 @@ TEST_CASE("Sync broadcast and heartbeat: golden stamped frames", "[messages]")
 	odd.data = {0xFF, 0xFF, 0xFF};
 	auto odd_sealed = seal_frame(**aead, op.stamp, odd, kTim + 10);
 	REQUIRE(odd_sealed);
-	CHECK(open_heartbeat(op, *odd_sealed, kTim + 10, keys).error().code ==
-	      MsgErrc::BadPayload);
+	CHECK(open_heartbeat(op, *odd_sealed, kTim + 10, keys).error().code == MsgErrc::BadPayload);
 }
 
 TEST_CASE("Hello messages: golden frames, round trip, malformed", "[messages]")
@@ -365,10 +360,13 @@ TEST_CASE("session counter and nonce", "[messages]")
 	CHECK(session_initial_counter(seq<16>(0x80), seq<16>(0x90)) == 0x10101010u);
 	auto n = session_nonce(AeadKind::AesGcm, 0x10101011, seq<8>(0x60));
 	REQUIRE(n);
-	CHECK(format_hex(n->view()) == "11101010" "6061626364656667" "00000000");
+	CHECK(format_hex(n->view()) == "11101010"
+	                               "6061626364656667"
+	                               "00000000");
 	auto c = session_nonce(AeadKind::ChaCha20Poly1305, 0x10101011, seq<8>(0x60));
 	REQUIRE(c);
-	CHECK(format_hex(c->view()) == "11101010" "6061626364656667");
+	CHECK(format_hex(c->view()) == "11101010"
+	                               "6061626364656667");
 	CHECK(session_nonce(AeadKind::Ascon, 0, {})->len == 16);
 	CHECK(session_nonce(AeadKind::AesGcm, kSessionCounterLimit - 1, {}));
 	CHECK(session_nonce(AeadKind::AesGcm, kSessionCounterLimit, {}).error().code ==
@@ -415,8 +413,7 @@ TEST_CASE("Finished and register messages: golden tags", "[messages]")
 		CHECK(format_hex(pt) == "50ffffff01000000");
 		auto rif = seal_session_message(*s.aead, s.ctx, CpType::ReadInit, true, ri, pt);
 		REQUIRE(rif);
-		CHECK(format_can_frame(*rif) ==
-		      std::string("1E130285##0") + r.ri_ct + r.ri_tag);
+		CHECK(format_can_frame(*rif) == std::string("1E130285##0") + r.ri_ct + r.ri_tag);
 		auto opened =
 		        open_session_message(*s.aead, s.ctx, CpType::ReadInit, true, ri, 8, *rif);
 		REQUIRE(opened);
@@ -544,8 +541,7 @@ TEST_CASE("internal event: golden frame, round trip, malformed", "[messages]")
 	REQUIRE(d);
 	CHECK(*d == ev);
 	CHECK(decode_internal_event(frame("1E000C05#5103DE0000")));  // classical is fine
-	CHECK(decode_internal_event(frame("1E000C05#5103DE00")).error().code ==
-	      MsgErrc::TooShort);
+	CHECK(decode_internal_event(frame("1E000C05#5103DE00")).error().code == MsgErrc::TooShort);
 	CHECK(decode_internal_event(frame("1E000C85#5103DE0000")).error().code ==
 	      MsgErrc::WrongDirection);
 }
@@ -574,13 +570,13 @@ TEST_CASE("event codes and names", "[messages]")
 //   from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 //   from cryptography.hazmat.primitives import hashes
 //   from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
-//   def hkdf(ikm, salt): return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=b"").derive(ikm)
-//   def aead(kind, key, nonce, aad, pt=b""):
+//   def hkdf(ikm, salt): return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt,
+//   info=b"").derive(ikm) def aead(kind, key, nonce, aad, pt=b""):
 //       if kind=="gcm": return AESGCM(key).encrypt(nonce, pt, aad)
 //       return ChaCha20Poly1305(key).encrypt(nonce, pt, aad)
 //   h=lambda b: b.hex()
-//   seed=bytes(range(32)); rnd=bytes(range(0x10,0x20)); tim=0x0000000123456789; csalt=bytes([0xa0,0xa1,0xa2,0xa3]); pp=5
-//   kpa=hkdf(seed, rnd[:12]+struct.pack("<Q",tim)+csalt)
+//   seed=bytes(range(32)); rnd=bytes(range(0x10,0x20)); tim=0x0000000123456789;
+//   csalt=bytes([0xa0,0xa1,0xa2,0xa3]); pp=5 kpa=hkdf(seed, rnd[:12]+struct.pack("<Q",tim)+csalt)
 //   aad=rnd+struct.pack("<Q",tim)+csalt+struct.pack("<I",0x00230880|pp)
 //   for k in ("gcm","chacha"):
 //       tag=aead(k,kpa,bytes(12),aad)[-16:][:8]

@@ -16,11 +16,10 @@ using A = Action;
 
 constexpr State kAllStates[] = {State::NotSet,  State::Waiting,       State::Secure,
                                 State::Warning, State::Configuration, State::Shutdown};
-constexpr SmEvent kAllEvents[] = {SmEvent::StartSecurity,    SmEvent::SecurityEstablished,
-                                  SmEvent::SecurityEvent,    SmEvent::HoldExpired,
-                                  SmEvent::WarningSustained, SmEvent::SyncLost,
-                                  SmEvent::EnterConfig,      SmEvent::ExitConfig,
-                                  SmEvent::Shutdown};
+constexpr SmEvent kAllEvents[] = {
+        SmEvent::StartSecurity, SmEvent::SecurityEstablished, SmEvent::SecurityEvent,
+        SmEvent::HoldExpired,   SmEvent::WarningSustained,    SmEvent::SyncLost,
+        SmEvent::EnterConfig,   SmEvent::ExitConfig,          SmEvent::Shutdown};
 
 Actions acts(std::initializer_list<Action> l)
 {
@@ -39,8 +38,8 @@ std::string describe(Actions a)
 	return o.str();
 }
 
-const Actions kAbort = acts({A::DataPlaneOff, A::StopHeartbeat, A::StopHoldTimer,
-                             A::StopAbortTimer, A::StopSyncWatchdog, A::WipeKeys, A::StartPa});
+const Actions kAbort = acts({A::DataPlaneOff, A::StopHeartbeat, A::StopHoldTimer, A::StopAbortTimer,
+                             A::StopSyncWatchdog, A::WipeKeys, A::StartPa});
 
 struct Row {
 	const char* name;
@@ -55,11 +54,19 @@ struct Row {
 TEST_CASE("every row of the spec §1 table", "[state]")
 {
 	const Row rows[] = {
-	        {"NotSet: Start Security", {State::NotSet}, {SmEvent::StartSecurity},
-	         {State::Waiting}, acts({A::ReportParticipantId, A::DataPlaneOff, A::StartPa})},
-	        {"Shutdown: Start Security", {State::Shutdown, true}, {SmEvent::StartSecurity},
-	         {State::Waiting}, acts({A::ReportParticipantId, A::DataPlaneOff, A::StartPa})},
-	        {"Waiting: Security Established", {State::Waiting}, {SmEvent::SecurityEstablished},
+	        {"NotSet: Start Security",
+	         {State::NotSet},
+	         {SmEvent::StartSecurity},
+	         {State::Waiting},
+	         acts({A::ReportParticipantId, A::DataPlaneOff, A::StartPa})},
+	        {"Shutdown: Start Security",
+	         {State::Shutdown, true},
+	         {SmEvent::StartSecurity},
+	         {State::Waiting},
+	         acts({A::ReportParticipantId, A::DataPlaneOff, A::StartPa})},
+	        {"Waiting: Security Established",
+	         {State::Waiting},
+	         {SmEvent::SecurityEstablished},
 	         {State::Secure},
 	         acts({A::StopPa, A::StartSyncWatchdog, A::DataPlaneOn, A::StartHeartbeat})},
 	        {"Waiting after abort: Security Established clears alert",
@@ -67,15 +74,20 @@ TEST_CASE("every row of the spec §1 table", "[state]")
 	         {SmEvent::SecurityEstablished},
 	         {State::Secure, false},
 	         acts({A::StopPa, A::StartSyncWatchdog, A::DataPlaneOn, A::StartHeartbeat})},
-	        {"Secure: Security Event", {State::Secure}, {SmEvent::SecurityEvent, 0xEE00},
-	         {State::Warning, true}, acts({A::StartHoldTimer, A::StartAbortTimer})},
+	        {"Secure: Security Event",
+	         {State::Secure},
+	         {SmEvent::SecurityEvent, 0xEE00},
+	         {State::Warning, true},
+	         acts({A::StartHoldTimer, A::StartAbortTimer})},
 	        {"Secure: injection stops the heartbeat",
 	         {State::Secure},
 	         {SmEvent::SecurityEvent, 0xDE03},
 	         {State::Warning, true, true},
 	         acts({A::StartHoldTimer, A::StartAbortTimer, A::StopHeartbeat})},
-	        {"Warning: Security Event restarts hold", {State::Warning, true},
-	         {SmEvent::SecurityEvent, 0xEF07}, {State::Warning, true},
+	        {"Warning: Security Event restarts hold",
+	         {State::Warning, true},
+	         {SmEvent::SecurityEvent, 0xEF07},
+	         {State::Warning, true},
 	         acts({A::StartHoldTimer})},
 	        {"Warning: injection stops the heartbeat once",
 	         {State::Warning, true},
@@ -92,29 +104,47 @@ TEST_CASE("every row of the spec §1 table", "[state]")
 	         {SmEvent::SecurityEvent, 0xEE00},
 	         {State::Warning, true, true},
 	         acts({A::StartHoldTimer})},
-	        {"Warning: Events Clear", {State::Warning, true}, {SmEvent::HoldExpired},
-	         {State::Secure, false}, acts({A::StopAbortTimer})},
+	        {"Warning: Events Clear",
+	         {State::Warning, true},
+	         {SmEvent::HoldExpired},
+	         {State::Secure, false},
+	         acts({A::StopAbortTimer})},
 	        {"Warning (heartbeat stopped): Events Clear restarts it",
 	         {State::Warning, true, true},
 	         {SmEvent::HoldExpired},
 	         {State::Secure, false, false},
 	         acts({A::StopAbortTimer, A::StartHeartbeat})},
-	        {"Secure: Security Abort (FE0Fh)", {State::Secure}, {SmEvent::SyncLost},
-	         {State::Waiting, false}, kAbort},
-	        {"Warning: Security Abort (FE0Fh)", {State::Warning, true, true},
-	         {SmEvent::SyncLost}, {State::Waiting, true}, kAbort},
-	        {"Warning sustained 15 s: Security Abort [choice]", {State::Warning, true},
-	         {SmEvent::WarningSustained}, {State::Waiting, true}, kAbort},
-	        {"Waiting: Enter Config", {State::Waiting}, {SmEvent::EnterConfig},
+	        {"Secure: Security Abort (FE0Fh)",
+	         {State::Secure},
+	         {SmEvent::SyncLost},
+	         {State::Waiting, false},
+	         kAbort},
+	        {"Warning: Security Abort (FE0Fh)",
+	         {State::Warning, true, true},
+	         {SmEvent::SyncLost},
+	         {State::Waiting, true},
+	         kAbort},
+	        {"Warning sustained 15 s: Security Abort [choice]",
+	         {State::Warning, true},
+	         {SmEvent::WarningSustained},
+	         {State::Waiting, true},
+	         kAbort},
+	        {"Waiting: Enter Config",
+	         {State::Waiting},
+	         {SmEvent::EnterConfig},
 	         {State::Configuration},
 	         acts({A::DataPlaneOff, A::StopHeartbeat, A::StopHoldTimer, A::StopAbortTimer,
 	               A::StopPa})},
-	        {"Secure: Enter Config", {State::Secure}, {SmEvent::EnterConfig},
+	        {"Secure: Enter Config",
+	         {State::Secure},
+	         {SmEvent::EnterConfig},
 	         {State::Configuration},
 	         acts({A::DataPlaneOff, A::StopHeartbeat, A::StopHoldTimer, A::StopAbortTimer,
 	               A::StopPa})},
-	        {"Warning: Enter Config keeps the alert", {State::Warning, true, true},
-	         {SmEvent::EnterConfig}, {State::Configuration, true},
+	        {"Warning: Enter Config keeps the alert",
+	         {State::Warning, true, true},
+	         {SmEvent::EnterConfig},
+	         {State::Configuration, true},
 	         acts({A::DataPlaneOff, A::StopHeartbeat, A::StopHoldTimer, A::StopAbortTimer,
 	               A::StopPa})},
 	        {"Configuration: Exit Config, synchronized",
@@ -141,9 +171,9 @@ TEST_CASE("every row of the spec §1 table", "[state]")
 
 TEST_CASE("Shutdown from every state", "[state]")
 {
-	const Actions all_off = acts({A::DataPlaneOff, A::StopHeartbeat, A::StopHoldTimer,
-	                              A::StopAbortTimer, A::StopSyncWatchdog, A::StopPa,
-	                              A::WipeKeys});
+	const Actions all_off =
+	        acts({A::DataPlaneOff, A::StopHeartbeat, A::StopHoldTimer, A::StopAbortTimer,
+	              A::StopSyncWatchdog, A::StopPa, A::WipeKeys});
 	for (State s : kAllStates) {
 		INFO(state_name(s));
 		const Transition t = step({s, true}, {SmEvent::Shutdown});

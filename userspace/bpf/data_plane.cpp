@@ -32,11 +32,12 @@ Result<void> valid_policy_id(std::uint32_t id)
 		if (id & ~(CAN_EFF_FLAG | CAN_EFF_MASK))
 			return fail_errno(EINVAL, "policy ID " + hex_id(id) + ": RTR/ERR flag set");
 		if (id & SPSEC_CTRL_BIT)
-			return fail_errno(EINVAL, "policy ID " + hex_id(id) +
-			                              ": control-plane ID (bit 25), not a data-plane ID");
+			return fail_errno(
+			        EINVAL, "policy ID " + hex_id(id) +
+			                        ": control-plane ID (bit 25), not a data-plane ID");
 	} else if (id > CAN_SFF_MASK) {
 		return fail_errno(EINVAL, "policy ID " + hex_id(id) +
-		                              ": more than 11 bits without CAN_EFF_FLAG");
+		                                  ": more than 11 bits without CAN_EFF_FLAG");
 	}
 	return {};
 }
@@ -61,25 +62,28 @@ Result<DataPlane> DataPlane::from_object(bpf_object* obj)
 		bpf_map** slot;
 	};
 	const Want want[] = {
-		{SPSEC_MAP_STATE, &dp.state_},       {SPSEC_MAP_KEYS, &dp.keys_},
-		{SPSEC_MAP_POLICY, &dp.policy_},     {SPSEC_MAP_RX_FRESH, &dp.rx_fresh_},
-		{SPSEC_MAP_TX_LAST, &dp.tx_last_},   {SPSEC_MAP_COUNTERS, &dp.counters_},
-		{SPSEC_MAP_EVENTS, &dp.events_},
+	        {SPSEC_MAP_STATE, &dp.state_},     {SPSEC_MAP_KEYS, &dp.keys_},
+	        {SPSEC_MAP_POLICY, &dp.policy_},   {SPSEC_MAP_RX_FRESH, &dp.rx_fresh_},
+	        {SPSEC_MAP_TX_LAST, &dp.tx_last_}, {SPSEC_MAP_COUNTERS, &dp.counters_},
+	        {SPSEC_MAP_EVENTS, &dp.events_},
 	};
 	for (const auto& w : want) {
 		*w.slot = bpf_object__find_map_by_name(obj, w.name);
 		if (!*w.slot)
-			return fail_errno(ENOENT, std::string("data plane object has no map ") + w.name);
+			return fail_errno(ENOENT,
+			                  std::string("data plane object has no map ") + w.name);
 		if (bpf_map__fd(*w.slot) < 0)
-			return fail_errno(EBADF, std::string("map ") + w.name + " is not created yet");
+			return fail_errno(EBADF,
+			                  std::string("map ") + w.name + " is not created yet");
 	}
 	auto st = dp.read_state();
 	if (!st)
 		return tl::unexpected(st.error());
 	if (st->abi_version != 0 && st->abi_version != SPSEC_ABI_VERSION)
 		return fail_errno(EPROTO, "pinned data plane state has ABI version " +
-		                              std::to_string(st->abi_version) + ", this daemon " +
-		                              std::to_string(SPSEC_ABI_VERSION));
+		                                  std::to_string(st->abi_version) +
+		                                  ", this daemon " +
+		                                  std::to_string(SPSEC_ABI_VERSION));
 	return dp;
 }
 
@@ -100,7 +104,8 @@ Result<void> DataPlane::set_state(std::uint32_t state, std::uint32_t aead, std::
                                   std::uint32_t window, std::uint32_t default_action)
 {
 	if (state > SPSEC_STATE_SHUTDOWN)
-		return fail_errno(EINVAL, "participant state " + std::to_string(state) + " unknown");
+		return fail_errno(EINVAL,
+		                  "participant state " + std::to_string(state) + " unknown");
 	if (aead != SPSEC_AEAD_AES256GCM && aead != SPSEC_AEAD_CHACHA20POLY1305 &&
 	    aead != SPSEC_AEAD_ASCON128)
 		return fail_errno(EINVAL, "AEAD " + std::to_string(aead) + " unknown");
@@ -108,9 +113,11 @@ Result<void> DataPlane::set_state(std::uint32_t state, std::uint32_t aead, std::
 		return fail_errno(EINVAL, "data-plane mode " + std::to_string(mode) + " unknown");
 	if (window > SPSEC_MAX_WINDOW)
 		return fail_errno(EINVAL, "acceptance window " + std::to_string(window) +
-		                              " ticks exceeds " + std::to_string(SPSEC_MAX_WINDOW));
+		                                  " ticks exceeds " +
+		                                  std::to_string(SPSEC_MAX_WINDOW));
 	if (default_action != SPSEC_DEFAULT_DROP && default_action != SPSEC_DEFAULT_PASS)
-		return fail_errno(EINVAL, "default action " + std::to_string(default_action) + " unknown");
+		return fail_errno(EINVAL,
+		                  "default action " + std::to_string(default_action) + " unknown");
 	auto st = read_state();
 	if (!st)
 		return tl::unexpected(st.error());
@@ -122,7 +129,8 @@ Result<void> DataPlane::set_state(std::uint32_t state, std::uint32_t aead, std::
 	return write_state(*st);
 }
 
-Result<void> DataPlane::set_clock(std::uint64_t base_ns, std::uint64_t base_t, std::uint64_t tick_ns)
+Result<void> DataPlane::set_clock(std::uint64_t base_ns, std::uint64_t base_t,
+                                  std::uint64_t tick_ns)
 {
 	if (tick_ns == 0)
 		return fail_errno(EINVAL, "clock tick of 0 ns");
@@ -153,7 +161,7 @@ Result<void> DataPlane::install_key(const spsec_key_slot& slot)
 		return fail_errno(EINVAL, "installing a key slot that is not marked live");
 	if (slot.aead < SPSEC_AEAD_AES256GCM || slot.aead > SPSEC_AEAD_ASCON128)
 		return fail_errno(EINVAL, "installing a key slot for unknown AEAD " +
-		                              std::to_string(slot.aead));
+		                                  std::to_string(slot.aead));
 	const unsigned parity = static_cast<unsigned>(slot.window & 1);
 	auto st = read_state();
 	if (!st)
@@ -169,8 +177,8 @@ Result<void> DataPlane::install_key(const spsec_key_slot& slot)
 	const std::uint32_t other = st->key_slot[parity ^ 1];
 	st->key_slot[parity] = spare;
 	if (auto r = write_state(*st); !r)
-		return tl::unexpected(r.error().with_context("switching to key slot " +
-		                                             std::to_string(spare)));
+		return tl::unexpected(
+		        r.error().with_context("switching to key slot " + std::to_string(spare)));
 	if (old != other) {
 		auto zero = std::make_unique<spsec_key_slot>();
 		if (auto r = keys.put(old, *zero); !r)
@@ -185,7 +193,8 @@ Result<void> DataPlane::wipe_keys()
 	const MapWriter keys(keys_);
 	for (std::uint32_t i = 0; i < SPSEC_KEY_SLOTS; i++)
 		if (auto r = keys.put(i, *zero); !r)
-			return tl::unexpected(r.error().with_context("wiping key slot " + std::to_string(i)));
+			return tl::unexpected(
+			        r.error().with_context("wiping key slot " + std::to_string(i)));
 	return {};
 }
 
@@ -207,17 +216,20 @@ Result<void> DataPlane::replace_policy(std::span<const PolicyEntry> entries)
 {
 	if (entries.size() > SPSEC_POLICY_MAX / 2)
 		return fail_errno(E2BIG, "policy of " + std::to_string(entries.size()) +
-		                             " IDs exceeds " + std::to_string(SPSEC_POLICY_MAX / 2));
+		                                 " IDs exceeds " +
+		                                 std::to_string(SPSEC_POLICY_MAX / 2));
 	constexpr std::uint32_t known =
-		SPSEC_POL_SECURED | SPSEC_POL_PLAIN_RX | SPSEC_POL_PLAIN_TX | SPSEC_POL_OWN_TX;
+	        SPSEC_POL_SECURED | SPSEC_POL_PLAIN_RX | SPSEC_POL_PLAIN_TX | SPSEC_POL_OWN_TX;
 	std::set<std::uint32_t> seen;
 	for (const auto& e : entries) {
 		if (auto r = valid_policy_id(e.can_id); !r)
 			return r;
 		if (e.flags & ~known)
-			return fail_errno(EINVAL, "policy ID " + hex_id(e.can_id) + ": unknown flag bits");
+			return fail_errno(EINVAL,
+			                  "policy ID " + hex_id(e.can_id) + ": unknown flag bits");
 		if (!seen.insert(e.can_id).second)
-			return fail_errno(EINVAL, "policy ID " + hex_id(e.can_id) + " listed twice");
+			return fail_errno(EINVAL,
+			                  "policy ID " + hex_id(e.can_id) + " listed twice");
 	}
 
 	auto st = read_state();
@@ -238,7 +250,8 @@ Result<void> DataPlane::replace_policy(std::span<const PolicyEntry> entries)
 		const spsec_policy_key k{e.can_id, next};
 		const spsec_policy v{e.flags, 0};
 		if (auto r = pol.put(k, v, BPF_NOEXIST); !r)
-			return tl::unexpected(r.error().with_context("writing policy ID " + hex_id(e.can_id)));
+			return tl::unexpected(
+			        r.error().with_context("writing policy ID " + hex_id(e.can_id)));
 	}
 	st->policy_gen = next;
 	if (auto r = write_state(*st); !r)
@@ -269,7 +282,7 @@ Result<std::string> make_pin_dir(std::string_view ifname, std::string_view root)
 	if (ifname.empty() || ifname.size() >= IFNAMSIZ || ifname == "." || ifname == ".." ||
 	    ifname.find('/') != std::string_view::npos)
 		return fail_errno(EINVAL, "interface name '" + std::string(ifname) +
-		                              "' is not a valid pin directory name");
+		                                  "' is not a valid pin directory name");
 	const std::string base(root);
 	if (auto r = mkdir_0700(base); !r)
 		return tl::unexpected(r.error());
@@ -288,7 +301,8 @@ Result<LoadedDataPlane> load_data_plane(std::string_view ifname, const LoadOptio
 			return tl::unexpected(d.error());
 		pin_dir = *d;
 	}
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = opts.pin ? pin_dir.c_str() : nullptr);
+	LIBBPF_OPTS(bpf_object_open_opts, oo,
+	            .pin_root_path = opts.pin ? pin_dir.c_str() : nullptr);
 	auto skel = Skeleton<spsec_dp>::open(&oo);
 	if (!skel)
 		return tl::unexpected(skel.error());
@@ -298,7 +312,8 @@ Result<LoadedDataPlane> load_data_plane(std::string_view ifname, const LoadOptio
 	}
 	if (auto r = skel->load(); !r)
 		return tl::unexpected(r.error().with_context(
-			"loading the data plane" + (opts.pin ? " (maps pinned in " + pin_dir + ")" : "")));
+		        "loading the data plane" +
+		        (opts.pin ? " (maps pinned in " + pin_dir + ")" : "")));
 	auto dp = DataPlane::from_object(skel->object());
 	if (!dp)
 		return tl::unexpected(dp.error());

@@ -42,8 +42,9 @@ public:
 	// Participant state (SPSEC_STATE_*), AEAD (SPSEC_AEAD_*), mode (SPSEC_MODE_*), acceptance
 	// window in ticks and default action (SPSEC_DEFAULT_*). Errors: a value out of range
 	// (EINVAL, named), the map update failed.
-	[[nodiscard]] Result<void> set_state(std::uint32_t state, std::uint32_t aead, std::uint32_t mode,
-	                                     std::uint32_t window, std::uint32_t default_action);
+	[[nodiscard]] Result<void> set_state(std::uint32_t state, std::uint32_t aead,
+	                                     std::uint32_t mode, std::uint32_t window,
+	                                     std::uint32_t default_action);
 
 	// Synchronized clock: T = base_t + (CLOCK_MONOTONIC ns - base_ns) / tick_ns. Errors:
 	// tick_ns == 0 or base_t == 0 (EINVAL), the map update failed.
@@ -59,7 +60,8 @@ public:
 	// Errors: slot.live != 1 or an unknown AEAD (EINVAL), map update failed.
 	[[nodiscard]] Result<void> install_key(const spsec_key_slot& slot);
 	// Overwrites every key slot with zeros (live = 0): from now on nothing verifies and
-	// nothing is sealed (SPSEC_R_*_NO_KEY). Errors: map update failed (some slots may be wiped).
+	// nothing is sealed (SPSEC_R_*_NO_KEY). Errors: map update failed (some slots may be
+	// wiped).
 	[[nodiscard]] Result<void> wipe_keys();
 	// Empties spsec_rx_fresh and spsec_tx_last. Only for a new group key / clock epoch: old
 	// frames stay out by the acceptance window, not by freshness, once this is done.

@@ -85,7 +85,8 @@ public:
 			if (bpf_map__get_next_key(map_, prev, &next, sizeof next)) {
 				if (errno == ENOENT)
 					break;
-				return fail_errno(errno, std::string("listing keys of map ") + name());
+				return fail_errno(errno,
+				                  std::string("listing keys of map ") + name());
 			}
 			out.push_back(next);
 			cur = next;

@@ -54,7 +54,7 @@ private:
 	};
 
 	RingBuffer(std::unique_ptr<State> st, std::unique_ptr<ring_buffer, Deleter> rb) noexcept
-		: state_(std::move(st)), rb_(std::move(rb))
+	    : state_(std::move(st)), rb_(std::move(rb))
 	{
 	}
 	static int on_sample(void* ctx, void* data, std::size_t size) noexcept;

@@ -10,12 +10,12 @@ Result<ProgStats> prog_stats(const bpf_program* prog)
 	const int fd = bpf_program__fd(prog);
 	if (fd < 0)
 		return fail_errno(EBADF, std::string("program ") + bpf_program__name(prog) +
-		                             " is not loaded");
+		                                 " is not loaded");
 	bpf_prog_info info{};
 	__u32 len = sizeof info;
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return fail_errno(errno, std::string("reading info of program ") +
-		                             bpf_program__name(prog));
+		                                 bpf_program__name(prog));
 	ProgStats s;
 	s.name = bpf_program__name(prog);
 	s.xlated_insns = info.xlated_prog_len / 8;

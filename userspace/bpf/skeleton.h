@@ -18,7 +18,8 @@ template <class T> class Skeleton {
 public:
 	// Opens the object (no kernel objects yet). Errors: libbpf could not parse the embedded
 	// ELF (errno from libbpf, e.g. EINVAL, ENOMEM).
-	[[nodiscard]] static Result<Skeleton> open(const bpf_object_open_opts* opts = nullptr) noexcept
+	[[nodiscard]] static Result<Skeleton>
+	open(const bpf_object_open_opts* opts = nullptr) noexcept
 	{
 		errno = 0;
 		T* raw = T::open(opts);
@@ -73,9 +74,9 @@ private:
 // Verifier and size figures of a loaded program (bpf_prog_info).
 struct ProgStats {
 	std::string name;
-	std::uint32_t xlated_insns = 0;     // instructions after verifier rewrites
-	std::uint32_t jited_bytes = 0;      // native code size
-	std::uint32_t verified_insns = 0;   // "processed N insns" of the verifier (kernel >= 5.16)
+	std::uint32_t xlated_insns = 0;    // instructions after verifier rewrites
+	std::uint32_t jited_bytes = 0;     // native code size
+	std::uint32_t verified_insns = 0;  // "processed N insns" of the verifier (kernel >= 5.16)
 };
 
 // Errors: the program is not loaded (EBADF), the kernel refused bpf_obj_get_info_by_fd.

@@ -36,7 +36,8 @@ int detach_one(int ifindex, bpf_tc_attach_point point)
 int destroy_qdisc(int ifindex)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-	            .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
+	            .attach_point =
+	                    static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
 	const int err = bpf_tc_hook_destroy(&hook);
 	return err == -ENOENT ? 0 : err;
 }
@@ -49,7 +50,8 @@ Result<TcAttachment> TcAttachment::attach(std::string_view ifname, int ingress_f
 	const std::string where = "on " + name;
 	const unsigned idx = if_nametoindex(name.c_str());
 	if (idx == 0)
-		return fail_errno(errno, "attaching the data plane " + where + ": no such interface");
+		return fail_errno(errno,
+		                  "attaching the data plane " + where + ": no such interface");
 	const int ifindex = static_cast<int>(idx);
 
 	// The qdisc may already exist (another tool, or a previous run that left it for fail-
@@ -68,7 +70,7 @@ Result<TcAttachment> TcAttachment::attach(std::string_view ifname, int ingress_f
 }
 
 TcAttachment::TcAttachment(TcAttachment&& o) noexcept
-	: ifindex_(std::exchange(o.ifindex_, 0)), created_qdisc_(o.created_qdisc_)
+    : ifindex_(std::exchange(o.ifindex_, 0)), created_qdisc_(o.created_qdisc_)
 {
 }
 
@@ -101,7 +103,8 @@ Result<void> TcAttachment::detach()
 	if (!err && created_qdisc_)
 		err = destroy_qdisc(ifindex);
 	if (err)
-		return fail_errno(-err, "detaching the data plane from ifindex " + std::to_string(ifindex));
+		return fail_errno(-err, "detaching the data plane from ifindex " +
+		                                std::to_string(ifindex));
 	return {};
 }
 

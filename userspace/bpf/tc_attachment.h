@@ -44,7 +44,8 @@ public:
 	[[nodiscard]] int ifindex() const noexcept { return ifindex_; }
 
 private:
-	TcAttachment(int ifindex, bool created) noexcept : ifindex_(ifindex), created_qdisc_(created)
+	TcAttachment(int ifindex, bool created) noexcept
+	    : ifindex_(ifindex), created_qdisc_(created)
 	{
 	}
 

@@ -10,8 +10,8 @@
 namespace spsec::ascon {
 namespace {
 
-constexpr std::uint64_t kIv =
-        0x00001000808c0001ULL;  // SP 800-232 Table 14: k=128, r=128, a=12, b=8
+// The Ascon-AEAD128 IV of SP 800-232 (128-bit key and rate, 12/8 rounds); v1.2's differs.
+constexpr std::uint64_t kIv = 0x00001000808c0001ULL;
 
 struct State {
 	std::uint64_t x0, x1, x2, x3, x4;

@@ -23,33 +23,33 @@ constexpr std::size_t kMaxMonitor = 4;     // register 62h holds 4 IDs
 constexpr std::size_t kMaxPolicyIds = SPSEC_POLICY_MAX / 2;
 
 constexpr std::array<ConfigKeyInfo, 22> kKeys{{
-	{"interface", true, "", "CAN FD network interface, at most 15 characters"},
-	{"participant_id", true, "", "this node's Participant ID, 1..127 (register 60h)"},
-	{"sync", false, "off", "on: this node is the network's Sync (register 63h)"},
-	{"aead", true, "", "aes-gcm | chacha20-poly1305 | ascon, one per network"},
-	{"mode", false, "encrypt", "encrypt | auth-only, one per network"},
-	{"data_bitrate", true, "", "CAN FD data-phase bit rate in bit/s (tick = 10^11 / rate ns)"},
-	{"acceptance_window", false, "150", "acceptance window W in ticks, 1..2047"},
-	{"heartbeat", false, "", "secure heartbeat settings (a map)"},
-	{"heartbeat.cycle", false, "1s", "off | 8s | 4s | 2s | 1s | 500ms | 250ms (register 61h)"},
-	{"heartbeat.monitor", false, "[]", "up to 4 Participant IDs, or \"all\" (register 62h)"},
-	{"secured_ids", false, "[]", "CAN IDs whose frames carry a Security Stamp"},
-	{"plaintext_ids", false, "[]", "CAN IDs allowed in clear, both directions"},
-	{"transmit_ids", false, "[]", "CAN IDs this node sends (from the bus: injection)"},
-	{"default_action", false, "drop", "drop | pass, for IDs in no list"},
-	{"key_store", true, "", "absolute path of the key store"},
-	{"timeouts", false, "", "protocol timers (a map of durations)"},
-	{"timeouts.pa_retry", false, "2s", "Waiting: Parameter Authentication request interval"},
-	{"timeouts.sync_abort", false, "30s", "no verifiable Sync broadcast -> Security Abort"},
-	{"timeouts.warning_hold", false, "5s", "Warning: quiet time before returning to Secure"},
-	{"timeouts.warning_abort", false, "15s", "Warning sustained this long -> Security Abort"},
-	{"timeouts.session", false, "10s", "Configurator session limit"},
-	{"timeouts.response", false, "100ms", "Configurator session response limit"},
+        {"interface", true, "", "CAN FD network interface, at most 15 characters"},
+        {"participant_id", true, "", "this node's Participant ID, 1..127 (register 60h)"},
+        {"sync", false, "off", "on: this node is the network's Sync (register 63h)"},
+        {"aead", true, "", "aes-gcm | chacha20-poly1305 | ascon, one per network"},
+        {"mode", false, "encrypt", "encrypt | auth-only, one per network"},
+        {"data_bitrate", true, "", "CAN FD data-phase bit rate in bit/s (tick = 10^11 / rate ns)"},
+        {"acceptance_window", false, "150", "acceptance window W in ticks, 1..2047"},
+        {"heartbeat", false, "", "secure heartbeat settings (a map)"},
+        {"heartbeat.cycle", false, "1s", "off | 8s | 4s | 2s | 1s | 500ms | 250ms (register 61h)"},
+        {"heartbeat.monitor", false, "[]", "up to 4 Participant IDs, or \"all\" (register 62h)"},
+        {"secured_ids", false, "[]", "CAN IDs whose frames carry a Security Stamp"},
+        {"plaintext_ids", false, "[]", "CAN IDs allowed in clear, both directions"},
+        {"transmit_ids", false, "[]", "CAN IDs this node sends (from the bus: injection)"},
+        {"default_action", false, "drop", "drop | pass, for IDs in no list"},
+        {"key_store", true, "", "absolute path of the key store"},
+        {"timeouts", false, "", "protocol timers (a map of durations)"},
+        {"timeouts.pa_retry", false, "2s", "Waiting: Parameter Authentication request interval"},
+        {"timeouts.sync_abort", false, "30s", "no verifiable Sync broadcast -> Security Abort"},
+        {"timeouts.warning_hold", false, "5s", "Warning: quiet time before returning to Secure"},
+        {"timeouts.warning_abort", false, "15s", "Warning sustained this long -> Security Abort"},
+        {"timeouts.session", false, "10s", "Configurator session limit"},
+        {"timeouts.response", false, "100ms", "Configurator session response limit"},
 }};
 // Two more keys with computed defaults are appended in config_keys().
 constexpr std::array<ConfigKeyInfo, 2> kPathKeys{{
-	{"control_socket", false, "/run/spsec/<interface>.sock", "spsecctl's Unix socket"},
-	{"pin_dir", false, "/sys/fs/bpf/spsec/<interface>", "bpffs directory of pinned maps"},
+        {"control_socket", false, "/run/spsec/<interface>.sock", "spsecctl's Unix socket"},
+        {"pin_dir", false, "/sys/fs/bpf/spsec/<interface>", "bpffs directory of pinned maps"},
 }};
 
 const std::array<ConfigKeyInfo, kKeys.size() + kPathKeys.size()> kAllKeys = [] {
@@ -126,6 +126,68 @@ std::size_t edit_distance(std::string_view a, std::string_view b)
 	return prev[b.size()];
 }
 
+// yaml-cpp recurses once per nesting level and has no depth limit (CVE-2017-5950): refuse deep
+// flow nesting ("[[[[...") before handing the text over. Quoted scalars and comments are skipped
+// roughly; a real configuration nests two levels. Returns the line of the offending bracket.
+constexpr int kMaxNesting = 16;
+constexpr std::size_t kMaxConfigBytes = 1 << 20;
+
+std::optional<int> too_deep(std::string_view text)
+{
+	int depth = 0, line = 0;
+	int compact = 0;         // "- - - x" and "? ? x" nest block collections on one line
+	std::size_t indent = 0;  // leading spaces of the current line
+	bool leading = true;
+	char quote_ch = 0;
+	bool comment = false;
+	char prev = '\n';  // the previous character outside quotes
+	for (std::size_t i = 0; i < text.size(); i++) {
+		const char c = text[i];
+		if (c == '\n') {
+			line++;
+			comment = false;
+			compact = 0;
+			indent = 0;
+			leading = true;
+		} else if (leading && c == ' ' && !quote_ch) {
+			// Block nesting by indentation; a real configuration indents a few columns.
+			if (++indent > 4 * kMaxNesting)
+				return line;
+		} else {
+			leading = false;
+		}
+		if (quote_ch) {
+			if (quote_ch == '"' && c == '\\')
+				i++;  // escaped character
+			else if (c == quote_ch)
+				quote_ch = 0;
+			continue;
+		}
+		if (comment)
+			continue;
+		// Quotes open a scalar only at the start of a token, as in YAML ("don't" is plain).
+		const bool token_start = prev == '\n' || prev == ' ' || prev == '\t' ||
+		                         prev == '[' || prev == '{' || prev == ',' || prev == ':' ||
+		                         prev == '-';
+		const char next = i + 1 < text.size() ? text[i + 1] : '\n';
+		if ((c == '-' || c == '?') && token_start && (next == ' ' || next == '\n')) {
+			if (++compact > kMaxNesting)
+				return line;
+		}
+		if ((c == '"' || c == '\'') && token_start)
+			quote_ch = c;
+		else if (c == '#' && (token_start || prev == '\n'))
+			comment = true;
+		else if (c == '[' || c == '{') {
+			if (++depth > kMaxNesting)
+				return line;
+		} else if ((c == ']' || c == '}') && depth > 0)
+			depth--;
+		prev = c;
+	}
+	return std::nullopt;
+}
+
 class Parser {
 public:
 	explicit Parser(std::string_view source) : source_(source) {}
@@ -194,9 +256,8 @@ std::optional<std::uint64_t> Parser::uint_in(const YAML::Node& n, std::string_vi
 	const auto v = parse_decimal(*s);
 	if (!v || *v < lo || *v > hi) {
 		error(n, path,
-		      quote(*s) + " is not " +
-		              (v ? "in range" : "a decimal integer") + " (" + std::to_string(lo) +
-		              ".." + std::to_string(hi) + ")");
+		      quote(*s) + " is not " + (v ? "in range" : "a decimal integer") + " (" +
+		              std::to_string(lo) + ".." + std::to_string(hi) + ")");
 		return std::nullopt;
 	}
 	return v;
@@ -287,8 +348,9 @@ std::vector<CanId> Parser::id_list(const YAML::Node& n, std::string_view path)
 		}
 		if (id->extended && (id->id & kCtrlBit)) {
 			error(item, item_path,
-			      quote(*s) + " has bit 25 set: 29-bit IDs with bit 25 belong to the SPsec "
-			                  "control plane");
+			      quote(*s) +
+			              " has bit 25 set: 29-bit IDs with bit 25 belong to the SPsec "
+			              "control plane");
 			continue;
 		}
 		const auto [it, fresh] = lines.emplace(*id, item.Mark().line);
@@ -301,8 +363,9 @@ std::vector<CanId> Parser::id_list(const YAML::Node& n, std::string_view path)
 		out.push_back(*id);
 	}
 	if (out.size() > kMaxPolicyIds)
-		error(n, path, "lists " + std::to_string(out.size()) + " IDs, at most " +
-		                       std::to_string(kMaxPolicyIds) + " are supported");
+		error(n, path,
+		      "lists " + std::to_string(out.size()) + " IDs, at most " +
+		              std::to_string(kMaxPolicyIds) + " are supported");
 	std::sort(out.begin(), out.end());
 	return out;
 }
@@ -328,8 +391,9 @@ template <class F> void Parser::each_key(const YAML::Node& map, std::string_view
 			const auto guess = closest_match(name, known);
 			if (!guess.empty()) {
 				why += ", did you mean \"";
-				why += prefix.empty() ? std::string(guess)
-				                      : std::string(prefix) + "." + std::string(guess);
+				why += prefix.empty()
+				               ? std::string(guess)
+				               : std::string(prefix) + "." + std::string(guess);
 				why += "\"?";
 			} else {
 				why += " (known here: ";
@@ -351,57 +415,63 @@ void Parser::heartbeat(const YAML::Node& n, Config& c)
 		error(n, "heartbeat", "must be a map with keys cycle and monitor");
 		return;
 	}
-	each_key(n, "heartbeat", [&](const std::string& k, const std::string& path,
-	                             const YAML::Node& v) {
-		if (k == "cycle") {
-			const auto s = scalar(v, path);
-			if (!s)
-				return;
-			const auto l = lower(*s);
-			for (std::uint8_t code = 0; code <= 6; code++) {
-				const auto cyc = static_cast<HeartbeatCycle>(code);
-				if (l == heartbeat_cycle_name(cyc)) {
-					c.heartbeat.cycle = cyc;
-					return;
-				}
-			}
-			error(v, path,
-			      quote(*s) + " is not a heartbeat cycle (one of off, 8s, 4s, 2s, 1s, "
-			                  "500ms, 250ms)");
-		} else if (k == "monitor") {
-			if (v.IsScalar() && lower(v.Scalar()) == "all") {
-				c.heartbeat.monitor_all = true;
-				return;
-			}
-			if (v.IsNull())
-				return;
-			if (!v.IsSequence()) {
-				error(v, path, "must be \"all\" or a list of up to 4 Participant IDs");
-				return;
-			}
-			if (v.size() > kMaxMonitor) {
-				error(v, path,
-				      "lists " + std::to_string(v.size()) +
-				              " participants; register 62h holds at most 4 (use \"all\" "
-				              "to monitor every participant)");
-				return;
-			}
-			for (std::size_t i = 0; i < v.size(); i++) {
-				const std::string p = path + "[" + std::to_string(i) + "]";
-				const auto id = uint_in(v[i], p, 1, 127);
-				if (!id)
-					continue;
-				const auto pp = static_cast<std::uint8_t>(*id);
-				if (std::find(c.heartbeat.monitor.begin(), c.heartbeat.monitor.end(),
-				              pp) != c.heartbeat.monitor.end()) {
-					error(v[i], p, "participant " + std::to_string(pp) +
+	each_key(n, "heartbeat",
+	         [&](const std::string& k, const std::string& path, const YAML::Node& v) {
+		         if (k == "cycle") {
+			         const auto s = scalar(v, path);
+			         if (!s)
+				         return;
+			         const auto l = lower(*s);
+			         for (std::uint8_t code = 0; code <= 6; code++) {
+				         const auto cyc = static_cast<HeartbeatCycle>(code);
+				         if (l == heartbeat_cycle_name(cyc)) {
+					         c.heartbeat.cycle = cyc;
+					         return;
+				         }
+			         }
+			         error(v, path,
+			               quote(*s) + " is not a heartbeat cycle (one of off, 8s, 4s, "
+			                           "2s, 1s, "
+			                           "500ms, 250ms)");
+		         } else if (k == "monitor") {
+			         if (v.IsScalar() && lower(v.Scalar()) == "all") {
+				         c.heartbeat.monitor_all = true;
+				         return;
+			         }
+			         if (v.IsNull())
+				         return;
+			         if (!v.IsSequence()) {
+				         error(v, path,
+				               "must be \"all\" or a list of up to 4 Participant "
+				               "IDs");
+				         return;
+			         }
+			         if (v.size() > kMaxMonitor) {
+				         error(v, path,
+				               "lists " + std::to_string(v.size()) +
+				                       " participants; register 62h holds at most "
+				                       "4 (use \"all\" "
+				                       "to monitor every participant)");
+				         return;
+			         }
+			         for (std::size_t i = 0; i < v.size(); i++) {
+				         const std::string p = path + "[" + std::to_string(i) + "]";
+				         const auto id = uint_in(v[i], p, 1, 127);
+				         if (!id)
+					         continue;
+				         const auto pp = static_cast<std::uint8_t>(*id);
+				         if (std::find(c.heartbeat.monitor.begin(),
+				                       c.heartbeat.monitor.end(),
+				                       pp) != c.heartbeat.monitor.end()) {
+					         error(v[i], p,
+					               "participant " + std::to_string(pp) +
 					                       " is listed twice");
-					continue;
-				}
-				c.heartbeat.monitor.push_back(pp);
-			}
-		}
-	});
+					         continue;
+				         }
+				         c.heartbeat.monitor.push_back(pp);
+			         }
+		         }
+	         });
 }
 
 void Parser::timeouts(const YAML::Node& n, Config& c)
@@ -448,8 +518,9 @@ void Parser::bitrate(const YAML::Node& n, Config& c)
 	const auto num = parse_decimal(v);
 	if (!num || *num > 100000000) {
 		error(n, "data_bitrate",
-		      quote(*s) + " is not a bit rate in bit/s (digits, optionally with suffix k or "
-		                  "M: 2000000, 2M, 500k)");
+		      quote(*s) +
+		              " is not a bit rate in bit/s (digits, optionally with suffix k or "
+		              "M: 2000000, 2M, 500k)");
 		return;
 	}
 	const auto bps = *num * scale;
@@ -464,6 +535,17 @@ void Parser::bitrate(const YAML::Node& n, Config& c)
 
 Result<Config> Parser::run(std::string_view text)
 {
+	if (text.size() > kMaxConfigBytes) {
+		error_at(-1, "", "the file is larger than 1 MiB");
+		return fail(errors_.front());
+	}
+	if (const auto line = too_deep(text)) {
+		error_at(*line, "",
+		         "nested too deeply (more than " + std::to_string(kMaxNesting) +
+		                 " levels, or indented more than " +
+		                 std::to_string(4 * kMaxNesting) + " columns)");
+		return fail(errors_.front());
+	}
 	YAML::Node root;
 	try {
 		root = YAML::Load(std::string(text));
@@ -473,87 +555,96 @@ Result<Config> Parser::run(std::string_view text)
 		return fail(errors_.front());
 	}
 	if (!root.IsMap()) {
-		error_at(-1, "", root.IsNull() ? "the configuration is empty"
-		                               : "the top level must be a map of keys");
+		error_at(-1, "",
+		         root.IsNull() ? "the configuration is empty"
+		                       : "the top level must be a map of keys");
 		return fail(errors_.front());
 	}
 
 	Config c;  // a fresh object: nothing of a previous configuration leaks in
 	try {
-		each_key(root, "", [&](const std::string& k, const std::string& path,
-		                       const YAML::Node& v) {
-			if (k == "interface") {
-				if (auto s = scalar(v, path)) {
-					if (s->empty() || s->size() > kMaxIfnameLen ||
-					    s->find_first_of("/ \t\n:") != std::string::npos ||
-					    *s == "." || *s == "..")
-						error(v, path,
-						      quote(*s) + " is not an interface name (1..15 "
-						                  "characters, no '/', ':' or spaces)");
-					else
-						c.interface = *s;
-				}
-			} else if (k == "participant_id") {
-				if (auto id = uint_in(v, path, 1, 127))
-					c.participant_id = static_cast<std::uint8_t>(*id);
-			} else if (k == "sync") {
-				if (auto b = on_off(v, path))
-					c.sync_role = *b;
-			} else if (k == "aead") {
-				if (auto s = scalar(v, path)) {
-					auto a = parse_aead_name(lower(*s));
-					if (a)
-						c.aead = *a;
-					else
-						error(v, path, quote(*s) + ": " + a.error().context);
-				}
-			} else if (k == "mode") {
-				if (auto s = scalar(v, path)) {
-					const auto l = lower(*s);
-					if (l == "encrypt")
-						c.mode = StampMode::Encrypt;
-					else if (l == "auth-only")
-						c.mode = StampMode::AuthOnly;
-					else
-						error(v, path,
-						      quote(*s) + " is not a mode (encrypt or auth-only)");
-				}
-			} else if (k == "data_bitrate") {
-				bitrate(v, c);
-			} else if (k == "acceptance_window") {
-				if (auto w = uint_in(v, path, 1, SPSEC_MAX_WINDOW))
-					c.acceptance_window = static_cast<std::uint32_t>(*w);
-			} else if (k == "heartbeat") {
-				heartbeat(v, c);
-			} else if (k == "secured_ids") {
-				c.secured_ids = id_list(v, path);
-			} else if (k == "plaintext_ids") {
-				c.plaintext_ids = id_list(v, path);
-			} else if (k == "transmit_ids") {
-				c.transmit_ids = id_list(v, path);
-			} else if (k == "default_action") {
-				if (auto s = scalar(v, path)) {
-					const auto l = lower(*s);
-					if (l == "drop")
-						c.default_action = DefaultAction::Drop;
-					else if (l == "pass")
-						c.default_action = DefaultAction::Pass;
-					else
-						error(v, path, quote(*s) + " is not drop or pass");
-				}
-			} else if (k == "key_store") {
-				if (auto p = abs_path(v, path))
-					c.key_store = *p;
-			} else if (k == "timeouts") {
-				timeouts(v, c);
-			} else if (k == "control_socket") {
-				if (auto p = abs_path(v, path))
-					c.control_socket = *p;
-			} else if (k == "pin_dir") {
-				if (auto p = abs_path(v, path))
-					c.pin_dir = *p;
-			}
-		});
+		each_key(
+		        root, "",
+		        [&](const std::string& k, const std::string& path, const YAML::Node& v) {
+			        if (k == "interface") {
+				        if (auto s = scalar(v, path)) {
+					        if (s->empty() || s->size() > kMaxIfnameLen ||
+					            s->find_first_of("/ \t\n:") !=
+					                    std::string::npos ||
+					            *s == "." || *s == "..")
+						        error(v, path,
+						              quote(*s) + " is not an interface "
+						                          "name (1..15 "
+						                          "characters, no '/', ':' "
+						                          "or spaces)");
+					        else
+						        c.interface = *s;
+				        }
+			        } else if (k == "participant_id") {
+				        if (auto id = uint_in(v, path, 1, 127))
+					        c.participant_id = static_cast<std::uint8_t>(*id);
+			        } else if (k == "sync") {
+				        if (auto b = on_off(v, path))
+					        c.sync_role = *b;
+			        } else if (k == "aead") {
+				        if (auto s = scalar(v, path)) {
+					        auto a = parse_aead_name(lower(*s));
+					        if (a)
+						        c.aead = *a;
+					        else
+						        error(v, path,
+						              quote(*s) + ": " + a.error().context);
+				        }
+			        } else if (k == "mode") {
+				        if (auto s = scalar(v, path)) {
+					        const auto l = lower(*s);
+					        if (l == "encrypt")
+						        c.mode = StampMode::Encrypt;
+					        else if (l == "auth-only")
+						        c.mode = StampMode::AuthOnly;
+					        else
+						        error(v, path,
+						              quote(*s) + " is not a mode (encrypt "
+						                          "or auth-only)");
+				        }
+			        } else if (k == "data_bitrate") {
+				        bitrate(v, c);
+			        } else if (k == "acceptance_window") {
+				        if (auto w = uint_in(v, path, 1, SPSEC_MAX_WINDOW))
+					        c.acceptance_window =
+					                static_cast<std::uint32_t>(*w);
+			        } else if (k == "heartbeat") {
+				        heartbeat(v, c);
+			        } else if (k == "secured_ids") {
+				        c.secured_ids = id_list(v, path);
+			        } else if (k == "plaintext_ids") {
+				        c.plaintext_ids = id_list(v, path);
+			        } else if (k == "transmit_ids") {
+				        c.transmit_ids = id_list(v, path);
+			        } else if (k == "default_action") {
+				        if (auto s = scalar(v, path)) {
+					        const auto l = lower(*s);
+					        if (l == "drop")
+						        c.default_action = DefaultAction::Drop;
+					        else if (l == "pass")
+						        c.default_action = DefaultAction::Pass;
+					        else
+						        error(v, path,
+						              quote(*s) + " is not drop or pass");
+				        }
+			        } else if (k == "key_store") {
+				        if (auto p = abs_path(v, path))
+					        c.key_store = *p;
+			        } else if (k == "timeouts") {
+				        timeouts(v, c);
+			        } else if (k == "control_socket") {
+				        if (auto p = abs_path(v, path))
+					        c.control_socket = *p;
+			        } else if (k == "pin_dir") {
+				        if (auto p = abs_path(v, path))
+					        c.pin_dir = *p;
+			        }
+		        });
 		validate(c, root);
 	} catch (const YAML::Exception& e) {
 		// Defensive: the accessors above check node types first, so this is not expected.
@@ -561,9 +652,14 @@ Result<Config> Parser::run(std::string_view text)
 	}
 
 	if (!errors_.empty()) {
+		// A garbage file could produce an error per byte; the first few are what helps.
+		constexpr std::size_t kMaxShown = 50;
 		std::string all;
-		for (std::size_t i = 0; i < errors_.size(); i++)
+		for (std::size_t i = 0; i < errors_.size() && i < kMaxShown; i++)
 			all += (i ? "\n" : "") + errors_[i];
+		if (errors_.size() > kMaxShown)
+			all += "\n... and " + std::to_string(errors_.size() - kMaxShown) +
+			       " more problems";
 		return fail(all);
 	}
 	return c;
@@ -586,7 +682,8 @@ void Parser::validate(Config& c, const YAML::Node& root)
 		for (auto pp : c.heartbeat.monitor)
 			if (pp == c.participant_id && c.participant_id != 0)
 				error_at(line_of("heartbeat"), "heartbeat.monitor",
-				         "lists this node's own participant_id " + std::to_string(pp));
+				         "lists this node's own participant_id " +
+				                 std::to_string(pp));
 	}
 
 	// A secured ID cannot also be plaintext: the data plane would not know whether to verify.
@@ -611,26 +708,28 @@ void Parser::validate(Config& c, const YAML::Node& root)
 		if (!std::binary_search(c.secured_ids.begin(), c.secured_ids.end(), id) &&
 		    !std::binary_search(c.plaintext_ids.begin(), c.plaintext_ids.end(), id))
 			error_at(line_of("transmit_ids"), "transmit_ids",
-			         format_can_id(id) + " is neither in secured_ids nor in plaintext_ids");
+			         format_can_id(id) +
+			                 " is neither in secured_ids nor in plaintext_ids");
 
 	const auto& t = c.timeouts;
 	const int tl = line_of("timeouts");
 	if (t.warning_abort <= t.warning_hold)
 		error_at(tl, "timeouts.warning_abort",
 		         "must be longer than timeouts.warning_hold (" +
-		                 std::to_string(t.warning_abort.count()) + "ms <= " +
-		                 std::to_string(t.warning_hold.count()) + "ms)");
+		                 std::to_string(t.warning_abort.count()) +
+		                 "ms <= " + std::to_string(t.warning_hold.count()) + "ms)");
 	if (t.response >= t.session)
 		error_at(tl, "timeouts.response",
 		         "must be shorter than timeouts.session (" +
-		                 std::to_string(t.response.count()) + "ms >= " +
-		                 std::to_string(t.session.count()) + "ms)");
+		                 std::to_string(t.response.count()) +
+		                 "ms >= " + std::to_string(t.session.count()) + "ms)");
 	if (t.pa_retry >= t.sync_abort)
 		error_at(tl, "timeouts.pa_retry",
 		         "must be shorter than timeouts.sync_abort (" +
-		                 std::to_string(t.pa_retry.count()) + "ms >= " +
-		                 std::to_string(t.sync_abort.count()) + "ms)");
-	// Sync broadcasts come every 10 s (spec §5): a shorter abort time would abort a healthy node.
+		                 std::to_string(t.pa_retry.count()) +
+		                 "ms >= " + std::to_string(t.sync_abort.count()) + "ms)");
+	// Sync broadcasts come every 10 s (spec §5): a shorter abort time would abort a healthy
+	// node.
 	if (t.sync_abort < std::chrono::seconds(20))
 		error_at(tl, "timeouts.sync_abort",
 		         std::to_string(t.sync_abort.count()) +

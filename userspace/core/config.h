@@ -117,8 +117,8 @@ struct Config {
 	bool sync_role = false;           // `sync`: this node is the network's Sync (register 63h)
 	AeadKind aead = AeadKind::AesGcm;
 	StampMode mode = StampMode::Encrypt;  // encrypt | auth-only
-	std::uint64_t data_bitrate = 0;  // CAN FD data-phase bit rate, bit/s
-	std::uint64_t tick_ns = 0;       // derived: tick_ns_from_bitrate() (timestamp.h), integer
+	std::uint64_t data_bitrate = 0;       // CAN FD data-phase bit rate, bit/s
+	std::uint64_t tick_ns = 0;  // derived: tick_ns_from_bitrate() (timestamp.h), integer
 	std::uint32_t acceptance_window = kDefaultWindow;  // W in ticks, 1..SPSEC_MAX_WINDOW
 	HeartbeatConfig heartbeat;
 	// Data-plane policy. Each list is sorted and free of duplicates after parsing.
@@ -126,7 +126,7 @@ struct Config {
 	std::vector<CanId> plaintext_ids;  // frames pass in clear both ways
 	std::vector<CanId> transmit_ids;   // this node sends them: seen from the bus = injection
 	DefaultAction default_action = DefaultAction::Drop;  // IDs in no list
-	std::string key_store;           // absolute path of the key store (required)
+	std::string key_store;  // absolute path of the key store (required)
 	Timeouts timeouts;
 	std::string control_socket;  // absolute path; default /run/spsec/<interface>.sock
 	std::string pin_dir;         // absolute path; default SPSEC_PIN_ROOT/<interface>

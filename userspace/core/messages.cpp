@@ -55,6 +55,17 @@ CanFrame make_frame(std::uint32_t id29, Bytes data)
 	return f;
 }
 
+// The plain frame handed to seal_frame(): len is exactly L, which enters the AAD and geometry.
+CanFrame make_plain(std::uint32_t id29, Bytes data)
+{
+	CanFrame f;
+	f.can_id = id29 | CAN_EFF_FLAG;
+	f.fd = true;
+	f.len = static_cast<std::uint8_t>(data.size());
+	std::copy(data.begin(), data.end(), f.data.begin());
+	return f;
+}
+
 // Classifies f and checks it is `kind` with at least `need` data bytes.
 MsgResult<Classified> expect(const CanFrame& f, ControlKind kind, std::size_t need)
 {
@@ -415,8 +426,8 @@ std::uint32_t internal_event_id(std::uint8_t pp) noexcept
 
 std::uint32_t session_id(CpType type, bool request, std::uint8_t pp, std::uint32_t cnt) noexcept
 {
-	const auto ctx = type == CpType::Hello ? std::uint8_t{0xFF}
-	                                       : static_cast<std::uint8_t>(cnt & 0xFFu);
+	const auto ctx =
+	        type == CpType::Hello ? std::uint8_t{0xFF} : static_cast<std::uint8_t>(cnt & 0xFFu);
 	return encode_control_id({7, ctx, type, request, pp}) | CAN_EFF_FLAG;
 }
 
@@ -523,7 +534,7 @@ Result<CanFrame> seal_sync_broadcast(Aead& comm_key, const StampParams& params, 
 	put_le64(p.data(), t);
 	p[8] = static_cast<std::uint8_t>(correction);
 	p[9] = static_cast<std::uint8_t>(correction >> 8);
-	return seal_frame(comm_key, params, make_frame(sync_broadcast_id() & CAN_EFF_MASK, p), t);
+	return seal_frame(comm_key, params, make_plain(sync_broadcast_id() & CAN_EFF_MASK, p), t);
 }
 
 MsgResult<SyncBroadcast> open_sync_broadcast(const OpenParams& params, const CanFrame& f,
@@ -553,7 +564,7 @@ Result<CanFrame> seal_heartbeat(Aead& comm_key, const StampParams& params, std::
                                 std::uint8_t status, std::uint64_t t)
 {
 	const std::array<std::uint8_t, 2> p{0xFF, 0xFF};
-	return seal_frame(comm_key, params, make_frame(heartbeat_id(pp, status) & CAN_EFF_MASK, p),
+	return seal_frame(comm_key, params, make_plain(heartbeat_id(pp, status) & CAN_EFF_MASK, p),
 	                  t);
 }
 
@@ -609,7 +620,8 @@ MsgResult<ClientHello> decode_client_hello(const CanFrame& f)
 
 CanFrame encode_server_hello(const ServerHello& m)
 {
-	return make_frame(session_id(CpType::Hello, false, m.pp, 0) & CAN_EFF_MASK, m.server_random);
+	return make_frame(session_id(CpType::Hello, false, m.pp, 0) & CAN_EFF_MASK,
+	                  m.server_random);
 }
 
 MsgResult<ServerHello> decode_server_hello(const CanFrame& f)
@@ -714,8 +726,7 @@ MsgResult<CanFrame> make_server_finished(Aead& key, const SessionContext& s, std
 }
 
 MsgResult<void> verify_server_finished(Aead& key, const SessionContext& s, std::uint32_t cf_cnt,
-                                       std::uint32_t cnt, const Tag8& client_tag,
-                                       const CanFrame& f)
+                                       std::uint32_t cnt, const Tag8& client_tag, const CanFrame& f)
 {
 	auto c = expect(f, ControlKind::ServerFinished, kTagLen);
 	if (!c)
@@ -755,11 +766,9 @@ MsgResult<CanFrame> seal_session_message(Aead& key, const SessionContext& s, CpT
 	return make_frame(id29, std::span<const std::uint8_t>(d).first(plaintext.size() + kTagLen));
 }
 
-MsgResult<std::vector<std::uint8_t>> open_session_message(Aead& key, const SessionContext& s,
-                                                          CpType type, bool request,
-                                                          std::uint32_t cnt,
-                                                          std::size_t plaintext_len,
-                                                          const CanFrame& f)
+MsgResult<std::vector<std::uint8_t>>
+open_session_message(Aead& key, const SessionContext& s, CpType type, bool request,
+                     std::uint32_t cnt, std::size_t plaintext_len, const CanFrame& f)
 {
 	if (plaintext_len + kTagLen > 64)
 		return err(MsgErrc::TooShort);

@@ -114,27 +114,27 @@ inline constexpr std::uint8_t kProvisioning = 15;
 
 // ---- Errors ----------------------------------------------------------------------------------
 enum class MsgErrc : std::uint8_t {
-	NotExtended = 1,    // not a 29-bit frame, or an RTR / error frame
-	NotControlPlane,    // bit 25 clear: a data-plane ID
-	ReservedBit,        // bit 24 set
-	UnknownType,        // message type not in the spec §5 list
-	WrongPriority,      // priority does not match the message type
-	WrongContext,       // fixed context byte (FFh, 23h, 21h) does not match
-	WrongDirection,     // bit 7 / pp combination impossible for this type
-	WrongKind,          // a valid control-plane ID, but not the message this decoder reads
-	WrongParticipant,   // pp is not the expected participant
-	CounterMismatch,    // ID bits 23..16 are not the low byte of the expected session counter
-	NotFd,              // a classical CAN frame where a CAN FD frame is required
-	TooShort,           // fewer data bytes than the message needs
-	BadLength,          // data length not a valid CAN FD length, or plaintext length wrong
-	BadFiller,          // FF filler bytes are not FF
-	BadTag,             // authentication tag mismatch
-	StampRejected,      // a stamped message failed open_frame(); see MsgError::stamp_reason
-	BadPayload,         // authenticated payload has the wrong content (heartbeat not FF FF)
-	ZeroTime,           // a timestamp of 0 (T is never 0)
-	CounterExhausted,   // session counter within 1000 of wrapping (spec §5)
-	PayloadTooLong,     // encoder: plaintext does not fit a 64-byte frame with its tag
-	CryptoFailure,      // OpenSSL failed (not an authentication failure)
+	NotExtended = 1,   // not a 29-bit frame, or an RTR / error frame
+	NotControlPlane,   // bit 25 clear: a data-plane ID
+	ReservedBit,       // bit 24 set
+	UnknownType,       // message type not in the spec §5 list
+	WrongPriority,     // priority does not match the message type
+	WrongContext,      // fixed context byte (FFh, 23h, 21h) does not match
+	WrongDirection,    // bit 7 / pp combination impossible for this type
+	WrongKind,         // a valid control-plane ID, but not the message this decoder reads
+	WrongParticipant,  // pp is not the expected participant
+	CounterMismatch,   // ID bits 23..16 are not the low byte of the expected session counter
+	NotFd,             // a classical CAN frame where a CAN FD frame is required
+	TooShort,          // fewer data bytes than the message needs
+	BadLength,         // data length not a valid CAN FD length, or plaintext length wrong
+	BadFiller,         // FF filler bytes are not FF
+	BadTag,            // authentication tag mismatch
+	StampRejected,     // a stamped message failed open_frame(); see MsgError::stamp_reason
+	BadPayload,        // authenticated payload has the wrong content (heartbeat not FF FF)
+	ZeroTime,          // a timestamp of 0 (T is never 0)
+	CounterExhausted,  // session counter within 1000 of wrapping (spec §5)
+	PayloadTooLong,    // encoder: plaintext does not fit a 64-byte frame with its tag
+	CryptoFailure,     // OpenSSL failed (not an authentication failure)
 };
 
 struct MsgError {
@@ -229,9 +229,9 @@ struct Classified {
 [[nodiscard]] MsgResult<Classified> classify_control_id(std::uint32_t can_id) noexcept;
 
 // Kernel can_ids of the fixed messages (with CAN_EFF_FLAG).
-[[nodiscard]] std::uint32_t pa_request_id(std::uint8_t pp) noexcept;     // 0x0AFF0800 | pp
-[[nodiscard]] std::uint32_t pa_response_id(std::uint8_t pp) noexcept;    // 0x06230880 | pp
-[[nodiscard]] std::uint32_t sync_broadcast_id() noexcept;                // 0x02210900
+[[nodiscard]] std::uint32_t pa_request_id(std::uint8_t pp) noexcept;   // 0x0AFF0800 | pp
+[[nodiscard]] std::uint32_t pa_response_id(std::uint8_t pp) noexcept;  // 0x06230880 | pp
+[[nodiscard]] std::uint32_t sync_broadcast_id() noexcept;              // 0x02210900
 [[nodiscard]] std::uint32_t heartbeat_id(std::uint8_t pp, std::uint8_t status) noexcept;
 [[nodiscard]] std::uint32_t internal_event_id(std::uint8_t pp) noexcept;  // 0x1E000C00 | pp
 // Session messages: 0x1E000000 | cnt8 << 16 | type << 8 | (0x80 for requests) | pp. Hello
@@ -252,8 +252,8 @@ struct PaRequest {
 [[nodiscard]] MsgResult<PaRequest> decode_pa_request(const CanFrame& f);
 
 struct PaResponse {
-	std::uint8_t pp = 0;     // destination participant
-	std::uint64_t tim = 0;   // the Sync's T
+	std::uint8_t pp = 0;    // destination participant
+	std::uint64_t tim = 0;  // the Sync's T
 	CommSalt csalt{};
 	Tag8 tag{};
 };
@@ -262,8 +262,8 @@ struct PaResponse {
 [[nodiscard]] MsgResult<PaResponse> decode_pa_response(const CanFrame& f);
 
 // AAD = rnd(16) || LE64(tim) || csalt(4) || LE32(0x00230880 | pp)   (spec §5)
-[[nodiscard]] std::array<std::uint8_t, 32>
-pa_response_aad(const Random16& rnd, std::uint64_t tim, const CommSalt& csalt, std::uint8_t pp);
+[[nodiscard]] std::array<std::uint8_t, 32> pa_response_aad(const Random16& rnd, std::uint64_t tim,
+                                                           const CommSalt& csalt, std::uint8_t pp);
 
 // The Sync side: K_pa = HKDF(seed, rnd[0..11] || LE64(tim) || csalt) (key_schedule.h), tag =
 // first 8 bytes of AEAD(K_pa, nonce = 12 (AES-GCM, ChaCha20) or 16 (Ascon) zero bytes, empty
@@ -280,19 +280,17 @@ pa_response_aad(const Random16& rnd, std::uint64_t tim, const CommSalt& csalt, s
 // Sync broadcast: plaintext LE64(T) || LE16(correction); the Sync stamps it with the same T.
 // Errors: seal_frame's (T = 0, AEAD failure).
 [[nodiscard]] Result<CanFrame> seal_sync_broadcast(Aead& comm_key, const StampParams& params,
-                                                   std::uint64_t t,
-                                                   std::uint16_t correction = 0);
+                                                   std::uint64_t t, std::uint16_t correction = 0);
 struct SyncBroadcast {
-	std::uint64_t t = 0;            // T in the payload
-	std::uint16_t correction = 0;   // LE16 after it (0 from compliant Syncs)
-	std::uint64_t frame_t = 0;      // the frame's reconstructed stamp T
+	std::uint64_t t = 0;           // T in the payload
+	std::uint16_t correction = 0;  // LE16 after it (0 from compliant Syncs)
+	std::uint64_t frame_t = 0;     // the frame's reconstructed stamp T
 };
 // Opens a received Sync broadcast: ID check (WrongKind, WrongDirection), then open_frame()
 // (StampRejected with the reason), then the plaintext: 10 bytes (BadLength), T != 0 (ZeroTime).
 // `fresh`, when given, enforces the forward-only watermark (spec §5) via open_frame's freshness.
 [[nodiscard]] MsgResult<SyncBroadcast> open_sync_broadcast(const OpenParams& params,
-                                                           const CanFrame& f,
-                                                           std::uint64_t local_t,
+                                                           const CanFrame& f, std::uint64_t local_t,
                                                            const KeyLookup& keys,
                                                            FreshnessTable* fresh = nullptr);
 
@@ -403,10 +401,13 @@ struct SessionNonce {
 //   WriteSeg request                       register data (1, 2, 4, 8, 16 or 32 bytes)
 //   WriteSeg response                      status, FF, FF, FF                 (4 bytes)
 //   Terminate request and response         empty (tag only)
+// The reference Configurator (canopens_configurator_python protocol_can.py) takes a ReadSeg
+// response's data length from the frame length (len - 8), so a server should answer with segment
+// sizes whose size + 8 is a valid CAN FD length (4, 8, 12, 16, 24, 40 or 56 bytes) and let a
+// shorter last segment be padded; the ReadInit response announces the total length.
 // Errors: PayloadTooLong (plaintext > 56 bytes), CounterExhausted, CryptoFailure.
-[[nodiscard]] MsgResult<CanFrame> seal_session_message(Aead& session_key,
-                                                       const SessionContext& s, CpType type,
-                                                       bool request, std::uint32_t cnt,
+[[nodiscard]] MsgResult<CanFrame> seal_session_message(Aead& session_key, const SessionContext& s,
+                                                       CpType type, bool request, std::uint32_t cnt,
                                                        std::span<const std::uint8_t> plaintext);
 // Checks the ID (kind of `type`/`request`, s.pp, cnt's low byte), that at least
 // `plaintext_len` + 8 bytes are present, and the tag; returns the plaintext. Errors: classify

@@ -10,9 +10,9 @@ constexpr Actions kAbort = Action::DataPlaneOff | Action::StopHeartbeat | Action
                            Action::StopAbortTimer | Action::StopSyncWatchdog | Action::WipeKeys |
                            Action::StartPa;
 
-constexpr Actions kShutdown = Action::DataPlaneOff | Action::StopHeartbeat |
-                              Action::StopHoldTimer | Action::StopAbortTimer |
-                              Action::StopSyncWatchdog | Action::StopPa | Action::WipeKeys;
+constexpr Actions kShutdown = Action::DataPlaneOff | Action::StopHeartbeat | Action::StopHoldTimer |
+                              Action::StopAbortTimer | Action::StopSyncWatchdog | Action::StopPa |
+                              Action::WipeKeys;
 
 Transition invalid(const Status& s, std::string_view why) noexcept
 {
@@ -35,7 +35,8 @@ Transition step(const Status& s, const SmInput& in) noexcept
 	case SmEvent::StartSecurity:
 		if (st == State::NotSet || st == State::Shutdown)
 			return go({State::Waiting, false, false},
-			          Action::ReportParticipantId | Action::DataPlaneOff | Action::StartPa,
+			          Action::ReportParticipantId | Action::DataPlaneOff |
+			                  Action::StartPa,
 			          "Start Security: waiting for Parameter Authentication");
 		return invalid(s, "Start Security ignored: already started");
 
@@ -48,14 +49,15 @@ Transition step(const Status& s, const SmInput& in) noexcept
 		return invalid(s, "Security Established ignored: not Waiting (late PA response)");
 
 	case SmEvent::SecurityEvent: {
-		// Injection of an own ID: stop the heartbeat so the impostor cannot hide behind ours
-		// (spec §5); it restarts on the way back to Secure.
+		// Injection of an own ID: stop the heartbeat so the impostor cannot hide behind
+		// ours (spec §5); it restarts on the way back to Secure.
 		const bool injection = in.event_code == event_code::kInjection;
 		if (st == State::Secure) {
 			Actions a = Action::StartHoldTimer | Action::StartAbortTimer;
 			if (injection)
 				a |= Action::StopHeartbeat;
-			return go({State::Warning, true, injection}, a, "Security Event: Secure -> Warning");
+			return go({State::Warning, true, injection}, a,
+			          "Security Event: Secure -> Warning");
 		}
 		if (st == State::Warning) {
 			Actions a{static_cast<std::uint32_t>(Action::StartHoldTimer)};
@@ -72,7 +74,8 @@ Transition step(const Status& s, const SmInput& in) noexcept
 			Actions a{static_cast<std::uint32_t>(Action::StopAbortTimer)};
 			if (s.heartbeat_suppressed)
 				a |= Action::StartHeartbeat;
-			return go({State::Secure, false, false}, a, "Events Clear: Warning -> Secure");
+			return go({State::Secure, false, false}, a,
+			          "Events Clear: Warning -> Secure");
 		}
 		return invalid(s, "hold timer expiry ignored: not in Warning (stale timer)");
 
@@ -91,8 +94,9 @@ Transition step(const Status& s, const SmInput& in) noexcept
 	case SmEvent::EnterConfig:
 		if (st == State::Waiting || secure_or_warning)
 			return go({State::Configuration, s.alert, false},
-			          Action::DataPlaneOff | Action::StopHeartbeat | Action::StopHoldTimer |
-			                  Action::StopAbortTimer | Action::StopPa,
+			          Action::DataPlaneOff | Action::StopHeartbeat |
+			                  Action::StopHoldTimer | Action::StopAbortTimer |
+			                  Action::StopPa,
 			          "Enter Config");
 		return invalid(s, "Enter Config refused: not Waiting, Secure or Warning");
 

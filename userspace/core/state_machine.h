@@ -9,23 +9,24 @@
 // status is unchanged, no action is taken, and `why` says what was ignored (a stale timer event,
 // a late PA response, ...). The daemon still records security events in register 51h itself.
 //
-// | From                      | Event               | To            | Actions                      |
+// | From                      | Event               | To            | Actions |
 // |---------------------------|---------------------|---------------|------------------------------|
-// | NotSet, Shutdown          | StartSecurity       | Waiting       | report PID, DP off, PA start |
-// | Waiting                   | SecurityEstablished | Secure        | PA stop, DP on, HB start,    |
-// |                           |                     |               | sync watchdog on, alert off  |
-// | Secure                    | SecurityEvent       | Warning       | alert on, hold start, abort  |
-// |                           |                     |               | timer start (+HB stop: DE03h)|
-// | Warning                   | SecurityEvent       | Warning       | hold restart (+HB stop DE03h)|
-// | Warning                   | HoldExpired         | Secure        | alert off, abort timer stop, |
-// |                           |                     |               | HB start if it was stopped   |
-// | Secure, Warning           | SyncLost (FE0Fh)    | Waiting       | Security Abort (below)       |
-// | Warning                   | WarningSustained    | Waiting       | Security Abort [choice]      |
-// | Waiting, Secure, Warning  | EnterConfig         | Configuration | DP off, HB stop, PA stop,    |
-// |                           |                     |               | hold + abort timers stop     |
-// | Configuration             | ExitConfig, synced  | Secure        | DP on, HB start, alert off   |
-// | Configuration             | ExitConfig, !synced | Waiting       | wipe keys, PA start          |
-// | any                       | Shutdown            | Shutdown      | everything off, wipe keys    |
+// | NotSet, Shutdown          | StartSecurity       | Waiting       | report PID, DP off, PA start
+// | | Waiting                   | SecurityEstablished | Secure        | PA stop, DP on, HB start, |
+// |                           |                     |               | sync watchdog on, alert off |
+// | Secure                    | SecurityEvent       | Warning       | alert on, hold start, abort |
+// |                           |                     |               | timer start (+HB stop:
+// DE03h)| | Warning                   | SecurityEvent       | Warning       | hold restart (+HB
+// stop DE03h)| | Warning                   | HoldExpired         | Secure        | alert off, abort
+// timer stop, | |                           |                     |               | HB start if it
+// was stopped   | | Secure, Warning           | SyncLost (FE0Fh)    | Waiting       | Security
+// Abort (below)       | | Warning                   | WarningSustained    | Waiting       |
+// Security Abort [choice]      | | Waiting, Secure, Warning  | EnterConfig         | Configuration
+// | DP off, HB stop, PA stop,    | |                           |                     | | hold +
+// abort timers stop     | | Configuration             | ExitConfig, synced  | Secure        | DP
+// on, HB start, alert off   | | Configuration             | ExitConfig, !synced | Waiting       |
+// wipe keys, PA start          | | any                       | Shutdown            | Shutdown |
+// everything off, wipe keys    |
 //
 // Security Abort: DP off, HB stop, hold + abort timers stop, sync watchdog off, wipe the
 // Communication Keys and csalt, restart Parameter Authentication. [choice] The alert flag stays
@@ -63,7 +64,8 @@ struct Status {
 	// Register 50h: bits 0..3 state, bit 7 alert (also the context byte of heartbeat IDs).
 	[[nodiscard]] constexpr std::uint8_t reg50() const noexcept
 	{
-		return static_cast<std::uint8_t>(static_cast<unsigned>(state) | (alert ? 0x80u : 0u));
+		return static_cast<std::uint8_t>(static_cast<unsigned>(state) |
+		                                 (alert ? 0x80u : 0u));
 	}
 	friend constexpr bool operator==(const Status&, const Status&) = default;
 };
@@ -92,20 +94,20 @@ struct SmInput {
 
 // Things the daemon must do, as bits; carry them out in this (numeric) order.
 enum class Action : std::uint32_t {
-	DataPlaneOff = 1u << 0,      // spsec_state.state -> no secured traffic
-	StopHeartbeat = 1u << 1,     // stop sending Secure heartbeats
-	StopHoldTimer = 1u << 2,     // disarm the Warning hold timer
-	StopAbortTimer = 1u << 3,    // disarm the Warning-sustained abort timer
-	StopSyncWatchdog = 1u << 4,  // disarm the sync_abort watchdog
-	StopPa = 1u << 5,            // stop sending Parameter Authentication requests
-	WipeKeys = 1u << 6,          // wipe Communication Keys (both slots) and csalt
+	DataPlaneOff = 1u << 0,         // spsec_state.state -> no secured traffic
+	StopHeartbeat = 1u << 1,        // stop sending Secure heartbeats
+	StopHoldTimer = 1u << 2,        // disarm the Warning hold timer
+	StopAbortTimer = 1u << 3,       // disarm the Warning-sustained abort timer
+	StopSyncWatchdog = 1u << 4,     // disarm the sync_abort watchdog
+	StopPa = 1u << 5,               // stop sending Parameter Authentication requests
+	WipeKeys = 1u << 6,             // wipe Communication Keys (both slots) and csalt
 	ReportParticipantId = 1u << 7,  // internal plane: report the Participant ID (reg 60h)
-	StartPa = 1u << 8,              // (re)start Parameter Authentication now, then every pa_retry
-	StartHoldTimer = 1u << 9,       // (re)arm the hold timer with timeouts.warning_hold
-	StartAbortTimer = 1u << 10,     // arm the abort timer with timeouts.warning_abort
-	StartSyncWatchdog = 1u << 11,   // arm the sync_abort watchdog (re-armed per Sync broadcast)
-	DataPlaneOn = 1u << 12,         // spsec_state.state -> Secure/Warning traffic flows
-	StartHeartbeat = 1u << 13,      // send Secure heartbeats (if the cycle is not off)
+	StartPa = 1u << 8,           // (re)start Parameter Authentication now, then every pa_retry
+	StartHoldTimer = 1u << 9,    // (re)arm the hold timer with timeouts.warning_hold
+	StartAbortTimer = 1u << 10,  // arm the abort timer with timeouts.warning_abort
+	StartSyncWatchdog = 1u << 11,  // arm the sync_abort watchdog (re-armed per Sync broadcast)
+	DataPlaneOn = 1u << 12,        // spsec_state.state -> Secure/Warning traffic flows
+	StartHeartbeat = 1u << 13,     // send Secure heartbeats (if the cycle is not off)
 };
 
 struct Actions {

@@ -71,9 +71,9 @@ inline constexpr std::uint32_t kMaxWindow = SPSEC_MAX_WINDOW;
 [[nodiscard]] Result<std::uint32_t> validate_window(std::uint64_t window);
 
 // Tick length in ns for a CAN FD data bit rate: 10^11 / bps (1 Mbit/s -> 100000 ns = 100 µs,
-// 2 -> 50000, 5 -> 20000, 8 -> 12500). Errors: bps outside 10 000 .. 20 000 000 (the error gives
-// the range), or 10^11 not divisible by bps (the tick would not be a whole number of ns; the
-// error names the bit rate and the nearest rates that work are the caller's business).
+// 2 -> 50000, 5 -> 20000, 8 -> 12500). Errors: bps outside 10 000 .. 20 000 000 (the message
+// gives the range), or 10^11 not divisible by bps, so the tick would not be a whole number of ns
+// (e.g. 3 Mbit/s; the message names the rate).
 [[nodiscard]] Result<std::uint64_t> tick_ns_from_bitrate(std::uint64_t data_bitrate_bps);
 
 // The sender rule (spec §2 [hardening]): never two frames of one CAN ID in one tick.

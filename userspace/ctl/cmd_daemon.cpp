@@ -1,26 +1,235 @@
 // SPDX-License-Identifier: Apache-2.0
+// spsecctl status / events / stats: talking to a running spsecd over its control socket, and
+// reading the data plane's pinned counters directly (which works while spsecd is down).
+#include <cerrno>
 #include <cstdio>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "ctl/commands.h"
+#include "daemon/control_socket.h"
+#include "daemon/counters.h"
+#include "daemon/json.h"
+#include "daemon/logger.h"
+#include "spsec/abi.h"
 
 namespace spsec::ctl {
 
-int cmd_status(int, char**)
+namespace {
+
+constexpr const char* kRunDir = "/run/spsec";
+
+int usage_error(const char* cmd, const std::string& msg, const char* usage)
 {
-	std::fputs("spsecctl: status is not built yet\n", stderr);
-	return 1;
+	std::fprintf(stderr, "spsecctl %s: %s\nusage: %s\n", cmd, msg.c_str(), usage);
+	return 2;
 }
 
-int cmd_events(int, char**)
+// The one entry of `dir` whose name ends in `suffix` (e.g. the only control socket), or an error
+// naming what was found, so a single-interface node needs no option.
+Result<std::string> only_entry(const std::string& dir, std::string_view suffix, const char* what)
 {
-	std::fputs("spsecctl: events is not built yet\n", stderr);
-	return 1;
+	std::vector<std::string> found;
+	std::error_code ec;
+	for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+		std::string n = e.path().filename().string();
+		if (n.size() >= suffix.size() &&
+		    n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+			found.push_back(e.path().string());
+	}
+	if (found.size() == 1)
+		return found[0];
+	if (found.empty())
+		return fail(
+		        cat("no ", what, " in ", dir, " (is spsecd running? give --interface)"));
+	std::string list;
+	for (const auto& f : found)
+		list += " " + f;
+	return fail(cat("several ", what, "s in ", dir, ", choose with --interface:", list));
 }
 
-int cmd_stats(int, char**)
+struct SocketArgs {
+	std::string socket;
+	bool json = false;
+};
+
+// Parses --socket P, --interface IF and (if allowed) --json. Returns 0 on success, else the exit
+// code (2 usage, 0 after --help).
+int parse_socket_args(int argc, char** argv, const char* cmd, const char* usage, bool allow_json,
+                      SocketArgs& out)
 {
-	std::fputs("spsecctl: stats is not built yet\n", stderr);
-	return 1;
+	std::string iface;
+	for (int i = 1; i < argc; i++) {
+		std::string_view a = argv[i];
+		if (a == "--help" || a == "-h") {
+			std::printf("usage: %s\n", usage);
+			return -1;
+		}
+		if (a == "--socket" && i + 1 < argc) {
+			out.socket = argv[++i];
+		} else if ((a == "--interface" || a == "-i") && i + 1 < argc) {
+			iface = argv[++i];
+		} else if (a == "--json" && allow_json) {
+			out.json = true;
+		} else {
+			return usage_error(cmd, cat("unknown or incomplete argument '", a, "'"),
+			                   usage);
+		}
+	}
+	if (!out.socket.empty() && !iface.empty())
+		return usage_error(cmd, "give --socket or --interface, not both", usage);
+	if (!iface.empty())
+		out.socket = cat(kRunDir, "/", iface, ".sock");
+	if (out.socket.empty()) {
+		auto s = only_entry(kRunDir, ".sock", "control socket");
+		if (!s) {
+			std::fprintf(stderr, "spsecctl %s: %s\n", cmd, s.error().message().c_str());
+			return 1;
+		}
+		out.socket = *s;
+	}
+	return 0;
+}
+
+}  // namespace
+
+int cmd_status(int argc, char** argv)
+{
+	const char* usage = "spsecctl status [--socket PATH | --interface IF] [--json]";
+	SocketArgs args;
+	if (int rc = parse_socket_args(argc, argv, "status", usage, true, args); rc != 0)
+		return rc < 0 ? 0 : rc;
+	auto fd = control_connect(args.socket, 5000);
+	if (!fd) {
+		std::fprintf(stderr, "spsecctl status: %s\n", fd.error().message().c_str());
+		return 1;
+	}
+	std::string buf;
+	auto w = control_write(fd->get(), "{\"cmd\":\"status\"}\n");
+	auto line = w ? control_read_line(fd->get(), buf) : tl::unexpected(w.error());
+	if (!line) {
+		std::fprintf(stderr, "spsecctl status: %s\n", line.error().message().c_str());
+		return 1;
+	}
+	auto v = parse_json(*line);
+	if (!v) {
+		std::fprintf(stderr, "spsecctl status: spsecd sent invalid JSON: %s\n",
+		             v.error().message().c_str());
+		return 1;
+	}
+	if (const JsonValue* e = v->find("error")) {
+		std::fprintf(stderr, "spsecctl status: spsecd refused: %s\n", e->text().c_str());
+		return 1;
+	}
+	if (args.json)
+		std::printf("%s\n", line->c_str());
+	else
+		std::fputs(json_to_text(*v).c_str(), stdout);
+	return 0;
+}
+
+int cmd_events(int argc, char** argv)
+{
+	const char* usage = "spsecctl events [--socket PATH | --interface IF]   (JSON lines until "
+	                    "spsecd stops or Ctrl-C)";
+	SocketArgs args;
+	if (int rc = parse_socket_args(argc, argv, "events", usage, false, args); rc != 0)
+		return rc < 0 ? 0 : rc;
+	// No receive timeout: events can be minutes apart.
+	auto fd = control_connect(args.socket, 0);
+	if (!fd) {
+		std::fprintf(stderr, "spsecctl events: %s\n", fd.error().message().c_str());
+		return 1;
+	}
+	if (auto w = control_write(fd->get(), "{\"cmd\":\"events\"}\n"); !w) {
+		std::fprintf(stderr, "spsecctl events: %s\n", w.error().message().c_str());
+		return 1;
+	}
+	std::string buf;
+	auto first = control_read_line(fd->get(), buf);
+	if (!first || *first != R"({"subscribed":true})") {
+		std::fprintf(stderr, "spsecctl events: subscription refused: %s\n",
+		             first ? first->c_str() : first.error().message().c_str());
+		return 1;
+	}
+	for (;;) {
+		auto line = control_read_line(fd->get(), buf);
+		if (!line) {
+			std::fprintf(stderr, "spsecctl events: %s\n",
+			             line.error().message().c_str());
+			return 1;
+		}
+		std::printf("%s\n", line->c_str());
+		std::fflush(stdout);  // followers (jq, tee) see each event at once
+	}
+}
+
+int cmd_stats(int argc, char** argv)
+{
+	const char* usage = "spsecctl stats [--pin-dir DIR | --interface IF] [--json] [--all] "
+	                    "[--prometheus FILE]";
+	std::string pin_dir, iface, prom;
+	bool json = false, all = false;
+	for (int i = 1; i < argc; i++) {
+		std::string_view a = argv[i];
+		if (a == "--help" || a == "-h") {
+			std::printf("usage: %s\n  reads %s/<IF>/%s (root or CAP_BPF); works while "
+			            "spsecd is down.\n  --prometheus FILE writes the node_exporter "
+			            "textfile "
+			            "format atomically (FILE should end in .prom).\n",
+			            usage, SPSEC_PIN_ROOT, SPSEC_MAP_COUNTERS);
+			return 0;
+		}
+		if (a == "--pin-dir" && i + 1 < argc)
+			pin_dir = argv[++i];
+		else if ((a == "--interface" || a == "-i") && i + 1 < argc)
+			iface = argv[++i];
+		else if (a == "--prometheus" && i + 1 < argc)
+			prom = argv[++i];
+		else if (a == "--json")
+			json = true;
+		else if (a == "--all")
+			all = true;
+		else
+			return usage_error("stats", cat("unknown or incomplete argument '", a, "'"),
+			                   usage);
+	}
+	if (!pin_dir.empty() && !iface.empty())
+		return usage_error("stats", "give --pin-dir or --interface, not both", usage);
+	if (!iface.empty())
+		pin_dir = cat(SPSEC_PIN_ROOT, "/", iface);
+	if (pin_dir.empty()) {
+		auto d = only_entry(SPSEC_PIN_ROOT, "", "pinned data plane");
+		if (!d) {
+			std::fprintf(stderr, "spsecctl stats: %s\n", d.error().message().c_str());
+			return 1;
+		}
+		pin_dir = *d;
+	}
+	if (iface.empty())
+		iface = std::filesystem::path(pin_dir).filename().string();
+
+	auto snap = read_pinned_counters(pin_dir);
+	if (!snap) {
+		std::fprintf(stderr, "spsecctl stats: %s\n", snap.error().message().c_str());
+		return 1;
+	}
+	if (!prom.empty()) {
+		auto w = write_file_atomic(prom, format_prometheus(*snap, iface), 0644);
+		if (!w) {
+			std::fprintf(stderr, "spsecctl stats: %s\n", w.error().message().c_str());
+			return 1;
+		}
+		if (!json && !all)
+			return 0;  // cron/timer use: quiet
+	}
+	if (json)
+		std::printf("%s\n", format_counters_json(*snap, iface).c_str());
+	else
+		std::fputs(format_counters_text(*snap, all).c_str(), stdout);
+	return 0;
 }
 
 }  // namespace spsec::ctl

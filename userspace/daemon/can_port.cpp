@@ -31,7 +31,8 @@ Result<CanRawPort> CanRawPort::open(const std::string& ifname)
 		return fail_errno(errno, cat("CAN interface ", ifname));
 	Fd fd(::socket(PF_CAN, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, CAN_RAW));
 	if (!fd.valid())
-		return fail_errno(errno, "creating a CAN_RAW socket (is the can-raw module loaded?)");
+		return fail_errno(errno,
+		                  "creating a CAN_RAW socket (is the can-raw module loaded?)");
 	int on = 1;
 	if (::setsockopt(fd.get(), SOL_CAN_RAW, CAN_RAW_FD_FRAMES, &on, sizeof on) != 0)
 		return fail_errno(errno, cat("enabling CAN FD frames on ", ifname));

@@ -40,13 +40,12 @@ std::string error_line(std::string_view msg)
 }  // namespace
 
 Result<std::unique_ptr<ControlSocket>> ControlSocket::open(EventLoop& loop, const Logger& log,
-                                                           Options options,
-                                                           StatusProvider status)
+                                                           Options options, StatusProvider status)
 {
 	auto addr = make_addr(options.path);
 	if (!addr)
 		return tl::unexpected(addr.error());
-	const std::string& path = options.path;
+	const std::string path = options.path;  // a copy: options moves below
 
 	// A socket file left by a dead daemon refuses connections and is replaced; one that
 	// accepts belongs to a running daemon and is left alone.
@@ -118,12 +117,14 @@ void ControlSocket::on_accept()
 		Fd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
 		if (!fd.valid()) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_.warning(cat("control socket: accept failed: ", std::strerror(errno)));
+				log_.warning(cat("control socket: accept failed: ",
+				                 std::strerror(errno)));
 			return;
 		}
 		if (clients_.size() >= options_.max_clients) {
 			std::string line = error_line("too many clients") + "\n";
-			(void)::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+			(void)::send(fd.get(), line.data(), line.size(),
+			             MSG_NOSIGNAL | MSG_DONTWAIT);
 			log_.warning(cat("control socket: refused a client (", clients_.size(),
 			                 " connected)"));
 			continue;
@@ -178,7 +179,8 @@ void ControlSocket::on_client(std::uint64_t id, std::uint32_t events)
 				}
 			}
 			if (c.in.size() > kMaxRequest) {
-				log_.warning("control socket: request longer than 4 KiB, client dropped");
+				log_.warning("control socket: request longer than 4 KiB, client "
+				             "dropped");
 				drop(id);
 				return;
 			}
@@ -207,7 +209,8 @@ void ControlSocket::handle_line(Client& c, std::string_view line)
 			c.subscriber = true;
 			reply = R"({"subscribed":true})";
 		} else {
-			reply = error_line(cat("unknown cmd '", cmd, "' (expected status or events)"));
+			reply = error_line(
+			        cat("unknown cmd '", cmd, "' (expected status or events)"));
 		}
 	}
 	reply.push_back('\n');
@@ -227,7 +230,8 @@ bool ControlSocket::send_line(std::uint64_t id, Client& c, std::string_view line
 bool ControlSocket::flush(Client& c)
 {
 	while (!c.out.empty()) {
-		ssize_t w = ::send(c.fd.get(), c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t w =
+		        ::send(c.fd.get(), c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && errno == EAGAIN)

@@ -33,7 +33,7 @@ namespace spsec {
 class ControlSocket {
 public:
 	struct Options {
-		std::string path;                          // socket file, e.g. /run/spsec/can0.sock
+		std::string path;  // socket file, e.g. /run/spsec/can0.sock
 		std::size_t max_queued_bytes = 256 * 1024;  // per client, before it is dropped
 		std::size_t max_clients = 32;
 	};
@@ -69,7 +69,7 @@ private:
 	};
 
 	ControlSocket(EventLoop& loop, const Logger& log, Options options, StatusProvider status)
-	        : loop_(loop), log_(log), options_(std::move(options)), status_(std::move(status))
+	    : loop_(loop), log_(log), options_(std::move(options)), status_(std::move(status))
 	{
 	}
 	void on_accept();

@@ -76,7 +76,10 @@ std::string prom_label(std::string_view v)
 
 }  // namespace
 
-std::span<const ReasonInfo> reason_table() noexcept { return kReasons; }
+std::span<const ReasonInfo> reason_table() noexcept
+{
+	return kReasons;
+}
 
 const ReasonInfo* reason_info(std::uint32_t code) noexcept
 {
@@ -93,8 +96,9 @@ Result<CounterSnapshot> read_pinned_counters(const std::string& pin_dir)
 	if (!fd.valid()) {
 		int e = errno;
 		if (e == ENOENT)
-			return fail_errno(e, cat("opening ", path,
-			                         " (is the spsec data plane loaded on this interface?)"));
+			return fail_errno(
+			        e, cat("opening ", path,
+			               " (is the spsec data plane loaded on this interface?)"));
 		return fail_errno(e, cat("opening ", path));
 	}
 	bpf_map_info info{};
@@ -102,9 +106,8 @@ Result<CounterSnapshot> read_pinned_counters(const std::string& pin_dir)
 	if (::bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0)
 		return fail_errno(errno, cat("inspecting ", path));
 	if (info.type != BPF_MAP_TYPE_PERCPU_ARRAY || info.key_size != 4 || info.value_size != 8)
-		return fail(cat(path, " is not a PERCPU_ARRAY of __u64 (type ", info.type,
-		                ", key ", info.key_size, " B, value ", info.value_size,
-		                " B): ABI mismatch"));
+		return fail(cat(path, " is not a PERCPU_ARRAY of __u64 (type ", info.type, ", key ",
+		                info.key_size, " B, value ", info.value_size, " B): ABI mismatch"));
 	int ncpu = ::libbpf_num_possible_cpus();
 	if (ncpu <= 0)
 		return fail_errno(-ncpu, "counting possible CPUs");
@@ -154,13 +157,14 @@ std::string format_counters_json(const CounterSnapshot& s, std::string_view ifna
 
 std::string format_prometheus(const CounterSnapshot& s, std::string_view ifname)
 {
-	std::string out = "# HELP spsec_frames_total CAN frames handled by the spsec data plane, by "
-	                  "verdict reason.\n# TYPE spsec_frames_total counter\n";
+	std::string out =
+	        "# HELP spsec_frames_total CAN frames handled by the spsec data plane, by "
+	        "verdict reason.\n# TYPE spsec_frames_total counter\n";
 	std::string iface = prom_label(ifname);
 	for (const auto& r : kReasons) {
-		out.append(cat("spsec_frames_total{interface=\"", iface, "\",direction=\"", r.direction,
-		               "\",verdict=\"", r.passed ? "pass" : "drop", "\",reason=\"", r.name,
-		               "\"} ", s.by_reason[r.code], "\n"));
+		out.append(cat("spsec_frames_total{interface=\"", iface, "\",direction=\"",
+		               r.direction, "\",verdict=\"", r.passed ? "pass" : "drop",
+		               "\",reason=\"", r.name, "\"} ", s.by_reason[r.code], "\n"));
 	}
 	return out;
 }

@@ -29,11 +29,14 @@ std::string_view state_name(std::uint32_t state) noexcept
 }
 
 Daemon::Daemon(DaemonDeps deps, std::string config_path)
-        : deps_(std::move(deps)), config_path_(std::move(config_path))
+    : deps_(std::move(deps)), config_path_(std::move(config_path))
 {
 }
 
-Daemon::~Daemon() { teardown(); }
+Daemon::~Daemon()
+{
+	teardown();
+}
 
 Result<void> Daemon::start()
 {
@@ -69,7 +72,8 @@ Result<void> Daemon::start_steps()
 		                " has no Seed Key (seed.key, seed.salt, seed.id)"));
 	keys_ = std::move(*keys);
 	log.info(cat("key store loaded: seed key ID ", hex32(keys_->get(KeyRole::Seed)->id),
-	             keys_->memory_locked() ? ", memory locked" : ", memory NOT locked (mlock failed)"));
+	             keys_->memory_locked() ? ", memory locked"
+	                                    : ", memory NOT locked (mlock failed)"));
 	if (!keys_->memory_locked())
 		log.warning("key memory could not be locked (RLIMIT_MEMLOCK); keys may reach swap");
 
@@ -86,7 +90,8 @@ Result<void> Daemon::start_steps()
 
 	auto can = deps_.open_can(config_->interface);
 	if (!can)
-		return tl::unexpected(can.error().with_context("opening the control-plane CAN socket"));
+		return tl::unexpected(
+		        can.error().with_context("opening the control-plane CAN socket"));
 	can_ = std::move(*can);
 	if (can_->fd() >= 0) {
 		auto w = loop_->watch(can_->fd(), EPOLLIN, cat("can-", config_->interface),
@@ -110,15 +115,16 @@ Result<void> Daemon::start_steps()
 	if (!jump)
 		return tl::unexpected(jump.error());
 	clock_jump_ = std::move(*jump);
-	if (auto w = loop_->watch(clock_jump_->fd(), EPOLLIN, "wall-clock",
-	                          [this](std::uint32_t) {
-		                          auto j = clock_jump_->consume();
-		                          if (j && *j) {
-			                          deps_.log->info("wall clock was set (SPsec T runs "
-			                                          "on CLOCK_MONOTONIC, unaffected)");
-			                          emit_event("wall_clock_set", "");
-		                          }
-	                          });
+	if (auto w =
+	            loop_->watch(clock_jump_->fd(), EPOLLIN, "wall-clock",
+	                         [this](std::uint32_t) {
+		                         auto j = clock_jump_->consume();
+		                         if (j && *j) {
+			                         deps_.log->info("wall clock was set (SPsec T runs "
+			                                         "on CLOCK_MONOTONIC, unaffected)");
+			                         emit_event("wall_clock_set", "");
+		                         }
+	                         });
 	    !w)
 		return tl::unexpected(w.error());
 
@@ -155,7 +161,12 @@ Result<void> Daemon::start_clock()
 	if (!stored)
 		return tl::unexpected(stored.error());
 	persist_.emplace(*stored);
-	std::uint64_t t0 = persist_->boot_t();
+	if (!*stored)
+		deps_.log->warning(
+		        cat("no persisted T in ", path,
+		            ": first start of this Sync. If it ran as Sync before, its T "
+		            "file was lost: renew the Seed Key, T may repeat"));
+	std::uint64_t t0 = persist_->boot_t(deps_.realtime_ns() / config_->tick_ns);
 	// Write ahead before T is used: the reservation must cover t0 on disk first.
 	std::uint64_t reserve = t0 + TPersistence::kPersistAhead;
 	if (auto w = write_persisted_t(path, reserve); !w)
@@ -164,7 +175,7 @@ Result<void> Daemon::start_clock()
 	if (auto s = clock_->set(t0); !s)
 		return s;
 	deps_.log->info(cat("Sync role: T starts at ", t0,
-	                    *stored ? cat(" (stored ", **stored, " + 80000)") : " (first boot)"));
+	                    *stored ? cat(" (stored ", **stored, ")") : " (first boot)"));
 
 	auto timer = Timer::monotonic();
 	if (!timer)
@@ -296,7 +307,12 @@ Result<void> Daemon::reload()
 	auto refuse = [&](const Error& e) {
 		log.error(cat("reload refused, keeping the running configuration: ", e.message()));
 		JsonWriter w;
-		w.begin_object().key("ok").value(false).key("error").value(e.message()).end_object();
+		w.begin_object()
+		        .key("ok")
+		        .value(false)
+		        .key("error")
+		        .value(e.message())
+		        .end_object();
 		std::string f = w.take();
 		emit_event("reload", std::string_view(f).substr(1, f.size() - 2));
 		return tl::unexpected(e);
@@ -325,7 +341,8 @@ Result<void> Daemon::reload()
 	for (const auto& f : fixed) {
 		if (f.changed) {
 			(void)deps_.notify("READY=1");
-			return refuse(Error{0, cat(f.key, " cannot change on reload (restart spsecd)")});
+			return refuse(
+			        Error{0, cat(f.key, " cannot change on reload (restart spsecd)")});
 		}
 	}
 	auto keys = KeyStore::load(cfg->key_store, deps_.key_owner);

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <time.h>
 
 #include <cstdint>
 #include <functional>
@@ -50,6 +51,14 @@ struct DaemonDeps {
 	uid_t key_owner = 0;  // the uid the key store must belong to: geteuid()
 	// Directory for persisted state (the Sync role's T): StateDirectory=spsec.
 	std::string state_dir = "/var/lib/spsec";
+	// CLOCK_REALTIME in ns, the floor of the Sync's boot T (TPersistence::boot_t); tests
+	// inject 0 for determinism.
+	std::function<std::uint64_t()> realtime_ns = [] {
+		timespec ts{};
+		::clock_gettime(CLOCK_REALTIME, &ts);
+		return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+		       static_cast<std::uint64_t>(ts.tv_nsec);
+	};
 	// Watch signals with a signalfd (off in tests that run several daemons in one process).
 	bool handle_signals = true;
 };
@@ -90,7 +99,10 @@ public:
 	// Sets the participant state, publishes it to the data plane and emits a "state" event.
 	void set_state(std::uint32_t state);
 	[[nodiscard]] std::uint32_t state() const noexcept { return state_; }
-	[[nodiscard]] const Config* config() const noexcept { return config_ ? &*config_ : nullptr; }
+	[[nodiscard]] const Config* config() const noexcept
+	{
+		return config_ ? &*config_ : nullptr;
+	}
 	[[nodiscard]] const SyncClock* sync_clock() const noexcept { return clock_.get(); }
 	[[nodiscard]] EventLoop* loop() noexcept { return loop_ ? &*loop_ : nullptr; }
 	[[nodiscard]] ControlSocket* control() noexcept { return control_.get(); }

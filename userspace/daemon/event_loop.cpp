@@ -43,8 +43,8 @@ Result<EventLoop::SourceId> EventLoop::watch(int fd, std::uint32_t events, std::
 	if (::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
 		return fail_errno(errno, cat("watching ", name, " (fd ", fd, ")"));
 	log_->debug(cat("event source ", name, " added (fd ", fd, ")"));
-	sources_.emplace(id, Source{fd, std::move(name),
-	                            std::make_shared<Handler>(std::move(handler))});
+	sources_.emplace(
+	        id, Source{fd, std::move(name), std::make_shared<Handler>(std::move(handler))});
 	return id;
 }
 

@@ -230,8 +230,8 @@ private:
 	}
 	void skip_ws()
 	{
-		while (pos_ < s_.size() &&
-		       (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
+		while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' ||
+		                            s_[pos_] == '\n' || s_[pos_] == '\r'))
 			pos_++;
 	}
 	bool literal(std::string_view word)
@@ -473,7 +473,10 @@ private:
 	std::size_t pos_ = 0;
 };
 
-Result<JsonValue> parse_json(std::string_view text) { return JsonParser(text).parse_all(); }
+Result<JsonValue> parse_json(std::string_view text)
+{
+	return JsonParser(text).parse_all();
+}
 
 namespace {
 
@@ -486,7 +489,10 @@ void append_clean(std::string& out, std::string_view s)
 		out.push_back(static_cast<unsigned char>(c) < 0x20 ? '?' : c);
 }
 
-void render_scalar(const JsonValue& v, std::string& out) { append_clean(out, v.text()); }
+void render_scalar(const JsonValue& v, std::string& out)
+{
+	append_clean(out, v.text());
+}
 
 void render_child(const JsonValue& v, int indent, std::string& out)
 {

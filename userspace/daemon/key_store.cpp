@@ -53,8 +53,8 @@ Result<void> decode_hex(std::string_view hex, std::span<std::uint8_t> out)
 		int hi = hex_value(hex[2 * i]);
 		int lo = hex_value(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
-			return fail(cat("character ", 2 * i + (hi < 0 ? 1 : 2),
-			                " is not a hex digit"));
+			return fail(
+			        cat("character ", 2 * i + (hi < 0 ? 1 : 2), " is not a hex digit"));
 		out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
 	}
 	return {};
@@ -158,7 +158,9 @@ Result<KeyStore> KeyStore::parse(std::string_view text, std::string_view origin)
 		text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
 		if (line.empty() || line.front() == '#')
 			continue;
-		auto where = [&](std::string_view what) { return cat(origin, " line ", line_no, ": ", what); };
+		auto where = [&](std::string_view what) {
+			return cat(origin, " line ", line_no, ": ", what);
+		};
 
 		std::size_t eq = line.find('=');
 		if (eq == std::string_view::npos)
@@ -170,7 +172,8 @@ Result<KeyStore> KeyStore::parse(std::string_view text, std::string_view origin)
 			if (format_seen)
 				return fail(where("'format' given twice"));
 			if (value != "1")
-				return fail(where("unsupported format (this spsecd reads format 1)"));
+				return fail(
+				        where("unsupported format (this spsecd reads format 1)"));
 			format_seen = true;
 			continue;
 		}
@@ -190,8 +193,8 @@ Result<KeyStore> KeyStore::parse(std::string_view text, std::string_view origin)
 		if (!role_idx || !field_idx)
 			return fail(where("unknown name (expected format, or seed/integrator/"
 			                  "provisioning followed by .key, .salt or .id)"));
-		std::string field_name = cat(key_role_name(kRoles[*role_idx]), ".",
-		                             kFieldNames[*field_idx]);
+		std::string field_name =
+		        cat(key_role_name(kRoles[*role_idx]), ".", kFieldNames[*field_idx]);
 		if (have[*role_idx][*field_idx])
 			return fail(where(cat(field_name, " given twice")));
 		have[*role_idx][*field_idx] = true;
@@ -226,7 +229,8 @@ Result<KeyStore> KeyStore::parse(std::string_view text, std::string_view origin)
 		for (std::size_t f = 0; f < 3; f++)
 			if (!h[f])
 				return fail(cat(origin, ": ", key_role_name(kRoles[r]), ".",
-				                kFieldNames[f], " missing (a key needs key, salt and id)"));
+				                kFieldNames[f],
+				                " missing (a key needs key, salt and id)"));
 	}
 	return store;
 }
@@ -301,7 +305,8 @@ std::string KeyStore::serialize() const
 Result<void> KeyStore::save(const std::string& path) const
 {
 	std::size_t slash = path.rfind('/');
-	std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+	std::string dir =
+	        slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
 	std::string tmpl = path + ".tmp.XXXXXX";
 	std::vector<char> tmp_path(tmpl.begin(), tmpl.end());
 	tmp_path.push_back('\0');
@@ -333,7 +338,8 @@ Result<void> KeyStore::save(const std::string& path) const
 	// The rename is durable only once the directory entry is on disk.
 	Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 	if (!dfd.valid() || ::fsync(dfd.get()) != 0)
-		return fail_errno(errno, cat("saving key store ", path, ": fsync of directory ", dir));
+		return fail_errno(errno,
+		                  cat("saving key store ", path, ": fsync of directory ", dir));
 	return {};
 }
 

@@ -28,8 +28,8 @@ public:
 		long page = ::sysconf(_SC_PAGESIZE);
 		std::size_t ps = page > 0 ? static_cast<std::size_t>(page) : 4096;
 		std::size_t len = (sizeof(T) + ps - 1) / ps * ps;
-		void* mem = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		                   -1, 0);
+		void* mem = ::mmap(nullptr, len, PROT_READ | PROT_WRITE,
+		                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (mem == MAP_FAILED)
 			return fail_errno(errno, "mapping locked memory for keys");
 		(void)::madvise(mem, len, MADV_DONTDUMP);
@@ -39,7 +39,7 @@ public:
 	}
 
 	LockedBox(LockedBox&& o) noexcept
-	        : obj_(std::exchange(o.obj_, nullptr)), len_(o.len_), locked_(o.locked_)
+	    : obj_(std::exchange(o.obj_, nullptr)), len_(o.len_), locked_(o.locked_)
 	{
 	}
 	LockedBox& operator=(LockedBox&& o) noexcept
@@ -65,7 +65,7 @@ public:
 
 private:
 	LockedBox(T* obj, std::size_t len, bool locked) noexcept
-	        : obj_(obj), len_(len), locked_(locked)
+	    : obj_(obj), len_(len), locked_(locked)
 	{
 	}
 	void release() noexcept

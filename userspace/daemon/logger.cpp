@@ -27,7 +27,7 @@ Result<LogLevel> parse_log_level(std::string_view name)
 }
 
 Logger::Logger(int fd, LogLevel max_level, bool journal, std::string ident) noexcept
-        : fd_(fd), max_level_(max_level), journal_(journal), ident_(std::move(ident))
+    : fd_(fd), max_level_(max_level), journal_(journal), ident_(std::move(ident))
 {
 }
 
@@ -39,7 +39,8 @@ Logger Logger::to_stderr(LogLevel max_level, std::string ident)
 	if (const char* js = std::getenv("JOURNAL_STREAM")) {
 		unsigned long long dev = 0, ino = 0;
 		struct stat st {};
-		if (std::sscanf(js, "%llu:%llu", &dev, &ino) == 2 && ::fstat(STDERR_FILENO, &st) == 0)
+		if (std::sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+		    ::fstat(STDERR_FILENO, &st) == 0)
 			journal = st.st_dev == dev && st.st_ino == ino;
 	}
 	return Logger(STDERR_FILENO, max_level, journal, std::move(ident));

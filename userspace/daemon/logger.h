@@ -68,13 +68,25 @@ private:
 };
 
 namespace detail {
-inline void append_one(std::string& out, std::string_view s) { out.append(s); }
-inline void append_one(std::string& out, const char* s) { out.append(s); }
-inline void append_one(std::string& out, const std::string& s) { out.append(s); }
-inline void append_one(std::string& out, bool b) { out.append(b ? "true" : "false"); }
+inline void append_one(std::string& out, std::string_view s)
+{
+	out.append(s);
+}
+inline void append_one(std::string& out, const char* s)
+{
+	out.append(s);
+}
+inline void append_one(std::string& out, const std::string& s)
+{
+	out.append(s);
+}
+inline void append_one(std::string& out, bool b)
+{
+	out.append(b ? "true" : "false");
+}
 template <std::integral I>
-	requires(!std::same_as<I, bool> && !std::same_as<I, char>)
-inline void append_one(std::string& out, I v)
+requires(!std::same_as<I, bool> && !std::same_as<I, char>) inline void append_one(std::string& out,
+                                                                                  I v)
 {
 	// uint8_t would otherwise print as a character; widen every integer first.
 	if constexpr (std::is_signed_v<I>)
@@ -82,12 +94,18 @@ inline void append_one(std::string& out, I v)
 	else
 		out.append(std::to_string(static_cast<unsigned long long>(v)));
 }
-inline void append_one(std::string& out, char c) { out.push_back(c); }
+inline void append_one(std::string& out, char c)
+{
+	out.push_back(c);
+}
 }  // namespace detail
 
 // True for the argument types cat() accepts: strings, integers, bools.
 template <class T>
-concept Loggable = requires(std::string& s, const T& v) { detail::append_one(s, v); };
+concept Loggable = requires(std::string& s, const T& v)
+{
+	detail::append_one(s, v);
+};
 
 // Concatenates strings, integers and bools into one message.
 template <Loggable... A> [[nodiscard]] std::string cat(const A&... args)

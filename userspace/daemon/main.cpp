@@ -77,7 +77,8 @@ int run(int argc, char** argv)
 			}
 			level = *l;
 		} else {
-			std::fprintf(stderr, "spsecd: unknown or incomplete argument '%s'\n\n", argv[i]);
+			std::fprintf(stderr, "spsecd: unknown or incomplete argument '%s'\n\n",
+			             argv[i]);
 			usage(stderr);
 			return 2;
 		}
@@ -100,8 +101,8 @@ int run(int argc, char** argv)
 	deps.log = &log;
 	deps.clock = &clock;
 	deps.data_plane = &data_plane;
-	deps.open_can = [](const std::string& ifname)
-	        -> spsec::Result<std::unique_ptr<spsec::CanPort>> {
+	deps.open_can =
+	        [](const std::string& ifname) -> spsec::Result<std::unique_ptr<spsec::CanPort>> {
 		auto p = spsec::CanRawPort::open(ifname);
 		if (!p)
 			return tl::unexpected(p.error());

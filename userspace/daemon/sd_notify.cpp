@@ -19,7 +19,8 @@ Result<bool> sd_notify_to(std::string_view socket_path, std::string_view state)
 	if (socket_path.empty())
 		return false;
 	if (socket_path[0] != '/' && socket_path[0] != '@')
-		return fail(cat("NOTIFY_SOCKET '", socket_path, "' is neither absolute nor abstract"));
+		return fail(
+		        cat("NOTIFY_SOCKET '", socket_path, "' is neither absolute nor abstract"));
 	sockaddr_un addr{};
 	addr.sun_family = AF_UNIX;
 	if (socket_path.size() > sizeof addr.sun_path)

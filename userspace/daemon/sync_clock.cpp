@@ -25,7 +25,10 @@ std::uint64_t SyncClock::t_at(std::uint64_t mono_ns) const noexcept
 	return base_t_ + dt / tick_ns_;
 }
 
-std::uint64_t SyncClock::now_t() const noexcept { return t_at(clock_->monotonic_ns()); }
+std::uint64_t SyncClock::now_t() const noexcept
+{
+	return t_at(clock_->monotonic_ns());
+}
 
 std::uint64_t SyncClock::mono_at(std::uint64_t t) const noexcept
 {
@@ -65,9 +68,10 @@ Result<SyncClock::Adjust> SyncClock::adjust(std::uint64_t t)
 	return Adjust::IgnoredBehind;
 }
 
-std::uint64_t TPersistence::boot_t() const noexcept
+std::uint64_t TPersistence::boot_t(std::uint64_t floor_t) const noexcept
 {
-	return stored_ ? *stored_ + kBootMargin : 1;
+	std::uint64_t t = stored_ ? *stored_ + kBootMargin : 1;
+	return t > floor_t ? t : floor_t;
 }
 
 std::optional<std::uint64_t> TPersistence::need_write(std::uint64_t now_t) const noexcept
@@ -95,10 +99,11 @@ Result<std::optional<std::uint64_t>> read_persisted_t(const std::string& path)
 	std::string_view s(buf, static_cast<std::size_t>(n));
 	constexpr std::string_view kPrefix = "spsec-t 1 ";
 	auto corrupt = [&] {
-		return fail(cat("persisted T ", path,
-		                " is corrupt (expected 'spsec-t 1 <T>'); refusing to guess T, which "
-		                "must never repeat: restore it, or remove it only after every "
-		                "participant's keys were renewed"));
+		return fail(
+		        cat("persisted T ", path,
+		            " is corrupt (expected 'spsec-t 1 <T>'); refusing to guess T, which "
+		            "must never repeat: restore it, or remove it only after every "
+		            "participant's keys were renewed"));
 	};
 	if (s.substr(0, kPrefix.size()) != kPrefix || s.empty() || s.back() != '\n')
 		return corrupt();
@@ -141,7 +146,8 @@ Result<void> write_persisted_t(const std::string& path, std::uint64_t t)
 	if (::rename(tmp.data(), path.c_str()) != 0)
 		return abort(errno, "rename");
 	std::size_t slash = path.rfind('/');
-	std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+	std::string dir =
+	        slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
 	Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 	if (!dfd.valid() || ::fsync(dfd.get()) != 0)
 		return fail_errno(errno, cat("persisting T to ", path, ": fsync of ", dir));

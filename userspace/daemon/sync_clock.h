@@ -10,7 +10,8 @@
 // TPersistence (Sync role): T must never repeat across restarts. The Sync writes ahead: before
 // T reaches the stored value it stores now + kPersistAhead, so the stored value is always larger
 // than every T used so far; at boot it continues from stored + kBootMargin (80 000 ticks, spec
-// §2) and immediately writes ahead again before T is used.
+// §2) and immediately writes ahead again before T is used. A wall-clock floor (T = realtime /
+// tick) covers a lost T file on nodes with a sane clock.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +27,7 @@ class SyncClock {
 public:
 	// tick_ns > 0 (10^11 / data bit rate).
 	SyncClock(const Clock& clock, std::uint64_t tick_ns) noexcept
-	        : clock_(&clock), tick_ns_(tick_ns)
+	    : clock_(&clock), tick_ns_(tick_ns)
 	{
 	}
 
@@ -70,8 +71,10 @@ public:
 	// `stored`: the value read from the file at boot, nullopt on first boot.
 	explicit TPersistence(std::optional<std::uint64_t> stored) noexcept : stored_(stored) {}
 
-	// The T to start the Sync's clock with: stored + kBootMargin, or 1 on first boot.
-	[[nodiscard]] std::uint64_t boot_t() const noexcept;
+	// The T to start the Sync's clock with: the largest of stored + kBootMargin, `floor_t` and
+	// 1. spsecd passes CLOCK_REALTIME / tick as floor_t: defence in depth should the T file be
+	// lost (T then still starts above every T used before, if the wall clock is sane).
+	[[nodiscard]] std::uint64_t boot_t(std::uint64_t floor_t = 0) const noexcept;
 	// The value to write now, or nullopt when the stored reservation still covers `now_t`
 	// with at least half of kPersistAhead to spare. The caller writes it (durably) and then
 	// calls written(); until written() returns, T must not pass the old reservation.

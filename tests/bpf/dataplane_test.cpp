@@ -1,0 +1,564 @@
+// SPDX-License-Identifier: Apache-2.0
+// bpf tier: the data plane's verdict code (bpf/spsec_verdict.h) under BPF_PROG_TEST_RUN, checked
+// frame by frame against the core codec (userspace/core/stamp.h), which is the oracle: the same
+// plain frames, the same keys, the same clock, the same reason codes.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <random>
+
+#include "core/stamp.h"
+#include "core/timestamp.h"
+#include "dp_fixture.h"
+
+using namespace spsec;
+using namespace spsec::test;
+
+namespace {
+
+// Runs before Catch2's main: a machine that cannot load BPF skips the whole binary (exit 77),
+// loudly, instead of failing or passing.
+const bool g_gate = [] {
+	if (auto why = bpf_unavailable()) {
+		std::printf("SKIP bpf: %s\n", why->c_str());
+		std::fflush(stdout);
+		std::_Exit(77);
+	}
+	return true;
+}();
+
+constexpr std::uint64_t kWindow = 150;
+
+struct Net {
+	AeadKind kind;
+	StampMode mode;
+};
+
+// Network keys: CommKey(e) for windows e0 and e0 + 1 from a fixed seed.
+struct Keys {
+	Key32 seed;
+	CommSalt csalt{{1, 2, 3, 4}};
+	KeySalt seed_salt{{0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88}};
+	std::map<std::uint64_t, std::unique_ptr<Aead>> aeads;
+
+	explicit Keys(std::uint8_t fill)
+	{
+		for (auto& b : seed.expose_mut())
+			b = fill;
+	}
+};
+
+Key32 comm_key(const Keys& k, std::uint64_t e)
+{
+	auto key = derive_comm_key(k.seed, e, k.csalt);
+	REQUIRE(key);
+	return std::move(*key);
+}
+
+void install(DpFixture& fx, Keys& keys, AeadKind kind, std::uint64_t e)
+{
+	auto slot = std::make_unique<spsec_key_slot>();
+	const Key32 key = comm_key(keys, e);
+	REQUIRE(prepare_key_slot(kind, key, keys.seed_salt, e, *slot));
+	auto r = fx.dp().install_key(*slot);
+	INFO((r ? std::string() : r.error().message()));
+	REQUIRE(r);
+	wipe_key_slot(*slot);
+	auto a = Aead::create(kind, key);
+	REQUIRE(a);
+	keys.aeads[e] = std::move(*a);
+}
+
+Counters counters(DpFixture& fx)
+{
+	auto c = fx.dp().read_counters();
+	REQUIRE(c);
+	return *c;
+}
+
+// The one reason that moved between two counter snapshots, or -1 when not exactly one frame
+// was counted.
+int moved(const Counters& before, const Counters& after)
+{
+	int reason = -1;
+	std::uint64_t total = 0;
+	for (std::size_t i = 0; i < before.size(); i++) {
+		total += after[i] - before[i];
+		if (after[i] != before[i])
+			reason = static_cast<int>(i);
+	}
+	return total == 1 ? reason : -1;
+}
+
+std::vector<std::uint32_t> id_pool()
+{
+	std::vector<std::uint32_t> ids;
+	for (std::uint32_t i = 0; i < 32; i++)
+		ids.push_back(0x100 + i * 0x31);  // 11-bit
+	for (std::uint32_t i = 0; i < 32; i++)
+		ids.push_back(CAN_EFF_FLAG | (0x00ab0000u + i * 0x1357u));  // 29-bit, bit 25 clear
+	return ids;
+}
+
+void secured_policy(DpFixture& fx, const std::vector<std::uint32_t>& ids,
+                    std::vector<PolicyEntry> extra = {})
+{
+	std::vector<PolicyEntry> pol = std::move(extra);
+	for (auto id : ids)
+		pol.push_back({id, SPSEC_POL_SECURED});
+	auto r = fx.dp().replace_policy(pol);
+	INFO((r ? std::string() : r.error().message()));
+	REQUIRE(r);
+}
+
+CanFrame random_plain(std::mt19937_64& rng, const std::vector<std::uint32_t>& ids, std::size_t l)
+{
+	CanFrame f;
+	f.fd = true;
+	f.can_id = ids[rng() % ids.size()];
+	f.flags = static_cast<std::uint8_t>(CANFD_FDF | (rng() & (CANFD_BRS | CANFD_ESI)));
+	f.len = static_cast<std::uint8_t>(l);
+	for (std::size_t i = 0; i < l; i++)
+		f.data[i] = static_cast<std::uint8_t>(rng());
+	return f;
+}
+
+struct Env {
+	std::unique_ptr<DpFixture> fx;
+	Keys keys{0x5a};
+	Net net;
+	std::uint64_t e0;
+	std::vector<std::uint32_t> ids = id_pool();
+
+	explicit Env(Net n, std::uint64_t start_t) : net(n), e0(start_t >> SPSEC_WINDOW_SHIFT)
+	{
+		auto f = DpFixture::create();
+		INFO((f ? std::string() : f.error().message()));
+		REQUIRE(f);
+		fx = std::move(*f);
+		REQUIRE(fx->dp().set_state(SPSEC_STATE_SECURE, static_cast<std::uint32_t>(n.kind),
+		                           static_cast<std::uint32_t>(n.mode), kWindow,
+		                           SPSEC_DEFAULT_DROP));
+		install(*fx, keys, n.kind, e0);
+		install(*fx, keys, n.kind, e0 + 1);
+		secured_policy(*fx, ids);
+		REQUIRE(fx->freeze_clock(start_t));
+	}
+
+	StampParams params() const { return StampParams{net.kind, net.mode, keys.seed_salt}; }
+	OpenParams open_params() const { return OpenParams{params(), kWindow}; }
+	KeyLookup lookup()
+	{
+		return [this](std::uint64_t e) -> Aead* {
+			auto it = keys.aeads.find(e);
+			return it == keys.aeads.end() ? nullptr : it->second.get();
+		};
+	}
+	CanFrame seal(const CanFrame& plain, std::uint64_t t)
+	{
+		auto it = keys.aeads.find(t >> SPSEC_WINDOW_SHIFT);
+		REQUIRE(it != keys.aeads.end());
+		auto s = seal_frame(*it->second, params(), plain, t);
+		REQUIRE(s);
+		return *s;
+	}
+};
+
+const Net kNets[] = {
+        {AeadKind::AesGcm, StampMode::Encrypt},
+        {AeadKind::AesGcm, StampMode::AuthOnly},
+        {AeadKind::ChaCha20Poly1305, StampMode::Encrypt},
+        {AeadKind::ChaCha20Poly1305, StampMode::AuthOnly},
+        {AeadKind::Ascon, StampMode::Encrypt},
+        {AeadKind::Ascon, StampMode::AuthOnly},
+};
+
+std::string net_name(const Net& n)
+{
+	return std::string(aead_name(n.kind)) +
+	       (n.mode == StampMode::Encrypt ? "/encrypt" : "/auth");
+}
+
+}  // namespace
+
+TEST_CASE("ingress opens 10000 codec-sealed frames byte for byte, per AEAD and mode", "[bpf][diff]")
+{
+	for (const Net& net : kNets) {
+		DYNAMIC_SECTION(net_name(net))
+		{
+			// start 2 M ticks before a window roll-over: the run crosses it, so both
+			// key slots are exercised
+			const std::uint64_t t0 = (0x1234ull << SPSEC_WINDOW_SHIFT) - 2000000;
+			Env env(net, t0);
+			std::mt19937_64 rng(0xC0FFEE + static_cast<unsigned>(net.kind) * 7 +
+			                    static_cast<unsigned>(net.mode));
+			FreshnessTable fresh;
+			const Counters before = counters(*env.fx);
+			constexpr int kFrames = 10000;
+			int mismatches = 0;
+			for (int i = 0; i < kFrames; i++) {
+				const std::uint64_t local =
+				        t0 + static_cast<std::uint64_t>(i) * 400;
+				REQUIRE(env.fx->freeze_clock(local));
+				const std::size_t l =
+				        i < 55 ? static_cast<std::size_t>(i) : rng() % 55;
+				const CanFrame plain = random_plain(rng, env.ids, l);
+				const auto d =
+				        static_cast<std::int64_t>(rng() % (2 * kWindow + 1)) -
+				        static_cast<std::int64_t>(kWindow);
+				const std::uint64_t t = local + static_cast<std::uint64_t>(d);
+				const CanFrame sec = env.seal(plain, t);
+
+				auto oracle = open_frame(env.open_params(), sec, local,
+				                         env.lookup(), &fresh);
+				REQUIRE(oracle);
+				REQUIRE(oracle->plain == plain);
+				auto r = env.fx->run(true, to_wire(sec));
+				REQUIRE(r);
+				if (r->retval != TC_ACT_OK || r->out != to_wire(plain)) {
+					mismatches++;
+					UNSCOPED_INFO("frame " << i << " " << format_can_frame(sec)
+					                       << " -> retval " << r->retval);
+				}
+			}
+			CHECK(mismatches == 0);
+			const Counters after = counters(*env.fx);
+			CHECK(after[SPSEC_R_RX_OK] - before[SPSEC_R_RX_OK] == kFrames);
+		}
+	}
+}
+
+TEST_CASE("every single-bit corruption is dropped with the codec's reason", "[bpf][diff]")
+{
+	for (const Net& net : kNets) {
+		DYNAMIC_SECTION(net_name(net))
+		{
+			const std::uint64_t t0 = (0x77ull << SPSEC_WINDOW_SHIFT) + 5000;
+			Env env(net, t0);
+			std::mt19937_64 rng(42 + static_cast<unsigned>(net.kind));
+			int checked = 0;
+			for (std::size_t l : {0u, 3u, 17u, 38u, 54u}) {
+				const CanFrame plain = random_plain(rng, env.ids, l);
+				const CanFrame sec = env.seal(plain, t0 + 7);
+				const auto wire = to_wire(sec);
+				// the len byte and every bit of the S data bytes
+				std::vector<std::size_t> bits;
+				for (std::size_t b = 32; b < 40; b++)
+					bits.push_back(b);
+				for (std::size_t b = 64; b < 64 + 8u * sec.len; b++)
+					bits.push_back(b);
+				for (std::size_t bit : bits) {
+					auto bad = wire;
+					bad[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
+					const CanFrame badf = from_wire(bad);
+					FreshnessTable fresh;
+					auto oracle = open_frame(env.open_params(), badf, t0,
+					                         env.lookup(), &fresh);
+					const Counters before = counters(*env.fx);
+					auto r = env.fx->run(true, bad);
+					REQUIRE(r);
+					const int reason = moved(before, counters(*env.fx));
+					INFO("L=" << l << " bit " << bit << " "
+					          << format_can_frame(badf));
+					REQUIRE_FALSE(oracle);  // a flipped bit never verifies
+					CHECK(r->retval == TC_ACT_SHOT);
+					CHECK(reason == static_cast<int>(oracle.error().reason));
+					checked++;
+				}
+			}
+			CHECK(checked > 1000);
+		}
+	}
+}
+
+TEST_CASE("keys, windows, freshness and geometry", "[bpf]")
+{
+	const Net net{AeadKind::ChaCha20Poly1305, StampMode::Encrypt};
+	const std::uint64_t t0 = (0x99ull << SPSEC_WINDOW_SHIFT) + 100000;
+	Env env(net, t0);
+	std::mt19937_64 rng(7);
+	const CanFrame plain = random_plain(rng, env.ids, 12);
+
+	auto expect = [&](const CanFrame& f, std::uint32_t reason, bool ingress = true) {
+		const Counters before = counters(*env.fx);
+		auto r = env.fx->run(ingress, to_wire(f));
+		REQUIRE(r);
+		CHECK(moved(before, counters(*env.fx)) == static_cast<int>(reason));
+		return *r;
+	};
+
+	SECTION("replayed T is dropped, a newer T passes")
+	{
+		const CanFrame a = env.seal(plain, t0 + 3);
+		CHECK(expect(a, SPSEC_R_RX_OK).retval == TC_ACT_OK);
+		CHECK(expect(a, SPSEC_R_RX_REPLAY).retval == TC_ACT_SHOT);
+		CHECK(expect(env.seal(plain, t0 + 2), SPSEC_R_RX_REPLAY).retval == TC_ACT_SHOT);
+		CHECK(expect(env.seal(plain, t0 + 4), SPSEC_R_RX_OK).retval == TC_ACT_OK);
+	}
+	SECTION("stale and future T outside the acceptance window")
+	{
+		expect(env.seal(plain, t0 - kWindow - 1), SPSEC_R_RX_OUTSIDE_WINDOW);
+		expect(env.seal(plain, t0 + kWindow + 1), SPSEC_R_RX_OUTSIDE_WINDOW);
+		expect(env.seal(plain, t0 - kWindow), SPSEC_R_RX_OK);
+		expect(env.seal(plain, t0 + kWindow), SPSEC_R_RX_OK);
+	}
+	SECTION("wrong key: tag fails")
+	{
+		Keys other(0xa5);
+		auto key = comm_key(other, t0 >> SPSEC_WINDOW_SHIFT);
+		auto a = Aead::create(net.kind, key);
+		REQUIRE(a);
+		auto s = seal_frame(**a, env.params(), plain, t0);
+		REQUIRE(s);
+		expect(*s, SPSEC_R_RX_BAD_TAG);
+	}
+	SECTION("wrong window: a frame sealed with K(e) but stamped in e+1's parity slot")
+	{
+		// T whose window has no live key (e0 + 2 shares e0's parity)
+		const std::uint64_t far = (t0 >> SPSEC_WINDOW_SHIFT) + 2;
+		REQUIRE(env.fx->freeze_clock(far << SPSEC_WINDOW_SHIFT));
+		auto key = comm_key(env.keys, far);
+		auto a = Aead::create(net.kind, key);
+		REQUIRE(a);
+		auto s = seal_frame(**a, env.params(), plain, far << SPSEC_WINDOW_SHIFT);
+		REQUIRE(s);
+		expect(*s, SPSEC_R_RX_NO_KEY);
+		// and the key of e0 used for a T of e0 + 1 does not verify
+		REQUIRE(env.fx->freeze_clock(t0));
+		auto k0 = Aead::create(net.kind, comm_key(env.keys, t0 >> SPSEC_WINDOW_SHIFT));
+		REQUIRE(k0);
+		const std::uint64_t t1 = ((t0 >> SPSEC_WINDOW_SHIFT) + 1) << SPSEC_WINDOW_SHIFT;
+		REQUIRE(env.fx->freeze_clock(t1));
+		auto s1 = seal_frame(**k0, env.params(), plain, t1);
+		REQUIRE(s1);
+		expect(*s1, SPSEC_R_RX_BAD_TAG);
+	}
+	SECTION("bad geometry")
+	{
+		CanFrame f = env.seal(plain, t0);
+		for (int s : {0, 8, 11, 13, 50, 65, 255}) {
+			CanFrame g = f;
+			g.len = static_cast<std::uint8_t>(s);
+			expect(g, SPSEC_R_RX_BAD_LENGTH);
+		}
+		CanFrame g = f;  // S = 24: pad field 15 > 14
+		g.data[g.len - 9] = static_cast<std::uint8_t>(0xF0 | (g.data[g.len - 9] & 0x0F));
+		expect(g, SPSEC_R_RX_BAD_PAD_COUNT);
+		CanFrame classic = plain;
+		classic.fd = false;
+		classic.len = 8;
+		expect(classic, SPSEC_R_RX_CLASSIC);
+	}
+	SECTION("padding bytes other than 0xFF under a valid tag")
+	{
+		// seal by hand: L = 12 -> S = 24, pad 2, with 0x00 padding
+		const std::uint64_t t = t0 + 1;
+		auto& aead = *env.keys.aeads.at(t >> SPSEC_WINDOW_SHIFT);
+		std::array<std::uint8_t, 14> text{};
+		std::copy_n(plain.data.begin(), 12, text.begin());
+		text[12] = 0xFF;
+		text[13] = 0x00;
+		const auto nonce = build_nonce(net.kind, t, plain.id(), env.keys.seed_salt);
+		const auto aad = build_aad(net.mode, plain.id(), plain.payload());
+		std::array<std::uint8_t, 8> tag{};
+		REQUIRE(aead.seal(nonce.view(), aad.view(), text, tag));
+		CanFrame f = plain;
+		f.len = 24;
+		std::copy(text.begin(), text.end(), f.data.begin());
+		const std::uint16_t w = stamp_word(2, t);
+		f.data[14] = static_cast<std::uint8_t>(w & 0xff);
+		f.data[15] = static_cast<std::uint8_t>(w >> 8);
+		std::copy(tag.begin(), tag.end(), f.data.begin() + 16);
+		FreshnessTable fresh;
+		auto oracle = open_frame(env.open_params(), f, t0, env.lookup(), &fresh);
+		REQUIRE_FALSE(oracle);
+		CHECK(oracle.error().reason == SPSEC_R_RX_BAD_PAD_BYTES);
+		expect(f, SPSEC_R_RX_BAD_PAD_BYTES);
+	}
+	SECTION("clock not set, participant not secure")
+	{
+		const CanFrame s = env.seal(plain, t0);
+		REQUIRE(env.fx->dp().clear_clock());
+		expect(s, SPSEC_R_RX_NO_CLOCK);
+		expect(plain, SPSEC_R_TX_NO_CLOCK, false);
+		REQUIRE(env.fx->freeze_clock(t0));
+		REQUIRE(env.fx->dp().set_state(SPSEC_STATE_WAITING, SPSEC_AEAD_CHACHA20POLY1305,
+		                               SPSEC_MODE_ENCRYPT, kWindow, SPSEC_DEFAULT_DROP));
+		expect(s, SPSEC_R_RX_NOT_SECURE);
+		expect(plain, SPSEC_R_TX_NOT_SECURE, false);
+		REQUIRE(env.fx->dp().set_state(SPSEC_STATE_WARNING, SPSEC_AEAD_CHACHA20POLY1305,
+		                               SPSEC_MODE_ENCRYPT, kWindow, SPSEC_DEFAULT_DROP));
+		expect(s, SPSEC_R_RX_OK);
+	}
+	SECTION("wiped keys: nothing verifies, nothing is sealed")
+	{
+		const CanFrame s = env.seal(plain, t0);
+		REQUIRE(env.fx->dp().wipe_keys());
+		expect(s, SPSEC_R_RX_NO_KEY);
+		expect(plain, SPSEC_R_TX_NO_KEY, false);
+	}
+	SECTION("key of another AEAD is no key")
+	{
+		REQUIRE(env.fx->dp().set_state(SPSEC_STATE_SECURE, SPSEC_AEAD_ASCON128,
+		                               SPSEC_MODE_ENCRYPT, kWindow, SPSEC_DEFAULT_DROP));
+		expect(env.seal(plain, t0), SPSEC_R_RX_NO_KEY);
+	}
+}
+
+TEST_CASE("classification: echo, control plane, plain IDs, injection, default action", "[bpf]")
+{
+	const Net net{AeadKind::Ascon, StampMode::AuthOnly};
+	const std::uint64_t t0 = (0x42ull << SPSEC_WINDOW_SHIFT) + 99;
+	Env env(net, t0);
+	secured_policy(*env.fx, env.ids,
+	               {{0x7e0, SPSEC_POL_PLAIN_RX | SPSEC_POL_PLAIN_TX},
+	                {0x7e1, SPSEC_POL_PLAIN_RX},
+	                {0x7e2, SPSEC_POL_OWN_TX | SPSEC_POL_SECURED}});
+	std::mt19937_64 rng(9);
+
+	auto run = [&](bool ingress, const CanFrame& f, std::uint32_t reason, int act,
+	               std::uint32_t cb0 = 0, std::uint32_t mark = 0) {
+		const Counters before = counters(*env.fx);
+		auto r = env.fx->run(ingress, to_wire(f), cb0, mark);
+		REQUIRE(r);
+		CHECK(r->retval == act);
+		CHECK(moved(before, counters(*env.fx)) == static_cast<int>(reason));
+		return r->out;
+	};
+	CanFrame p = random_plain(rng, env.ids, 20);
+
+	// the local echo passes untouched, even for a secured ID in plain form
+	CHECK(run(true, p, SPSEC_R_RX_LOCAL_ECHO, TC_ACT_OK, kEchoMagic) == to_wire(p));
+	CanFrame ctrl = p;
+	ctrl.can_id = CAN_EFF_FLAG | 0x12000A05u;  // a heartbeat
+	run(true, ctrl, SPSEC_R_RX_CONTROL, TC_ACT_OK);
+	run(false, ctrl, SPSEC_R_TX_CONTROL_UNMARKED, TC_ACT_SHOT);
+	run(false, ctrl, SPSEC_R_TX_CONTROL, TC_ACT_OK, 0, SPSEC_DAEMON_MARK);
+	CanFrame plain_id = p;
+	plain_id.can_id = 0x7e0;
+	CHECK(run(true, plain_id, SPSEC_R_RX_PLAIN, TC_ACT_OK) == to_wire(plain_id));
+	CHECK(run(false, plain_id, SPSEC_R_TX_PLAIN, TC_ACT_OK) == to_wire(plain_id));
+	plain_id.can_id = 0x7e1;  // plain only inbound
+	run(false, plain_id, SPSEC_R_TX_UNKNOWN_ID, TC_ACT_SHOT);
+	CanFrame unknown = p;
+	unknown.can_id = 0x3;
+	run(true, unknown, SPSEC_R_RX_UNKNOWN_ID, TC_ACT_SHOT);
+	run(false, unknown, SPSEC_R_TX_UNKNOWN_ID, TC_ACT_SHOT);
+	REQUIRE(env.fx->dp().set_state(SPSEC_STATE_SECURE, SPSEC_AEAD_ASCON128,
+	                               SPSEC_MODE_AUTH_ONLY, kWindow, SPSEC_DEFAULT_PASS));
+	run(true, unknown, SPSEC_R_RX_DEFAULT_PASS, TC_ACT_OK);
+	run(false, unknown, SPSEC_R_TX_DEFAULT_PASS, TC_ACT_OK);
+	CanFrame err = p;
+	err.can_id = CAN_ERR_FLAG | 0x4;
+	run(true, err, SPSEC_R_RX_ERROR_FRAME, TC_ACT_OK);
+
+	// an own transmit ID from the bus is an injection, reported on the ring buffer
+	std::vector<spsec_event> events;
+	auto rb = RingBuffer::open(env.fx->dp().events_map(),
+	                           [&](const spsec_event& ev) { events.push_back(ev); });
+	REQUIRE(rb);
+	CanFrame own = env.seal(p, t0);
+	own.can_id = 0x7e2;
+	run(true, own, SPSEC_R_RX_INJECTION, TC_ACT_SHOT);
+	REQUIRE(rb->consume());
+	REQUIRE(events.size() == 1);
+	CHECK(events[0].type == SPSEC_EV_INJECTION);
+	CHECK(events[0].can_id == 0x7e2);
+	// the own ID still goes out stamped
+	run(false, p, SPSEC_R_TX_OK, TC_ACT_OK);
+	// a flood is rate limited: at most SPSEC_EV_PER_SEC events per second and CPU
+	for (int i = 0; i < 100; i++)
+		run(true, own, SPSEC_R_RX_INJECTION, TC_ACT_SHOT);
+	REQUIRE(rb->consume());
+	CHECK(events.size() <= 2 * SPSEC_EV_PER_SEC);
+	CHECK(events.size() >= 2);
+}
+
+TEST_CASE("egress output opens with the codec, T = max(now, last + 1)", "[bpf][diff]")
+{
+	for (const Net& net : kNets) {
+		DYNAMIC_SECTION(net_name(net))
+		{
+			const std::uint64_t t0 = (0x5ull << SPSEC_WINDOW_SHIFT) + 12345;
+			Env env(net, t0);
+			std::mt19937_64 rng(99 + static_cast<unsigned>(net.kind));
+			FreshnessTable tx;
+			FreshnessTable rx;
+			int bad = 0;
+			for (int i = 0; i < 2000; i++) {
+				const std::size_t l =
+				        i < 55 ? static_cast<std::size_t>(i) : rng() % 55;
+				const CanFrame plain = random_plain(rng, env.ids, l);
+				auto r = env.fx->run(false, to_wire(plain));
+				REQUIRE(r);
+				REQUIRE(r->retval == TC_ACT_OK);
+				const CanFrame sec = from_wire(r->out);
+				const std::uint64_t expect_t =
+				        tx.next_tx(can_id_key(plain.can_id), t0);
+				// the clock stands still, so T runs ahead per ID; open it where it
+				// is
+				auto opened = open_frame(env.open_params(), sec, expect_t,
+				                         env.lookup(), &rx);
+				if (!opened || opened->plain != plain || opened->t != expect_t) {
+					bad++;
+					UNSCOPED_INFO("frame " << i << " "
+					                       << format_can_frame(sec));
+				}
+			}
+			CHECK(bad == 0);
+			// frames that cannot be secured are dropped, never sent in clear
+			CanFrame big = random_plain(rng, env.ids, 55);
+			const Counters before = counters(*env.fx);
+			auto r = env.fx->run(false, to_wire(big));
+			REQUIRE(r);
+			CHECK(r->retval == TC_ACT_SHOT);
+			CHECK(moved(before, counters(*env.fx)) == SPSEC_R_TX_TOO_LONG);
+			big.len = 64;
+			r = env.fx->run(false, to_wire(big));
+			REQUIRE(r);
+			CHECK(r->retval == TC_ACT_SHOT);
+			CanFrame classic = random_plain(rng, env.ids, 8);
+			classic.fd = false;
+			const Counters before2 = counters(*env.fx);
+			r = env.fx->run(false, to_wire(classic));
+			REQUIRE(r);
+			CHECK(r->retval == TC_ACT_SHOT);
+			CHECK(moved(before2, counters(*env.fx)) == SPSEC_R_TX_CLASSIC);
+		}
+	}
+}
+
+TEST_CASE("DataPlane writers reject bad input with a named error", "[bpf]")
+{
+	auto fx = DpFixture::create();
+	REQUIRE(fx);
+	DataPlane& dp = (*fx)->dp();
+	CHECK_FALSE(dp.set_state(9, SPSEC_AEAD_ASCON128, SPSEC_MODE_ENCRYPT, 150, 0));
+	CHECK_FALSE(dp.set_state(2, 7, SPSEC_MODE_ENCRYPT, 150, 0));
+	CHECK_FALSE(dp.set_state(2, SPSEC_AEAD_ASCON128, SPSEC_MODE_ENCRYPT, 2048, 0));
+	CHECK_FALSE(dp.set_clock(1, 1, 0));
+	CHECK_FALSE(dp.set_clock(1, 0, 100));
+	const PolicyEntry dup[] = {{0x123, SPSEC_POL_SECURED}, {0x123, SPSEC_POL_PLAIN_RX}};
+	auto r = dp.replace_policy(dup);
+	REQUIRE_FALSE(r);
+	CHECK(r.error().message().find("0x123") != std::string::npos);
+	const PolicyEntry ctrl[] = {{CAN_EFF_FLAG | 0x02210900u, SPSEC_POL_SECURED}};
+	CHECK_FALSE(dp.replace_policy(ctrl));
+	const PolicyEntry big[] = {{0x800, SPSEC_POL_SECURED}};
+	CHECK_FALSE(dp.replace_policy(big));
+	spsec_key_slot* dead = new spsec_key_slot{};
+	CHECK_FALSE(dp.install_key(*dead));
+	delete dead;
+	// a policy generation flip leaves exactly the new entries
+	const PolicyEntry a[] = {{0x10, SPSEC_POL_SECURED}, {0x11, SPSEC_POL_PLAIN_RX}};
+	REQUIRE(dp.replace_policy(a));
+	const PolicyEntry b[] = {{0x12, SPSEC_POL_SECURED}};
+	REQUIRE(dp.replace_policy(b));
+	auto keys = MapWriter(bpf_object__find_map_by_name((*fx)->skel_object(), SPSEC_MAP_POLICY))
+	                    .keys<spsec_policy_key>();
+	REQUIRE(keys);
+	REQUIRE(keys->size() == 1);
+	CHECK((*keys)[0].can_id == 0x12);
+}

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: Apache-2.0
+// Test fixture for the data plane under BPF_PROG_TEST_RUN: loads the test-only object
+// (spsec_test.bpf.c: the production verdict code behind entries that need no skb->protocol and
+// take the local-echo flag from skb->cb[0]) with private, unpinned maps, and drives it through the
+// same DataPlane writers the daemon uses. Shared by tests/bpf and bench/.
+#pragma once
+
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/can.h>
+#include <linux/pkt_cls.h>
+#include <unistd.h>
+
+#include "bpf/data_plane.h"
+#include "bpf/key_material.h"
+#include "bpf/libbpf_log.h"
+#include "bpf/map_writer.h"
+#include "bpf/ring_buffer.h"
+#include "bpf/skeleton.h"
+#include "core/aead.h"
+#include "core/can_frame.h"
+#include "core/key_schedule.h"
+#include "spsec/abi.h"
+#include "spsec_test.skel.h"
+
+namespace spsec::test {
+
+// skb->cb[0] value that makes the test entries treat a frame as the CAN core's local echo.
+inline constexpr std::uint32_t kEchoMagic = 0x4543484fu;
+// skb->cb[1] value that makes the egress test entry restore the plain frame after sealing, so
+// that BPF_PROG_TEST_RUN with repeat > 1 seals the same frame every time (benchmarks).
+inline constexpr std::uint32_t kRestoreMagic = 0x52455354u;
+
+using Frame72 = std::array<std::uint8_t, CANFD_MTU>;
+
+// A CanFrame as the kernel's struct canfd_frame (72 bytes) or can_frame (16 bytes).
+inline std::vector<std::uint8_t> to_wire(const CanFrame& f)
+{
+	std::vector<std::uint8_t> out(f.fd ? CANFD_MTU : CAN_MTU, 0);
+	std::memcpy(out.data(), &f.can_id, 4);
+	out[4] = f.len;
+	out[5] = f.fd ? f.flags : 0;
+	const std::size_t n = f.fd ? 64 : 8;
+	for (std::size_t i = 0; i < n && i < f.len; i++)
+		out[8 + i] = f.data[i];
+	return out;
+}
+
+inline CanFrame from_wire(const std::vector<std::uint8_t>& w)
+{
+	CanFrame f;
+	std::memcpy(&f.can_id, w.data(), 4);
+	f.len = w[4];
+	f.fd = w.size() == CANFD_MTU;
+	f.flags = f.fd ? w[5] : 0;
+	const std::size_t n = f.fd ? 64 : 8;
+	for (std::size_t i = 0; i < n; i++)
+		f.data[i] = w[8 + i];
+	return f;
+}
+
+inline std::uint64_t monotonic_ns()
+{
+	timespec ts{};
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull +
+	       static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+struct RunResult {
+	int retval = -1;  // TC_ACT_*
+	std::vector<std::uint8_t> out;
+	std::uint32_t duration_ns = 0;  // average per run when repeat > 1
+};
+
+// Why BPF cannot be used here (for "SKIP bpf: <reason>"), or nullopt when it can.
+std::optional<std::string> bpf_unavailable();
+
+class DpFixture {
+public:
+	// Loads the test object with private maps. Errors: as Skeleton::open/load.
+	static Result<std::unique_ptr<DpFixture>> create();
+
+	DataPlane& dp() { return *dp_; }
+	spsec_test* skel() { return skel_.get(); }
+	bpf_object* skel_object() { return skel_.object(); }
+
+	// One BPF_PROG_TEST_RUN of the ingress (or egress) test entry. Errors: the syscall failed.
+	Result<RunResult> run(bool ingress, const std::vector<std::uint8_t>& frame,
+	                      std::uint32_t cb0 = 0, std::uint32_t mark = 0,
+	                      std::uint32_t repeat = 1, std::uint32_t cb1 = 0);
+
+	// Sets a clock whose T stays at `t` for the next ~36 years (tick 2^60 ns).
+	Result<void> freeze_clock(std::uint64_t t)
+	{
+		return dp_->set_clock(monotonic_ns(), t, 1ull << 60);
+	}
+
+private:
+	explicit DpFixture(Skeleton<spsec_test> s) : skel_(std::move(s)) {}
+	Skeleton<spsec_test> skel_;
+	std::optional<DataPlane> dp_;
+};
+
+inline std::optional<std::string> bpf_unavailable()
+{
+	if (geteuid() != 0)
+		return std::string(
+		        "not root (BPF_PROG_TEST_RUN on SCHED_CLS needs CAP_BPF + CAP_NET_ADMIN)");
+	// a trivial socket filter: "r0 = 0; exit"
+	const bpf_insn insns[] = {
+	        {BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0},
+	        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+	};
+	const int fd =
+	        bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "spsec_probe", "GPL", insns, 2, nullptr);
+	if (fd < 0)
+		return std::string("cannot load a BPF program: ") + std::strerror(errno);
+	close(fd);
+	return std::nullopt;
+}
+
+inline Result<std::unique_ptr<DpFixture>> DpFixture::create()
+{
+	auto skel = Skeleton<spsec_test>::open();
+	if (!skel)
+		return tl::unexpected(skel.error());
+	bpf_map* m;
+	bpf_object__for_each_map(m, skel->object())
+	{
+		// private maps: never touch a running firewall's pins
+		bpf_map__set_pin_path(m, nullptr);
+	}
+	if (auto r = skel->load(); !r)
+		return tl::unexpected(r.error());
+	std::unique_ptr<DpFixture> fx(new DpFixture(std::move(*skel)));
+	auto dp = DataPlane::from_object(fx->skel_.object());
+	if (!dp)
+		return tl::unexpected(dp.error());
+	fx->dp_.emplace(std::move(*dp));
+	return fx;
+}
+
+inline Result<RunResult> DpFixture::run(bool ingress, const std::vector<std::uint8_t>& frame,
+                                        std::uint32_t cb0, std::uint32_t mark, std::uint32_t repeat,
+                                        std::uint32_t cb1)
+{
+	RunResult r;
+	r.out.assign(frame.size(), 0);
+	__sk_buff ctx{};
+	ctx.cb[0] = cb0;
+	ctx.cb[1] = cb1;
+	ctx.mark = mark;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = r.out.data(),
+	            .data_size_in = static_cast<__u32>(frame.size()),
+	            .data_size_out = static_cast<__u32>(r.out.size()), .ctx_in = &ctx,
+	            .ctx_size_in = sizeof ctx, .repeat = static_cast<int>(repeat));
+	const int fd = bpf_program__fd(ingress ? skel_->progs.spsec_test_ingress
+	                                       : skel_->progs.spsec_test_egress);
+	if (bpf_prog_test_run_opts(fd, &opts))
+		return fail_errno(errno, "BPF_PROG_TEST_RUN");
+	r.retval = static_cast<int>(opts.retval);
+	r.out.resize(opts.data_size_out);
+	r.duration_ns = opts.duration;
+	return r;
+}
+
+}  // namespace spsec::test

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: Apache-2.0
+// spsec_dp_driver: a small stand-in for spsecd in data-plane tests (tests/vm/dataplane.sh). It
+// loads the production data plane on an interface with its maps pinned in SPSEC_PIN_ROOT/<if>,
+// writes state, clock, keys and policy through the loader library, attaches the tc hooks and
+// leaves them attached; it reads the pinned counters back; it detaches.
+//
+//   spsec_dp_driver attach <ifname> [--netns NS] [--aead aes-gcm|chacha20-poly1305|ascon]
+//         [--mode encrypt|auth] [--seed-fill HEXBYTE] [--base-t T] [--tick-ns N] [--window W]
+//         [--default drop|pass] [--policy ID:FLAGS[,ID:FLAGS...]]
+//       FLAGS: letters s (secured), r (plain rx), t (plain tx), o (own tx); ID in hex,
+//       8 digits = 29-bit. The clock is T = base_t + CLOCK_MONOTONIC ns / tick_ns, the same on
+//       every node of one VM, so nodes agree on T without a Sync.
+//   spsec_dp_driver counters <ifname>    one "<reason name> <count>" line per non-zero reason
+//   spsec_dp_driver detach <ifname> [--netns NS]
+//
+// --netns enters the network namespace with setns() rather than `ip netns exec`, which would
+// remount /sys and hide the bpffs under /sys/fs/bpf. Exit status 0 on success, 1 with a message
+// on stderr otherwise.
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <memory>
+#include <sched.h>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/can.h>
+#include <net/if.h>
+
+#include "bpf/data_plane.h"
+#include "bpf/key_material.h"
+#include "bpf/libbpf_log.h"
+#include "bpf/tc_attachment.h"
+#include "core/key_schedule.h"
+#include "core/stamp.h"
+
+namespace {
+
+using namespace spsec;
+
+int die(const std::string& msg)
+{
+	std::fprintf(stderr, "spsec_dp_driver: %s\n", msg.c_str());
+	return 1;
+}
+
+Result<void> enter_netns(const std::string& ns)
+{
+	if (ns.empty())
+		return {};
+	const std::string path = "/run/netns/" + ns;
+	const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail_errno(errno, "opening " + path);
+	const int rc = setns(fd, CLONE_NEWNET);
+	const int err = errno;
+	::close(fd);
+	if (rc)
+		return fail_errno(err, "entering network namespace " + ns);
+	return {};
+}
+
+Result<std::vector<PolicyEntry>> parse_policy(const std::string& text)
+{
+	std::vector<PolicyEntry> out;
+	std::size_t pos = 0;
+	while (pos < text.size()) {
+		std::size_t end = text.find(',', pos);
+		if (end == std::string::npos)
+			end = text.size();
+		const std::string item = text.substr(pos, end - pos);
+		const std::size_t colon = item.find(':');
+		if (colon == std::string::npos || colon == 0)
+			return fail("policy item '" + item + "' is not ID:FLAGS");
+		const std::string id = item.substr(0, colon);
+		PolicyEntry e;
+		e.can_id = static_cast<std::uint32_t>(std::stoul(id, nullptr, 16));
+		if (id.size() == 8)
+			e.can_id |= CAN_EFF_FLAG;
+		for (char c : item.substr(colon + 1)) {
+			switch (c) {
+			case 's': e.flags |= SPSEC_POL_SECURED; break;
+			case 'r': e.flags |= SPSEC_POL_PLAIN_RX; break;
+			case 't': e.flags |= SPSEC_POL_PLAIN_TX; break;
+			case 'o': e.flags |= SPSEC_POL_OWN_TX; break;
+			default: return fail("policy item '" + item + "': unknown flag letter");
+			}
+		}
+		out.push_back(e);
+		pos = end + 1;
+	}
+	return out;
+}
+
+std::uint64_t monotonic_ns()
+{
+	timespec ts{};
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull +
+	       static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+int cmd_attach(const std::string& ifname, int argc, char** argv)
+{
+	std::string netns, aead = "chacha20-poly1305", mode = "encrypt", policy, def = "drop";
+	std::uint64_t base_t = (0x100ull << SPSEC_WINDOW_SHIFT) + 1000, tick_ns = 100000;
+	std::uint32_t window = 150;
+	unsigned fill = 0x5a;
+	for (int i = 0; i + 1 < argc; i += 2) {
+		const std::string k = argv[i], v = argv[i + 1];
+		if (k == "--netns")
+			netns = v;
+		else if (k == "--aead")
+			aead = v;
+		else if (k == "--mode")
+			mode = v;
+		else if (k == "--seed-fill")
+			fill = static_cast<unsigned>(std::stoul(v, nullptr, 16));
+		else if (k == "--base-t")
+			base_t = std::stoull(v, nullptr, 0);
+		else if (k == "--tick-ns")
+			tick_ns = std::stoull(v, nullptr, 0);
+		else if (k == "--window")
+			window = static_cast<std::uint32_t>(std::stoul(v));
+		else if (k == "--default")
+			def = v;
+		else if (k == "--policy")
+			policy = v;
+		else
+			return die("unknown option " + k);
+	}
+	auto kind = parse_aead_name(aead);
+	if (!kind)
+		return die(kind.error().message());
+	auto entries = parse_policy(policy);
+	if (!entries)
+		return die(entries.error().message());
+	if (auto r = enter_netns(netns); !r)
+		return die(r.error().message());
+
+	auto loaded = load_data_plane(ifname);
+	if (!loaded)
+		return die(loaded.error().message());
+	DataPlane& dp = loaded->maps;
+	const std::uint32_t m = mode == "auth" ? SPSEC_MODE_AUTH_ONLY : SPSEC_MODE_ENCRYPT;
+	if (auto r = dp.set_state(SPSEC_STATE_SECURE, static_cast<std::uint32_t>(*kind), m, window,
+	                          def == "pass" ? SPSEC_DEFAULT_PASS : SPSEC_DEFAULT_DROP);
+	    !r)
+		return die(r.error().message());
+	if (auto r = dp.set_clock(0, base_t, tick_ns); !r)
+		return die(r.error().message());
+
+	Key32 seed;
+	for (auto& b : seed.expose_mut())
+		b = static_cast<std::uint8_t>(fill);
+	const CommSalt csalt{{1, 2, 3, 4}};
+	const KeySalt seed_salt{{0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88}};
+	const LiveWindows live = live_windows(base_t + monotonic_ns() / tick_ns);
+	auto slot = std::make_unique<spsec_key_slot>();
+	for (std::uint64_t e : {live.current, live.other.value_or(live.current)}) {
+		auto key = derive_comm_key(seed, e, csalt);
+		if (!key)
+			return die(key.error().message());
+		if (auto r = prepare_key_slot(*kind, *key, seed_salt, e, *slot); !r)
+			return die(r.error().message());
+		if (auto r = dp.install_key(*slot); !r)
+			return die(r.error().message());
+	}
+	wipe_key_slot(*slot);
+	if (auto r = dp.replace_policy(*entries); !r)
+		return die(r.error().message());
+
+	auto att = TcAttachment::attach(ifname, bpf_program__fd(loaded->skel->progs.spsec_ingress),
+	                                bpf_program__fd(loaded->skel->progs.spsec_egress));
+	if (!att)
+		return die(att.error().message());
+	att->release();  // stays attached after we exit, like a firewall whose daemon died
+	std::printf("attached %s: %s %s, window %u, %zu policy entries\n", ifname.c_str(),
+	            aead.c_str(), mode.c_str(), window, entries->size());
+	return 0;
+}
+
+int cmd_counters(const std::string& ifname)
+{
+	const std::string path = std::string(SPSEC_PIN_ROOT) + "/" + ifname + "/" + SPSEC_MAP_COUNTERS;
+	const int fd = bpf_obj_get(path.c_str());
+	if (fd < 0)
+		return die("opening " + path + ": " + std::strerror(errno));
+	const int ncpu = libbpf_num_possible_cpus();
+	std::vector<std::uint64_t> vals(static_cast<std::size_t>(ncpu > 0 ? ncpu : 1));
+	for (std::uint32_t r = 0; r < SPSEC_R_MAX; r++) {
+		if (bpf_map_lookup_elem(fd, &r, vals.data()))
+			return die("reading " + path + ": " + std::strerror(errno));
+		std::uint64_t sum = 0;
+		for (auto v : vals)
+			sum += v;
+		if (sum)
+			std::printf("%s %llu\n", std::string(reason_name(r)).c_str(),
+			            static_cast<unsigned long long>(sum));
+	}
+	::close(fd);
+	return 0;
+}
+
+int cmd_detach(const std::string& ifname, int argc, char** argv)
+{
+	if (argc >= 2 && std::string(argv[0]) == "--netns")
+		if (auto r = enter_netns(argv[1]); !r)
+			return die(r.error().message());
+	const unsigned idx = if_nametoindex(ifname.c_str());
+	if (!idx)
+		return die("no interface " + ifname);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(idx),
+	            .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
+	const int err = bpf_tc_hook_destroy(&hook);
+	if (err)
+		return die("removing clsact from " + ifname + ": " + std::strerror(-err));
+	return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+	if (argc < 3)
+		return die("usage: spsec_dp_driver attach|counters|detach <ifname> [options]");
+	set_libbpf_verbosity(std::getenv("SPSEC_VERBOSE") ? LibbpfVerbosity::Verbose
+	                                                  : LibbpfVerbosity::Quiet);
+	const std::string cmd = argv[1], ifname = argv[2];
+	try {
+		if (cmd == "attach")
+			return cmd_attach(ifname, argc - 3, argv + 3);
+		if (cmd == "counters")
+			return cmd_counters(ifname);
+		if (cmd == "detach")
+			return cmd_detach(ifname, argc - 3, argv + 3);
+	} catch (const std::exception& e) {
+		return die(std::string("bad argument: ") + e.what());
+	}
+	return die("unknown command " + cmd);
+}

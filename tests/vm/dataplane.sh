@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# vm tier: the spsec data plane end to end (runs in the VM, see tests/vm/dataplane.cmake).
+#
+#   nsA: vxA ==vxcan== vxAw  [ wire namespace W: can-gw vxAw <-> vxBw ]  vxBw ==vxcan== vxB :nsB
+#
+# Both nodes run the production object (bpf/spsec.bpf.c) on their vxcan end, loaded and attached
+# by tests/tools/spsec_dp_driver with the same keys and a clock derived from CLOCK_MONOTONIC, so
+# they agree on T. candump in W sees what travels on the "bus"; an attacker sits in W too.
+# Assertions are on candump -L lines and on the pinned per-reason counters.
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+DRV=$SPSEC_BUILD_DIR/tests/tools/spsec_dp_driver
+LOGW=$VM_OUT/dp-wire.log
+LOGA=$VM_OUT/dp-nodeA.log
+LOGB=$VM_OUT/dp-nodeB.log
+
+# A 10 ms tick and the largest window (2047 ticks, 20 s) so that TCG's slow execs (40-150 ms
+# each) stay well inside the acceptance window: a replay is then caught by per-ID freshness,
+# not merely by its age.
+COMMON=(--aead chacha20-poly1305 --mode encrypt --tick-ns 10000000 --window 2047)
+PAY54=$(printf '%02X' $(seq 1 54))
+PAY64=$(printf '%02X' $(seq 1 64))
+
+counter() { # counter <ifname> <reason name>: the pinned counter, 0 when absent
+	local name val
+	while read -r name val; do
+		if [ "$name" = "$2" ]; then
+			echo "$val"
+			return
+		fi
+	done < <("$DRV" counters "$1")
+	echo 0
+}
+
+rx_drops() { # rx_drops <ifname>: all ingress drops
+	local name val sum=0
+	while read -r name val; do
+		case "$name" in
+		rx_ok | rx_control | rx_plain | rx_local_echo | rx_error_frame | rx_default_pass | tx_*) ;;
+		rx_*) sum=$((sum + val)) ;;
+		esac
+	done < <("$DRV" counters "$1")
+	echo "$sum"
+}
+
+check "CAN and tc modules load" vm_modprobe_can || vm_finish
+ip netns add W || true
+check "vxcan nsA:vxA <-> W:vxAw" make_vxcan_pair nsA vxA W vxAw || vm_finish
+check "vxcan nsB:vxB <-> W:vxBw" make_vxcan_pair nsB vxB W vxBw || vm_finish
+check "can-gw in W routes vxAw -> vxBw" ip netns exec W cangw -A -s vxAw -d vxBw -X
+check "can-gw in W routes vxBw -> vxAw" ip netns exec W cangw -A -s vxBw -d vxAw -X
+
+# node A sends 123, node B sends 456; 7FF is plain both ways (sentinels)
+check "6.1 verifier accepts the data plane; node A attached" \
+	"$DRV" attach vxA --netns nsA "${COMMON[@]}" --policy 123:so,456:s,7FF:rt
+check "node B attached" "$DRV" attach vxB --netns nsB "${COMMON[@]}" --policy 123:s,456:so,7FF:rt
+check "tc shows spsec filters on vxA ingress and egress" \
+	bash -c "ip netns exec nsA tc filter show dev vxA ingress | grep -q spsec_ingress &&
+		ip netns exec nsA tc filter show dev vxA egress | grep -q spsec_egress"
+
+start_candump -n W vxAw "$LOGW" || not_ok "candump on the wire"
+start_candump -n nsA vxA "$LOGA" || not_ok "candump on node A"
+start_candump -n nsB vxB "$LOGB" || not_ok "candump on node B"
+
+# ---- plain in, stamped on the wire, plain out -----------------------------------------------
+send_frames -n nsA vxA "123##1DEADBEEF" "123##10011223344556677" "123##1$PAY54" "123##1"
+check "sentinel A -> B" send_sentinel -n nsA vxA "$LOGB" vxB
+check "B receives the application's plain frames" bash -c "
+	grep -q ' vxB 123##5DEADBEEF\$' '$LOGB' && grep -q ' vxB 123##50011223344556677\$' '$LOGB' &&
+	grep -q ' vxB 123##5$PAY54\$' '$LOGB' && grep -q ' vxB 123##5\$' '$LOGB'"
+check_eq "B receives exactly 4 frames of 123" 4 "$(count_frames "$LOGB" 123 fd)"
+check_eq "the wire carries 4 frames of 123" 4 "$(count_frames "$LOGW" 123 fd)"
+check "no plain payload on the wire (encrypted)" bash -c "! grep -q -e DEADBEEF -e 0011223344556677 -e $PAY54 '$LOGW'"
+# secured lengths: L 4 -> S 16, L 8 -> 20, L 54 -> 64, L 0 -> 12 (32, 40, 128, 24 hex digits)
+lens=""
+while read -r f; do
+	[ "${f%%#*}" = 123 ] || continue
+	d=${f#*##5}
+	lens+="${#d} "
+done < <(frames_in_log "$LOGW")
+check_eq "stamped lengths on the wire are S = 16 20 64 12" "32 40 128 24 " "$lens"
+check "A's local echo is the plain frame" grep -q ' vxA 123##5DEADBEEF$' "$LOGA"
+check_eq "A counted 4 stamped frames (tx_ok)" 4 "$(counter vxA tx_ok)"
+check_eq "B counted 4 verified frames (rx_ok)" 4 "$(counter vxB rx_ok)"
+check "A counted its local echoes" test "$(counter vxA rx_local_echo)" -ge 4
+
+# ---- and the other way, authenticated by B --------------------------------------------------
+send_frames -n nsB vxB "456##1CAFE"
+check "sentinel B -> A" send_sentinel -n nsB vxB "$LOGA" vxA
+check "A receives B's plain frame" grep -q ' vxA 456##5CAFE$' "$LOGA"
+
+# ---- frames that cannot be secured never leave ----------------------------------------------
+ip netns exec nsA cansend vxA "123##1$PAY64" 2>/dev/null
+ip netns exec nsA cansend vxA "123#DEADBEEF" 2>/dev/null
+check "sentinel A -> B" send_sentinel -n nsA vxA "$LOGB" vxB
+check_eq "L = 64 dropped on egress (tx_too_long)" 1 "$(counter vxA tx_too_long)"
+check_eq "classic frame of a secured ID dropped on egress (tx_classic)" 1 "$(counter vxA tx_classic)"
+check_eq "still 4 frames of 123 on the wire" 4 "$(count_frames "$LOGW" 123)"
+
+# ---- an attacker on the bus -----------------------------------------------------------------
+before=$(rx_drops vxB)
+ip netns exec W cangen vxBw -f -n 200 -g 0 -I 123 -L r -D r
+ip netns exec W cangen vxBw -f -n 100 -g 0 -I 456 -L r -D r
+ip netns exec W cangen vxBw -f -n 100 -g 0 -I r -L r -D r
+check "sentinel W -> B" send_sentinel -n W vxBw "$LOGB" vxB
+check_eq "no attacker frame of 123 reaches B" 4 "$(count_frames "$LOGB" 123)"
+check_eq "no attacker frame of 456 reaches B" 0 "$(count_frames "$LOGB" 456)"
+others=$(frames_in_log "$LOGB" | grep -v -e '^123#' -e '^7FF#' -c)
+check_eq "random IDs: only plain-allowed 7FF may pass" 0 "$others"
+after=$(rx_drops vxB)
+check "B's counters prove >= 300 attacker frames dropped" test $((after - before)) -ge 300
+"$DRV" counters vxB | sed 's/^/# vxB /'
+
+# ---- injection of A's own ID, seen by A -----------------------------------------------------
+ip netns exec W cansend vxAw "123##1AA"
+check "sentinel W -> A" send_sentinel -n W vxAw "$LOGA" vxA
+check_eq "A counts an injection of its own ID 123" 1 "$(counter vxA rx_injection)"
+
+# ---- replay of the recorded wire traffic ----------------------------------------------------
+replay=$VM_OUT/dp-replay.log
+grep ' vxAw 123##' "$LOGW" >"$replay"
+before_ok=$(counter vxB rx_ok)
+ip netns exec W canplayer -t -I "$replay" vxBw=vxAw
+check "sentinel W -> B" send_sentinel -n W vxBw "$LOGB" vxB
+check_eq "replayed frames do not reach B" 4 "$(count_frames "$LOGB" 123)"
+check_eq "B counts the 4 replays (rx_replay)" 4 "$(counter vxB rx_replay)"
+check_eq "B's rx_ok unchanged by the replay" "$before_ok" "$(counter vxB rx_ok)"
+
+# ---- fail closed after the driver exited; detach restores plain traffic ---------------------
+check "detach B" "$DRV" detach vxB --netns nsB
+ip netns exec W cansend vxBw "123##1BB"
+check "sentinel W -> B" send_sentinel -n W vxBw "$LOGB" vxB
+check "without the data plane an unstamped 123 reaches B" grep -q ' vxB 123##5BB$' "$LOGB"
+vm_finish

@@ -1,0 +1,315 @@
+# shellcheck shell=bash
+# Helpers for guest test scripts of the vm tier (run inside the VM by vm/run.sh, as root).
+# Source it first thing:   . "$SPSEC_SOURCE_DIR/tests/vm/lib.sh"
+#
+# Checks (TAP-like): every check prints "ok N - what" or "not ok N - what" plus "#" detail lines;
+# vm_finish prints exactly "vm: N passed, M failed" and exits 0 only when M is 0 and N > 0. A
+# script that exits without vm_finish (an error, a missing binary) fails with the same summary.
+#
+# Synchronisation: never sleep for a fixed time. start_candump returns once the kernel lists the
+# new CAN_RAW receiver; send_sentinel returns once its frame is in the candump log, which proves
+# that every frame sent before it on the same path has been delivered or dropped. Waits are
+# bounded by VM_WAIT_TIMEOUT seconds (default 20; exec'ing a program over 9p under TCG takes
+# 40-150 ms, more on a busy host) and a timeout fails the check.
+#
+# Network namespaces: helpers taking "-n NS" run the command in NS ("" = the initial namespace).
+# can-utils notation: "123#DEADBEEF" classic, "123##1AABB" CAN FD (flags nibble after ##; the
+# kernel sets CANFD_FDF, so candump -L logs "##1" frames as "##5").
+
+VM_PASS=0
+VM_FAIL=0
+VM_FINISHED=0
+VM_WAIT_TIMEOUT=${VM_WAIT_TIMEOUT:-20}
+VM_CANDUMP_PIDS=()
+
+# ---- checks -------------------------------------------------------------------------------------
+
+ok() { # ok <description>
+	VM_PASS=$((VM_PASS + 1))
+	echo "ok $((VM_PASS + VM_FAIL)) - $*"
+}
+
+not_ok() { # not_ok <description> [detail lines...]
+	VM_FAIL=$((VM_FAIL + 1))
+	echo "not ok $((VM_PASS + VM_FAIL)) - $1"
+	shift
+	local d
+	for d in "$@"; do echo "#   $d"; done
+}
+
+# check <description> <command...>: ok when the command succeeds. The command runs in a subshell
+# (its output is kept for the failure report), so variables it sets are lost: call
+# start_candump directly, not through check.
+check() {
+	local what=$1 out rc
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		ok "$what"
+	else
+		not_ok "$what" "command: $*" "exit status $rc" "${out:-(no output)}"
+	fi
+	return $rc
+}
+
+check_eq() { # check_eq <description> <expected> <actual>
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+	else
+		not_ok "$1" "expected: '$2'" "got:      '$3'"
+		return 1
+	fi
+}
+
+vm_finish() { # vm_finish: summary line, exit status 0 only if every check passed
+	VM_FINISHED=1
+	vm_cleanup
+	[ $((VM_PASS + VM_FAIL)) -gt 0 ] || echo "# no checks ran: that is a failure"
+	echo "vm: $VM_PASS passed, $VM_FAIL failed"
+	if [ "$VM_FAIL" -eq 0 ] && [ "$VM_PASS" -gt 0 ]; then exit 0; fi
+	exit 1
+}
+
+vm_skip() { # vm_skip <reason>: the test cannot run here; ctest reports it as skipped (status 77)
+	VM_FINISHED=1
+	vm_cleanup
+	echo "SKIP vm: $*"
+	exit 77
+}
+
+_vm_on_exit() {
+	local rc=$?
+	[ "$VM_FINISHED" = 1 ] && return
+	vm_cleanup
+	not_ok "guest script ended without vm_finish (exit status $rc)"
+	echo "vm: $VM_PASS passed, $VM_FAIL failed"
+	exit 1
+}
+trap _vm_on_exit EXIT
+
+vm_cleanup() { # stops the candumps still running
+	local p
+	for p in "${VM_CANDUMP_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	VM_CANDUMP_PIDS=()
+}
+
+# ---- waiting without sleep(1) ----------------------------------------------------------------
+
+# A pipe nobody writes to: `read -t` on it is a sleep without exec'ing /bin/sleep.
+exec {VM_NAP_FD}<> <(:)
+vm_nap() { read -r -t "${1:-0.02}" -u "$VM_NAP_FD" _ || true; }
+
+wait_until() { # wait_until <timeout, whole s> <command...>: polls until the command succeeds
+	local limit=$(($1 * 1000)) start=${EPOCHREALTIME/./}
+	shift
+	until "$@"; do
+		if [ $(((${EPOCHREALTIME/./} - start) / 1000)) -ge "$limit" ]; then return 1; fi
+		vm_nap 0.02
+	done
+}
+
+# ---- kernel modules and interfaces --------------------------------------------------------------
+
+vm_modprobe_can() { # loads CAN, vcan/vxcan, can-gw and tc clsact/cls_bpf (one exec: each is slow)
+	modprobe -a can can_raw can_dev vcan vxcan can_gw sch_ingress cls_bpf
+}
+
+_vm_ns() { # _vm_ns <ns> <command...>: run in a namespace ("" = here)
+	local ns=$1
+	shift
+	if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi
+}
+
+make_vcan() { # make_vcan <name>: a vcan with CAN FD MTU (72), up
+	ip link add dev "$1" mtu 72 type vcan && ip link set dev "$1" up
+}
+
+make_vxcan_pair() { # make_vxcan_pair <nsA> <ifA> <nsB> <ifB>: vxcan tunnel, MTU 72, both ends up
+	local nsa=$1 ifa=$2 nsb=$3 ifb=$4 ns
+	for ns in "$nsa" "$nsb"; do
+		[ -z "$ns" ] || [ -e "/run/netns/$ns" ] || ip netns add "$ns" || return 1
+	done
+	ip link add dev "$ifa" ${nsa:+netns "$nsa"} mtu 72 type vxcan \
+		peer name "$ifb" ${nsb:+netns "$nsb"} mtu 72 || return 1
+	ip ${nsa:+-n "$nsa"} link set dev "$ifa" up && ip ${nsb:+-n "$nsb"} link set dev "$ifb" up
+}
+
+# ---- candump / cansend --------------------------------------------------------------------------
+
+_vm_rcv_count() { # _vm_rcv_count <rcvlist file> <ifname>: CAN receivers registered on ifname
+	local n=0 line
+	while read -r line; do
+		[[ $line == "$2 "* ]] && n=$((n + 1))
+	done 2>/dev/null <"$1"
+	echo "$n"
+}
+
+_vm_alive() { # _vm_alive <pid>: running, not a zombie
+	local stat
+	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+	[[ $stat != *") Z "* && $stat != *") X "* ]]
+}
+
+_vm_candump_ready() { # pid ifname baseline
+	[ "$(<"/proc/$1/comm")" = candump ] || return 1 # still `ip netns exec`
+	[ "$(_vm_rcv_count "/proc/$1/net/can/rcvlist_all" "$2")" -gt "$3" ]
+}
+
+# start_candump [-n NS] <ifname> <logfile> [candump options...]
+# Starts `candump -L` (log format) on ifname into logfile and returns once its receiver appears
+# in the kernel's list (/proc/<pid>/net/can/rcvlist_all, the candump's own namespace), so no frame
+# sent afterwards can be missed. Sets VM_CANDUMP_PID. Returns 1 (and kills it) on timeout.
+start_candump() {
+	local ns=""
+	if [ "$1" = -n ]; then
+		ns=$2
+		shift 2
+	fi
+	local ifname=$1 log=$2 base
+	shift 2
+	# Receivers already on ifname; for another namespace its /proc/net needs an exec there.
+	if [ -n "$ns" ]; then
+		_vm_ns "$ns" cat /proc/net/can/rcvlist_all >"$log" 2>/dev/null
+		base=$(_vm_rcv_count "$log" "$ifname")
+		# Simple commands, not a function: the background child then execs candump itself, so
+		# $! is candump's PID (ip netns exec also execs).
+		ip netns exec "$ns" candump -L "$@" "$ifname" >"$log" 2>&1 &
+	else
+		base=$(_vm_rcv_count /proc/net/can/rcvlist_all "$ifname")
+		candump -L "$@" "$ifname" >"$log" 2>&1 &
+	fi
+	VM_CANDUMP_PID=$!
+	VM_CANDUMP_PIDS+=("$VM_CANDUMP_PID")
+	local start=${EPOCHREALTIME/./}
+	until _vm_candump_ready "$VM_CANDUMP_PID" "$ifname" "$base" 2>/dev/null; do
+		if ! _vm_alive "$VM_CANDUMP_PID"; then
+			echo "# start_candump: candump on $ifname${ns:+ in $ns} exited: $(head -c 300 "$log")" >&2
+			stop_candump "$VM_CANDUMP_PID"
+			return 1
+		fi
+		if [ $(((${EPOCHREALTIME/./} - start) / 1000000)) -ge "$VM_WAIT_TIMEOUT" ]; then
+			echo "# start_candump: no receiver on $ifname${ns:+ in $ns} after ${VM_WAIT_TIMEOUT}s" >&2
+			stop_candump "$VM_CANDUMP_PID"
+			return 1
+		fi
+		vm_nap 0.02
+	done
+}
+
+stop_candump() { # stop_candump <pid>
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	local p keep=()
+	for p in "${VM_CANDUMP_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	VM_CANDUMP_PIDS=(${keep[@]+"${keep[@]}"})
+	return 0
+}
+
+# send_frames [-n NS] <ifname> <frame>...: sends the frames in order with one canplayer exec
+# (cansend costs an exec per frame).
+send_frames() {
+	local ns=""
+	if [ "$1" = -n ]; then
+		ns=$2
+		shift 2
+	fi
+	local ifname=$1 f file
+	shift
+	file=$(mktemp /tmp/vm-frames.XXXXXX)
+	for f in "$@"; do echo "(0.000000) $ifname $f"; done >"$file"
+	_vm_ns "$ns" canplayer -t -I "$file"
+	local rc=$?
+	rm -f "$file"
+	return $rc
+}
+
+log_has() { # log_has <logfile> <substring>
+	local content
+	content=$(<"$1") || return 1
+	[[ $content == *"$2"* ]]
+}
+
+wait_for_frame() { # wait_for_frame <logfile> <ifname> <frame> [timeout s]: frame in candump -L form
+	wait_until "${4:-$VM_WAIT_TIMEOUT}" log_has "$1" " $2 $3"
+}
+
+# send_sentinel [-n NS] <send ifname> <logfile> [<dump ifname> [<id>]]
+# Sends a classic frame <id>#5E17<12 hex digits> (default id 7FF; the digits are the microsecond
+# clock, so every sentinel is unique, even from subshells) on the send interface and waits until
+# it shows up in logfile as received on <dump ifname> (default: the send interface). Use an ID
+# the filter under test passes. Returns 1 on timeout.
+send_sentinel() {
+	local ns=""
+	if [ "$1" = -n ]; then
+		ns=$2
+		shift 2
+	fi
+	local sif=$1 log=$2 dif=${3:-$1} id=${4:-7FF} frame
+	frame=$(printf '%s#5E17%012X' "$id" $((${EPOCHREALTIME/./} & 0xFFFFFFFFFFFF)))
+	_vm_ns "$ns" cansend "$sif" "$frame" || return 1
+	if ! wait_for_frame "$log" "$dif" "$frame"; then
+		echo "# send_sentinel: $frame sent on $sif not seen on $dif within ${VM_WAIT_TIMEOUT}s" >&2
+		return 1
+	fi
+}
+
+# ---- reading candump -L logs --------------------------------------------------------------------
+# A log line is "(seconds.micro) ifname frame", e.g. "(1700000000.000001) vcan0 123##5AABB".
+
+is_sentinel() { [[ $1 == *"#5E17"???????????? && $1 != *"##"* ]]; }
+
+frames_in_log() { # frames_in_log <logfile>: the frames ("123##5AABB"), sentinels left out
+	local _ts _if frame
+	while read -r _ts _if frame; do
+		[ -n "$frame" ] && ! is_sentinel "$frame" && echo "$frame"
+	done <"$1"
+}
+
+ids_in_log() { # ids_in_log <logfile>: the IDs in arrival order, one line, sentinels left out
+	local out="" f
+	while read -r f; do out+=" ${f%%#*}"; done < <(frames_in_log "$1")
+	echo "${out# }"
+}
+
+_vm_id_key() { # _vm_id_key <id as candump prints it>: "S:<value>" or, for 8 digits, "E:<value>"
+	if [ ${#1} -eq 8 ]; then echo "E:$((16#$1))"; else echo "S:$((16#$1))"; fi
+}
+
+# count_frames <logfile> <id> [fd|classic]: frames with that ID. IDs are hex as candump prints
+# them: 3 digits for a standard ID, 8 for an extended one (124 and 00000124 are different IDs).
+count_frames() {
+	local want n=0 f
+	want=$(_vm_id_key "$2")
+	while read -r f; do
+		[ "$(_vm_id_key "${f%%#*}")" = "$want" ] || continue
+		case "${3:-}" in
+		fd) [[ $f == *"##"* ]] || continue ;;
+		classic) [[ $f != *"##"* ]] || continue ;;
+		esac
+		n=$((n + 1))
+	done < <(frames_in_log "$1")
+	echo "$n"
+}
+
+# ---- BPF ----------------------------------------------------------------------------------------
+
+tc_prog_id() { # tc_prog_id <ifname> [ingress|egress]: id of the first tc BPF program there
+	bpftool -j net show dev "$1" |
+		jq -er --arg k "clsact/${2:-ingress}" '[.[0].tc[] | select(.kind == $k)][0].id'
+}
+
+prog_map_id() { # prog_map_id <prog id> <map name>: id of that program's map with that name
+	local id
+	for id in $(bpftool -j prog show id "$1" | jq -r '.map_ids[]?'); do
+		if [ "$(bpftool -j map show id "$id" | jq -r .name)" = "$2" ]; then
+			echo "$id"
+			return 0
+		fi
+	done
+	return 1
+}
+
+map_values() { # map_values <map id>: "v0 v1 ..." of an array map whose values are integers
+	bpftool -j map dump id "$1" | jq -r '[.[] | (.formatted // .) | .value] | map(tostring) | join(" ")'
+}
