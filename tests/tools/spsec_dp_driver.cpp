@@ -84,11 +84,20 @@ Result<std::vector<PolicyEntry>> parse_policy(const std::string& text)
 			e.can_id |= CAN_EFF_FLAG;
 		for (char c : item.substr(colon + 1)) {
 			switch (c) {
-			case 's': e.flags |= SPSEC_POL_SECURED; break;
-			case 'r': e.flags |= SPSEC_POL_PLAIN_RX; break;
-			case 't': e.flags |= SPSEC_POL_PLAIN_TX; break;
-			case 'o': e.flags |= SPSEC_POL_OWN_TX; break;
-			default: return fail("policy item '" + item + "': unknown flag letter");
+			case 's':
+				e.flags |= SPSEC_POL_SECURED;
+				break;
+			case 'r':
+				e.flags |= SPSEC_POL_PLAIN_RX;
+				break;
+			case 't':
+				e.flags |= SPSEC_POL_PLAIN_TX;
+				break;
+			case 'o':
+				e.flags |= SPSEC_POL_OWN_TX;
+				break;
+			default:
+				return fail("policy item '" + item + "': unknown flag letter");
 			}
 		}
 		out.push_back(e);
@@ -180,6 +189,14 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 	if (!att)
 		return die(att.error().message());
 	att->release();  // stays attached after we exit, like a firewall whose daemon died
+	for (const bpf_program* p :
+	     {loaded->skel->progs.spsec_ingress, loaded->skel->progs.spsec_egress})
+		if (auto st = prog_stats(p))
+			std::printf("program %s: %u xlated insns, %u bytes jited, %u "
+			            "verifier-processed "
+			            "insns\n",
+			            st->name.c_str(), st->xlated_insns, st->jited_bytes,
+			            st->verified_insns);
 	std::printf("attached %s: %s %s, window %u, %zu policy entries\n", ifname.c_str(),
 	            aead.c_str(), mode.c_str(), window, entries->size());
 	return 0;
@@ -187,7 +204,8 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 
 int cmd_counters(const std::string& ifname)
 {
-	const std::string path = std::string(SPSEC_PIN_ROOT) + "/" + ifname + "/" + SPSEC_MAP_COUNTERS;
+	const std::string path =
+	        std::string(SPSEC_PIN_ROOT) + "/" + ifname + "/" + SPSEC_MAP_COUNTERS;
 	const int fd = bpf_obj_get(path.c_str());
 	if (fd < 0)
 		return die("opening " + path + ": " + std::strerror(errno));
@@ -216,7 +234,8 @@ int cmd_detach(const std::string& ifname, int argc, char** argv)
 	if (!idx)
 		return die("no interface " + ifname);
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(idx),
-	            .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
+	            .attach_point =
+	                    static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
 	const int err = bpf_tc_hook_destroy(&hook);
 	if (err)
 		return die("removing clsact from " + ifname + ": " + std::strerror(-err));

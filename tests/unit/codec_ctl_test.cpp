@@ -393,3 +393,41 @@ TEST_CASE("spsecctl verify-log checks a candump -L log per frame and in total", 
 		CHECK_THAT(r.err, Catch::Contains("cannot open"));
 	}
 }
+
+TEST_CASE("spsecctl verify-log with a Seed Key across a key-window roll-over", "[codec]")
+{
+	const std::string csalt = "01020304";
+	auto derive = [&](std::uint64_t t) {
+		Run d = run(spsec::ctl::cmd_derive,
+		            {"derive", "--seed", kKey, "--csalt", csalt, "--t", std::to_string(t)});
+		REQUIRE(d.rc == 0);
+		return d.out.substr(0, 64);
+	};
+	auto seal = [&](const std::string& key, std::uint64_t t, const std::string& frame) {
+		Run s = run(spsec::ctl::cmd_seal,
+		            {"seal", "--aead", "aes-gcm", "--key", key, "--salt", kSalt, "--t",
+		             std::to_string(t), frame});
+		REQUIRE(s.rc == 0);
+		return s.out.substr(0, s.out.size() - 1);
+	};
+	// Window 0 ends at T = 0x1000000. 2 Mbit/s: 50 us per tick.
+	const std::uint64_t t0 = 0xFFFF00;
+	const std::string k0 = derive(t0), k1 = derive(0x1000000);
+	const std::string a = seal(k0, t0, "100##1AA");
+	const std::string b = seal(k1, t0 + 0x200, "100##1BB");  // 25.6 ms later, window 1
+	const std::string c = seal(k0, t0 + 0x210, "101##1CC");  // wrong window's key
+	const std::string log = "(0000000100.000000) can0 " + a + "\n" +
+	                        "(0000000100.025600) can0 " + b + "\n" +
+	                        "(0000000100.026400) can0 " + c + "\n";
+	const std::string path = temp_file(log);
+	Run r = run(spsec::ctl::cmd_verify_log,
+	            {"verify-log", "--aead", "aes-gcm", "--seed", kKey, "--csalt", csalt, "--salt",
+	             kSalt, "--t", std::to_string(t0), "--bitrate", "2000000", path});
+	std::remove(path.c_str());
+	INFO(r.out << r.err);
+	CHECK(r.rc == 1);
+	CHECK_THAT(r.out, Catch::Contains("1: " + a + " ok T=" + std::to_string(t0)));
+	CHECK_THAT(r.out, Catch::Contains("2: " + b + " ok T=" + std::to_string(t0 + 0x200)));
+	CHECK_THAT(r.out, Catch::Contains("3: " + c + " REJECTED rx_bad_tag"));
+	CHECK_THAT(r.out, Catch::Contains("total: 3 frames, 2 ok, 1 rejected"));
+}

@@ -9,3 +9,8 @@ spsec_unit_test(test_daemon
     ${CMAKE_CURRENT_LIST_DIR}/daemon_misc_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/daemon_run_test.cpp
   LIBS spsec_daemon)
+
+# bpf tier (root): `spsecctl stats`'s reader against a real pinned PERCPU_ARRAY.
+spsec_bpf_test(test_daemon_bpf
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_bpf_counters_test.cpp
+  LIBS spsec_daemon)

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <string>
 
 #include "daemon/fd.h"
@@ -199,4 +200,34 @@ TEST_CASE("key store set refuses reserved Key IDs", "[daemon]")
 	f.id = 0xffffffffu;
 	CHECK_FALSE(ks->set(KeyRole::Seed, std::move(f)));
 	CHECK(ks->get(KeyRole::Seed) == nullptr);
+}
+
+TEST_CASE("the shipped config/keys.example parses", "[daemon]")
+{
+	std::string text = spsec::test::read_file(SPSEC_TEST_DATA_DIR "/../../config/keys.example");
+	REQUIRE_FALSE(text.empty());
+	auto ks = KeyStore::parse(text, "keys.example");
+	if (!ks)
+		FAIL(ks.error().message());
+	REQUIRE(ks->get(KeyRole::Seed) != nullptr);
+	CHECK(ks->get(KeyRole::Seed)->id == 1);
+}
+
+TEST_CASE("spsec-setup new-keys writes a store spsecd loads", "[daemon]")
+{
+	TempDir dir;
+	std::string path = dir.file("k");
+	std::string cmd = "bash " SPSEC_TEST_DATA_DIR "/../../scripts/spsec-setup new-keys " +
+	                  path + " --id 0x0000abcd >/dev/null 2>&1";
+	REQUIRE(std::system(cmd.c_str()) == 0);
+	auto ks = KeyStore::load(path, ::geteuid());
+	if (!ks)
+		FAIL(ks.error().message());
+	const KeyEntry* seed = ks->get(KeyRole::Seed);
+	REQUIRE(seed != nullptr);
+	CHECK(seed->id == 0xabcd);
+	std::array<std::uint8_t, 32> zero{};
+	CHECK_FALSE(ct_equal(seed->key.expose(), zero));
+	// It refuses to overwrite an existing store.
+	CHECK(std::system(cmd.c_str()) != 0);
 }

@@ -866,3 +866,245 @@ TEST_CASE("session: counter near wrap is refused", "[session]")
 	CHECK(c.results().empty());
 	CHECK(n.server.counter() == kSessionCounterLimit - 1);
 }
+
+TEST_CASE("session: the reference's AEAD known answers with a 16-byte session nonce", "[session]")
+{
+	// canopens_configurator_python tests/aead_kat.json, shared by all three reference
+	// implementations: key 10..2F, nonce A0..AF (the session nonce length), AAD 01..05,
+	// plaintext 00..1F. ChaCha20-Poly1305 takes the first 12 nonce bytes (spec §5).
+	const auto key = key_of(0x10);
+	std::array<std::uint8_t, 16> nonce{};
+	for (std::size_t i = 0; i < nonce.size(); i++)
+		nonce[i] = static_cast<std::uint8_t>(0xA0 + i);
+	const std::array<std::uint8_t, 5> aad = {1, 2, 3, 4, 5};
+	struct Kat {
+		AeadKind kind;
+		std::size_t nonce_len;
+		const char* ct;
+		const char* tag;
+	};
+	const Kat kats[] = {
+	        {AeadKind::AesGcm, 16,
+	         "24f26bc7e14189c513d2fb5a4888976bfba3cb476dacf61a2ab5199747b21bc2",
+	         "05636c3cb0b1ae94"},
+	        {AeadKind::ChaCha20Poly1305, 12,
+	         "105dd85955e2c399f053c842e5d893934bae41aac80afaab9605c57345ea1c1d",
+	         "328cd06f61a2680f"},
+	        {AeadKind::Ascon, 16,
+	         "f52d862a220a0b489ef21fd33f5b4e6942584c95f6221c0a2f9d71636c449b66",
+	         "3806e7f6c43e1adb"},
+	};
+	for (const auto& kat : kats) {
+		CAPTURE(aead_name(kat.kind));
+		auto aead = Aead::create(kat.kind, key);
+		REQUIRE(aead);
+		std::array<std::uint8_t, 32> buf{};
+		for (std::size_t i = 0; i < buf.size(); i++)
+			buf[i] = static_cast<std::uint8_t>(i);
+		std::array<std::uint8_t, 8> tag{};
+		REQUIRE((*aead)->seal(std::span<const std::uint8_t>(nonce).first(kat.nonce_len),
+		                      aad, buf, tag));
+		CHECK(format_hex(buf) == kat.ct);
+		CHECK(format_hex(tag) == kat.tag);
+	}
+}
+
+namespace {
+
+// A Configurator built directly from the messages.h primitives, as the reference's Python
+// Configurator behaves (it ignores refusals in Init responses and goes on): an independent
+// check of the server that does not go through SessionClient.
+struct RawClient {
+	RawClient(Node& node, OpeningKey o, const Key32& key, const KeySalt& salt) : n(node)
+	{
+		Random16 cr{};
+		cr.fill(0x3C);
+		const auto sel = static_cast<std::uint8_t>(o);
+		auto sh = n.deliver(encode_client_hello(ClientHello{kPp, sel, cr}));
+		REQUIRE(sh.frames.size() == 1);
+		auto h = decode_server_hello(sh.frames[0]);
+		REQUIRE(h);
+		auto sk = derive_session_key(key, cr, h->server_random);
+		REQUIRE(sk);
+		auto a = Aead::create(n.aead, *sk);
+		REQUIRE(a);
+		aead = std::move(*a);
+		ctx = SessionContext{n.aead, kPp, sel, cr, h->server_random, salt};
+		cnt = session_initial_counter(cr, h->server_random);
+		auto cf = make_client_finished(*aead, ctx, cnt + 1);
+		REQUIRE(cf);
+		Tag8 tag{};
+		std::copy_n(cf->data.begin(), tag.size(), tag.begin());
+		auto sf = n.deliver(*cf);
+		REQUIRE(sf.frames.size() == 1);
+		REQUIRE(verify_server_finished(*aead, ctx, cnt + 1, cnt + 2, tag, sf.frames[0]));
+		cnt += 2;
+		REQUIRE(n.server.in_configuration());
+	}
+	// Sends one request; the response plaintext, or nullopt when the server stays silent.
+	std::optional<std::vector<std::uint8_t>> request(CpType t, std::span<const std::uint8_t> pt,
+	                                                 std::size_t resp_len)
+	{
+		auto f = seal_session_message(*aead, ctx, t, true, cnt + 1, pt);
+		REQUIRE(f);
+		auto o = n.deliver(*f);
+		if (o.frames.empty())
+			return std::nullopt;
+		cnt += 1;
+		REQUIRE(o.frames.size() == 1);
+		auto p = open_session_message(*aead, ctx, t, false, cnt + 1, resp_len, o.frames[0]);
+		REQUIRE(p);
+		cnt += 1;
+		return *p;
+	}
+	std::optional<RegisterInit> init(CpType t, std::uint8_t r, std::uint32_t len)
+	{
+		auto p = request(t, encode_register_init(RegisterInit{r, len}), 8);
+		if (!p)
+			return std::nullopt;
+		auto d = decode_register_init(*p);
+		REQUIRE(d);
+		return *d;
+	}
+
+	Node& n;
+	std::unique_ptr<Aead> aead;
+	SessionContext ctx{};
+	std::uint32_t cnt = 0;
+};
+
+}  // namespace
+
+TEST_CASE("session: server against a raw reference-style Configurator", "[session]")
+{
+	const AeadKind k = GENERATE(values(kAeads));
+	CAPTURE(aead_name(k));
+	Node n(k);
+	commission_to_integrator(n);
+	const RegisterStore before = n.store;
+
+	SECTION("a Configurator ignoring a refused WriteInit gets the status on its WriteSeg")
+	{
+		RawClient c(n, OpeningKey::Integrator, int_key(), kIntSalt);
+		auto wi = c.init(CpType::WriteInit, reg::kProvisioningKey, 32);
+		REQUIRE(wi);
+		CHECK(wi->reg == reg::kProvisioningKey);
+		CHECK(wi->length == 0xFFFFFF02u);  // refused: access_denied
+		const std::vector<std::uint8_t> junk(32, 0xEE);
+		auto ws = c.request(CpType::WriteSeg, junk, 4);
+		REQUIRE(ws);
+		CHECK(*ws == std::vector<std::uint8_t>{2, 0xFF, 0xFF, 0xFF});
+		CHECK(n.store == before);
+	}
+	SECTION("WriteInit with the wrong length is refused")
+	{
+		RawClient c(n, OpeningKey::Integrator, int_key(), kIntSalt);
+		auto wi = c.init(CpType::WriteInit, reg::kParticipantId, 4);
+		REQUIRE(wi);
+		CHECK(wi->length == (kRefusedLengthMask | 5u));
+		CHECK(n.store == before);
+	}
+	SECTION("a WriteSeg without WriteInit cannot verify: 5E05, no answer, no state change")
+	{
+		RawClient c(n, OpeningKey::Integrator, int_key(), kIntSalt);
+		const auto cnt = n.server.counter();
+		n.events.clear();
+		const std::array<std::uint8_t, 1> one = {9};
+		CHECK_FALSE(c.request(CpType::WriteSeg, one, 4));
+		CHECK(n.saw(event_code::kSessionMessageAuth));
+		CHECK(n.server.counter() == cnt);
+		CHECK(n.store == before);
+		// The session goes on: a proper write still works.
+		auto wi = c.init(CpType::WriteInit, reg::kParticipantId, 1);
+		REQUIRE(wi);
+		CHECK(wi->length == 1);
+		auto ws = c.request(CpType::WriteSeg, one, 4);
+		REQUIRE(ws);
+		CHECK((*ws)[0] == 0);
+		CHECK(n.store.config().participant_id == 9);
+	}
+	SECTION("ReadSeg without ReadInit gets an empty answer; empty registers read as length 0")
+	{
+		RawClient c(n, OpeningKey::Integrator, int_key(), kIntSalt);
+		auto rs = c.request(CpType::ReadSeg, {}, 0);
+		REQUIRE(rs);
+		CHECK(rs->empty());
+		auto ri = c.init(CpType::ReadInit, reg::kSerialNumber, 56);
+		REQUIRE(ri);
+		CHECK(ri->length == 16);
+		auto data = c.request(CpType::ReadSeg, {}, 16);
+		REQUIRE(data);
+		CHECK(*data == std::vector<std::uint8_t>(16, 0x5A));
+	}
+	SECTION("Terminate leaves Configuration and wipes the session")
+	{
+		RawClient c(n, OpeningKey::Integrator, int_key(), kIntSalt);
+		auto t = c.request(CpType::Terminate, {}, 0);
+		REQUIRE(t);
+		CHECK_FALSE(n.server.in_configuration());
+		CHECK(n.server.counter() == 0);
+		// Requests after the end find no session.
+		CHECK_FALSE(c.init(CpType::WriteInit, reg::kParticipantId, 1));
+		CHECK(n.store == before);
+	}
+}
+
+TEST_CASE("session: random frames injected mid-session change nothing", "[session]")
+{
+	// Every session message type, both directions, random counter bytes, lengths and data,
+	// thrown at both ends before each genuine frame. Nothing may verify (2^-64 per frame), so
+	// the session must complete exactly as without them.
+	Node n(AeadKind::ChaCha20Poly1305);
+	commission_to_integrator(n);
+	std::uint32_t x = 0x12345678;
+	auto rnd = [&x]() {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		return x;
+	};
+	constexpr std::array<std::uint8_t, 7> kLens = {8, 12, 16, 20, 24, 32, 48};
+	int injected = 0;
+	SessionClient* client = nullptr;
+	auto junk = [&]() {
+		CanFrame f;
+		const auto type = static_cast<std::uint32_t>(1 + rnd() % 6);
+		const std::uint32_t dir = (rnd() & 1) ? 0x80u : 0u;
+		f.can_id = CAN_EFF_FLAG | 0x1E000000u | ((rnd() & 0xFF) << 16) | (type << 8) | dir |
+		           kPp;
+		f.fd = true;
+		f.len = kLens[rnd() % kLens.size()];
+		for (std::size_t i = 0; i < f.len; i++)
+			f.data[i] = static_cast<std::uint8_t>(rnd());
+		return f;
+	};
+	SessionClient c(integrator_cfg(AeadKind::ChaCha20Poly1305,
+	                               {SessionOp::read(reg::kStatus),
+	                                SessionOp::write(reg::kHeartbeatTiming, {5}),
+	                                SessionOp::read(reg::kHeartbeatTiming)}),
+	                seq_rng(0x51));
+	client = &c;
+	run(n, c, [&](const CanFrame& f, bool) -> std::optional<CanFrame> {
+		const RegisterStore before = n.store;
+		const auto cnt = n.server.counter();
+		const auto state = n.server.state();
+		const auto ccnt = client->counter();
+		for (int i = 0; i < 50; i++) {
+			const CanFrame j = junk();
+			CHECK(n.deliver(j).frames.empty());
+			CHECK(client->on_frame(j, n.now).frames.empty());
+			injected++;
+		}
+		CHECK(n.store == before);
+		CHECK(n.server.counter() == cnt);
+		CHECK(n.server.state() == state);
+		CHECK(client->counter() == ccnt);
+		return f;
+	});
+	INFO(err_msg(c));
+	CHECK(c.state() == SessionClient::State::Done);
+	CHECK(injected >= 500);
+	CHECK(n.store.config().heartbeat_timing == 5);
+	REQUIRE(c.results().size() == 3);
+	CHECK(c.results()[2].data == std::vector<std::uint8_t>{5});
+}

@@ -82,6 +82,15 @@ check "spsecd receives a control-plane frame" \
 	wait_until "$VM_WAIT_TIMEOUT" log_has "$LOG" "control frame 0x8aff0805 len 16"
 check "spsecd does not receive data-plane frames" bash -c "! grep -q 'control frame 0x00000181' '$LOG'"
 
+# The data plane: attached to both tc hooks, maps pinned, control frames counted.
+check "spsec programs attached to vcan0 ingress" tc_prog_id vcan0 ingress
+check "spsec programs attached to vcan0 egress" tc_prog_id vcan0 egress
+check "counter map pinned" test -e /sys/fs/bpf/spsec/vcan0/spsec_counters
+rx_control() { "$SPSECCTL" stats --interface vcan0 --json | jq -e '.counters.rx_control >= 1'; }
+check "the control frame was counted as rx_control" rx_control
+check_eq "status reports the same counters" true \
+	"$(status_json | jq '.counters.rx_control >= 1')"
+
 # Events: a follower sees a refused reload; the daemon keeps running with the old config.
 "$SPSECCTL" events --socket "$SOCK" >"$W/events.log" 2>&1 &
 EVPID=$!
@@ -99,6 +108,13 @@ stop_daemon
 wait "$EVPID" 2>/dev/null
 check "the events follower saw the state change to Shutdown" \
 	log_has "$W/events.log" '"event":"state","from":"Waiting","to":"Shutdown"'
+# Fail closed: the data plane outlives the daemon.
+check "filters stay attached after spsecd exits" tc_prog_id vcan0 ingress
+check "spsecctl stats works while spsecd is down" "$SPSECCTL" stats --interface vcan0
+check "spsecctl stats --prometheus writes the textfile" \
+	"$SPSECCTL" stats --interface vcan0 --prometheus "$VM_OUT/spsec.prom"
+check "the textfile has the rx_control sample" \
+	grep -Eq '^spsec_frames_total\{interface="vcan0",direction="rx",verdict="pass",reason="rx_control"\} [1-9]' "$VM_OUT/spsec.prom"
 
 # ---- refusals ---------------------------------------------------------------------------------
 chmod 0644 "$W/keys"

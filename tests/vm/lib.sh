@@ -4,7 +4,9 @@
 #
 # Checks (TAP-like): every check prints "ok N - what" or "not ok N - what" plus "#" detail lines;
 # vm_finish prints exactly "vm: N passed, M failed" and exits 0 only when M is 0 and N > 0. A
-# script that exits without vm_finish (an error, a missing binary) fails with the same summary.
+# script that exits without vm_finish (an error, a missing binary) fails with the same summary:
+# lib.sh owns the EXIT trap, so a script that sets its own must call _vm_on_exit from it.
+# vm/guest-init.sh stops whatever a script leaves running.
 #
 # Synchronisation: never sleep for a fixed time. start_candump returns once the kernel lists the
 # new CAN_RAW receiver; send_sentinel returns once its frame is in the candump log, which proves

@@ -217,6 +217,7 @@ void SessionServer::on_client_hello(const CanFrame& f, std::uint64_t now,
 	ctx_ = SessionContext{aead_kind_, pp_, h->selector, h->client_random, sr, salt};
 	cnt_ = session_initial_counter(h->client_random, sr);
 	opening_ = *opening;
+	finished_failures_ = 0;
 	state_ = State::AwaitClientFinished;
 	hello_at_ = now;
 	out.frames.push_back(encode_server_hello(ServerHello{pp_, sr}));
@@ -235,10 +236,12 @@ void SessionServer::on_client_finished(const CanFrame& f, std::uint64_t now, Ser
 	}
 	auto tag = verify_client_finished(*key_, ctx_, cnt_ + 1, f);
 	if (!tag) {
-		// Wrong key, replayed or forged: abandon the handshake, one guess per server
-		// random.
+		// Wrong key, replayed or forged: refused. The handshake stays pending so an
+		// injected frame cannot kill a genuine one; it ends at the response timeout, or
+		// after kMaxFinishedFailures refusals.
 		out.events.push_back(security_event(event_code::kSessionFinishedAuth));
-		reset_session(out, "", false);
+		if (++finished_failures_ >= kMaxFinishedFailures)
+			reset_session(out, "", false);
 		return;
 	}
 	auto sf = make_server_finished(*key_, ctx_, cnt_ + 1, cnt_ + 2, *tag);
@@ -444,7 +447,10 @@ ServerOutput SessionServer::on_tick(std::uint64_t now)
 {
 	ServerOutput out;
 	if (state_ == State::AwaitClientFinished && now - hello_at_ >= timeouts_.response_ns) {
-		out.events.push_back(security_event(event_code::kSessionResponseTimeout));
+		// After a refused ClientFinished (5E02h already reported) the timeout is its
+		// consequence, not a second event.
+		if (finished_failures_ == 0)
+			out.events.push_back(security_event(event_code::kSessionResponseTimeout));
 		reset_session(out, "", false);
 	} else if (state_ == State::Configuration && now - last_activity_ >= timeouts_.session_ns) {
 		out.events.push_back(security_event(event_code::kSessionTimeout));

@@ -30,8 +30,10 @@
 //
 // Event codes (spec §7), reported as SessionEvent::SecurityEvent; none changes any state:
 //   5E01h  ClientHello names a key this node does not hold, or selector 13 (Seed) / unknown
-//   5E02h  ClientFinished does not verify (wrong key, replay); the handshake is abandoned
-//          (one guess per server random). A Finished outside a handshake also gives 5E02h.
+//   5E02h  ClientFinished does not verify (wrong key, replay, injection): refused, the
+//          handshake stays pending (an injected frame cannot kill a genuine handshake) until
+//          the response timeout (then without a second 5E03h) or kMaxFinishedFailures
+//          refusals. A Finished outside a handshake also gives 5E02h.
 //   5E03h  response timeout (server: no ClientFinished within 100 ms of the ServerHello;
 //          client: no response within 100 ms)
 //   5E04h  session timeout: 10 s without a valid request; the server leaves Configuration
@@ -74,6 +76,9 @@ struct SessionTimeouts {
 inline constexpr std::uint32_t kRefusedLengthMask = 0xFFFFFF00u;
 // Bytes per WriteSeg request (canopens_configurator_python MAX_SEG_DATA).
 inline constexpr std::size_t kMaxWriteSegment = 32;
+// Refused ClientFinished frames after which a pending handshake is abandoned (bounds guessing
+// of the 8-byte tag; the 100 ms response timeout bounds it too).
+inline constexpr unsigned kMaxFinishedFailures = 16;
 
 struct SessionEvent {
 	enum class Kind : std::uint8_t {
@@ -165,6 +170,7 @@ private:
 	std::uint32_t cnt_ = 0;
 	std::uint64_t hello_at_ = 0;
 	std::uint64_t last_activity_ = 0;
+	unsigned finished_failures_ = 0;
 	std::unique_ptr<Pending> pending_;
 	KeyWriteStage stage_;
 };

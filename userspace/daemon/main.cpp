@@ -15,6 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "bpf/libbpf_log.h"
+#include "daemon/bpf_data_plane.h"
 #include "daemon/can_port.h"
 #include "daemon/daemon.h"
 #include "daemon/sd_notify.h"
@@ -30,30 +32,6 @@ void usage(FILE* out)
 	           "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration and keys.\n",
 	           out);
 }
-
-// ADAPTER: stands in for H6's DataPlane (userspace/bpf/) until it is wired in: attaches nothing,
-// reports counters from the pinned map when a data plane is loaded.
-class NullDataPlane final : public spsec::DataPlanePort {
-public:
-	explicit NullDataPlane(const spsec::Logger& log) : log_(log) {}
-	spsec::Result<void> open(const spsec::Config& cfg) override
-	{
-		pin_dir_ = cfg.pin_dir;
-		log_.warning("no data plane attached by this build (DataPlane adapter pending)");
-		return {};
-	}
-	spsec::Result<void> reconfigure(const spsec::Config&) override { return {}; }
-	spsec::Result<void> publish(const spsec::DataPlaneState&) override { return {}; }
-	spsec::Result<spsec::CounterSnapshot> counters() override
-	{
-		return spsec::read_pinned_counters(pin_dir_);
-	}
-	void close() noexcept override {}
-
-private:
-	const spsec::Logger& log_;
-	std::string pin_dir_;
-};
 
 int run(int argc, char** argv)
 {
@@ -95,8 +73,13 @@ int run(int argc, char** argv)
 	if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
 		log.warning(spsec::cat("prctl(PR_SET_DUMPABLE, 0) failed: ", std::strerror(errno)));
 
+	// libbpf's chatter one level below ours; verifier logs of a refused program still show.
+	spsec::set_libbpf_verbosity(
+	        level == spsec::LogLevel::Verbose ? spsec::LibbpfVerbosity::Verbose
+	        : level == spsec::LogLevel::Debug ? spsec::LibbpfVerbosity::Info
+	                                          : spsec::LibbpfVerbosity::Quiet);
 	spsec::SystemClock clock;
-	NullDataPlane data_plane(log);
+	spsec::BpfDataPlane data_plane(log);
 	spsec::DaemonDeps deps;
 	deps.log = &log;
 	deps.clock = &clock;

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "daemon/bpf_data_plane.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+namespace spsec {
+
+std::vector<PolicyEntry> policy_entries(const Config& cfg)
+{
+	std::map<std::uint32_t, std::uint32_t> flags;
+	for (const CanId& id : cfg.secured_ids)
+		flags[id.kernel_id()] |= SPSEC_POL_SECURED;
+	for (const CanId& id : cfg.plaintext_ids)
+		flags[id.kernel_id()] |= SPSEC_POL_PLAIN_RX | SPSEC_POL_PLAIN_TX;
+	for (const CanId& id : cfg.transmit_ids)
+		flags[id.kernel_id()] |= SPSEC_POL_OWN_TX;
+	std::vector<PolicyEntry> out;
+	out.reserve(flags.size());
+	for (const auto& [id, f] : flags)
+		out.push_back(PolicyEntry{id, f});
+	return out;
+}
+
+Result<void> BpfDataPlane::open(const Config& cfg)
+{
+	// load_data_plane pins in <root>/<ifname>; the configured pin_dir must have that shape.
+	std::filesystem::path pin(cfg.pin_dir);
+	if (pin.filename() != cfg.interface)
+		return fail(cat("pin_dir ", cfg.pin_dir, " must end in the interface name ",
+		                cfg.interface));
+	LoadOptions opts;
+	opts.pin_root = pin.parent_path().string();
+	auto loaded = load_data_plane(cfg.interface, opts);
+	if (!loaded)
+		return tl::unexpected(loaded.error());
+	dp_.emplace(std::move(*loaded));
+	auto prev = dp_->maps.read_state();
+	if (prev && prev->abi_version != 0)
+		log_.info(cat("taking over the pinned data plane in ", cfg.pin_dir, " (state ",
+		              prev->state, ", clock ", prev->clock_set ? "set" : "not set", ")"));
+	// Keep whatever state the pinned maps hold until the daemon publishes its own, so a
+	// restart does not interrupt traffic by itself.
+	state_ = prev ? prev->state : SPSEC_STATE_NOTSET;
+	if (auto r = write_state(cfg, state_); !r)
+		return r;
+	if (auto r = dp_->maps.replace_policy(policy_entries(cfg)); !r)
+		return tl::unexpected(r.error().with_context("installing the policy"));
+	auto tc =
+	        TcAttachment::attach(cfg.interface, bpf_program__fd(dp_->skel->progs.spsec_ingress),
+	                             bpf_program__fd(dp_->skel->progs.spsec_egress));
+	if (!tc)
+		return tl::unexpected(tc.error().with_context(cat("attaching to ", cfg.interface)));
+	tc_.emplace(std::move(*tc));
+	cfg_ = cfg;
+	log_.info(cat("data plane attached to ", cfg.interface, ", maps in ", cfg.pin_dir));
+	return {};
+}
+
+Result<void> BpfDataPlane::write_state(const Config& cfg, std::uint32_t state)
+{
+	auto r = dp_->maps.set_state(state, static_cast<std::uint32_t>(cfg.aead),
+	                             static_cast<std::uint32_t>(cfg.mode), cfg.acceptance_window,
+	                             static_cast<std::uint32_t>(cfg.default_action));
+	if (!r)
+		return tl::unexpected(r.error().with_context("writing the data-plane state"));
+	return {};
+}
+
+Result<void> BpfDataPlane::reconfigure(const Config& cfg)
+{
+	if (!dp_)
+		return fail("data plane not open");
+	if (auto r = dp_->maps.replace_policy(policy_entries(cfg)); !r)
+		return tl::unexpected(r.error().with_context("installing the policy"));
+	if (auto r = write_state(cfg, state_); !r)
+		return r;
+	cfg_ = cfg;
+	return {};
+}
+
+Result<void> BpfDataPlane::publish(const DataPlaneState& st)
+{
+	if (!dp_ || !cfg_)
+		return fail("data plane not open");
+	if (st.clock_set) {
+		if (auto r = dp_->maps.set_clock(st.base_ns, st.base_t, st.tick_ns); !r)
+			return tl::unexpected(r.error().with_context("publishing the clock"));
+	} else if (auto r = dp_->maps.clear_clock(); !r) {
+		return tl::unexpected(r.error().with_context("clearing the clock"));
+	}
+	state_ = st.state;
+	return write_state(*cfg_, st.state);
+}
+
+Result<CounterSnapshot> BpfDataPlane::counters()
+{
+	if (!dp_)
+		return fail("data plane not open");
+	auto c = dp_->maps.read_counters();
+	if (!c)
+		return tl::unexpected(c.error());
+	CounterSnapshot s;
+	std::copy(c->begin(), c->end(), s.by_reason.begin());
+	return s;
+}
+
+void BpfDataPlane::close() noexcept
+{
+	// Fail closed: filters stay attached, maps stay pinned.
+	if (tc_)
+		tc_->release();
+	tc_.reset();
+	dp_.reset();
+}
+
+}  // namespace spsec

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+// BpfDataPlane: the real DataPlanePort, over H6's loader (userspace/bpf/data_plane.h).
+//
+// open() loads the production object with its maps pinned in cfg.pin_dir (reusing maps a
+// previous spsecd left there), attaches both tc programs to cfg.interface (replacing a previous
+// instance's filters atomically) and installs the configured policy. close() releases the
+// handles but leaves the filters attached and the maps pinned: the data plane keeps enforcing
+// after spsecd exits (fail closed).
+//
+// Compiled into spsecd only (not spsec_daemon), so the unit tests do not need the BPF skeleton.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "bpf/data_plane.h"
+#include "bpf/tc_attachment.h"
+#include "daemon/data_plane_port.h"
+#include "daemon/logger.h"
+
+namespace spsec {
+
+// The policy entries of a configuration: secured IDs (SECURED), plaintext IDs (PLAIN_RX |
+// PLAIN_TX) and transmit IDs (OWN_TX) merged per ID, sorted by ID.
+[[nodiscard]] std::vector<PolicyEntry> policy_entries(const Config& cfg);
+
+class BpfDataPlane final : public DataPlanePort {
+public:
+	explicit BpfDataPlane(const Logger& log) noexcept : log_(log) {}
+
+	// Errors: cfg.pin_dir is not <root>/<interface>, load/attach/policy failures (named).
+	[[nodiscard]] Result<void> open(const Config& cfg) override;
+	[[nodiscard]] Result<void> reconfigure(const Config& cfg) override;
+	[[nodiscard]] Result<void> publish(const DataPlaneState& st) override;
+	[[nodiscard]] Result<CounterSnapshot> counters() override;
+	void close() noexcept override;
+
+private:
+	[[nodiscard]] Result<void> write_state(const Config& cfg, std::uint32_t state);
+
+	const Logger& log_;
+	std::optional<LoadedDataPlane> dp_;
+	std::optional<TcAttachment> tc_;
+	std::optional<Config> cfg_;
+	std::uint32_t state_ = SPSEC_STATE_NOTSET;
+};
+
+}  // namespace spsec
