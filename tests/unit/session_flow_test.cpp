@@ -1108,3 +1108,46 @@ TEST_CASE("session: random frames injected mid-session change nothing", "[sessio
 	REQUIRE(c.results().size() == 3);
 	CHECK(c.results()[2].data == std::vector<std::uint8_t>{5});
 }
+
+TEST_CASE("session: refused ClientFinished frames keep the handshake, within bounds", "[session]")
+{
+	Node n(AeadKind::AesGcm);
+	SessionClient c(zero_cfg(AeadKind::AesGcm, {SessionOp::read(reg::kStatus)}), seq_rng(1));
+	auto hello = c.start(n.now);
+	auto sh = n.deliver(hello.frames[0]);
+	REQUIRE(sh.frames.size() == 1);
+	auto cf = c.on_frame(sh.frames[0], n.now);
+	REQUIRE(cf.frames.size() == 1);
+	CanFrame forged = cf.frames[0];
+	forged.data[7] ^= 0x80;
+
+	SECTION("a forged ClientFinished does not kill the genuine handshake")
+	{
+		n.events.clear();
+		CHECK(n.deliver(forged).frames.empty());
+		CHECK(n.saw(event_code::kSessionFinishedAuth));
+		CHECK(n.server.state() == SessionServer::State::AwaitClientFinished);
+		auto sf = n.deliver(cf.frames[0]);
+		REQUIRE(sf.frames.size() == 1);
+		CHECK(n.server.in_configuration());
+	}
+	SECTION("after a refusal the timeout ends the handshake without a second event")
+	{
+		CHECK(n.deliver(forged).frames.empty());
+		n.events.clear();
+		n.apply(*std::make_unique<ServerOutput>(n.server.on_tick(n.now + 100 * kMs)));
+		CHECK(n.events.empty());
+		CHECK(n.server.state() == SessionServer::State::Idle);
+	}
+	SECTION("kMaxFinishedFailures refusals abandon the handshake")
+	{
+		for (unsigned i = 0; i + 1 < kMaxFinishedFailures; i++)
+			CHECK(n.deliver(forged).frames.empty());
+		CHECK(n.server.state() == SessionServer::State::AwaitClientFinished);
+		CHECK(n.deliver(forged).frames.empty());
+		CHECK(n.server.state() == SessionServer::State::Idle);
+		// The genuine one now comes too late.
+		CHECK(n.deliver(cf.frames[0]).frames.empty());
+		CHECK_FALSE(n.server.in_configuration());
+	}
+}
