@@ -1135,7 +1135,8 @@ TEST_CASE("session: refused ClientFinished frames keep the handshake, within bou
 	{
 		CHECK(n.deliver(forged).frames.empty());
 		n.events.clear();
-		n.apply(*std::make_unique<ServerOutput>(n.server.on_tick(n.now + 100 * kMs)));
+		auto o = n.server.on_tick(n.now + 100 * kMs);
+		n.apply(o);
 		CHECK(n.events.empty());
 		CHECK(n.server.state() == SessionServer::State::Idle);
 	}
