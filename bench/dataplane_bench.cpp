@@ -146,6 +146,20 @@ int main(int argc, char** argv)
 	const int rounds = argc > 2 ? std::atoi(argv[2]) : 5;
 	const int native_n = 200000;
 
+	{
+		// the production object's figures (what tc attaches), loaded with private maps
+		LoadOptions lo;
+		lo.pin = false;
+		auto prod = must(load_data_plane("bench0", lo), "loading the production object");
+		for (const bpf_program* p :
+		     {prod.skel->progs.spsec_ingress, prod.skel->progs.spsec_egress}) {
+			auto st = must(prog_stats(p), "program info");
+			std::printf("BENCH verifier_processed_%s %u insns\n", st.name.c_str(),
+			            st.verified_insns);
+			std::printf("BENCH xlated_%s %u insns\n", st.name.c_str(), st.xlated_insns);
+		}
+	}
+
 	struct Row {
 		AeadKind kind;
 		const char* name;

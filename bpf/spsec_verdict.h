@@ -138,15 +138,23 @@ static __noinline int spsec_stage_io(struct spsec_scratch *sc, const struct spse
 #pragma unroll
 		for (i = 1; i < SPSEC_WORDS; i++)
 			io->aad.w[i] = (sc->frame.w[i - 1] >> 24) | (sc->frame.w[i] << 40);
-		io->aad_len = 5 + l; /* the cores ignore (zero) bytes past aad_len */
+		io->aad_len = 5 + l;
+		spsec_keep_bytes(io->aad.w, 5 + l);
 		io->len = 0;
+#pragma unroll
+		for (i = 0; i < SPSEC_WORDS; i++)
+			io->buf.w[i] = 0;
 	} else {
 		io->aad.w[0] = head;
+#pragma unroll
+		for (i = 1; i < SPSEC_WORDS; i++)
+			io->aad.w[i] = 0;
 		io->aad_len = 5;
 #pragma unroll
 		for (i = 0; i < SPSEC_WORDS; i++)
 			io->buf.w[i] = sc->frame.w[i];
 		io->len = l + (sc->pad & 15);
+		spsec_keep_bytes(io->buf.w, l + (sc->pad & 15));
 	}
 	return spsec_opaque_zero();
 }
@@ -155,7 +163,10 @@ static __noinline int spsec_stage_io(struct spsec_scratch *sc, const struct spse
  * The AEAD calls, as spsec_aead_seal()/spsec_aead_open() of bpf/crypto/spsec_aead.h make them,
  * but with each core in a subprogram of its own: inlined together, the three cores' locals share
  * one stack frame, and that frame plus the verdict's plus a core's block function exceeds the
- * 512-byte BPF stack.
+ * 512-byte BPF stack. spsec_aead_prepare_io() is not called: spsec_stage_io() builds lengths
+ * that are valid by construction (aad_len 5..59, len 0..54) and zeroes the tails itself, from
+ * registers whose bounds the verifier knows. prepare_io's re-check of lengths loaded from memory
+ * lets clang drop the table-index mask, and the 6.1 verifier then cannot bound the index.
  */
 static __noinline int spsec_seal_aesgcm(const struct spsec_key_slot *k, struct spsec_aead_io *io)
 {
@@ -195,8 +206,6 @@ static __always_inline int spsec_seal(const struct spsec_key_slot *k, struct sps
 	__u32 aead = k->aead;
 	int ret = -1;
 
-	if (spsec_aead_prepare_io(io))
-		return -1;
 	if (aead == SPSEC_AEAD_AES256GCM)
 		ret = spsec_seal_aesgcm(k, io);
 	else if (aead == SPSEC_AEAD_CHACHA20POLY1305)
@@ -212,14 +221,12 @@ static __always_inline int spsec_open(const struct spsec_key_slot *k, struct sps
 	__u32 aead = k->aead;
 	int ret = -1;
 
-	if (spsec_aead_prepare_io(io) == 0) {
-		if (aead == SPSEC_AEAD_AES256GCM)
-			ret = spsec_open_aesgcm(k, io);
-		else if (aead == SPSEC_AEAD_CHACHA20POLY1305)
-			ret = spsec_open_chachapoly(k, io);
-		else if (aead == SPSEC_AEAD_ASCON128)
-			ret = spsec_open_ascon(k, io);
-	}
+	if (aead == SPSEC_AEAD_AES256GCM)
+		ret = spsec_open_aesgcm(k, io);
+	else if (aead == SPSEC_AEAD_CHACHA20POLY1305)
+		ret = spsec_open_chachapoly(k, io);
+	else if (aead == SPSEC_AEAD_ASCON128)
+		ret = spsec_open_ascon(k, io);
 	if (ret != 0)
 		spsec_mask_tail(io->buf.w, 0);
 	return ret;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -96,15 +97,16 @@ struct Env {
 	}
 	Daemon* current = nullptr;
 	bool handle_signals = false;
+	std::map<int, std::string> buffers;  // bytes read past the last line, per client fd
 	std::string pump_reply(int fd)
 	{
-		for (int i = 0; i < 100; i++) {
+		std::string& buf = buffers[fd];
+		for (int i = 0; i < 100 && buf.find('\n') == std::string::npos; i++) {
 			char ch;
 			if (::recv(fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
 				break;
 			REQUIRE(current->run_once(50));
 		}
-		std::string buf;
 		auto l = control_read_line(fd, buf);
 		REQUIRE(l);
 		return *l;
@@ -213,8 +215,7 @@ TEST_CASE("reload refuses a bad config or key store and keeps the old one", "[da
 	auto bad = d.reload();
 	REQUIRE_FALSE(bad);
 	CHECK(d.config()->acceptance_window == 150u);
-	std::string buf;
-	auto ev = parse_json(*control_read_line(sub->get(), buf));
+	auto ev = parse_json(env.pump_reply(sub->get()));
 	REQUIRE(ev);
 	CHECK(ev->find("event")->as_string() == "reload");
 	CHECK(ev->find("ok")->as_bool() == false);
@@ -303,4 +304,57 @@ TEST_CASE("SIGHUP reloads and SIGTERM stops the running loop", "[daemon]")
 	REQUIRE(::raise(SIGTERM) == 0);
 	REQUIRE(d.run());  // returns once SIGTERM was handled
 	CHECK(d.loop()->stopped());
+}
+
+TEST_CASE("data-plane events reach the log and the event stream", "[daemon]")
+{
+	Env env;
+	Daemon d(env.deps(), env.dir.file("spsecd.yaml"));
+	env.current = &d;
+	REQUIRE(d.start());
+	auto sub = control_connect(env.dir.file("ctl.sock"), 2000);
+	REQUIRE(sub);
+	REQUIRE(control_write(sub->get(), "{\"cmd\":\"events\"}\n"));
+	CHECK(env.pump_reply(sub->get()) == R"({"subscribed":true})");
+
+	spsec_event e{};
+	e.type = SPSEC_EV_AUTH_FAIL;
+	e.reason = SPSEC_R_RX_BAD_TAG;
+	e.can_id = 0x181;
+	e.frame_t = 123456;
+	env.dp.inject(e);
+	e.type = SPSEC_EV_TX_REFUSED;
+	e.reason = SPSEC_R_TX_TOO_LONG;
+	env.dp.inject(e);
+	auto a = parse_json(env.pump_reply(sub->get()));
+	REQUIRE(a);
+	CHECK(a->find("event")->as_string() == "data_plane");
+	CHECK(a->find("type")->as_string() == "auth_fail");
+	CHECK(a->find("code")->as_string() == "0x0000ee00");
+	CHECK(a->find("reason")->as_string() == "rx_bad_tag");
+	CHECK(a->find("can_id")->as_string() == "0x00000181");
+	CHECK(a->find("frame_t")->as_u64() == 123456u);
+	auto b = parse_json(env.pump_reply(sub->get()));
+	REQUIRE(b);
+	CHECK(b->find("type")->as_string() == "tx_refused");
+	CHECK(b->find("code")->type() == JsonValue::Type::Null);
+	CHECK(b->find("reason")->as_string() == "tx_too_long");
+}
+
+TEST_CASE("the systemd watchdog is fed from the loop", "[daemon]")
+{
+	Env env;
+	DaemonDeps deps = env.deps();
+	deps.watchdog_usec = 2000;  // fed every 1 ms
+	Daemon d(std::move(deps), env.dir.file("spsecd.yaml"));
+	REQUIRE(d.start());
+	for (int i = 0; i < 100 && !env.noted("WATCHDOG=1"); i++)
+		REQUIRE(d.run_once(50));
+	CHECK(env.noted("WATCHDOG=1"));
+
+	Env off;
+	Daemon quiet(off.deps(), off.dir.file("spsecd.yaml"));
+	REQUIRE(quiet.start());
+	REQUIRE(quiet.run_once(20));
+	CHECK_FALSE(off.noted("WATCHDOG=1"));
 }

@@ -71,6 +71,8 @@ stop_daemon() { # SIGTERM, then the exit status must be 0 and the socket gone
 write_config off 150
 : >"$LOG"
 start_daemon Waiting --log-level debug || vm_finish
+# Informational (the resource target is a benchmark, not a test): resident memory when idle.
+echo "# spsecd idle: $(grep -E '^(VmRSS|VmLck)' "/proc/$PID/status" | tr -s ' \t' ' ' | tr '\n' ' ')"
 check_eq "status names the interface" vx0 "$(status_field interface)"
 check_eq "status shows the seed Key ID" 0x00000042 "$(status_field keys.seed)"
 check_eq "participant clock is not set before Parameter Authentication" false \

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "bpf/tc_attachment.h"
 
+#include "bpf/libbpf_log.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <string>
@@ -57,7 +59,13 @@ Result<TcAttachment> TcAttachment::attach(std::string_view ifname, int ingress_f
 	// The qdisc may already exist (another tool, or a previous run that left it for fail-
 	// closed operation): then it is not ours to remove.
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	const int err = bpf_tc_hook_create(&hook);
+	int err;
+	{
+		// libbpf logs the kernel's "Exclusivity flag on" for an existing qdisc: expected
+		// here
+		const LibbpfSilencer quiet;
+		err = bpf_tc_hook_create(&hook);
+	}
 	if (err && err != -EEXIST)
 		return fail_errno(-err, "creating clsact qdisc " + where);
 	TcAttachment att(ifindex, err == 0);

@@ -218,6 +218,8 @@ std::string_view reason_name(std::uint32_t reason) noexcept
 		return "rx_malformed";
 	case SPSEC_R_RX_CONTROL_INJECTION:
 		return "rx_control_injection";
+	case SPSEC_R_RX_INTERNAL:
+		return "rx_internal";
 	case SPSEC_R_TX_OK:
 		return "tx_ok";
 	case SPSEC_R_TX_CONTROL:
@@ -242,6 +244,8 @@ std::string_view reason_name(std::uint32_t reason) noexcept
 		return "tx_malformed";
 	case SPSEC_R_TX_CONTROL_UNMARKED:
 		return "tx_control_unmarked";
+	case SPSEC_R_TX_INTERNAL:
+		return "tx_internal";
 	default:
 		return "unknown";
 	}
@@ -290,6 +294,8 @@ std::string_view reason_description(std::uint32_t reason) noexcept
 		return "neither a CAN nor a CAN FD frame";
 	case SPSEC_R_RX_CONTROL_INJECTION:
 		return "control-plane frame with our own source ID from the bus";
+	case SPSEC_R_RX_INTERNAL:
+		return "freshness map full or contended (fail closed)";
 	case SPSEC_R_TX_OK:
 		return "padded, stamped and sealed";
 	case SPSEC_R_TX_CONTROL:
@@ -314,6 +320,8 @@ std::string_view reason_description(std::uint32_t reason) noexcept
 		return "neither a CAN nor a CAN FD frame";
 	case SPSEC_R_TX_CONTROL_UNMARKED:
 		return "control-plane frame not sent by the daemon";
+	case SPSEC_R_TX_INTERNAL:
+		return "tx map full or contended (fail closed)";
 	default:
 		return "unknown reason";
 	}

@@ -53,6 +53,13 @@ Result<void> BpfDataPlane::open(const Config& cfg)
 	if (!tc)
 		return tl::unexpected(tc.error().with_context(cat("attaching to ", cfg.interface)));
 	tc_.emplace(std::move(*tc));
+	auto rb = RingBuffer::open(dp_->maps.events_map(), [this](const spsec_event& e) {
+		if (sink_ != nullptr)
+			(*sink_)(e);
+	});
+	if (!rb)
+		return tl::unexpected(rb.error().with_context("opening the data-plane event ring"));
+	events_.emplace(std::move(*rb));
 	cfg_ = cfg;
 	log_.info(cat("data plane attached to ", cfg.interface, ", maps in ", cfg.pin_dir));
 	return {};
@@ -106,8 +113,24 @@ Result<CounterSnapshot> BpfDataPlane::counters()
 	return s;
 }
 
+int BpfDataPlane::event_fd() const noexcept
+{
+	return events_ ? events_->epoll_fd() : -1;
+}
+
+Result<int> BpfDataPlane::drain_events(const EventSink& sink)
+{
+	if (!events_)
+		return 0;
+	sink_ = &sink;
+	auto r = events_->consume();
+	sink_ = nullptr;
+	return r;
+}
+
 void BpfDataPlane::close() noexcept
 {
+	events_.reset();
 	// Fail closed: filters stay attached, maps stay pinned.
 	if (tc_)
 		tc_->release();

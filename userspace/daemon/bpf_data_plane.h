@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bpf/data_plane.h"
+#include "bpf/ring_buffer.h"
 #include "bpf/tc_attachment.h"
 #include "daemon/data_plane_port.h"
 #include "daemon/logger.h"
@@ -33,6 +34,8 @@ public:
 	[[nodiscard]] Result<void> reconfigure(const Config& cfg) override;
 	[[nodiscard]] Result<void> publish(const DataPlaneState& st) override;
 	[[nodiscard]] Result<CounterSnapshot> counters() override;
+	[[nodiscard]] int event_fd() const noexcept override;
+	[[nodiscard]] Result<int> drain_events(const EventSink& sink) override;
 	void close() noexcept override;
 
 private:
@@ -41,6 +44,8 @@ private:
 	const Logger& log_;
 	std::optional<LoadedDataPlane> dp_;
 	std::optional<TcAttachment> tc_;
+	std::optional<RingBuffer> events_;
+	const EventSink* sink_ = nullptr;  // set only while drain_events runs
 	std::optional<Config> cfg_;
 	std::uint32_t state_ = SPSEC_STATE_NOTSET;
 };

@@ -88,6 +88,13 @@ Result<void> Daemon::start_steps()
 		return tl::unexpected(loop.error());
 	loop_ = std::move(*loop);
 
+	if (int efd = deps_.data_plane->event_fd(); efd >= 0) {
+		auto w = loop_->watch(efd, EPOLLIN, "dataplane-events",
+		                      [this](std::uint32_t) { on_data_plane_events(); });
+		if (!w)
+			return tl::unexpected(w.error());
+	}
+
 	auto can = deps_.open_can(config_->interface);
 	if (!can)
 		return tl::unexpected(
@@ -143,6 +150,22 @@ Result<void> Daemon::start_steps()
 	auto n = deps_.notify("READY=1\nSTATUS=running");
 	if (!n)
 		log.warning(cat("sd_notify: ", n.error().message()));
+	if (deps_.watchdog_usec > 0) {
+		auto t = Timer::monotonic();
+		if (!t)
+			return tl::unexpected(t.error());
+		watchdog_timer_ = std::move(*t);
+		std::uint64_t half_ns = deps_.watchdog_usec * 1000 / 2;
+		if (auto a = watchdog_timer_->arm_after(half_ns, half_ns); !a)
+			return a;
+		auto w = loop_->watch(watchdog_timer_->fd(), EPOLLIN, "watchdog",
+		                      [this](std::uint32_t) {
+			                      (void)watchdog_timer_->consume();
+			                      (void)deps_.notify("WATCHDOG=1");
+		                      });
+		if (!w)
+			return tl::unexpected(w.error());
+	}
 	emit_event("started", "");
 	log.info(cat("spsecd ready on ", config_->interface, ", state ", state_name(state_)));
 	return {};
@@ -388,6 +411,55 @@ void Daemon::on_signal()
 	}
 }
 
+void Daemon::on_data_plane_events()
+{
+	auto r = deps_.data_plane->drain_events(
+	        [this](const spsec_event& e) { on_data_plane_event(e); });
+	if (!r)
+		deps_.log->warning(r.error().with_context("reading data-plane events").message());
+}
+
+void Daemon::on_data_plane_event(const spsec_event& e)
+{
+	// Spec §7 codes; a refused local frame has none (it is a local misconfiguration).
+	std::string_view type = "unknown";
+	std::uint32_t code = 0;
+	switch (e.type) {
+	case SPSEC_EV_AUTH_FAIL:
+		type = "auth_fail";
+		code = 0xEE00;
+		break;
+	case SPSEC_EV_INJECTION:
+		type = "injection";
+		code = 0xDE03;
+		break;
+	case SPSEC_EV_REPLAY:
+		type = "replay";
+		code = 0xDE04;
+		break;
+	case SPSEC_EV_TX_REFUSED:
+		type = "tx_refused";
+		break;
+	default:
+		break;
+	}
+	const ReasonInfo* reason = reason_info(e.reason);
+	std::string_view reason_name = reason != nullptr ? reason->name : "unknown";
+	deps_.log->warning(cat("data plane: ", type, " (", reason_name, ") CAN ID ",
+	                       hex32(e.can_id), code != 0 ? cat(", event ", hex32(code)) : ""));
+	JsonWriter w;
+	w.begin_object().key("type").value(type);
+	if (code != 0)
+		w.key("code").value(hex32(code));
+	else
+		w.key("code").null();
+	w.key("reason").value(reason_name).key("can_id").value(hex32(e.can_id));
+	w.key("frame_t").value(static_cast<std::uint64_t>(e.frame_t)).end_object();
+	std::string f = w.take();
+	emit_event("data_plane", std::string_view(f).substr(1, f.size() - 2));
+	// The state machine (Secure -> Warning on a security event) consumes these next.
+}
+
 void Daemon::on_can()
 {
 	// Control-plane messages are decoded by the protocol layer (next step of issue 4); for now
@@ -437,6 +509,7 @@ void Daemon::teardown() noexcept
 	emit_event("stopping", "");
 	control_.reset();
 	persist_timer_.reset();
+	watchdog_timer_.reset();
 	clock_jump_.reset();
 	signal_fd_.reset();
 	can_.reset();

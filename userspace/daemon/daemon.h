@@ -9,7 +9,7 @@
 //   5. signals (SIGTERM/SIGINT stop, SIGHUP reload), wall-clock watch, control socket
 //   6. the clock: Sync role boots T from the persisted value (+80 000 ticks, written ahead);
 //      participants start Waiting until Parameter Authentication
-//   7. READY=1 to systemd
+//   7. READY=1 to systemd (and the watchdog timer, when systemd asked for one)
 // teardown() always runs (destructor, or after a failed start()) and undoes what was done, in
 // reverse: STOPPING=1, control socket removed, CAN socket closed, data plane handles released
 // (the data plane stays pinned and enforcing), keys wiped.
@@ -59,6 +59,9 @@ struct DaemonDeps {
 		return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
 		       static_cast<std::uint64_t>(ts.tv_nsec);
 	};
+	// systemd's WatchdogSec in microseconds ($WATCHDOG_USEC), 0 = off: the loop then sends
+	// WATCHDOG=1 every half period, so a stuck loop gets spsecd restarted.
+	std::uint64_t watchdog_usec = 0;
 	// Watch signals with a signalfd (off in tests that run several daemons in one process).
 	bool handle_signals = true;
 };
@@ -118,6 +121,8 @@ private:
 	[[nodiscard]] Result<void> publish_state();
 	void on_signal();
 	void on_can();
+	void on_data_plane_events();
+	void on_data_plane_event(const spsec_event& e);
 
 	DaemonDeps deps_;
 	std::string config_path_;
@@ -128,6 +133,7 @@ private:
 	Fd signal_fd_;
 	std::optional<ClockJumpWatch> clock_jump_;
 	std::optional<Timer> persist_timer_;
+	std::optional<Timer> watchdog_timer_;
 	std::unique_ptr<ControlSocket> control_;
 	std::unique_ptr<SyncClock> clock_;
 	std::optional<TPersistence> persist_;

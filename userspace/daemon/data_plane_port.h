@@ -6,12 +6,18 @@
 // is stable; until then spsecd runs with NullDataPlane (logs that no data plane is attached).
 #pragma once
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "core/config.h"
 #include "daemon/counters.h"
+#include "daemon/fd.h"
 #include "spsec/result.h"
 
 namespace spsec {
@@ -38,14 +44,24 @@ public:
 	[[nodiscard]] virtual Result<void> publish(const DataPlaneState& st) = 0;
 	// Sums the per-reason counters.
 	[[nodiscard]] virtual Result<CounterSnapshot> counters() = 0;
+
+	using EventSink = std::function<void(const spsec_event&)>;
+	// The fd that becomes readable when data-plane events (spsec_events ring buffer) wait, or
+	// -1 when there is none. Valid after open().
+	[[nodiscard]] virtual int event_fd() const noexcept = 0;
+	// Hands every waiting event to `sink` without blocking; returns how many. Errors: reading
+	// the ring buffer failed.
+	[[nodiscard]] virtual Result<int> drain_events(const EventSink& sink) = 0;
 	// Releases user-space handles. The data plane stays attached and pinned, enforcing with
 	// what it has (fail closed once the key window passes).
 	virtual void close() noexcept = 0;
 };
 
-// Records every call; each step can be made to fail.
+// Records every call; each step can be made to fail. inject() queues a data-plane event and
+// makes event_fd() readable, as the ring buffer would.
 class FakeDataPlane final : public DataPlanePort {
 public:
+	FakeDataPlane() : efd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 	[[nodiscard]] Result<void> open(const Config& cfg) override
 	{
 		calls.push_back("open " + cfg.interface);
@@ -66,6 +82,26 @@ public:
 		return {};
 	}
 	[[nodiscard]] Result<CounterSnapshot> counters() override { return snapshot; }
+	[[nodiscard]] int event_fd() const noexcept override { return efd_.get(); }
+	[[nodiscard]] Result<int> drain_events(const EventSink& sink) override
+	{
+		std::uint64_t n = 0;
+		(void)::read(efd_.get(), &n, sizeof n);
+		int count = 0;
+		while (!queued_.empty()) {
+			spsec_event e = queued_.front();
+			queued_.pop_front();
+			sink(e);
+			count++;
+		}
+		return count;
+	}
+	void inject(const spsec_event& e)
+	{
+		queued_.push_back(e);
+		std::uint64_t one = 1;
+		(void)::write(efd_.get(), &one, sizeof one);
+	}
 	void close() noexcept override
 	{
 		calls.push_back("close");
@@ -77,6 +113,10 @@ public:
 	bool opened = false;
 	DataPlaneState last;
 	CounterSnapshot snapshot;
+
+private:
+	Fd efd_;
+	std::deque<spsec_event> queued_;
 };
 
 }  // namespace spsec

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -93,6 +94,12 @@ int run(int argc, char** argv)
 	};
 	deps.notify = [](std::string_view s) { return spsec::sd_notify(s); };
 	deps.key_owner = ::geteuid();
+	// sd_watchdog_enabled(3): WATCHDOG_USEC, meant for us when WATCHDOG_PID is unset or ours.
+	if (const char* usec = std::getenv("WATCHDOG_USEC")) {
+		const char* pid = std::getenv("WATCHDOG_PID");
+		if (pid == nullptr || std::strtol(pid, nullptr, 10) == ::getpid())
+			deps.watchdog_usec = std::strtoull(usec, nullptr, 10);
+	}
 
 	spsec::Daemon daemon(std::move(deps), config);
 	if (!daemon.start())

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# vm tier: the bpf tier's data-plane test (tests/bpf/dataplane_test.cpp) on Debian's 6.1 kernel,
+# so the 6.1 verifier loads the test object and BPF_PROG_TEST_RUN checks every verdict there too.
+# The differential cases are sized for the host; under TCG the whole binary takes a few minutes.
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+BIN=$SPSEC_BUILD_DIR/tests/bpf/bpf_dataplane_test
+vm_modprobe_can >/dev/null 2>&1 || true # veth/tc modules for the loader case
+modprobe -a veth sch_ingress cls_bpf >/dev/null 2>&1 || true
+if out=$("$BIN" 2>&1); then
+	ok "bpf_dataplane_test passes on $(uname -r)"
+	echo "$out" | tail -3 | sed 's/^/# /'
+else
+	not_ok "bpf_dataplane_test passes on $(uname -r)" "$(echo "$out" | tail -40)"
+fi
+vm_finish
