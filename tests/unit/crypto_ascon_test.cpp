@@ -16,30 +16,14 @@
 #include "core/aead.h"
 #include "core/ascon.h"
 #include "core/secret.h"
+#include "test_hex.h"
 
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 namespace ascon = spsec::ascon;
 
-Bytes hex(std::string_view s)
-{
-	Bytes out;
-	auto nibble = [](char c) {
-		if (c >= '0' && c <= '9')
-			return c - '0';
-		if (c >= 'a' && c <= 'f')
-			return c - 'a' + 10;
-		if (c >= 'A' && c <= 'F')
-			return c - 'A' + 10;
-		throw std::invalid_argument("bad hex digit");
-	};
-	if (s.size() % 2 != 0)
-		throw std::invalid_argument("odd hex length");
-	for (std::size_t i = 0; i < s.size(); i += 2)
-		out.push_back(static_cast<std::uint8_t>(nibble(s[i]) * 16 + nibble(s[i + 1])));
-	return out;
-}
+using spsec::test::hex;
 
 struct KatVector {
 	int count = 0;

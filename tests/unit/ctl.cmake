@@ -1,0 +1,1 @@
+# unit tests: spsecctl configure/provision
