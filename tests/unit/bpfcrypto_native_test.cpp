@@ -9,6 +9,7 @@
 // and nonces, plus tamper rejection (tag, AAD, ciphertext, nonce).
 #include <time.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -226,9 +227,10 @@ spsec_aead_io make_io(std::mt19937_64& rng, const Bytes& nonce, const Bytes& aad
 	const Bytes junk = random_bytes(rng, 128);
 	std::memcpy(io.aad.b, junk.data(), 64);
 	std::memcpy(io.buf.b, junk.data() + 64, 64);
-	std::memcpy(io.nonce, nonce.data(), nonce.size());
-	std::memcpy(io.aad.b, aad.data(), aad.size());
-	std::memcpy(io.buf.b, text.data(), text.size());
+	// std::copy, not memcpy: an empty vector's data() may be null, which memcpy forbids.
+	std::copy(nonce.begin(), nonce.end(), io.nonce);
+	std::copy(aad.begin(), aad.end(), io.aad.b);
+	std::copy(text.begin(), text.end(), io.buf.b);
 	io.aad_len = static_cast<std::uint32_t>(aad.size());
 	io.len = static_cast<std::uint32_t>(text.size());
 	return io;
