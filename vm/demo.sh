@@ -1,98 +1,155 @@
 #!/usr/bin/env bash
-# Guest side of scripts/demo.sh (runs in the test VM). Placeholder until the SPsec demo replaces
-# it: a BPF classifier (tests/vm/filter_test.bpf.c) on the tc ingress of a CAN FD bus (vcan0)
-# decides which frames reach a listening application (candump). It prints every frame sent, the
-# filter's verdict, whether candump received it, and the filter's counters, then checks that the
-# three agree. Exit status 0 only if they do.
+# Guest side of scripts/demo.sh (runs in the test VM): the spsec data plane on a CAN FD bus under
+# attack, narrated for a person and checked with numbers.
 #
-# usage (guest): demo.sh [FILTER_OBJECT]   default $SPSEC_BUILD_DIR/tests/vm/filter_test.bpf.o
+#   node A (nsA): vxA ==vxcan== vxAw ┐                       ┌ vxBw ==vxcan== vxB (nsB): node B
+#                                    └─ the bus (namespace W, can-gw) ─┘
+#                                       + a candump on the wire, + the attacker (no keys)
+#
+# Both nodes run the production data plane (bpf/spsec.bpf.c), loaded by tests/tools/spsec_dp_driver
+# with the same Communication Key and a clock from CLOCK_MONOTONIC, so they agree on T without a
+# Sync (the daemon's time sync, heartbeats and key roll-over join this demo with spsecd).
+# The applications are plain can-utils: cansend on A, candump on B.
+#
+# usage (guest): demo.sh [--aead aes-gcm|chacha20-poly1305|ascon] [--auth-only]
+# Exit status 0 only if every check passed.
 # shellcheck source-path=SCRIPTDIR source=../tests/vm/lib.sh
 . "$SPSEC_SOURCE_DIR/tests/vm/lib.sh"
-OBJ=${1:-$SPSEC_BUILD_DIR/tests/vm/filter_test.bpf.o}
-LOG=$VM_OUT/demo-candump.log
+DRV=$SPSEC_BUILD_DIR/tests/tools/spsec_dp_driver
+AEAD=chacha20-poly1305
+MODE=encrypt
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--aead) AEAD=$2; shift ;;
+	--auth-only) MODE=auth ;;
+	*) not_ok "demo: unknown argument '$1' (use --aead NAME, --auth-only)"; vm_finish ;;
+	esac
+	shift
+done
+LOGW=$VM_OUT/demo-wire.log
+LOGA=$VM_OUT/demo-nodeA.log
+LOGB=$VM_OUT/demo-nodeB.log
+# A 100 ms tick and the widest window keep TCG's slow process starts inside the acceptance window,
+# so the replay below is caught by per-ID freshness, not merely by its age.
+COMMON=(--aead "$AEAD" --mode "$MODE" --tick-ns 100000000 --window 2047)
 
-PAY=$(printf '%02X' $(seq 0 63))
-# frame | the filter counter it must land in | why
-SCENARIO=(
-	"123##1$PAY|pass_fd|CAN FD, 64 bytes"
-	"124##1$PAY|drop_id|CAN FD, ID 0x124 is blocked"
-	"125##155AA|drop_data|CAN FD, first byte 0x55 is blocked"
-	"126##1|pass_fd|CAN FD, no data"
-	"00000124##1$PAY|pass_fd|CAN FD, extended ID 0x124 (not the blocked standard ID)"
-	"124#55AA|pass_classic|classic CAN: the filter only judges CAN FD"
-	"127#DEADBEEF|pass_classic|classic CAN"
-	"1FF##1AA|pass_fd|CAN FD"
-)
-
-short() { # can-utils frame -> "ID  FD|classic  first bytes (length)"
-	local id=${1%%#*} data kind
-	if [[ $1 == *"##"* ]]; then
-		kind=FD
-		data=${1#*##?}
-	else
-		kind=classic
-		data=${1#*#}
-	fi
-	local shown=${data:0:16}
-	[ ${#data} -gt 16 ] && shown+=..
-	printf '%-8s %-7s %-20s %2d B' "$id" "$kind" "$shown" $((${#data} / 2))
+say() { printf '\n--- %s\n' "$*"; }
+counter() { # counter <ifname> <reason name>: the pinned counter, 0 when absent
+	local name val
+	while read -r name val; do
+		if [ "$name" = "$2" ]; then
+			echo "$val"
+			return
+		fi
+	done < <("$DRV" counters "$1")
+	echo 0
+}
+show_counters() { # show_counters <ifname> <label>: every non-zero reason counter
+	local name val
+	printf '  %s\n' "$2"
+	while read -r name val; do
+		printf '    %-22s %6s\n' "$name" "$val"
+	done < <("$DRV" counters "$1")
+}
+wire_frames() { # wire_frames <id>: frames of that ID seen on the bus, in order
+	local f
+	while read -r f; do [ "${f%%#*}" = "$1" ] && echo "$f"; done < <(frames_in_log "$LOGW")
 }
 
 echo
-echo "=== spsec-linux demo (placeholder): a tc BPF filter on a CAN FD bus ==="
-echo "kernel $(uname -r) in QEMU; bus vcan0; filter: drop CAN FD frames with ID 0x124 or"
-echo "first data byte 0x55; a candump on vcan0 plays the listening application."
-echo
+echo "=== spsec-linux: a secured CAN FD bus under attack ==="
+echo "kernel $(uname -r) in QEMU; AEAD $AEAD, mode $MODE; two nodes and an attacker on one bus."
+echo "Node A's application sends ID 123, node B's sends ID 456 (both secured); 7FF is plain."
 
-vm_modprobe_can >/dev/null || not_ok "loading the CAN modules"
-make_vcan vcan0 || not_ok "creating vcan0"
-if [ ! -s "$OBJ" ]; then
-	not_ok "filter object $OBJ missing (build the target filter_test_bpf)"
+say "bringing up the bus and attaching the data plane to both nodes"
+check "CAN and tc modules load" vm_modprobe_can || vm_finish
+ip netns add W 2>/dev/null || true
+check "node A linked to the bus" make_vxcan_pair nsA vxA W vxAw || vm_finish
+check "node B linked to the bus" make_vxcan_pair nsB vxB W vxBw || vm_finish
+check "the bus routes CAN FD and classic frames both ways" bash -c "
+	ip netns exec W cangw -A -s vxAw -d vxBw -X -i && ip netns exec W cangw -A -s vxBw -d vxAw -X -i &&
+	ip netns exec W cangw -A -s vxAw -d vxBw -i && ip netns exec W cangw -A -s vxBw -d vxAw -i" ||
 	vm_finish
-fi
-if ! tc qdisc add dev vcan0 clsact || ! tc filter add dev vcan0 ingress bpf da obj "$OBJ" sec tc; then
-	not_ok "attaching the filter to vcan0 ingress"
-	vm_finish
-fi
-map=$(prog_map_id "$(tc_prog_id vcan0)" ft_counters)
+check "node A: data plane attached (tc ingress + egress)" \
+	"$DRV" attach vxA --netns nsA "${COMMON[@]}" --policy 123:so,456:s,7FF:rt || vm_finish
+check "node B: data plane attached (tc ingress + egress)" \
+	"$DRV" attach vxB --netns nsB "${COMMON[@]}" --policy 123:s,456:so,7FF:rt || vm_finish
+start_candump -n W vxAw "$LOGW" || not_ok "candump on the wire"
+start_candump -n nsA vxA "$LOGA" || not_ok "candump on node A (application)"
+start_candump -n nsB vxB "$LOGB" || not_ok "candump on node B (application)"
 
-frames=()
-for s in "${SCENARIO[@]}"; do frames+=("${s%%|*}"); done
-start_candump vcan0 "$LOG" || not_ok "candump did not start"
-send_frames vcan0 "${frames[@]}"
-send_sentinel vcan0 "$LOG" || not_ok "the end-of-test frame never arrived"
-stop_candump "$VM_CANDUMP_PID"
-
-printf '  %-46s %-8s %-9s %s\n' "frame sent (ID, type, data, length)" filter candump why
-declare -A received=()
-while read -r f; do received[$f]=1; done < <(frames_in_log "$LOG")
-mismatch=0
-# expected counters; the end-of-test marker is one more classic frame
-declare -A expect=([seen]=$((${#SCENARIO[@]} + 1)) [pass_fd]=0 [pass_classic]=1 [other]=0
-	[drop_id]=0 [drop_data]=0)
-for s in "${SCENARIO[@]}"; do
-	IFS='|' read -r frame counter why <<<"$s"
-	expect[$counter]=$((expect[$counter] + 1))
-	want=${counter%%_*}
-	got=-
-	[ -n "${received[${frame/\#\#1/##5}]:-}" ] && got=received # the kernel sets CANFD_FDF
-	if { [ "$want" = pass ] && [ "$got" != received ]; } || { [ "$want" = drop ] && [ "$got" != - ]; }; then
-		mismatch=1
-	fi
-	printf '  %s  %-8s %-9s %s\n' "$(short "$frame")" "$want" "$got" "$why"
-done
-echo
-read -r seen pass_fd pass_classic other drop_id drop_data <<<"$(map_values "$map")"
-echo "filter counters (BPF map ft_counters; the last classic frame is the end-of-test marker):"
-printf '  seen %s | passed: CAN FD %s, classic %s, other %s | dropped: ID %s, data %s\n' \
-	"$seen" "$pass_fd" "$pass_classic" "$other" "$drop_id" "$drop_data"
-echo
-if [ $mismatch = 0 ]; then
-	ok "candump received exactly the frames the filter passes"
-else
-	not_ok "candump and the filter's verdicts disagree"
+say "1. normal traffic: node A's application sends 20 plain CAN FD frames of ID 123"
+sent=()
+for i in $(seq 1 20); do sent+=("123##1$(printf 'C0DE%02X%08X' "$i" $((i * 2654435761 % 4294967296)))"); done
+send_frames -n nsA vxA "${sent[@]}"
+check "B's application has heard from A" send_sentinel -n nsA vxA "$LOGB" vxB
+first_wire=$(wire_frames 123 | head -1)
+printf '  application on A sent:   %s\n' "${sent[0]}"
+printf '  the bus carried:          %s\n' "$first_wire"
+printf '  application on B got:    %s\n' "$(frames_in_log "$LOGB" | grep '^123#' | head -1)"
+check_eq "B's application received all 20 frames" 20 "$(count_frames "$LOGB" 123 fd)"
+if [ "$MODE" = encrypt ]; then
+	check "no payload in clear on the bus" bash -c "! grep -q C0DE '$LOGW'"
 fi
-check_eq "counters agree with the frames sent" \
-	"${expect[seen]} ${expect[pass_fd]} ${expect[pass_classic]} 0 ${expect[drop_id]} ${expect[drop_data]}" \
-	"$seen $pass_fd $pass_classic $other $drop_id $drop_data"
+send_frames -n nsB vxB "456##1CAFE"
+check "A hears B" send_sentinel -n nsB vxB "$LOGA" vxA
+check_eq "A's application received B's frame" 1 "$(count_frames "$LOGA" 456 fd)"
+
+say "2. forgery: the attacker injects 300 random frames (IDs 123, 456 and random) toward B"
+ip netns exec W cangen vxBw -f -n 100 -g 0 -I 123 -L r -D r
+ip netns exec W cangen vxBw -f -n 100 -g 0 -I 456 -L r -D r
+ip netns exec W cangen vxBw -f -n 100 -g 0 -I r -L r -D r
+check "B is still listening" send_sentinel -n W vxBw "$LOGB" vxB
+check_eq "forged frames of 123 delivered to B's application" 20 "$(count_frames "$LOGB" 123)"
+check_eq "forged frames of 456 delivered to B's application (1 = its own echo)" 1 \
+	"$(count_frames "$LOGB" 456)"
+check_eq "forged frames of other IDs delivered" 0 \
+	"$(frames_in_log "$LOGB" | grep -v -e '^123#' -e '^456#' -e '^7FF#' -c)"
+
+say "3. tampering: the attacker flips one bit of a recorded frame and sends it again"
+bad_tag_before=$(counter vxB rx_bad_tag)
+data=${first_wire#*##?}
+flipped=$(printf '%X' $((0x${data:0:1} ^ 1)))${data:1}
+tampered="123##1$flipped"
+printf '  original: %s\n  tampered: %s\n' "$first_wire" "$tampered"
+ip netns exec W cansend vxBw "$tampered"
+check "B is still listening" send_sentinel -n W vxBw "$LOGB" vxB
+check_eq "tampered frame delivered" 20 "$(count_frames "$LOGB" 123)"
+check_eq "B counted it as a tag failure (rx_bad_tag + 1)" $((bad_tag_before + 1)) \
+	"$(counter vxB rx_bad_tag)"
+
+say "4. replay: the attacker plays back every frame of 123 recorded on the bus"
+replay=$VM_OUT/demo-replay.log
+grep ' vxAw 123##' "$LOGW" >"$replay"
+replay_before=$(counter vxB rx_replay)
+ip netns exec W canplayer -t -I "$replay" vxBw=vxAw
+check "B is still listening" send_sentinel -n W vxBw "$LOGB" vxB
+check_eq "replayed frames delivered" 20 "$(count_frames "$LOGB" 123)"
+check_eq "B counted 20 replays (rx_replay)" $((replay_before + 20)) "$(counter vxB rx_replay)"
+
+say "5. spoofing: the attacker sends with node A's own ID 123 toward A"
+inj_before=$(counter vxA rx_injection)
+ip netns exec W cansend vxAw "123##1AA"
+check "A is still listening" send_sentinel -n W vxAw "$LOGA" vxA
+check_eq "A detected the injection of its own ID (rx_injection + 1)" $((inj_before + 1)) \
+	"$(counter vxA rx_injection)"
+
+say "6. a frame that cannot be secured never leaves A"
+on_wire=$(grep -c ' vxAw 123##' "$LOGW")
+ip netns exec nsA cansend vxA "123##1$(printf '%02X' $(seq 1 64))" 2>/dev/null
+ip netns exec nsA cansend vxA "123#DEADBEEF" 2>/dev/null
+check "B is still listening" send_sentinel -n nsA vxA "$LOGB" vxB
+check_eq "64-byte frame (L > 54) dropped on A's egress" 1 "$(counter vxA tx_too_long)"
+check_eq "classic frame of a secured ID dropped on A's egress" 1 "$(counter vxA tx_classic)"
+check_eq "neither of them reached the bus" "$on_wire" "$(grep -c ' vxAw 123##' "$LOGW")"
+
+say "summary"
+printf '  %-46s %s\n' "valid frames A's application sent (ID 123)" 20
+printf '  %-46s %s\n' "... delivered to B's application" "$(count_frames "$LOGB" 123)"
+printf '  %-46s %s\n' "forged, tampered or replayed frames delivered" \
+	"$(($(count_frames "$LOGB" 123) - 20 + $(count_frames "$LOGB" 456) - 1))"
+echo
+show_counters vxA "node A, verdicts by reason (pinned per-CPU counters):"
+show_counters vxB "node B, verdicts by reason:"
+echo
 vm_finish
