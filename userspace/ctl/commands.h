@@ -4,7 +4,21 @@
 // daemon refused), 2 wrong usage (the message names the bad argument).
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/registers.h"
+#include "core/secret.h"
+#include "core/session.h"
+#include "spsec/result.h"
+
 namespace spsec::ctl {
+
+class FrameLink;
 
 // cmd_frames.cpp: offline frame tools for integrators.
 int cmd_seal(int argc, char** argv);
@@ -16,5 +30,51 @@ int cmd_verify_log(int argc, char** argv);
 int cmd_status(int argc, char** argv);
 int cmd_events(int argc, char** argv);
 int cmd_stats(int argc, char** argv);
+
+// cmd_configure.cpp / cmd_provision.cpp: Configurator sessions (spec §5, docs/commissioning.md).
+int cmd_configure(int argc, char** argv);
+int cmd_provision(int argc, char** argv);
+
+// What the Configurator commands need from the world; tests pass an in-memory bus.
+struct CtlEnv {
+	// Opens the CAN link named by --interface / the plan's `interface`.
+	std::function<Result<std::unique_ptr<FrameLink>>(const std::string& ifname)> open_link;
+	SessionRng rng;
+	std::string out;  // what the command prints on stdout
+	std::string err;  // ... and on stderr
+};
+// The real world: CanRawLink, RAND_bytes.
+[[nodiscard]] CtlEnv system_env();
+
+// `args` excludes the subcommand name. Return the exit code (0, 1, 2 as above).
+[[nodiscard]] int run_configure(const std::vector<std::string>& args, CtlEnv& env);
+[[nodiscard]] int run_provision(const std::vector<std::string>& args, CtlEnv& env);
+
+// A key, its salt and ID read from a key file (cmd_configure.cpp). The file is the daemon's key
+// store format (daemon/key_store.h: `format = 1`, `<role>.key/.salt/.id`), owned by the caller,
+// with no group/other permission bits; the key is never printed.
+struct KeyMaterial {
+	Key32 key;
+	KeySalt salt{};
+	std::uint32_t id = 0;
+};
+// Errors name the file and what is wrong (permissions, no `<role>.*` entry, syntax).
+[[nodiscard]] Result<KeyMaterial> load_key_file(const std::string& path, KeySlotId role);
+
+// A number as decimal, or hex as 0x1F or 1Fh. Errors name the text.
+[[nodiscard]] Result<std::uint64_t> parse_number(std::string_view text);
+// A configuration register's value (60h-63h, 7Bh, 7Fh) from its CLI form: a number, or for
+// 61h off/8s/.../250ms, 62h all/none/ID,ID,..., 63h on/off. Returns the wire bytes after the
+// participant's own value checks (validate_config_value). Errors name the register and value.
+[[nodiscard]] Result<std::vector<std::uint8_t>> parse_register_value(std::uint8_t reg,
+                                                                     std::string_view text);
+
+// The label of a register for messages: "participant-id (60h)".
+[[nodiscard]] std::string register_label(std::uint8_t reg);
+// The CLI error of a failed session: names `step`, the error and the event code.
+[[nodiscard]] std::string describe_session_failure(const std::string& step, std::uint8_t pp,
+                                                   OpeningKey key, const ClientError& e,
+                                                   SessionClient::State failed_in,
+                                                   std::uint16_t* event_out);
 
 }  // namespace spsec::ctl
