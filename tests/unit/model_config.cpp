@@ -90,6 +90,7 @@ TEST_CASE("the shipped config/spsecd.yaml parses to the documented values", "[co
 	CHECK(c->default_action == DefaultAction::Drop);
 	CHECK(c->key_store == "/var/lib/spsec/can0/keys");
 	CHECK(c->timeouts.pa_retry == std::chrono::seconds(2));
+	CHECK(c->timeouts.pa_max_rtt == std::chrono::milliseconds(20));
 	CHECK(c->timeouts.sync_abort == std::chrono::seconds(30));
 	CHECK(c->timeouts.warning_hold == std::chrono::seconds(5));
 	CHECK(c->timeouts.warning_abort == std::chrono::seconds(15));
@@ -240,6 +241,9 @@ TEST_CASE("every bad value names key, value and reason", "[config]")
 	        {"timeouts:\n  warning_abort: 5s\n", "",
 	         "timeouts.warning_abort: must be longer than timeouts.warning_hold (5000ms <= "
 	         "5000ms)"},
+	        {"timeouts:\n  pa_max_rtt: 3s\n", "",
+	         "timeouts.pa_max_rtt: must be above 0 and at most timeouts.pa_retry (3000ms, "
+	         "pa_retry 2000ms)"},
 	        {"timeouts:\n  response: 10s\n", "",
 	         "timeouts.response: must be shorter than timeouts.session"},
 	        {"timeouts:\n  sync_abort: 10s\n", "",

@@ -3,3 +3,8 @@
 # tests/vm/CMakeLists.txt.
 spsec_vm_test(daemon SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon.sh TIMEOUT 300
               DEPENDS spsecd spsecctl)
+# vm tier: a Sync and two participants on one bus (namespaces joined by can-gw): Parameter
+# Authentication, secured data end to end, heartbeats, kill -9 and resume, a stopped node reported
+# missing, Sync loss -> abort -> recovery.
+spsec_vm_test(daemon_bus SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon_bus.sh TIMEOUT 400
+              DEPENDS spsecd spsecctl)

@@ -22,7 +22,7 @@ constexpr std::size_t kMaxMonitor = 4;     // register 62h holds 4 IDs
 // Both policy generations must fit the BPF map at once during a reload.
 constexpr std::size_t kMaxPolicyIds = SPSEC_POLICY_MAX / 2;
 
-constexpr std::array<ConfigKeyInfo, 22> kKeys{{
+constexpr std::array<ConfigKeyInfo, 23> kKeys{{
         {"interface", true, "", "CAN FD network interface, at most 15 characters"},
         {"participant_id", true, "", "this node's Participant ID, 1..127 (register 60h)"},
         {"sync", false, "off", "on: this node is the network's Sync (register 63h)"},
@@ -40,6 +40,8 @@ constexpr std::array<ConfigKeyInfo, 22> kKeys{{
         {"key_store", true, "", "absolute path of the key store"},
         {"timeouts", false, "", "protocol timers (a map of durations)"},
         {"timeouts.pa_retry", false, "2s", "Waiting: Parameter Authentication request interval"},
+        {"timeouts.pa_max_rtt", false, "20ms",
+         "Waiting: PA responses with a longer RTT are discarded"},
         {"timeouts.sync_abort", false, "30s", "no verifiable Sync broadcast -> Security Abort"},
         {"timeouts.warning_hold", false, "5s", "Warning: quiet time before returning to Secure"},
         {"timeouts.warning_abort", false, "15s", "Warning sustained this long -> Security Abort"},
@@ -488,6 +490,8 @@ void Parser::timeouts(const YAML::Node& n, Config& c)
 		         auto& t = c.timeouts;
 		         if (k == "pa_retry")
 			         t.pa_retry = *d;
+		         else if (k == "pa_max_rtt")
+			         t.pa_max_rtt = *d;
 		         else if (k == "sync_abort")
 			         t.sync_abort = *d;
 		         else if (k == "warning_hold")
@@ -723,6 +727,11 @@ void Parser::validate(Config& c, const YAML::Node& root)
 		         "must be shorter than timeouts.session (" +
 		                 std::to_string(t.response.count()) +
 		                 "ms >= " + std::to_string(t.session.count()) + "ms)");
+	if (t.pa_max_rtt.count() <= 0 || t.pa_max_rtt > t.pa_retry)
+		error_at(tl, "timeouts.pa_max_rtt",
+		         "must be above 0 and at most timeouts.pa_retry (" +
+		                 std::to_string(t.pa_max_rtt.count()) + "ms, pa_retry " +
+		                 std::to_string(t.pa_retry.count()) + "ms)");
 	if (t.pa_retry >= t.sync_abort)
 		error_at(tl, "timeouts.pa_retry",
 		         "must be shorter than timeouts.sync_abort (" +

@@ -99,6 +99,9 @@ struct HeartbeatConfig {
 struct Timeouts {
 	// Waiting: interval between Parameter Authentication requests (spec §5: 2 s).
 	std::chrono::milliseconds pa_retry{2000};
+	// Waiting: a PA response arriving later than this after its request is discarded (spec
+	// hardening: the RTT bounds the error of T = tim + RTT/2). <= pa_retry.
+	std::chrono::milliseconds pa_max_rtt{20};
 	// Secure/Warning: no verifiable Sync broadcast for this long -> Security Abort (FE0Fh).
 	std::chrono::milliseconds sync_abort{30000};
 	// Warning: hold time; with no new Security Event for this long -> back to Secure.

@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <memory>
+
+#include "bpf/key_material.h"
 
 namespace spsec {
 
@@ -43,6 +46,17 @@ Result<void> BpfDataPlane::open(const Config& cfg)
 	// Keep whatever state the pinned maps hold until the daemon publishes its own, so a
 	// restart does not interrupt traffic by itself.
 	state_ = prev ? prev->state : SPSEC_STATE_NOTSET;
+	pinned_.reset();
+	if (prev && prev->abi_version == SPSEC_ABI_VERSION && prev->clock_set != 0 &&
+	    (prev->state == SPSEC_STATE_SECURE || prev->state == SPSEC_STATE_WARNING)) {
+		DataPlaneState p;
+		p.state = prev->state;
+		p.clock_set = true;
+		p.base_ns = prev->base_ns;
+		p.base_t = prev->base_t;
+		p.tick_ns = prev->tick_ns;
+		pinned_ = p;
+	}
 	if (auto r = write_state(cfg, state_); !r)
 		return r;
 	if (auto r = dp_->maps.replace_policy(policy_entries(cfg)); !r)
@@ -99,6 +113,33 @@ Result<void> BpfDataPlane::publish(const DataPlaneState& st)
 	}
 	state_ = st.state;
 	return write_state(*cfg_, st.state);
+}
+
+Result<void> BpfDataPlane::install_key(AeadKind aead, const Key32& key, const KeySalt& seed_salt,
+                                       std::uint64_t window)
+{
+	if (!dp_)
+		return fail("data plane not open");
+	// 66 KiB: on the heap, and wiped whatever happens.
+	auto slot = std::make_unique<spsec_key_slot>();
+	struct Wipe {
+		spsec_key_slot* s;
+		~Wipe() { wipe_key_slot(*s); }
+	} wipe{slot.get()};
+	if (auto r = prepare_key_slot(aead, key, seed_salt, window, *slot); !r)
+		return tl::unexpected(
+		        r.error().with_context(cat("preparing the key of window ", window)));
+	if (auto r = dp_->maps.install_key(*slot); !r)
+		return tl::unexpected(
+		        r.error().with_context(cat("installing the key of window ", window)));
+	return {};
+}
+
+Result<void> BpfDataPlane::wipe_keys()
+{
+	if (!dp_)
+		return fail("data plane not open");
+	return dp_->maps.wipe_keys();
 }
 
 Result<CounterSnapshot> BpfDataPlane::counters()

@@ -33,6 +33,14 @@ public:
 	[[nodiscard]] Result<void> open(const Config& cfg) override;
 	[[nodiscard]] Result<void> reconfigure(const Config& cfg) override;
 	[[nodiscard]] Result<void> publish(const DataPlaneState& st) override;
+	[[nodiscard]] Result<void> install_key(AeadKind aead, const Key32& key,
+	                                       const KeySalt& seed_salt,
+	                                       std::uint64_t window) override;
+	[[nodiscard]] Result<void> wipe_keys() override;
+	[[nodiscard]] std::optional<DataPlaneState> live_pinned_state() const noexcept override
+	{
+		return pinned_;
+	}
 	[[nodiscard]] Result<CounterSnapshot> counters() override;
 	[[nodiscard]] int event_fd() const noexcept override;
 	[[nodiscard]] Result<int> drain_events(const EventSink& sink) override;
@@ -48,6 +56,7 @@ private:
 	const EventSink* sink_ = nullptr;  // set only while drain_events runs
 	std::optional<Config> cfg_;
 	std::uint32_t state_ = SPSEC_STATE_NOTSET;
+	std::optional<DataPlaneState> pinned_;
 };
 
 }  // namespace spsec

@@ -174,11 +174,8 @@ Result<void> Daemon::start_steps()
 Result<void> Daemon::start_clock()
 {
 	clock_ = std::make_unique<SyncClock>(*deps_.clock, config_->tick_ns);
-	if (!config_->sync_role) {
-		// A participant knows no time until Parameter Authentication succeeds.
-		set_state(SPSEC_STATE_WAITING);
-		return {};
-	}
+	if (!config_->sync_role)
+		return resume_or_start();  // participants know no time until PA (or resume)
 	std::string path = cat(deps_.state_dir, "/", config_->interface, ".t");
 	auto stored = read_persisted_t(path);
 	if (!stored)
@@ -189,17 +186,6 @@ Result<void> Daemon::start_clock()
 		        cat("no persisted T in ", path,
 		            ": first start of this Sync. If it ran as Sync before, its T "
 		            "file was lost: renew the Seed Key, T may repeat"));
-	std::uint64_t t0 = persist_->boot_t(deps_.realtime_ns() / config_->tick_ns);
-	// Write ahead before T is used: the reservation must cover t0 on disk first.
-	std::uint64_t reserve = t0 + TPersistence::kPersistAhead;
-	if (auto w = write_persisted_t(path, reserve); !w)
-		return tl::unexpected(w.error());
-	persist_->written(reserve);
-	if (auto s = clock_->set(t0); !s)
-		return s;
-	deps_.log->info(cat("Sync role: T starts at ", t0,
-	                    *stored ? cat(" (stored ", **stored, ")") : " (first boot)"));
-
 	auto timer = Timer::monotonic();
 	if (!timer)
 		return tl::unexpected(timer.error());
@@ -215,9 +201,24 @@ Result<void> Daemon::start_clock()
 	});
 	if (!w)
 		return tl::unexpected(w.error());
-	// The Sync goes Secure on its own (spec §1); csalt and broadcasts follow in the protocol.
-	set_state(SPSEC_STATE_SECURE);
-	return {};
+	if (deps_.data_plane->live_pinned_state()) {
+		// Resume: the pinned clock continues the previous instance's T, which its
+		// write-ahead reservation covers; resume_or_start() adopts it and writes ahead
+		// again if needed.
+		return resume_or_start();
+	}
+	std::uint64_t t0 = persist_->boot_t(deps_.realtime_ns() / config_->tick_ns);
+	// Write ahead before T is used: the reservation must cover t0 on disk first.
+	std::uint64_t reserve = t0 + TPersistence::kPersistAhead;
+	if (auto wr = write_persisted_t(path, reserve); !wr)
+		return tl::unexpected(wr.error());
+	persist_->written(reserve);
+	if (auto s = clock_->set(t0); !s)
+		return s;
+	deps_.log->info(cat("Sync role: T starts at ", t0,
+	                    *stored ? cat(" (stored ", **stored, ")") : " (first boot)"));
+	// The Sync goes Secure on its own (spec §1): csalt, keys, then Secure.
+	return resume_or_start();
 }
 
 Result<void> Daemon::persist_t_if_needed()
@@ -278,6 +279,8 @@ void Daemon::emit_event(std::string_view name, std::string_view fields_json)
 	if (!fields_json.empty())
 		line.append(",").append(fields_json);
 	line.push_back('}');
+	if (deps_.on_event)
+		deps_.on_event(line);
 	control_->publish(line);
 }
 
@@ -311,8 +314,35 @@ std::string Daemon::status_json()
 			w.null();
 	}
 	w.end_object();
-	// Peers are filled in by the heartbeat monitor (next step of issue 4).
-	w.key("peers").begin_array().end_array();
+	w.key("alert").value(sm_.alert);
+	w.key("resumed").value(resumed_);
+	w.key("csalt_set").value(csalt_.has_value());
+	w.key("comm_key_windows").begin_array();
+	for (const auto& k : live_keys_)
+		if (k)
+			w.value(k->window);
+	w.end_array();
+	const std::uint64_t now = deps_.clock->monotonic_ns();
+	w.key("heartbeat").begin_object();
+	w.key("cycle").value(config_ ? heartbeat_cycle_name(config_->heartbeat.cycle) : "off");
+	w.key("sending").value(hb_due_ != 0 && !sm_.heartbeat_suppressed);
+	if (last_hb_sent_ns_ != 0)
+		w.key("last_sent_ms_ago").value((now - last_hb_sent_ns_) / 1'000'000);
+	else
+		w.key("last_sent_ms_ago").null();
+	w.end_object();
+	w.key("peers").begin_array();
+	for (const auto& [pp, p] : peers_) {
+		w.begin_object().key("pp").value(static_cast<std::uint64_t>(pp));
+		w.key("state").value(state_name(p.status & 0x0Fu));
+		w.key("missing").value(p.missing);
+		if (p.last_ns != 0)
+			w.key("last_heartbeat_ms_ago").value((now - p.last_ns) / 1'000'000);
+		else
+			w.key("last_heartbeat_ms_ago").null();
+		w.end_object();
+	}
+	w.end_array();
 	w.key("counters").begin_object();
 	if (auto c = deps_.data_plane->counters(); c) {
 		for (const auto& r : reason_table())
@@ -457,24 +487,16 @@ void Daemon::on_data_plane_event(const spsec_event& e)
 	w.key("frame_t").value(static_cast<std::uint64_t>(e.frame_t)).end_object();
 	std::string f = w.take();
 	emit_event("data_plane", std::string_view(f).substr(1, f.size() - 2));
-	// The state machine (Secure -> Warning on a security event) consumes these next.
+	if (code != 0) {
+		// Secure -> Warning (DE03h also stops our heartbeat while in Warning).
+		apply(SmEvent::SecurityEvent, static_cast<std::uint16_t>(code));
+		rearm_timer();
+	}
 }
 
 void Daemon::on_can()
 {
-	// Control-plane messages are decoded by the protocol layer (next step of issue 4); for now
-	// drain the socket so it never fills, and log what arrives at debug level.
-	for (int i = 0; i < 64; i++) {
-		auto f = can_->receive();
-		if (!f) {
-			deps_.log->warning(f.error().message());
-			return;
-		}
-		if (!*f)
-			return;
-		deps_.log->debug(cat("control frame ", hex32((*f)->can_id), " len ",
-		                     static_cast<unsigned>((*f)->len)));
-	}
+	process_can();
 }
 
 Result<int> Daemon::run_once(int timeout_ms)
@@ -508,6 +530,9 @@ void Daemon::teardown() noexcept
 		(void)deps_.notify("STOPPING=1");
 	emit_event("stopping", "");
 	control_.reset();
+	proto_timer_.reset();
+	for (auto& k : live_keys_)
+		k.reset();
 	persist_timer_.reset();
 	watchdog_timer_.reset();
 	clock_jump_.reset();

@@ -7,8 +7,10 @@
 //   3. open the data plane (load + attach, or take over pinned maps)
 //   4. open the CAN_RAW control-plane socket (FD frames, bit-25 filter, SO_MARK)
 //   5. signals (SIGTERM/SIGINT stop, SIGHUP reload), wall-clock watch, control socket
-//   6. the clock: Sync role boots T from the persisted value (+80 000 ticks, written ahead);
-//      participants start Waiting until Parameter Authentication
+//   6. the clock and the protocol (protocol.cpp): a live pinned data plane (Secure/Warning,
+//      clock set) is resumed as it is, nothing published; otherwise the Sync boots T from the
+//      persisted value (+80 000 ticks, written ahead), draws csalt, installs keys and goes
+//      Secure, and a participant goes Waiting and starts Parameter Authentication
 //   7. READY=1 to systemd (and the watchdog timer, when systemd asked for one)
 // teardown() always runs (destructor, or after a failed start()) and undoes what was done, in
 // reverse: STOPPING=1, control socket removed, CAN socket closed, data plane handles released
@@ -18,17 +20,24 @@
 // that needs a restart changed, it logs why and keeps everything as it was.
 #pragma once
 
+#include <sys/random.h>
 #include <sys/types.h>
 #include <time.h>
 
+#include <array>
+#include <cerrno>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "core/config.h"
+#include "core/messages.h"
+#include "core/state_machine.h"
 #include "daemon/can_port.h"
 #include "daemon/clock.h"
 #include "daemon/control_socket.h"
@@ -62,6 +71,24 @@ struct DaemonDeps {
 	// systemd's WatchdogSec in microseconds ($WATCHDOG_USEC), 0 = off: the loop then sends
 	// WATCHDOG=1 every half period, so a stuck loop gets spsecd restarted.
 	std::uint64_t watchdog_usec = 0;
+	// Fills the span with random bytes (getrandom; a deterministic generator in tests). Used
+	// for csalt and PA request randoms. Errors: the kernel's generator failed.
+	std::function<Result<void>(std::span<std::uint8_t>)> random =
+	        [](std::span<std::uint8_t> out) -> Result<void> {
+		std::size_t done = 0;
+		while (done < out.size()) {
+			ssize_t n = ::getrandom(out.data() + done, out.size() - done, 0);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				return fail_errno(errno, "getrandom");
+			}
+			done += static_cast<std::size_t>(n);
+		}
+		return {};
+	};
+	// Sees every event line the control socket streams (tests; empty in spsecd).
+	std::function<void(std::string_view)> on_event;
 	// Watch signals with a signalfd (off in tests that run several daemons in one process).
 	bool handle_signals = true;
 };
@@ -110,6 +137,17 @@ public:
 	[[nodiscard]] EventLoop* loop() noexcept { return loop_ ? &*loop_ : nullptr; }
 	[[nodiscard]] ControlSocket* control() noexcept { return control_.get(); }
 
+	// The protocol timers (PA retry, Sync broadcast, heartbeat, sync watchdog, Warning hold and
+	// abort, key roll-over, heartbeat monitor) are deadlines on deps.clock, checked here; one
+	// timerfd wakes the loop at the earliest. Tests advance a FakeClock and call this.
+	void run_timers();
+	// Reads and handles every pending control-plane frame (the CAN socket's handler; tests
+	// with a FakeCanPort call it after queueing frames).
+	void process_can();
+	[[nodiscard]] CanPort* can() noexcept { return can_.get(); }
+	[[nodiscard]] const Status& sm_status() const noexcept { return sm_; }
+	[[nodiscard]] const std::optional<CommSalt>& csalt() const noexcept { return csalt_; }
+
 	// Emits one event line ({"ts_ms":..,"event":<name>,<fields>}) to subscribers; `fields_json`
 	// is a JSON object's inner members ("\"from\":\"Waiting\"") or empty.
 	void emit_event(std::string_view name, std::string_view fields_json);
@@ -121,6 +159,28 @@ private:
 	[[nodiscard]] Result<void> publish_state();
 	void on_signal();
 	void on_can();
+	// Protocol (protocol.cpp).
+	void apply(SmEvent ev, std::uint16_t code = 0);
+	void security_event(std::uint16_t code, std::string_view detail);
+	[[nodiscard]] Result<void> resume_or_start();
+	void establish_sync();
+	void send_pa_request();
+	void send_frame(const CanFrame& f, std::string_view what);
+	void on_pa_request(const CanFrame& f);
+	void on_pa_response(const CanFrame& f);
+	void on_sync_broadcast(const CanFrame& f);
+	void on_heartbeat(const CanFrame& f);
+	void update_keys();
+	void wipe_comm_keys();
+	void send_heartbeat();
+	void send_sync_broadcast();
+	void check_peers(std::uint64_t now);
+	void rearm_timer();
+	[[nodiscard]] std::uint64_t next_heartbeat_ns() const;
+	[[nodiscard]] Aead* key_for(std::uint64_t window) noexcept;
+	[[nodiscard]] StampParams stamp_params() const;
+	[[nodiscard]] Result<void> load_or_draw_csalt(bool reuse);
+	[[nodiscard]] std::uint64_t heartbeat_period_ns() const;
 	void on_data_plane_events();
 	void on_data_plane_event(const spsec_event& e);
 
@@ -139,6 +199,40 @@ private:
 	std::optional<TPersistence> persist_;
 	std::uint32_t state_ = SPSEC_STATE_NOTSET;
 	std::uint64_t start_ns_ = 0;
+
+	// Protocol state.
+	struct LiveKey {
+		std::uint64_t window = 0;
+		std::unique_ptr<Aead> aead;
+	};
+	struct Peer {
+		std::uint64_t last_ns =
+		        0;                // deps.clock time of the last verified heartbeat, 0: none
+		std::uint8_t status = 0;  // its register 50h
+		bool missing = false;     // EF00h+pp raised and no heartbeat since
+	};
+	Status sm_;
+	std::optional<CommSalt> csalt_;
+	std::array<std::optional<LiveKey>, 2> live_keys_;  // by window parity
+	FreshnessTable fresh_;
+	std::optional<Timer> proto_timer_;
+	// Deadlines on deps.clock, ns; 0 = not armed.
+	std::uint64_t pa_due_ = 0;
+	std::uint64_t bcast_due_ = 0;
+	std::uint64_t hb_due_ = 0;
+	std::uint64_t sync_deadline_ = 0;
+	std::uint64_t hold_due_ = 0;
+	std::uint64_t abort_due_ = 0;
+	std::uint64_t key_due_ = 0;
+	std::uint64_t monitor_since_ = 0;  // when peers became due (entering Secure)
+	std::uint64_t last_hb_sent_ns_ = 0;
+	bool pa_pending_ = false;
+	Random16 pa_rnd_{};
+	std::uint64_t pa_sent_ns_ = 0;
+	// Resumed from a live pinned data plane: Secure on the previous daemon's clock and keys
+	// until our own PA response (participant) re-establishes them.
+	bool resumed_ = false;
+	std::map<std::uint8_t, Peer> peers_;
 	bool data_plane_open_ = false;
 	bool torn_down_ = true;
 };

@@ -12,10 +12,14 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/config.h"
+#include "core/key_schedule.h"
+#include "core/secret.h"
 #include "daemon/counters.h"
 #include "daemon/fd.h"
 #include "spsec/result.h"
@@ -42,6 +46,17 @@ public:
 	[[nodiscard]] virtual Result<void> reconfigure(const Config& cfg) = 0;
 	// Publishes state and clock in one locked update of spsec_state.
 	[[nodiscard]] virtual Result<void> publish(const DataPlaneState& st) = 0;
+	// Installs the Communication Key of `window` in the slot of its parity (spare slot, then a
+	// locked flip; the replaced key is wiped). Errors: key preparation or map update failed.
+	[[nodiscard]] virtual Result<void> install_key(AeadKind aead, const Key32& key,
+	                                               const KeySalt& seed_salt,
+	                                               std::uint64_t window) = 0;
+	// Wipes every key slot (Security Abort, Shutdown). Errors: map update failed.
+	[[nodiscard]] virtual Result<void> wipe_keys() = 0;
+	// What open() found pinned by a previous spsecd of the same ABI, when it was live (state
+	// Secure or Warning with the clock set; keys are only ever installed by a daemon that went
+	// Secure): spsecd then resumes without a gap (docs/operations.md). nullopt otherwise.
+	[[nodiscard]] virtual std::optional<DataPlaneState> live_pinned_state() const noexcept = 0;
 	// Sums the per-reason counters.
 	[[nodiscard]] virtual Result<CounterSnapshot> counters() = 0;
 
@@ -81,6 +96,24 @@ public:
 		last = st;
 		return {};
 	}
+	[[nodiscard]] Result<void> install_key(AeadKind aead, const Key32&, const KeySalt&,
+	                                       std::uint64_t window) override
+	{
+		(void)aead;
+		installs.push_back(window);
+		slots[window_parity(window)] = window;
+		return {};
+	}
+	[[nodiscard]] Result<void> wipe_keys() override
+	{
+		wipes++;
+		slots.clear();
+		return {};
+	}
+	[[nodiscard]] std::optional<DataPlaneState> live_pinned_state() const noexcept override
+	{
+		return pinned;
+	}
 	[[nodiscard]] Result<CounterSnapshot> counters() override { return snapshot; }
 	[[nodiscard]] int event_fd() const noexcept override { return efd_.get(); }
 	[[nodiscard]] Result<int> drain_events(const EventSink& sink) override
@@ -113,6 +146,10 @@ public:
 	bool opened = false;
 	DataPlaneState last;
 	CounterSnapshot snapshot;
+	std::vector<std::uint64_t> installs;      // windows, in install order
+	std::map<unsigned, std::uint64_t> slots;  // parity -> window now installed
+	int wipes = 0;
+	std::optional<DataPlaneState> pinned;  // what open() "found" (set by the test)
 
 private:
 	Fd efd_;

@@ -47,6 +47,19 @@ Result<void> SyncClock::set(std::uint64_t t)
 	return {};
 }
 
+Result<void> SyncClock::adopt(std::uint64_t base_ns, std::uint64_t base_t, std::uint64_t tick_ns)
+{
+	if (base_t == 0)
+		return fail("pinned clock has T = 0");
+	if (tick_ns != tick_ns_)
+		return fail(cat("pinned clock ticks every ", tick_ns,
+		                " ns, the configuration says ", tick_ns_, " ns"));
+	base_ns_ = base_ns;
+	base_t_ = base_t;
+	set_ = true;
+	return {};
+}
+
 Result<SyncClock::Adjust> SyncClock::adjust(std::uint64_t t)
 {
 	if (!set_)

@@ -46,6 +46,11 @@ public:
 	// First synchronization (Parameter Authentication, Sync boot): T = `t` now. Errors: t == 0.
 	[[nodiscard]] Result<void> set(std::uint64_t t);
 
+	// Takes over a clock a previous spsecd published (resume without a gap): T(now) continues
+	// exactly as the data plane computes it. Errors: base_t == 0, tick differs from ours.
+	[[nodiscard]] Result<void> adopt(std::uint64_t base_ns, std::uint64_t base_t,
+	                                 std::uint64_t tick_ns);
+
 	enum class Adjust { Forward, Unchanged, IgnoredBehind };
 	// Applies a received T (a verified Sync broadcast). Forward: the clock jumped to `t`;
 	// Unchanged: already equal; IgnoredBehind: `t` is behind by <= 1 s and was ignored.

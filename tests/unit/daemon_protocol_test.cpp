@@ -1,0 +1,583 @@
+// SPDX-License-Identifier: Apache-2.0
+// spsecd as a live SPsec participant: a Sync and participants, each a full in-process Daemon
+// with its own FakeDataPlane, wired through a fake bus (every frame one node sends is queued on
+// every other node's FakeCanPort), all on one FakeClock. Time moves only when the test says so.
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/messages.h"
+#include "daemon/daemon.h"
+#include "daemon/json.h"
+#include "daemon_test_util.h"
+
+using namespace spsec;
+using spsec::test::TempDir;
+
+namespace {
+
+constexpr std::uint64_t kMs = 1'000'000;
+constexpr std::uint64_t kTick = 100'000;  // 1 Mbit/s data phase
+
+constexpr const char* kKeys =
+        "format = 1\n"
+        "seed.key = 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
+        "seed.salt = 0102030405060708\n"
+        "seed.id = 0x00000042\n";
+
+struct Node {
+	TempDir dir;
+	Logger log{-1, LogLevel::Error, false};
+	FakeDataPlane dp;
+	FakeCanPort* can = nullptr;  // owned by the daemon
+	std::unique_ptr<Daemon> d;
+	std::vector<std::string> events;
+	std::uint8_t rnd_counter = 0;
+	bool connected = true;  // false: the node's frames do not reach the bus and back
+
+	Node(FakeClock& clock, int pp, bool sync, const std::string& heartbeat,
+	     const std::string& keys = kKeys, const std::string& bitrate = "1000000",
+	     int window = 150)
+	{
+		spsec::test::write_file(dir.file("spsecd.yaml"),
+		                        "interface: vcan0\nparticipant_id: " + std::to_string(pp) +
+		                                "\nsync: " + (sync ? "on" : "off") +
+		                                "\naead: aes-gcm\ndata_bitrate: " + bitrate +
+		                                "\nacceptance_window: " + std::to_string(window) +
+		                                "\nheartbeat: " + heartbeat +
+		                                "\nkey_store: " + dir.file("keys") +
+		                                "\ncontrol_socket: " + dir.file("ctl.sock") +
+		                                "\npin_dir: " + dir.file("pins") + "\n");
+		spsec::test::write_file(dir.file("keys"), keys, 0600);
+		DaemonDeps deps;
+		deps.log = &log;
+		deps.clock = &clock;
+		deps.data_plane = &dp;
+		deps.open_can = [this](const std::string&) -> Result<std::unique_ptr<CanPort>> {
+			auto p = std::make_unique<FakeCanPort>();
+			can = p.get();
+			return std::unique_ptr<CanPort>(std::move(p));
+		};
+		deps.notify = [](std::string_view) -> Result<bool> { return true; };
+		deps.key_owner = ::geteuid();
+		deps.state_dir = dir.path();
+		deps.handle_signals = false;
+		deps.realtime_ns = [] { return std::uint64_t{0}; };
+		deps.random = [this](std::span<std::uint8_t> out) -> Result<void> {
+			for (auto& b : out)
+				b = rnd_counter++;
+			return {};
+		};
+		deps.on_event = [this](std::string_view l) { events.emplace_back(l); };
+		d = std::make_unique<Daemon>(std::move(deps), dir.file("spsecd.yaml"));
+	}
+	// The daemon reports its teardown through on_event: it must go before `events`.
+	~Node() { d.reset(); }
+	Node(const Node&) = delete;
+	Node& operator=(const Node&) = delete;
+
+	void start()
+	{
+		auto r = d->start();
+		if (!r)
+			FAIL(r.error().message());
+	}
+	[[nodiscard]] State state() const { return d->sm_status().state; }
+	[[nodiscard]] JsonValue status()
+	{
+		auto j = parse_json(d->status_json());
+		REQUIRE(j);
+		return *j;
+	}
+	// Events named `name` seen so far.
+	[[nodiscard]] std::vector<JsonValue> seen(std::string_view name) const
+	{
+		std::vector<JsonValue> out;
+		for (const auto& l : events) {
+			auto j = parse_json(l);
+			if (j && j->find("event")->as_string() == name)
+				out.push_back(*j);
+		}
+		return out;
+	}
+	[[nodiscard]] bool security_event(std::string_view code) const
+	{
+		for (const auto& e : seen("security_event"))
+			if (e.find("code")->as_string() == code)
+				return true;
+		return false;
+	}
+};
+
+struct Bus {
+	FakeClock clock{5'000'000'000};
+	std::vector<Node*> nodes;
+	std::vector<canfd_frame> wire;  // everything that crossed the bus
+
+	// Delivers queued frames until the bus is quiet; optional `tamper` edits each frame.
+	void pump(const std::function<void(canfd_frame&)>& tamper = {})
+	{
+		for (int round = 0; round < 20; round++) {
+			bool moved = false;
+			for (Node* from : nodes) {
+				auto sent = std::move(from->can->sent);
+				from->can->sent.clear();
+				if (!from->connected)
+					continue;
+				for (auto f : sent) {
+					moved = true;
+					if (tamper)
+						tamper(f);
+					wire.push_back(f);
+					for (Node* to : nodes)
+						if (to != from && to->connected)
+							to->can->inbox.push_back(f);
+				}
+			}
+			for (Node* n : nodes)
+				n->d->process_can();
+			if (!moved)
+				return;
+		}
+	}
+	// Advances time in `step_ms` steps, running every node's timers and the bus each step.
+	void advance(std::uint64_t total_ms, std::uint64_t step_ms = 100)
+	{
+		for (std::uint64_t done = 0; done < total_ms; done += step_ms) {
+			clock.advance_ns(std::min(step_ms, total_ms - done) * kMs);
+			for (Node* n : nodes)
+				n->d->run_timers();
+			pump();
+		}
+	}
+	[[nodiscard]] std::size_t count(std::uint32_t can_id) const
+	{
+		return static_cast<std::size_t>(
+		        std::count_if(wire.begin(), wire.end(),
+		                      [&](const canfd_frame& f) { return f.can_id == can_id; }));
+	}
+};
+
+}  // namespace
+
+TEST_CASE("the Sync draws csalt, installs the live key and goes Secure", "[daemon][protocol]")
+{
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
+	sync.start();
+	CHECK(sync.state() == State::Secure);
+	REQUIRE(sync.d->csalt());
+	CHECK(*sync.d->csalt() == CommSalt{0, 1, 2, 3});  // the injected generator's first bytes
+	CHECK(spsec::test::read_file(sync.dir.file("vcan0.csalt")) == "00010203\n");
+	// T = 1: window 0, first half, no window -1.
+	CHECK(sync.dp.installs == std::vector<std::uint64_t>{0});
+	CHECK(sync.dp.last.state == SPSEC_STATE_SECURE);
+	CHECK(sync.dp.last.clock_set);
+	auto st = sync.status();
+	CHECK(st.find("csalt_set")->as_bool() == true);
+	CHECK(st.find("comm_key_windows")->items().size() == 1u);
+	// Waiting -> Secure, both reported.
+	auto states = sync.seen("state");
+	REQUIRE(states.size() >= 2u);
+	CHECK(states.back().find("to")->as_string() == "Secure");
+}
+
+TEST_CASE("a participant authenticates with the Sync and goes Secure", "[daemon][protocol]")
+{
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
+	Node part(bus.clock, 5, false, "{cycle: 'off'}");
+	bus.nodes = {&sync, &part};
+	sync.start();
+	part.start();
+	CHECK(part.state() == State::Waiting);
+	CHECK_FALSE(part.dp.last.clock_set);
+	REQUIRE(part.can->sent.size() == 1u);  // the first PA request goes out at once
+	CHECK(part.can->sent[0].can_id == pa_request_id(5));
+
+	// Answered 4 ms later: RTT 4 ms, T = tim + 2 ms = tim + 20 ticks.
+	bus.clock.advance_ns(4 * kMs);
+	std::uint64_t sync_t = 0;
+	bus.pump([&](canfd_frame& f) {
+		if (f.can_id == pa_response_id(5))
+			sync_t = sync.d->sync_clock()->now_t();
+	});
+	REQUIRE(bus.count(pa_response_id(5)) == 1u);
+	CHECK(part.state() == State::Secure);
+	CHECK(part.d->sync_clock()->now_t() == sync_t + 20);
+	CHECK(part.d->csalt() == sync.d->csalt());
+	CHECK(part.dp.last.state == SPSEC_STATE_SECURE);
+	CHECK(part.dp.last.clock_set);
+	CHECK(part.dp.installs == std::vector<std::uint64_t>{0});
+	REQUIRE(part.seen("pa_ok").size() == 1u);
+	CHECK(part.seen("pa_ok")[0].find("rtt_us")->as_u64() == 4000u);
+	CHECK(sync.seen("pa_answered").size() == 1u);
+}
+
+TEST_CASE("PA responses that are late or forged are discarded", "[daemon][protocol]")
+{
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
+	Node part(bus.clock, 5, false, "{cycle: 'off'}");
+	bus.nodes = {&sync, &part};
+	sync.start();
+	part.start();
+
+	// RTT 21 ms > pa_max_rtt (20 ms): discarded, still Waiting.
+	bus.clock.advance_ns(21 * kMs);
+	bus.pump();
+	CHECK(part.state() == State::Waiting);
+	REQUIRE(part.seen("pa_discarded").size() == 1u);
+	CHECK(part.seen("pa_discarded")[0].find("rtt_us")->as_u64() == 21000u);
+
+	// The retry comes 2 s after the first request; its response has a flipped tag bit.
+	bus.advance(1900, 100);
+	CHECK(bus.count(pa_request_id(5)) == 1u);
+	bus.clock.advance_ns(100 * kMs);
+	sync.d->run_timers();
+	part.d->run_timers();
+	bus.pump([](canfd_frame& f) {
+		if (f.can_id == pa_response_id(5))
+			f.data[19] ^= 1;  // last tag byte
+	});
+	CHECK(bus.count(pa_request_id(5)) == 2u);
+	CHECK(part.state() == State::Waiting);
+	CHECK(part.security_event("0x0000fe00"));
+	CHECK_FALSE(part.d->sync_clock()->is_set());
+
+	// The next retry gets through untouched.
+	bus.advance(2000, 100);
+	CHECK(part.state() == State::Secure);
+}
+
+TEST_CASE("a participant with another Seed Key never gets Secure", "[daemon][protocol]")
+{
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
+	std::string other = kKeys;
+	other[other.find("0001020304")] = 'f';
+	Node part(bus.clock, 5, false, "{cycle: 'off'}", other);
+	bus.nodes = {&sync, &part};
+	sync.start();
+	part.start();
+	bus.advance(5000, 100);
+	CHECK(part.state() == State::Waiting);
+	CHECK(part.security_event("0x0000fe00"));
+	CHECK(part.dp.installs.empty());
+}
+
+TEST_CASE("Sync broadcasts keep participants Secure; their loss aborts to Waiting",
+          "[daemon][protocol]")
+{
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
+	Node part(bus.clock, 5, false, "{cycle: 'off'}");
+	bus.nodes = {&sync, &part};
+	sync.start();
+	part.start();
+	bus.pump();
+	REQUIRE(part.state() == State::Secure);
+
+	// 60 s with broadcasts every 10 s: no abort.
+	bus.advance(60'000, 500);
+	CHECK(bus.count(sync_broadcast_id()) == 6u);
+	CHECK(part.seen("sync").size() == 6u);
+	CHECK(part.state() == State::Secure);
+
+	// The Sync goes silent: 30 s after the last verified broadcast the participant aborts.
+	sync.connected = false;
+	bus.advance(29'000, 500);
+	CHECK(part.state() == State::Secure);
+	bus.advance(2'000, 500);
+	CHECK(part.state() == State::Waiting);
+	CHECK(part.security_event("0x0000fe0f"));
+	CHECK(part.dp.wipes == 1);
+	CHECK(part.dp.slots.empty());
+	CHECK_FALSE(part.d->csalt());
+	CHECK_FALSE(part.d->sync_clock()->is_set());
+	CHECK_FALSE(part.dp.last.clock_set);
+	CHECK(part.dp.last.state == SPSEC_STATE_WAITING);
+	CHECK(part.seen("keys_wiped").size() == 1u);
+
+	// The Sync returns: PA retries (every 2 s) bring the participant back.
+	sync.connected = true;
+	bus.advance(2'500, 100);
+	CHECK(part.state() == State::Secure);
+	CHECK(part.d->csalt() == sync.d->csalt());
+}
+
+TEST_CASE("a forged Sync broadcast is a security event and is not applied", "[daemon][protocol]")
+{
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
+	Node part(bus.clock, 5, false, "{cycle: 'off'}");
+	bus.nodes = {&sync, &part};
+	sync.start();
+	part.start();
+	bus.pump();
+	REQUIRE(part.state() == State::Secure);
+	bus.clock.advance_ns(10'000 * kMs);
+	sync.d->run_timers();
+	bus.pump([](canfd_frame& f) {
+		if (f.can_id == sync_broadcast_id())
+			f.data[0] ^= 0x40;  // ciphertext of T
+	});
+	CHECK(part.security_event("0x0000fe0e"));
+	CHECK(part.state() == State::Warning);
+	CHECK(part.seen("sync").empty());
+	// Quiet for the hold time: back to Secure.
+	bus.advance(5'100, 100);
+	CHECK(part.state() == State::Secure);
+}
+
+TEST_CASE("keys roll over: K(e+1) ahead at 2^23, both nodes follow", "[daemon][protocol]")
+{
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
+	Node part(bus.clock, 5, false, "{cycle: 'off'}");
+	bus.nodes = {&sync, &part};
+	sync.start();
+	part.start();
+	bus.pump();
+	REQUIRE(part.state() == State::Secure);
+	// 2^23 ticks of 100 us = 838.9 s: step through with 10 s broadcasts.
+	bus.advance(840'000, 5'000);
+	CHECK(sync.dp.installs == std::vector<std::uint64_t>{0, 1});
+	CHECK(part.dp.installs == std::vector<std::uint64_t>{0, 1});
+	CHECK(part.state() == State::Secure);
+	// Past 2^24: window 1 current, window 0 still live in its slot until the half.
+	bus.advance(840'000, 5'000);
+	CHECK(sync.d->sync_clock()->now_t() >> 24 == 1u);
+	CHECK(part.dp.slots == std::map<unsigned, std::uint64_t>{{0, 0}, {1, 1}});
+	// Past 1.5 * 2^24: K(2) replaces K(0).
+	bus.advance(840'000, 5'000);
+	CHECK(part.dp.installs == std::vector<std::uint64_t>{0, 1, 2});
+	CHECK(part.dp.slots == std::map<unsigned, std::uint64_t>{{0, 2}, {1, 1}});
+	CHECK(part.state() == State::Secure);
+	CHECK(part.seen("security_event").empty());
+}
+
+TEST_CASE("heartbeats flow in Secure; a missing one raises EF00h+pp", "[daemon][protocol]")
+{
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 1s, monitor: [5, 6]}");
+	Node a(bus.clock, 5, false, "{cycle: 1s, monitor: [1, 6]}");
+	Node b(bus.clock, 6, false, "{cycle: 1s, monitor: [1, 5]}");
+	bus.nodes = {&sync, &a, &b};
+	sync.start();
+	a.start();
+	b.start();
+	bus.pump();
+	REQUIRE(a.state() == State::Secure);
+	REQUIRE(b.state() == State::Secure);
+	bus.advance(3'000, 50);
+	CHECK(bus.count(0x80000000u | heartbeat_id(5, 2)) >= 2u);
+	CHECK(bus.count(0x80000000u | heartbeat_id(1, 2)) >= 2u);
+	auto st = a.status();
+	const auto& peers = st.find("peers")->items();
+	REQUIRE(peers.size() == 2u);
+	CHECK(peers[0].find("pp")->as_u64() == 1u);
+	CHECK(peers[0].find("state")->as_string() == "Secure");
+	CHECK(peers[0].find("missing")->as_bool() == false);
+	CHECK(peers[0].find("last_heartbeat_ms_ago")->as_u64() <= 1000u);
+	CHECK(st.find("heartbeat")->find("sending")->as_bool() == true);
+	CHECK(sync.seen("security_event").empty());
+
+	// Node 6 falls silent: 2.5 cycles later the others raise EF06h and go Warning.
+	// Its last heartbeat is at most 1 s old now: missing between 1.5 s and 2.5 s from here.
+	b.connected = false;
+	bus.advance(1'400, 50);
+	CHECK_FALSE(a.security_event("0x0000ef06"));
+	bus.advance(1'200, 50);
+	CHECK(a.security_event("0x0000ef06"));
+	CHECK(sync.security_event("0x0000ef06"));
+	CHECK(a.state() == State::Warning);
+	CHECK(a.status().find("alert")->as_bool() == true);
+	// Heartbeats of a Warning node carry its status: Warning 03h | alert 80h.
+	bus.advance(1'100, 50);
+	CHECK(bus.count(0x80000000u | heartbeat_id(5, 0x83)) >= 1u);
+	// It returns: heartbeat_back, and after the hold time Secure again.
+	b.connected = true;
+	bus.advance(1'100, 50);
+	CHECK(a.seen("heartbeat_back").size() == 1u);
+	bus.advance(5'000, 50);
+	CHECK(a.state() == State::Secure);
+}
+
+TEST_CASE("a heartbeat with our own ID is an injection", "[daemon][protocol]")
+{
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 1s}");
+	Node part(bus.clock, 5, false, "{cycle: 'off'}");
+	bus.nodes = {&sync, &part};
+	sync.start();
+	part.start();
+	bus.pump();
+	REQUIRE(part.state() == State::Secure);
+	// Up to the Sync's first heartbeat, so it is replayed within the acceptance window.
+	for (int i = 0; i < 1200 && bus.count(0x80000000u | heartbeat_id(1, 2)) == 0; i++)
+		bus.advance(1, 1);
+	REQUIRE(bus.count(0x80000000u | heartbeat_id(1, 2)) == 1u);
+	// Replay the Sync's heartbeat frame into the Sync itself: its own ID from the bus.
+	canfd_frame hb{};
+	for (const auto& f : bus.wire)
+		if (f.can_id == (0x80000000u | heartbeat_id(1, 2)))
+			hb = f;
+	sync.can->inbox.push_back(hb);
+	sync.d->process_can();
+	// A replayed frame fails freshness first (DE04h) if it was seen; the Sync never receives
+	// its own frames, so this one is fresh and names our own ID.
+	CHECK(sync.security_event("0x0000de03"));
+	CHECK(sync.state() == State::Warning);
+}
+
+TEST_CASE("data-plane security events move Secure to Warning and back", "[daemon][protocol]")
+{
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
+	sync.start();
+	spsec_event e{};
+	e.type = SPSEC_EV_AUTH_FAIL;
+	e.reason = SPSEC_R_RX_BAD_TAG;
+	sync.dp.inject(e);
+	REQUIRE(sync.d->run_once(100));
+	CHECK(sync.state() == State::Warning);
+	CHECK(sync.dp.last.state == SPSEC_STATE_WARNING);
+	bus.clock.advance_ns(5'001 * kMs);
+	sync.d->run_timers();
+	CHECK(sync.state() == State::Secure);
+}
+
+TEST_CASE("a restarted participant resumes a live pinned data plane without a gap",
+          "[daemon][protocol]")
+{
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
+	Node part(bus.clock, 5, false, "{cycle: 'off'}");
+	bus.nodes = {&sync, &part};
+	sync.start();
+	// What a killed spsecd left: Secure, clock running 3 ticks behind the Sync.
+	DataPlaneState pinned;
+	pinned.state = SPSEC_STATE_SECURE;
+	pinned.clock_set = true;
+	pinned.base_ns = bus.clock.monotonic_ns() - 2 * kMs;
+	pinned.base_t = sync.d->sync_clock()->now_t() - 23;
+	pinned.tick_ns = kTick;
+	part.dp.pinned = pinned;
+	part.start();
+	// Nothing published: the data plane keeps enforcing with what it has.
+	CHECK(part.dp.calls == std::vector<std::string>{"open vcan0"});
+	CHECK(part.state() == State::Secure);
+	CHECK(part.status().find("resumed")->as_bool() == true);
+	CHECK(part.seen("resumed").size() == 1u);
+	CHECK(part.d->sync_clock()->now_t() == pinned.base_t + 20);
+	REQUIRE(part.can->sent.size() == 1u);
+	CHECK(part.can->sent[0].can_id == pa_request_id(5));
+
+	// Our own PA takes over: the clock and keys are ours now, the state never left Secure.
+	bus.pump();
+	CHECK(part.status().find("resumed")->as_bool() == false);
+	CHECK(part.dp.calls.back() == "publish 2");
+	CHECK(std::count(part.dp.calls.begin(), part.dp.calls.end(), "publish 1") == 0);
+	CHECK(part.dp.installs == std::vector<std::uint64_t>{0});
+	CHECK(part.d->sync_clock()->now_t() == sync.d->sync_clock()->now_t());
+	CHECK(part.seen("state").empty());
+}
+
+TEST_CASE("a resumed participant without a Sync aborts after sync_abort", "[daemon][protocol]")
+{
+	Bus bus;
+	Node part(bus.clock, 5, false, "{cycle: 'off'}");
+	bus.nodes = {&part};
+	DataPlaneState pinned;
+	pinned.state = SPSEC_STATE_WARNING;
+	pinned.clock_set = true;
+	pinned.base_ns = bus.clock.monotonic_ns();
+	pinned.base_t = 1000;
+	pinned.tick_ns = kTick;
+	part.dp.pinned = pinned;
+	part.start();
+	CHECK(part.state() == State::Warning);
+	bus.advance(29'900, 100);
+	CHECK(part.state() == State::Warning);
+	CHECK(bus.count(pa_request_id(5)) == 15u);  // every 2 s
+	bus.advance(200, 100);
+	CHECK(part.state() == State::Waiting);
+	CHECK(part.security_event("0x0000fe0f"));
+	CHECK_FALSE(part.dp.last.clock_set);
+}
+
+TEST_CASE("a restarted Sync resumes with its persisted csalt and the pinned clock",
+          "[daemon][protocol]")
+{
+	Bus bus;
+	auto sync = std::make_unique<Node>(bus.clock, 1, true, "{cycle: 'off'}");
+	Node part(bus.clock, 5, false, "{cycle: 'off'}");
+	bus.nodes = {sync.get(), &part};
+	sync->start();
+	part.start();
+	bus.pump();
+	REQUIRE(part.state() == State::Secure);
+	const CommSalt csalt = *sync->d->csalt();
+	const DataPlaneState pinned = sync->dp.last;
+	bus.advance(3'000, 500);
+
+	// kill -9 and restart on the same state directory and pinned maps.
+	Node again(bus.clock, 1, true, "{cycle: 'off'}");
+	again.rnd_counter = 100;  // a fresh draw would differ from the first csalt
+	spsec::test::write_file(again.dir.file("vcan0.t"),
+	                        spsec::test::read_file(sync->dir.file("vcan0.t")));
+	spsec::test::write_file(again.dir.file("vcan0.csalt"),
+	                        spsec::test::read_file(sync->dir.file("vcan0.csalt")));
+	const std::uint64_t t_before = sync->d->sync_clock()->now_t();
+	sync.reset();
+	again.dp.pinned = pinned;
+	again.start();
+	bus.nodes = {&again, &part};
+	CHECK(again.state() == State::Secure);
+	CHECK(again.d->csalt() == csalt);
+	CHECK(again.d->sync_clock()->now_t() == t_before);
+	CHECK(std::count(again.dp.calls.begin(), again.dp.calls.end(), "publish 1") == 0);
+	// Its broadcasts still verify at the participant.
+	bus.advance(10'500, 500);
+	CHECK(part.seen("sync").size() >= 1u);
+	CHECK(part.security_event("0x0000fe0e") == false);
+}
+
+TEST_CASE("a Sync broadcast more than 1 s behind is refused, the clock stays", "[daemon][protocol]")
+{
+	// 100 kbit/s: 1 ms ticks, so the widest acceptance window (2047 ticks) lets a frame 1.5 s
+	// behind through the stamp check and the clock rule decides.
+	Bus bus;
+	auto sync =
+	        std::make_unique<Node>(bus.clock, 1, true, "{cycle: 'off'}", kKeys, "100k", 2047);
+	Node part(bus.clock, 5, false, "{cycle: 'off'}", kKeys, "100k", 2047);
+	bus.nodes = {sync.get(), &part};
+	sync->start();
+	part.start();
+	bus.pump();
+	REQUIRE(part.state() == State::Secure);
+	DataPlaneState pinned = sync->dp.last;
+	pinned.base_t -= 1500;  // a Sync whose clock is 1.5 s behind
+
+	Node again(bus.clock, 1, true, "{cycle: 'off'}", kKeys, "100k", 2047);
+	spsec::test::write_file(again.dir.file("vcan0.t"),
+	                        spsec::test::read_file(sync->dir.file("vcan0.t")));
+	spsec::test::write_file(again.dir.file("vcan0.csalt"),
+	                        spsec::test::read_file(sync->dir.file("vcan0.csalt")));
+	sync.reset();
+	again.dp.pinned = pinned;
+	again.start();
+	bus.nodes = {&again, &part};
+	const std::uint64_t before = part.d->sync_clock()->now_t();
+	bus.advance(10'000, 1'000);
+	REQUIRE(bus.count(sync_broadcast_id()) == 1u);
+	CHECK(part.seen("sync_refused").size() == 1u);
+	CHECK(part.seen("sync").empty());
+	CHECK(part.d->sync_clock()->now_t() == before + 10'000);
+	CHECK(part.state() == State::Secure);
+}

@@ -1,0 +1,709 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Daemon's protocol half: the participant state machine (core/state_machine.h) driven by
+// timers and control-plane frames, Parameter Authentication, Sync broadcasts, Communication Key
+// roll-over and Secure heartbeats. Rules in docs/operations.md ("Protocol").
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "core/hex.h"
+#include "daemon/daemon.h"
+#include "daemon/json.h"
+
+namespace spsec {
+
+namespace {
+
+constexpr std::uint64_t kMs = 1'000'000;
+constexpr std::uint64_t kSyncBroadcastNs = 10'000 * kMs;  // spec §5: every 10 s
+
+CanFrame from_kernel(const canfd_frame& k)
+{
+	CanFrame f;
+	f.can_id = k.can_id;
+	f.len = k.len <= 64 ? k.len : 64;
+	f.flags = k.flags;
+	f.fd = k.len > 8 || (k.flags & CANFD_FDF) != 0;
+	std::memcpy(f.data.data(), k.data, f.len);
+	return f;
+}
+
+canfd_frame to_kernel(const CanFrame& f)
+{
+	canfd_frame k{};
+	k.can_id = f.can_id;
+	k.len = f.len;
+	k.flags = f.flags;
+	std::memcpy(k.data, f.data.data(), f.len <= 64 ? f.len : 64);
+	return k;
+}
+
+std::uint64_t ms(std::chrono::milliseconds d)
+{
+	return static_cast<std::uint64_t>(d.count()) * kMs;
+}
+
+std::string code_fields(std::uint16_t code, std::string_view detail)
+{
+	JsonWriter w;
+	w.begin_object().key("code").value(hex32(code)).key("name").value(event_code_name(code));
+	w.key("detail").value(detail).end_object();
+	std::string s = w.take();
+	return s.substr(1, s.size() - 2);
+}
+
+}  // namespace
+
+StampParams Daemon::stamp_params() const
+{
+	StampParams p;
+	p.aead = config_->aead;
+	p.mode = config_->mode;
+	p.seed_salt = keys_->get(KeyRole::Seed)->salt;
+	return p;
+}
+
+Aead* Daemon::key_for(std::uint64_t window) noexcept
+{
+	auto& k = live_keys_[window_parity(window)];
+	if (!k || k->window != window)
+		return nullptr;
+	return k->aead.get();
+}
+
+std::uint64_t Daemon::heartbeat_period_ns() const
+{
+	return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+	                                          heartbeat_period(config_->heartbeat.cycle))
+	                                          .count());
+}
+
+// ---- state machine ---------------------------------------------------------------------------
+
+void Daemon::security_event(std::uint16_t code, std::string_view detail)
+{
+	deps_.log->warning(
+	        cat("security event ", hex32(code), " (", event_code_name(code), "): ", detail));
+	emit_event("security_event", code_fields(code, detail));
+	apply(SmEvent::SecurityEvent, code);
+}
+
+void Daemon::apply(SmEvent ev, std::uint16_t code)
+{
+	SmInput in;
+	in.event = ev;
+	in.event_code = code;
+	in.synchronized = clock_ && clock_->is_set();
+	const Transition tr = step(sm_, in);
+	if (!tr.valid) {
+		deps_.log->debug(cat("state machine: ", sm_event_name(ev), " ignored in ",
+		                     spsec::state_name(sm_.state), ": ", tr.why));
+		return;
+	}
+	const std::uint64_t now = deps_.clock->monotonic_ns();
+	const Actions a = tr.actions;
+	const bool was_alert = sm_.alert;
+	sm_ = tr.next;
+	deps_.log->info(cat("state machine: ", sm_event_name(ev), " -> ",
+	                    spsec::state_name(sm_.state), " (", tr.why, ")"));
+	bool establish_sync_now = false;
+	// Carried out in the Action enum's order: stop before wipe before start.
+	if (a.has(Action::DataPlaneOff))
+		set_state(static_cast<std::uint32_t>(sm_.state));
+	if (a.has(Action::StopHeartbeat))
+		hb_due_ = 0;
+	if (a.has(Action::StopHoldTimer))
+		hold_due_ = 0;
+	if (a.has(Action::StopAbortTimer))
+		abort_due_ = 0;
+	if (a.has(Action::StopSyncWatchdog))
+		sync_deadline_ = 0;
+	if (a.has(Action::StopPa)) {
+		pa_due_ = 0;
+		pa_pending_ = false;
+	}
+	if (a.has(Action::WipeKeys))
+		wipe_comm_keys();
+	if (a.has(Action::ReportParticipantId))
+		deps_.log->info(
+		        cat("participant ID ", static_cast<unsigned>(config_->participant_id)));
+	if (a.has(Action::StartPa)) {
+		if (config_->sync_role)
+			establish_sync_now = true;  // the Sync is its own time source
+		else {
+			send_pa_request();  // now, then every pa_retry
+			pa_due_ = now + ms(config_->timeouts.pa_retry);
+		}
+	}
+	if (a.has(Action::StartHoldTimer))
+		hold_due_ = now + ms(config_->timeouts.warning_hold);
+	if (a.has(Action::StartAbortTimer))
+		abort_due_ = now + ms(config_->timeouts.warning_abort);
+	if (a.has(Action::StartSyncWatchdog) && !config_->sync_role)
+		sync_deadline_ = now + ms(config_->timeouts.sync_abort);
+	if (a.has(Action::StartHeartbeat) && config_->heartbeat.cycle != HeartbeatCycle::Off)
+		hb_due_ = next_heartbeat_ns();
+	if (tr.next.state == State::Secure && ev == SmEvent::SecurityEstablished) {
+		monitor_since_ = now;
+		if (config_->sync_role)
+			bcast_due_ = now + kSyncBroadcastNs;
+	}
+	if (sm_.state != State::Secure && sm_.state != State::Warning)
+		bcast_due_ = 0;
+	if (!a.has(Action::DataPlaneOff) || a.has(Action::DataPlaneOn))
+		set_state(static_cast<std::uint32_t>(sm_.state));
+	if (was_alert != sm_.alert)
+		emit_event("alert", sm_.alert ? "\"on\":true" : "\"on\":false");
+	if (establish_sync_now)
+		establish_sync();
+	rearm_timer();
+}
+
+// ---- start-up --------------------------------------------------------------------------------
+
+Result<void> Daemon::load_or_draw_csalt(bool reuse)
+{
+	// csalt is public (it travels in PA responses); it is kept only so a restarted Sync can
+	// resume without forcing every participant through a Security Abort.
+	std::string path = cat(deps_.state_dir, "/", config_->interface, ".csalt");
+	if (reuse) {
+		std::ifstream in(path);
+		std::string line;
+		if (in && std::getline(in, line)) {
+			auto bytes = parse_hex(line);
+			if (bytes && bytes->size() == 4) {
+				CommSalt c{};
+				std::copy(bytes->begin(), bytes->end(), c.begin());
+				csalt_ = c;
+				deps_.log->info("Sync role: resuming with the persisted csalt");
+				return {};
+			}
+			deps_.log->warning(cat(path, " is not 8 hex digits: drawing a new csalt"));
+		}
+	}
+	CommSalt c{};
+	if (auto r = deps_.random(c); !r)
+		return tl::unexpected(r.error().with_context("drawing csalt"));
+	csalt_ = c;
+	std::string tmp = path + ".tmp";
+	int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fail_errno(errno, cat("writing ", tmp));
+	std::string text = format_hex(c) + "\n";
+	bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+	          ::fsync(fd) == 0;
+	::close(fd);
+	if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
+		return fail_errno(errno, cat("writing ", path));
+	return {};
+}
+
+Result<void> Daemon::resume_or_start()
+{
+	auto t = Timer::monotonic();
+	if (!t)
+		return tl::unexpected(t.error());
+	proto_timer_ = std::move(*t);
+	auto w =
+	        loop_->watch(proto_timer_->fd(), EPOLLIN, "protocol-timers", [this](std::uint32_t) {
+		        (void)proto_timer_->consume();
+		        run_timers();
+	        });
+	if (!w)
+		return tl::unexpected(w.error());
+
+	std::optional<DataPlaneState> pinned = deps_.data_plane->live_pinned_state();
+	if (pinned && pinned->tick_ns != config_->tick_ns) {
+		deps_.log->warning("pinned data plane runs another tick: not resuming");
+		pinned.reset();
+	}
+	if (config_->sync_role) {
+		if (auto r = load_or_draw_csalt(pinned.has_value()); !r)
+			return r;
+	}
+	if (pinned) {
+		// Resume without a gap: keep the pinned state, clock and keys exactly as they are
+		// (nothing is published) until our own synchronization takes over.
+		resumed_ = true;
+		if (auto r = clock_->adopt(pinned->base_ns, pinned->base_t, pinned->tick_ns); !r)
+			return tl::unexpected(r.error().with_context("resuming the pinned clock"));
+		sm_.state = static_cast<State>(pinned->state);
+		state_ = pinned->state;
+		deps_.log->info(cat("resuming the live pinned data plane: state ",
+		                    state_name(state_), ", T ", clock_->now_t()));
+		emit_event("resumed", cat("\"state\":\"", state_name(state_), "\""));
+		const std::uint64_t now = deps_.clock->monotonic_ns();
+		if (config_->sync_role) {
+			// The persisted T file was written ahead by the previous instance; the
+			// adopted clock continues it, so T never repeats.
+			if (auto p = persist_t_if_needed(); !p)
+				return p;
+			resumed_ = false;
+			update_keys();  // same csalt and clock: identical keys, a no-gap flip
+			bcast_due_ = now + kSyncBroadcastNs;
+			monitor_since_ = now;
+			if (config_->heartbeat.cycle != HeartbeatCycle::Off)
+				hb_due_ = next_heartbeat_ns();
+		} else {
+			// Our PA re-establishes clock and keys; without it the sync watchdog
+			// aborts.
+			send_pa_request();
+			pa_due_ = now + ms(config_->timeouts.pa_retry);
+			sync_deadline_ = now + ms(config_->timeouts.sync_abort);
+			monitor_since_ = now;
+		}
+		rearm_timer();
+		return {};
+	}
+	apply(SmEvent::StartSecurity);
+	return {};
+}
+
+void Daemon::establish_sync()
+{
+	if (!csalt_) {
+		if (auto r = load_or_draw_csalt(false); !r) {
+			deps_.log->error(r.error().message());
+			return;
+		}
+	}
+	update_keys();
+	apply(SmEvent::SecurityEstablished);
+}
+
+// ---- keys ------------------------------------------------------------------------------------
+
+void Daemon::wipe_comm_keys()
+{
+	for (auto& k : live_keys_)
+		k.reset();  // the Aead contexts hold the only copies; OpenSSL frees them cleansed
+	if (!config_->sync_role)
+		csalt_.reset();
+	key_due_ = 0;
+	fresh_.clear();
+	if (auto r = deps_.data_plane->wipe_keys(); !r)
+		deps_.log->error(r.error().with_context("wiping the data-plane keys").message());
+	emit_event("keys_wiped", "");
+}
+
+void Daemon::update_keys()
+{
+	if (!csalt_ || !clock_ || !clock_->is_set() || !keys_)
+		return;
+	const KeyEntry* seed = keys_->get(KeyRole::Seed);
+	const std::uint64_t t = clock_->now_t();
+	const LiveWindows lw = live_windows(t);
+	for (unsigned parity = 0; parity < 2; parity++) {
+		auto want = lw.in_slot(parity);
+		if (!want)
+			continue;
+		auto& slot = live_keys_[parity];
+		if (slot && slot->window == *want)
+			continue;
+		auto key = derive_comm_key(seed->key, *want, *csalt_);
+		if (!key) {
+			deps_.log->error(
+			        key.error().with_context("deriving a Communication Key").message());
+			continue;
+		}
+		auto aead = Aead::create(config_->aead, *key);
+		if (!aead) {
+			deps_.log->error(aead.error().message());
+			continue;
+		}
+		if (auto r = deps_.data_plane->install_key(config_->aead, *key, seed->salt, *want);
+		    !r) {
+			deps_.log->error(r.error().message());
+			continue;
+		}
+		slot = LiveKey{*want, std::move(*aead)};
+		deps_.log->info(cat("Communication Key of window ", *want, " installed (slot ",
+		                    parity == 0 ? "even" : "odd", ")"));
+		emit_event("key_installed", cat("\"window\":", *want));
+	}
+	// Next change of the live set: the half of this window (K(e+1) ahead) or its end.
+	const std::uint64_t e = key_window(t);
+	const std::uint64_t next_t = (t & (kWindowTicks - 1)) < kHalfWindowTicks
+	                                     ? window_n(e)
+	                                     : (e + 1) << SPSEC_WINDOW_SHIFT;
+	key_due_ = clock_->mono_at(next_t);
+}
+
+// ---- timers ----------------------------------------------------------------------------------
+
+std::uint64_t Daemon::next_heartbeat_ns() const
+{
+	// Slot: pp ms after each full cycle on the synchronized clock (spec §5).
+	const std::uint64_t tick = config_->tick_ns;
+	const std::uint64_t cycle = std::max<std::uint64_t>(heartbeat_period_ns() / tick, 1);
+	const std::uint64_t off = config_->participant_id * kMs / tick % cycle;
+	const std::uint64_t now_t = clock_->now_t();
+	std::uint64_t target = (now_t / cycle) * cycle + off;
+	while (target <= now_t)
+		target += cycle;
+	return clock_->mono_at(target);
+}
+
+void Daemon::run_timers()
+{
+	if (!config_ || !clock_)
+		return;
+	const std::uint64_t now = deps_.clock->monotonic_ns();
+	auto due = [now](std::uint64_t& d) {
+		if (d == 0 || d > now)
+			return false;
+		d = 0;
+		return true;
+	};
+	if (due(key_due_))
+		update_keys();
+	if (due(sync_deadline_)) {
+		deps_.log->warning(cat("security event ", hex32(event_code::kSyncAbort),
+		                       " (sync_abort): no verifiable Sync broadcast for ",
+		                       config_->timeouts.sync_abort.count(),
+		                       " ms: Security Abort"));
+		emit_event("security_event",
+		           code_fields(event_code::kSyncAbort, "no verifiable sync in time"));
+		resumed_ = false;
+		apply(SmEvent::SyncLost, event_code::kSyncAbort);
+		if (clock_ && !config_->sync_role && sm_.state == State::Waiting) {
+			clock_->reset();
+			set_state(state_);  // publishes the cleared clock
+		}
+	}
+	if (due(abort_due_))
+		apply(SmEvent::WarningSustained);
+	if (due(hold_due_))
+		apply(SmEvent::HoldExpired);
+	if (due(pa_due_)) {
+		send_pa_request();
+		pa_due_ = now + ms(config_->timeouts.pa_retry);
+	}
+	if (due(bcast_due_)) {
+		send_sync_broadcast();
+		bcast_due_ = now + kSyncBroadcastNs;
+	}
+	if (due(hb_due_)) {
+		if (!sm_.heartbeat_suppressed)
+			send_heartbeat();
+		hb_due_ = next_heartbeat_ns();
+	}
+	check_peers(now);
+	rearm_timer();
+}
+
+void Daemon::check_peers(std::uint64_t now)
+{
+	if (sm_.state != State::Secure && sm_.state != State::Warning)
+		return;
+	const std::uint64_t period = heartbeat_period_ns();
+	if (period == 0)
+		return;
+	const std::uint64_t limit = period * 5 / 2;
+	std::vector<std::uint8_t> watched = config_->heartbeat.monitor;
+	if (config_->heartbeat.monitor_all)
+		for (const auto& [pp, p] : peers_)
+			watched.push_back(pp);
+	for (std::uint8_t pp : watched) {
+		Peer& p = peers_[pp];
+		const std::uint64_t since = std::max(p.last_ns, monitor_since_);
+		if (p.missing || now < since + limit)
+			continue;
+		p.missing = true;
+		security_event(heartbeat_missing_event(pp),
+		               cat("heartbeat of participant ", static_cast<unsigned>(pp),
+		                   " missing for 2.5 cycles"));
+	}
+}
+
+void Daemon::rearm_timer()
+{
+	if (!proto_timer_)
+		return;
+	std::uint64_t next = 0;
+	auto consider = [&next](std::uint64_t d) {
+		if (d != 0 && (next == 0 || d < next))
+			next = d;
+	};
+	for (std::uint64_t d :
+	     {pa_due_, bcast_due_, hb_due_, sync_deadline_, hold_due_, abort_due_, key_due_})
+		consider(d);
+	const std::uint64_t period = heartbeat_period_ns();
+	if (period != 0 && (sm_.state == State::Secure || sm_.state == State::Warning)) {
+		std::vector<std::uint8_t> watched = config_->heartbeat.monitor;
+		for (const auto& [pp, p] : peers_)
+			if (config_->heartbeat.monitor_all ||
+			    std::count(watched.begin(), watched.end(), pp))
+				if (!p.missing)
+					consider(std::max(p.last_ns, monitor_since_) +
+					         period * 5 / 2);
+		for (std::uint8_t pp : watched)
+			if (!peers_.count(pp))
+				consider(monitor_since_ + period * 5 / 2);
+	}
+	if (next == 0) {
+		(void)proto_timer_->disarm();
+		return;
+	}
+	const std::uint64_t now = deps_.clock->monotonic_ns();
+	if (auto r = proto_timer_->arm_after(next > now ? next - now : 1); !r)
+		deps_.log->error(r.error().with_context("arming the protocol timer").message());
+}
+
+// ---- sending ---------------------------------------------------------------------------------
+
+void Daemon::send_frame(const CanFrame& f, std::string_view what)
+{
+	if (!can_)
+		return;
+	if (auto r = can_->send(to_kernel(f)); !r)
+		deps_.log->warning(r.error().with_context(cat("sending ", what)).message());
+}
+
+void Daemon::send_pa_request()
+{
+	PaRequest m;
+	m.pp = config_->participant_id;
+	if (auto r = deps_.random(m.random); !r) {
+		deps_.log->error(r.error().with_context("PA request random").message());
+		return;
+	}
+	pa_rnd_ = m.random;
+	pa_sent_ns_ = deps_.clock->monotonic_ns();
+	pa_pending_ = true;
+	deps_.log->debug("Parameter Authentication request sent");
+	send_frame(encode_pa_request(m), "a PA request");
+}
+
+void Daemon::send_sync_broadcast()
+{
+	const std::uint64_t t = clock_->now_t();
+	Aead* k = key_for(key_window(t));
+	if (k == nullptr) {
+		deps_.log->warning("Sync broadcast skipped: no key for the current window");
+		return;
+	}
+	auto f = seal_sync_broadcast(*k, stamp_params(), t);
+	if (!f) {
+		deps_.log->error(f.error().with_context("sealing the Sync broadcast").message());
+		return;
+	}
+	send_frame(*f, "the Sync broadcast");
+}
+
+void Daemon::send_heartbeat()
+{
+	if (sm_.state != State::Secure && sm_.state != State::Warning)
+		return;
+	const std::uint64_t t = clock_->now_t();
+	Aead* k = key_for(key_window(t));
+	if (k == nullptr)
+		return;  // resumed, our own PA has not completed yet
+	auto f = seal_heartbeat(*k, stamp_params(), config_->participant_id, sm_.reg50(), t);
+	if (!f) {
+		deps_.log->error(f.error().with_context("sealing the heartbeat").message());
+		return;
+	}
+	last_hb_sent_ns_ = deps_.clock->monotonic_ns();
+	send_frame(*f, "the heartbeat");
+}
+
+// ---- receiving -------------------------------------------------------------------------------
+
+void Daemon::process_can()
+{
+	if (!can_)
+		return;
+	for (int i = 0; i < 256; i++) {
+		auto r = can_->receive();
+		if (!r) {
+			deps_.log->warning(r.error().message());
+			break;
+		}
+		if (!*r)
+			break;
+		const CanFrame f = from_kernel(**r);
+		deps_.log->debug(cat("control frame ", hex32(f.can_id), " len ",
+		                     static_cast<unsigned>(f.len)));
+		auto c = classify_control_id(f.can_id);
+		if (!c) {
+			deps_.log->debug(cat("control frame ", hex32(f.can_id), ": ",
+			                     msg_errc_name(c.error().code)));
+			continue;
+		}
+		switch (c->kind) {
+		case ControlKind::PaRequest:
+			on_pa_request(f);
+			break;
+		case ControlKind::PaResponse:
+			on_pa_response(f);
+			break;
+		case ControlKind::SyncBroadcast:
+			on_sync_broadcast(f);
+			break;
+		case ControlKind::Heartbeat:
+			on_heartbeat(f);
+			break;
+		default:
+			deps_.log->debug(cat("control frame ", hex32(f.can_id), " (",
+			                     control_kind_name(c->kind), ") not handled"));
+			break;
+		}
+	}
+	rearm_timer();
+}
+
+void Daemon::on_pa_request(const CanFrame& f)
+{
+	if (!config_->sync_role || !csalt_ || !clock_->is_set())
+		return;
+	if (sm_.state != State::Secure && sm_.state != State::Warning)
+		return;
+	auto m = decode_pa_request(f);
+	if (!m) {
+		deps_.log->warning(to_error(m.error(), "PA request").message());
+		return;
+	}
+	auto resp = make_pa_response(config_->aead, keys_->get(KeyRole::Seed)->key, m->random,
+	                             m->pp, clock_->now_t(), *csalt_);
+	if (!resp) {
+		deps_.log->error(resp.error().with_context("PA response").message());
+		return;
+	}
+	deps_.log->info(
+	        cat("answering the PA request of participant ", static_cast<unsigned>(m->pp)));
+	emit_event("pa_answered", cat("\"pp\":", static_cast<unsigned>(m->pp)));
+	send_frame(encode_pa_response(*resp), "a PA response");
+}
+
+void Daemon::on_pa_response(const CanFrame& f)
+{
+	if (config_->sync_role)
+		return;
+	auto m = decode_pa_response(f);
+	if (!m) {
+		deps_.log->warning(to_error(m.error(), "PA response").message());
+		return;
+	}
+	if (m->pp != config_->participant_id || !pa_pending_)
+		return;  // for another node, or no request outstanding (late or duplicate)
+	const std::uint64_t now = deps_.clock->monotonic_ns();
+	const std::uint64_t rtt = now - pa_sent_ns_;
+	if (auto v = verify_pa_response(config_->aead, keys_->get(KeyRole::Seed)->key, pa_rnd_, *m);
+	    !v) {
+		// FE00h; in Waiting the state machine has nothing to do, the request is retried.
+		deps_.log->warning(to_error(v.error(), "PA response").message());
+		emit_event("security_event",
+		           code_fields(event_code::kPaAuthFailure, msg_errc_name(v.error().code)));
+		return;
+	}
+	if (rtt > ms(config_->timeouts.pa_max_rtt)) {
+		deps_.log->warning(cat("PA response discarded: round trip ", rtt / 1000,
+		                       " us exceeds timeouts.pa_max_rtt ",
+		                       config_->timeouts.pa_max_rtt.count(), " ms"));
+		emit_event("pa_discarded", cat("\"rtt_us\":", rtt / 1000));
+		return;
+	}
+	pa_pending_ = false;
+	const std::uint64_t t = m->tim + rtt / 2 / config_->tick_ns;
+	if (auto s = clock_->set(t); !s) {
+		deps_.log->error(s.error().message());
+		return;
+	}
+	if (csalt_ != m->csalt) {
+		for (auto& k : live_keys_)
+			k.reset();
+		fresh_.clear();
+	}
+	csalt_ = m->csalt;
+	deps_.log->info(cat("Parameter Authentication succeeded: T = ", t, ", round trip ",
+	                    rtt / 1000, " us"));
+	emit_event("pa_ok", cat("\"t\":", t, ",\"rtt_us\":", rtt / 1000));
+	update_keys();
+	if (resumed_) {
+		// Taking over from the resumed state: the state stays, now on our own clock and
+		// keys.
+		resumed_ = false;
+		pa_due_ = 0;
+		sync_deadline_ = now + ms(config_->timeouts.sync_abort);
+		if (config_->heartbeat.cycle != HeartbeatCycle::Off)
+			hb_due_ = next_heartbeat_ns();
+		set_state(state_);
+		rearm_timer();
+		return;
+	}
+	apply(SmEvent::SecurityEstablished);
+}
+
+void Daemon::on_sync_broadcast(const CanFrame& f)
+{
+	if (config_->sync_role || !clock_->is_set() || resumed_)
+		return;
+	if (sm_.state != State::Secure && sm_.state != State::Warning)
+		return;
+	OpenParams op;
+	op.stamp = stamp_params();
+	op.window = config_->acceptance_window;
+	auto b = open_sync_broadcast(
+	        op, f, clock_->now_t(), [this](std::uint64_t w) { return key_for(w); }, &fresh_);
+	if (!b) {
+		security_event(event_code::kSyncAuthFailure,
+		               to_error(b.error(), "Sync broadcast").message());
+		return;
+	}
+	auto adj = clock_->adjust(b->t);
+	if (!adj) {
+		deps_.log->warning(adj.error().with_context("Sync broadcast").message());
+		emit_event("sync_refused", cat("\"t\":", b->t));
+		return;
+	}
+	sync_deadline_ = deps_.clock->monotonic_ns() + ms(config_->timeouts.sync_abort);
+	const bool forward = *adj == SyncClock::Adjust::Forward;
+	if (forward) {
+		set_state(state_);  // publishes the re-based clock
+		update_keys();
+	}
+	deps_.log->debug(cat("Sync broadcast applied: T ", b->t, forward ? " (forward)" : ""));
+	emit_event("sync", cat("\"t\":", b->t, ",\"forward\":", forward ? "true" : "false"));
+	rearm_timer();
+}
+
+void Daemon::on_heartbeat(const CanFrame& f)
+{
+	if (!clock_->is_set() || (sm_.state != State::Secure && sm_.state != State::Warning))
+		return;
+	OpenParams op;
+	op.stamp = stamp_params();
+	op.window = config_->acceptance_window;
+	auto h = open_heartbeat(
+	        op, f, clock_->now_t(), [this](std::uint64_t w) { return key_for(w); }, &fresh_);
+	if (!h) {
+		if (resumed_)
+			return;  // our keys are not re-established yet
+		const bool replay = h.error().code == MsgErrc::StampRejected &&
+		                    h.error().stamp_reason == SPSEC_R_RX_REPLAY;
+		security_event(replay ? event_code::kDuplicate : event_code::kDataAuthFailure,
+		               to_error(h.error(), "heartbeat").message());
+		return;
+	}
+	if (h->pp == config_->participant_id) {
+		security_event(event_code::kInjection, "a heartbeat with our own participant ID");
+		return;
+	}
+	Peer& p = peers_[h->pp];
+	const bool was_missing = p.missing;
+	p.last_ns = deps_.clock->monotonic_ns();
+	p.status = h->status;
+	p.missing = false;
+	if (was_missing) {
+		deps_.log->info(
+		        cat("heartbeat of participant ", static_cast<unsigned>(h->pp), " is back"));
+		emit_event("heartbeat_back", cat("\"pp\":", static_cast<unsigned>(h->pp)));
+	}
+}
+
+}  // namespace spsec
