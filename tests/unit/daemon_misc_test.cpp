@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "daemon/atomic_file.h"
 #include "daemon/can_port.h"
 #include "daemon/counters.h"
 #include "daemon/fd.h"

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ctl/commands.h"
+#include "daemon/atomic_file.h"
 #include "daemon/control_socket.h"
 #include "daemon/counters.h"
 #include "daemon/json.h"

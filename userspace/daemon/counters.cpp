@@ -169,34 +169,4 @@ std::string format_prometheus(const CounterSnapshot& s, std::string_view ifname)
 	return out;
 }
 
-Result<void> write_file_atomic(const std::string& path, std::string_view content, unsigned mode)
-{
-	std::string tmpl = path + ".tmp.XXXXXX";
-	std::vector<char> tmp(tmpl.begin(), tmpl.end());
-	tmp.push_back('\0');
-	Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
-	if (!fd.valid())
-		return fail_errno(errno, cat("creating a temporary file next to ", path));
-	auto abort = [&](int e, const char* what) {
-		(void)::unlink(tmp.data());
-		return fail_errno(e, cat("writing ", path, ": ", what));
-	};
-	if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0)
-		return abort(errno, "chmod");
-	while (!content.empty()) {
-		ssize_t w = ::write(fd.get(), content.data(), content.size());
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return abort(errno, "write");
-		content.remove_prefix(static_cast<std::size_t>(w));
-	}
-	if (::fsync(fd.get()) != 0)
-		return abort(errno, "fsync");
-	fd.reset();
-	if (::rename(tmp.data(), path.c_str()) != 0)
-		return abort(errno, "rename");
-	return {};
-}
-
 }  // namespace spsec

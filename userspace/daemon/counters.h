@@ -44,9 +44,4 @@ struct CounterSnapshot {
 // node_exporter textfile format: one spsec_frames_total sample per defined reason.
 [[nodiscard]] std::string format_prometheus(const CounterSnapshot& s, std::string_view ifname);
 
-// Writes `content` to `path` atomically (temp file in the same directory, fsync, rename), with
-// `mode`, so a collector never reads a half-written file. Errors: any failed syscall.
-[[nodiscard]] Result<void> write_file_atomic(const std::string& path, std::string_view content,
-                                             unsigned mode);
-
 }  // namespace spsec

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/key_store.h"
 
+#include "daemon/atomic_file.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -104,19 +106,6 @@ struct WipedBuffer {
 	std::vector<char> bytes;
 	~WipedBuffer() { secure_wipe(bytes.data(), bytes.size()); }
 };
-
-Result<void> write_all(int fd, std::string_view data)
-{
-	while (!data.empty()) {
-		ssize_t w = ::write(fd, data.data(), data.size());
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return fail_errno(errno, "writing");
-		data.remove_prefix(static_cast<std::size_t>(w));
-	}
-	return {};
-}
 
 }  // namespace
 
@@ -304,42 +293,13 @@ std::string KeyStore::serialize() const
 
 Result<void> KeyStore::save(const std::string& path) const
 {
-	std::size_t slash = path.rfind('/');
-	std::string dir =
-	        slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-	std::string tmpl = path + ".tmp.XXXXXX";
-	std::vector<char> tmp_path(tmpl.begin(), tmpl.end());
-	tmp_path.push_back('\0');
-
 	std::string text = serialize();
 	struct Wipe {
 		std::string& s;
 		~Wipe() { secure_wipe(s.data(), s.size()); }
 	} wipe{text};
-
-	// mkstemp creates the file 0600 with O_EXCL, so no other process can open it in between.
-	Fd fd(::mkostemp(tmp_path.data(), O_CLOEXEC));
-	if (!fd.valid())
-		return fail_errno(errno, cat("creating a temporary file next to ", path));
-	std::string tmp(tmp_path.data());
-	auto abort = [&](const Error& e) {
-		(void)::unlink(tmp.c_str());
-		return tl::unexpected(e.with_context(cat("saving key store ", path)));
-	};
-	if (::fchmod(fd.get(), 0600) != 0)
-		return abort(Error{errno, "chmod 600 of the temporary file"});
-	if (auto r = write_all(fd.get(), text); !r)
-		return abort(r.error());
-	if (::fsync(fd.get()) != 0)
-		return abort(Error{errno, "fsync of the temporary file"});
-	fd.reset();
-	if (::rename(tmp.c_str(), path.c_str()) != 0)
-		return abort(Error{errno, "renaming the temporary file"});
-	// The rename is durable only once the directory entry is on disk.
-	Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-	if (!dfd.valid() || ::fsync(dfd.get()) != 0)
-		return fail_errno(errno,
-		                  cat("saving key store ", path, ": fsync of directory ", dir));
+	if (auto r = write_file_atomic(path, text, 0600); !r)
+		return tl::unexpected(r.error().with_context(cat("saving key store ", path)));
 	return {};
 }
 

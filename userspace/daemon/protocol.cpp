@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "core/hex.h"
+#include "daemon/atomic_file.h"
 #include "daemon/daemon.h"
 #include "daemon/json.h"
 
@@ -189,16 +190,8 @@ Result<void> Daemon::load_or_draw_csalt(bool reuse)
 	if (auto r = deps_.random(c); !r)
 		return tl::unexpected(r.error().with_context("drawing csalt"));
 	csalt_ = c;
-	std::string tmp = path + ".tmp";
-	int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return fail_errno(errno, cat("writing ", tmp));
-	std::string text = format_hex(c) + "\n";
-	bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-	          ::fsync(fd) == 0;
-	::close(fd);
-	if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
-		return fail_errno(errno, cat("writing ", path));
+	if (auto r = write_file_atomic(path, format_hex(c) + "\n", 0600); !r)
+		return tl::unexpected(r.error().with_context("persisting csalt"));
 	return {};
 }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/sync_clock.h"
 
+#include "daemon/atomic_file.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -140,30 +142,8 @@ Result<std::optional<std::uint64_t>> read_persisted_t(const std::string& path)
 
 Result<void> write_persisted_t(const std::string& path, std::uint64_t t)
 {
-	std::string text = cat("spsec-t 1 ", t, "\n");
-	std::string tmpl = path + ".tmp.XXXXXX";
-	std::vector<char> tmp(tmpl.begin(), tmpl.end());
-	tmp.push_back('\0');
-	Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
-	if (!fd.valid())
-		return fail_errno(errno, cat("creating a temporary file next to ", path));
-	auto abort = [&](int e, const char* what) {
-		(void)::unlink(tmp.data());
-		return fail_errno(e, cat("persisting T to ", path, ": ", what));
-	};
-	if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-		return abort(errno, "write");
-	if (::fsync(fd.get()) != 0)
-		return abort(errno, "fsync");
-	fd.reset();
-	if (::rename(tmp.data(), path.c_str()) != 0)
-		return abort(errno, "rename");
-	std::size_t slash = path.rfind('/');
-	std::string dir =
-	        slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-	Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-	if (!dfd.valid() || ::fsync(dfd.get()) != 0)
-		return fail_errno(errno, cat("persisting T to ", path, ": fsync of ", dir));
+	if (auto r = write_file_atomic(path, cat("spsec-t 1 ", t, "\n"), 0600); !r)
+		return tl::unexpected(r.error().with_context("persisting T"));
 	return {};
 }
 
