@@ -34,16 +34,6 @@ LOGB=$VM_OUT/demo-nodeB.log
 COMMON=(--aead "$AEAD" --mode "$MODE" --tick-ns 100000000 --window 2047)
 
 say() { printf '\n--- %s\n' "$*"; }
-counter() { # counter <ifname> <reason name>: the pinned counter, 0 when absent
-	local name val
-	while read -r name val; do
-		if [ "$name" = "$2" ]; then
-			echo "$val"
-			return
-		fi
-	done < <("$DRV" counters "$1")
-	echo 0
-}
 show_counters() { # show_counters <ifname> <label>: every non-zero reason counter
 	local name val
 	printf '  %s\n' "$2"
@@ -107,7 +97,7 @@ check_eq "forged frames of other IDs delivered" 0 \
 	"$(frames_in_log "$LOGB" | grep -v -e '^123#' -e '^456#' -e '^7FF#' -c)"
 
 say "3. tampering: the attacker flips one bit of a recorded frame and sends it again"
-bad_tag_before=$(counter vxB rx_bad_tag)
+bad_tag_before=$(dp_counter vxB rx_bad_tag)
 data=${first_wire#*##?}
 flipped=$(printf '%X' $((0x${data:0:1} ^ 1)))${data:1}
 tampered="123##1$flipped"
@@ -116,31 +106,31 @@ ip netns exec W cansend vxBw "$tampered"
 check "B is still listening" send_sentinel -n W vxBw "$LOGB" vxB
 check_eq "tampered frame delivered" 20 "$(count_frames "$LOGB" 123)"
 check_eq "B counted it as a tag failure (rx_bad_tag + 1)" $((bad_tag_before + 1)) \
-	"$(counter vxB rx_bad_tag)"
+	"$(dp_counter vxB rx_bad_tag)"
 
 say "4. replay: the attacker plays back every frame of 123 recorded on the bus"
 replay=$VM_OUT/demo-replay.log
 grep ' vxAw 123##' "$LOGW" >"$replay"
-replay_before=$(counter vxB rx_replay)
+replay_before=$(dp_counter vxB rx_replay)
 ip netns exec W canplayer -t -I "$replay" vxBw=vxAw
 check "B is still listening" send_sentinel -n W vxBw "$LOGB" vxB
 check_eq "replayed frames delivered" 20 "$(count_frames "$LOGB" 123)"
-check_eq "B counted 20 replays (rx_replay)" $((replay_before + 20)) "$(counter vxB rx_replay)"
+check_eq "B counted 20 replays (rx_replay)" $((replay_before + 20)) "$(dp_counter vxB rx_replay)"
 
 say "5. spoofing: the attacker sends with node A's own ID 123 toward A"
-inj_before=$(counter vxA rx_injection)
+inj_before=$(dp_counter vxA rx_injection)
 ip netns exec W cansend vxAw "123##1AA"
 check "A is still listening" send_sentinel -n W vxAw "$LOGA" vxA
 check_eq "A detected the injection of its own ID (rx_injection + 1)" $((inj_before + 1)) \
-	"$(counter vxA rx_injection)"
+	"$(dp_counter vxA rx_injection)"
 
 say "6. a frame that cannot be secured never leaves A"
 on_wire=$(grep -c ' vxAw 123##' "$LOGW")
 ip netns exec nsA cansend vxA "123##1$(printf '%02X' $(seq 1 64))" 2>/dev/null
 ip netns exec nsA cansend vxA "123#DEADBEEF" 2>/dev/null
 check "B is still listening" send_sentinel -n nsA vxA "$LOGB" vxB
-check_eq "64-byte frame (L > 54) dropped on A's egress" 1 "$(counter vxA tx_too_long)"
-check_eq "classic frame of a secured ID dropped on A's egress" 1 "$(counter vxA tx_classic)"
+check_eq "64-byte frame (L > 54) dropped on A's egress" 1 "$(dp_counter vxA tx_too_long)"
+check_eq "classic frame of a secured ID dropped on A's egress" 1 "$(dp_counter vxA tx_classic)"
 check_eq "neither of them reached the bus" "$on_wire" "$(grep -c ' vxAw 123##' "$LOGW")"
 
 say "summary"

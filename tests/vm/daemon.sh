@@ -12,12 +12,7 @@ SOCK=$W/vx0.sock
 LOG=$VM_OUT/spsecd.log
 PID=""
 
-for b in "$SPSECD" "$SPSECCTL"; do
-	if [ ! -x "$b" ]; then
-		not_ok "$b is built" "build the targets spsecd and spsecctl on the host first"
-		vm_finish
-	fi
-done
+require_built "$SPSECD" "$SPSECCTL"
 check "CAN modules load" vm_modprobe_can || vm_finish
 # vx0 is this node's interface; its vxcan peer vx1 in namespace "bus" stands for the rest of the
 # bus, so frames sent there arrive on vx0's ingress like frames from other nodes.

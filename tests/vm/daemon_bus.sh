@@ -20,12 +20,7 @@ LOGW=$VM_OUT/bus-wire.log
 LOGB=$VM_OUT/bus-nodeB.log
 declare -A PIDS
 
-for b in "$SPSECD" "$SPSECCTL"; do
-	if [ ! -x "$b" ]; then
-		not_ok "$b is built" "build the targets spsecd and spsecctl on the host first"
-		vm_finish
-	fi
-done
+require_built "$SPSECD" "$SPSECCTL"
 check "CAN modules load" vm_modprobe_can || vm_finish
 ip netns add W || true
 for n in S A B; do

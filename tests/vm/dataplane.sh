@@ -21,17 +21,6 @@ COMMON=(--aead chacha20-poly1305 --mode encrypt --tick-ns 100000000 --window 204
 PAY54=$(printf '%02X' $(seq 1 54))
 PAY64=$(printf '%02X' $(seq 1 64))
 
-counter() { # counter <ifname> <reason name>: the pinned counter, 0 when absent
-	local name val
-	while read -r name val; do
-		if [ "$name" = "$2" ]; then
-			echo "$val"
-			return
-		fi
-	done < <("$DRV" counters "$1")
-	echo 0
-}
-
 rx_drops() { # rx_drops <ifname>: all ingress drops
 	local name val sum=0
 	while read -r name val; do
@@ -88,9 +77,9 @@ while read -r f; do
 done < <(frames_in_log "$LOGW")
 check_eq "stamped lengths on the wire are S = 16 20 64 12" "32 40 128 24 " "$lens"
 check "A's local echo is the plain frame" grep -q ' vxA 123##5DEADBEEF$' "$LOGA"
-check_eq "A counted 4 stamped frames (tx_ok)" 4 "$(counter vxA tx_ok)"
-check_eq "B counted 4 verified frames (rx_ok)" 4 "$(counter vxB rx_ok)"
-check "A counted its local echoes" test "$(counter vxA rx_local_echo)" -ge 4
+check_eq "A counted 4 stamped frames (tx_ok)" 4 "$(dp_counter vxA tx_ok)"
+check_eq "B counted 4 verified frames (rx_ok)" 4 "$(dp_counter vxB rx_ok)"
+check "A counted its local echoes" test "$(dp_counter vxA rx_local_echo)" -ge 4
 
 # ---- and the other way, authenticated by B --------------------------------------------------
 send_frames -n nsB vxB "456##1CAFE"
@@ -102,8 +91,8 @@ check "A receives B's plain frame" grep -q ' vxA 456##5CAFE$' "$LOGA"
 ip netns exec nsA cansend vxA "123##1$PAY64" 2>/dev/null
 ip netns exec nsA cansend vxA "123#DEADBEEF" 2>/dev/null
 check "sentinel A -> B" send_sentinel -n nsA vxA "$LOGB" vxB
-check_eq "L = 64 dropped on egress (tx_too_long)" 1 "$(counter vxA tx_too_long)"
-check_eq "classic frame of a secured ID dropped on egress (tx_classic)" 1 "$(counter vxA tx_classic)"
+check_eq "L = 64 dropped on egress (tx_too_long)" 1 "$(dp_counter vxA tx_too_long)"
+check_eq "classic frame of a secured ID dropped on egress (tx_classic)" 1 "$(dp_counter vxA tx_classic)"
 check_eq "still 4 frames of 123 on the wire" 4 "$(count_frames "$LOGW" 123)"
 
 # ---- an attacker on the bus -----------------------------------------------------------------
@@ -124,17 +113,17 @@ check "B's counters prove >= 300 attacker frames dropped" test $((after - before
 ip netns exec W cansend vxAw "123##1AA"
 check "sentinel W -> A" send_sentinel -n W vxAw "$LOGA" vxA
 # A also saw the attacker's 200 frames of 123 (can-gw routes them both ways): all injections
-check_eq "A counts every injection of its own ID 123" 201 "$(counter vxA rx_injection)"
+check_eq "A counts every injection of its own ID 123" 201 "$(dp_counter vxA rx_injection)"
 
 # ---- replay of the recorded wire traffic ----------------------------------------------------
 replay=$VM_OUT/dp-replay.log
 grep ' vxAw 123##' "$LOGW" >"$replay"
-before_ok=$(counter vxB rx_ok)
+before_ok=$(dp_counter vxB rx_ok)
 ip netns exec W canplayer -t -I "$replay" vxBw=vxAw
 check "sentinel W -> B" send_sentinel -n W vxBw "$LOGB" vxB
 check_eq "replayed frames do not reach B" 4 "$(count_frames "$LOGB" 123)"
-check_eq "B counts the 4 replays (rx_replay)" 4 "$(counter vxB rx_replay)"
-check_eq "B's rx_ok unchanged by the replay" "$before_ok" "$(counter vxB rx_ok)"
+check_eq "B counts the 4 replays (rx_replay)" 4 "$(dp_counter vxB rx_replay)"
+check_eq "B's rx_ok unchanged by the replay" "$before_ok" "$(dp_counter vxB rx_ok)"
 
 # ---- fail closed after the driver exited; detach restores plain traffic ---------------------
 check "detach B" "$DRV" detach vxB --netns nsB

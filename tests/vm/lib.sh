@@ -296,6 +296,30 @@ count_frames() {
 
 # ---- BPF ----------------------------------------------------------------------------------------
 
+# require_built <binary>...: a host-built binary the test needs; a missing one fails the test.
+require_built() {
+	local b
+	for b in "$@"; do
+		if [ ! -x "$b" ]; then
+			not_ok "$b is built" "build it on the host first (scripts/test.sh builds everything)"
+			vm_finish
+		fi
+	done
+}
+
+# dp_counter <ifname> <reason name>: the data plane's pinned per-reason counter, summed over CPUs
+# by tests/tools/spsec_dp_driver; 0 when absent.
+dp_counter() {
+	local name val
+	while read -r name val; do
+		if [ "$name" = "$2" ]; then
+			echo "$val"
+			return
+		fi
+	done < <("$SPSEC_BUILD_DIR/tests/tools/spsec_dp_driver" counters "$1")
+	echo 0
+}
+
 tc_prog_id() { # tc_prog_id <ifname> [ingress|egress]: id of the first tc BPF program there
 	bpftool -j net show dev "$1" |
 		jq -er --arg k "clsact/${2:-ingress}" '[.[0].tc[] | select(.kind == $k)][0].id'
