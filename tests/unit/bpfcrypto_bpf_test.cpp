@@ -29,8 +29,11 @@
 
 #include "bpf/key_material.h"
 #include "crypto/spsec_aead_native.h"
+#include "test_util.h"
 
 namespace {
+
+using spsec::test::random_bytes;
 
 using Bytes = std::vector<std::uint8_t>;
 using spsec::AeadKind;
@@ -177,14 +180,6 @@ Probe& probe()
 {
 	static Probe p;
 	return p;
-}
-
-Bytes random_bytes(std::mt19937_64& rng, std::size_t n)
-{
-	Bytes b(n);
-	for (auto& x : b)
-		x = static_cast<std::uint8_t>(rng());
-	return b;
 }
 
 std::unique_ptr<spsec_key_slot> make_slot(AeadKind kind, const Bytes& key32)

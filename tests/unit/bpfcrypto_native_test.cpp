@@ -27,22 +27,17 @@
 
 #include "bpf/key_material.h"
 #include "crypto/spsec_aead_native.h"
+#include "test_util.h"
 
 namespace {
+
+using spsec::test::random_bytes;
 
 using Bytes = std::vector<std::uint8_t>;
 using spsec::AeadKind;
 
 constexpr std::size_t kMaxLen = SPSEC_AEAD_MAX_LEN;
 constexpr std::size_t kAdLen = SPSEC_AEAD_MIN_AAD;
-
-Bytes random_bytes(std::mt19937_64& rng, std::size_t n)
-{
-	Bytes b(n);
-	for (auto& x : b)
-		x = static_cast<std::uint8_t>(rng());
-	return b;
-}
 
 Bytes from_hex(const std::string& s)
 {

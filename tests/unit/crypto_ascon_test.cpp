@@ -16,14 +16,16 @@
 #include "core/aead.h"
 #include "core/ascon.h"
 #include "core/secret.h"
-#include "test_hex.h"
+#include "test_util.h"
 
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 namespace ascon = spsec::ascon;
 
+using spsec::test::all_zero;
 using spsec::test::hex;
+using spsec::test::random_bytes;
 
 struct KatVector {
 	int count = 0;
@@ -84,22 +86,6 @@ std::vector<KatVector> load_kat()
 std::span<const std::uint8_t, 16> s16(const Bytes& b)
 {
 	return std::span<const std::uint8_t, 16>(b.data(), 16);
-}
-
-bool all_zero(std::span<const std::uint8_t> s)
-{
-	for (auto b : s)
-		if (b != 0)
-			return false;
-	return true;
-}
-
-Bytes random_bytes(std::mt19937_64& rng, std::size_t n)
-{
-	Bytes b(n);
-	for (auto& x : b)
-		x = static_cast<std::uint8_t>(rng());
-	return b;
 }
 
 }  // namespace

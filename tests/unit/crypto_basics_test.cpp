@@ -15,12 +15,13 @@
 
 #include "core/aead.h"
 #include "core/secret.h"
-#include "test_hex.h"
+#include "test_util.h"
 
 namespace {
 
 using spsec::Key32;
 
+using spsec::test::all_zero;
 using spsec::test::hex;
 
 std::vector<std::uint8_t> range(unsigned from, unsigned to_exclusive)
@@ -34,14 +35,6 @@ std::vector<std::uint8_t> range(unsigned from, unsigned to_exclusive)
 Key32 key_from(const std::vector<std::uint8_t>& v)
 {
 	return Key32(std::span<const std::uint8_t, 32>(v.data(), 32));
-}
-
-bool all_zero(std::span<const std::uint8_t> s)
-{
-	for (auto b : s)
-		if (b != 0)
-			return false;
-	return true;
 }
 
 // Detection idioms: Secret must not be printable, comparable, copyable or convertible to bytes.

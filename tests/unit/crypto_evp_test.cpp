@@ -19,30 +19,16 @@
 
 #include "core/aead.h"
 #include "core/secret.h"
-#include "test_hex.h"
+#include "test_util.h"
 
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 using spsec::AeadKind;
 
+using spsec::test::all_zero;
 using spsec::test::hex;
-
-bool all_zero(std::span<const std::uint8_t> s)
-{
-	for (auto b : s)
-		if (b != 0)
-			return false;
-	return true;
-}
-
-Bytes random_bytes(std::mt19937_64& rng, std::size_t n)
-{
-	Bytes b(n);
-	for (auto& x : b)
-		x = static_cast<std::uint8_t>(rng());
-	return b;
-}
+using spsec::test::random_bytes;
 
 spsec::Key32 key32(const Bytes& b)
 {
