@@ -144,6 +144,13 @@ struct Bus {
 				return;
 		}
 	}
+	// Starts every node on the bus, in order, then delivers what they send until it is quiet.
+	void start_all()
+	{
+		for (Node* n : nodes)
+			n->start();
+		pump();
+	}
 	// Advances time in `step_ms` steps, running every node's timers and the bus each step.
 	void advance(std::uint64_t total_ms, std::uint64_t step_ms = 100)
 	{
@@ -277,9 +284,7 @@ TEST_CASE("Sync broadcasts keep participants Secure; their loss aborts to Waitin
 	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
 	Node part(bus.clock, 5, false, "{cycle: 'off'}");
 	bus.nodes = {&sync, &part};
-	sync.start();
-	part.start();
-	bus.pump();
+	bus.start_all();
 	REQUIRE(part.state() == State::Secure);
 
 	// 60 s with broadcasts every 10 s: no abort.
@@ -316,9 +321,7 @@ TEST_CASE("a forged Sync broadcast is a security event and is not applied", "[da
 	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
 	Node part(bus.clock, 5, false, "{cycle: 'off'}");
 	bus.nodes = {&sync, &part};
-	sync.start();
-	part.start();
-	bus.pump();
+	bus.start_all();
 	REQUIRE(part.state() == State::Secure);
 	bus.clock.advance_ns(10'000 * kMs);
 	sync.d->run_timers();
@@ -340,9 +343,7 @@ TEST_CASE("keys roll over: K(e+1) ahead at 2^23, both nodes follow", "[daemon][p
 	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
 	Node part(bus.clock, 5, false, "{cycle: 'off'}");
 	bus.nodes = {&sync, &part};
-	sync.start();
-	part.start();
-	bus.pump();
+	bus.start_all();
 	REQUIRE(part.state() == State::Secure);
 	// 2^23 ticks of 100 us = 838.9 s: step through with 10 s broadcasts.
 	bus.advance(840'000, 5'000);
@@ -368,10 +369,7 @@ TEST_CASE("heartbeats flow in Secure; a missing one raises EF00h+pp", "[daemon][
 	Node a(bus.clock, 5, false, "{cycle: 1s, monitor: [1, 6]}");
 	Node b(bus.clock, 6, false, "{cycle: 1s, monitor: [1, 5]}");
 	bus.nodes = {&sync, &a, &b};
-	sync.start();
-	a.start();
-	b.start();
-	bus.pump();
+	bus.start_all();
 	REQUIRE(a.state() == State::Secure);
 	REQUIRE(b.state() == State::Secure);
 	bus.advance(3'000, 50);
@@ -414,9 +412,7 @@ TEST_CASE("a heartbeat with our own ID is an injection", "[daemon][protocol]")
 	Node sync(bus.clock, 1, true, "{cycle: 1s}");
 	Node part(bus.clock, 5, false, "{cycle: 'off'}");
 	bus.nodes = {&sync, &part};
-	sync.start();
-	part.start();
-	bus.pump();
+	bus.start_all();
 	REQUIRE(part.state() == State::Secure);
 	// Up to the Sync's first heartbeat, so it is replayed within the acceptance window.
 	for (int i = 0; i < 1200 && bus.count(0x80000000u | heartbeat_id(1, 2)) == 0; i++)
