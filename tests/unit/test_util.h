@@ -2,6 +2,8 @@
 // Helpers shared by the unit tests: hex vectors, random bytes, zero checks.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <random>
 #include <span>
@@ -10,6 +12,9 @@
 #include <utility>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
+#include "core/aead.h"
 #include "core/hex.h"
 
 namespace spsec::test {
@@ -41,6 +46,48 @@ inline bool all_zero(std::span<const std::uint8_t> s)
 		if (b != 0)
 			return false;
 	return true;
+}
+
+// Every single-bit flip of the ciphertext, the tag, the AAD and the nonce of a sealed message must
+// make `aead.open` refuse it and zero the output; afterwards the untouched message must still open
+// to `pt`, so the object survives the failures. Returns the number of rejections checked.
+inline std::size_t check_bit_flips_rejected(Aead& aead, const std::vector<std::uint8_t>& nonce,
+                                            const std::vector<std::uint8_t>& aad,
+                                            const std::vector<std::uint8_t>& ct,
+                                            const std::array<std::uint8_t, kTagLen>& tag,
+                                            const std::vector<std::uint8_t>& pt)
+{
+	std::size_t rejected = 0;
+	auto expect_reject = [&](const std::vector<std::uint8_t>& n,
+	                         const std::vector<std::uint8_t>& a,
+	                         const std::vector<std::uint8_t>& c,
+	                         const std::array<std::uint8_t, kTagLen>& t) {
+		std::vector<std::uint8_t> buf = c;
+		auto r = aead.open(n, a, buf, t);
+		REQUIRE(r);
+		REQUIRE_FALSE(*r);
+		REQUIRE(all_zero(buf));
+		rejected++;
+	};
+	auto flip = [](auto v, std::size_t bit) {
+		v[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
+		return v;
+	};
+	for (std::size_t b = 0; b < ct.size() * 8; b++)
+		expect_reject(nonce, aad, flip(ct, b), tag);
+	for (std::size_t b = 0; b < kTagLen * 8; b++)
+		expect_reject(nonce, aad, ct, flip(tag, b));
+	for (std::size_t b = 0; b < aad.size() * 8; b++)
+		expect_reject(nonce, flip(aad, b), ct, tag);
+	for (std::size_t b = 0; b < nonce.size() * 8; b++)
+		expect_reject(flip(nonce, b), aad, ct, tag);
+
+	std::vector<std::uint8_t> buf = ct;
+	auto ok = aead.open(nonce, aad, buf, tag);
+	REQUIRE(ok);
+	REQUIRE(*ok);
+	REQUIRE(buf == pt);
+	return rejected;
 }
 
 }  // namespace spsec::test
