@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// spsecd as a live SPsec participant: a Sync and participants, each a full in-process Daemon
-// with its own FakeDataPlane, wired through a fake bus (every frame one node sends is queued on
-// every other node's FakeCanPort), all on one FakeClock. Time moves only when the test says so.
+// spsecd as a live SPsec participant: a Sync and participants on the in-process bus of
+// daemon_bus_fixture.h. Time moves only when the test says so.
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,163 +12,11 @@
 #include "core/messages.h"
 #include "daemon/daemon.h"
 #include "daemon/json.h"
+#include "daemon_bus_fixture.h"
 #include "daemon_test_util.h"
 
 using namespace spsec;
-using spsec::test::TempDir;
-
-namespace {
-
-constexpr std::uint64_t kMs = 1'000'000;
-constexpr std::uint64_t kTick = 100'000;  // 1 Mbit/s data phase
-
-constexpr const char* kKeys =
-        "format = 1\n"
-        "seed.key = 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
-        "seed.salt = 0102030405060708\n"
-        "seed.id = 0x00000042\n";
-
-struct Node {
-	TempDir dir;
-	Logger log{-1, LogLevel::Error, false};
-	FakeDataPlane dp;
-	FakeCanPort* can = nullptr;  // owned by the daemon
-	std::unique_ptr<Daemon> d;
-	std::vector<std::string> events;
-	std::uint8_t rnd_counter = 0;
-	bool connected = true;  // false: the node's frames do not reach the bus and back
-
-	Node(FakeClock& clock, int pp, bool sync, const std::string& heartbeat,
-	     const std::string& keys = kKeys, const std::string& bitrate = "1000000",
-	     int window = 150)
-	{
-		spsec::test::write_file(dir.file("spsecd.yaml"),
-		                        "interface: vcan0\nparticipant_id: " + std::to_string(pp) +
-		                                "\nsync: " + (sync ? "on" : "off") +
-		                                "\naead: aes-gcm\ndata_bitrate: " + bitrate +
-		                                "\nacceptance_window: " + std::to_string(window) +
-		                                "\nheartbeat: " + heartbeat +
-		                                "\nkey_store: " + dir.file("keys") +
-		                                "\ncontrol_socket: " + dir.file("ctl.sock") +
-		                                "\npin_dir: " + dir.file("pins") + "\n");
-		spsec::test::write_file(dir.file("keys"), keys, 0600);
-		DaemonDeps deps;
-		deps.log = &log;
-		deps.clock = &clock;
-		deps.data_plane = &dp;
-		deps.open_can = [this](const std::string&) -> Result<std::unique_ptr<CanPort>> {
-			auto p = std::make_unique<FakeCanPort>();
-			can = p.get();
-			return std::unique_ptr<CanPort>(std::move(p));
-		};
-		deps.notify = [](std::string_view) -> Result<bool> { return true; };
-		deps.key_owner = ::geteuid();
-		deps.state_dir = dir.path();
-		deps.handle_signals = false;
-		deps.realtime_ns = [] { return std::uint64_t{0}; };
-		deps.random = [this](std::span<std::uint8_t> out) -> Result<void> {
-			for (auto& b : out)
-				b = rnd_counter++;
-			return {};
-		};
-		deps.on_event = [this](std::string_view l) { events.emplace_back(l); };
-		d = std::make_unique<Daemon>(std::move(deps), dir.file("spsecd.yaml"));
-	}
-	// The daemon reports its teardown through on_event: it must go before `events`.
-	~Node() { d.reset(); }
-	Node(const Node&) = delete;
-	Node& operator=(const Node&) = delete;
-
-	void start()
-	{
-		auto r = d->start();
-		if (!r)
-			FAIL(r.error().message());
-	}
-	[[nodiscard]] State state() const { return d->sm_status().state; }
-	[[nodiscard]] JsonValue status()
-	{
-		auto j = parse_json(d->status_json());
-		REQUIRE(j);
-		return *j;
-	}
-	// Events named `name` seen so far.
-	[[nodiscard]] std::vector<JsonValue> seen(std::string_view name) const
-	{
-		std::vector<JsonValue> out;
-		for (const auto& l : events) {
-			auto j = parse_json(l);
-			if (j && j->find("event")->as_string() == name)
-				out.push_back(*j);
-		}
-		return out;
-	}
-	[[nodiscard]] bool security_event(std::string_view code) const
-	{
-		for (const auto& e : seen("security_event"))
-			if (e.find("code")->as_string() == code)
-				return true;
-		return false;
-	}
-};
-
-struct Bus {
-	FakeClock clock{5'000'000'000};
-	std::vector<Node*> nodes;
-	std::vector<canfd_frame> wire;  // everything that crossed the bus
-
-	// Delivers queued frames until the bus is quiet; optional `tamper` edits each frame.
-	void pump(const std::function<void(canfd_frame&)>& tamper = {})
-	{
-		for (int round = 0; round < 20; round++) {
-			bool moved = false;
-			for (Node* from : nodes) {
-				auto sent = std::move(from->can->sent);
-				from->can->sent.clear();
-				if (!from->connected)
-					continue;
-				for (auto f : sent) {
-					moved = true;
-					if (tamper)
-						tamper(f);
-					wire.push_back(f);
-					for (Node* to : nodes)
-						if (to != from && to->connected)
-							to->can->inbox.push_back(f);
-				}
-			}
-			for (Node* n : nodes)
-				n->d->process_can();
-			if (!moved)
-				return;
-		}
-	}
-	// Starts every node on the bus, in order, then delivers what they send until it is quiet.
-	void start_all()
-	{
-		for (Node* n : nodes)
-			n->start();
-		pump();
-	}
-	// Advances time in `step_ms` steps, running every node's timers and the bus each step.
-	void advance(std::uint64_t total_ms, std::uint64_t step_ms = 100)
-	{
-		for (std::uint64_t done = 0; done < total_ms; done += step_ms) {
-			clock.advance_ns(std::min(step_ms, total_ms - done) * kMs);
-			for (Node* n : nodes)
-				n->d->run_timers();
-			pump();
-		}
-	}
-	[[nodiscard]] std::size_t count(std::uint32_t can_id) const
-	{
-		return static_cast<std::size_t>(
-		        std::count_if(wire.begin(), wire.end(),
-		                      [&](const canfd_frame& f) { return f.can_id == can_id; }));
-	}
-};
-
-}  // namespace
+using namespace spsec::test;
 
 TEST_CASE("the Sync draws csalt, installs the live key and goes Secure", "[daemon][protocol]")
 {

@@ -420,15 +420,21 @@ RegResult<void> RegisterStore::apply_key_change(const KeyChange& c, OpeningKey s
 {
 	if (auto ok = check_write_access(key_register_of(c.slot), session, 32); !ok)
 		return ok;
-	if (!valid_key_id(c.id))
+	return restore_key(c.slot, c.key, c.salt, c.id);
+}
+
+RegResult<void> RegisterStore::restore_key(KeySlotId slot, const Key32& key, KeySalt salt,
+                                           std::uint32_t id)
+{
+	if (!valid_key_id(id))
 		return tl::unexpected(RegStatus::BadValue);
 	KeySlot next;
 	next.present = true;
-	next.key = c.key.clone();
-	next.salt = c.salt;
-	next.id = c.id;
+	next.key = key.clone();
+	next.salt = salt;
+	next.id = id;
 	// One move of a fully built slot: no observer sees a key without its salt and ID.
-	keys_[static_cast<std::size_t>(c.slot)] = std::move(next);
+	keys_[static_cast<std::size_t>(slot)] = std::move(next);
 	return {};
 }
 

@@ -220,6 +220,12 @@ public:
 	// spsec_participant register_write_segment.c). Configuration registers are kept.
 	void manufacturer_reset() noexcept;
 
+	// Puts a persisted key back (the daemon's key store at start-up), without the session
+	// rules: those governed the write that installed it. Errors: BadValue (ID 0 or
+	// FFFFFFFFh).
+	[[nodiscard]] RegResult<void> restore_key(KeySlotId slot, const Key32& key, KeySalt salt,
+	                                          std::uint32_t id);
+
 	// Equal when every value and every key byte is equal (keys compared in constant time).
 	friend bool operator==(const RegisterStore& a, const RegisterStore& b) noexcept;
 

@@ -59,6 +59,15 @@ Result<void> Daemon::start_steps()
 	if (!cfg)
 		return tl::unexpected(cfg.error().with_context("loading the configuration"));
 	config_ = std::move(*cfg);
+	auto overlay = load_register_overlay(overlay_path());
+	if (!overlay)
+		return tl::unexpected(
+		        overlay.error().with_context("loading the Configurator-written registers"));
+	overlay_ = std::move(*overlay);
+	for (std::string_view key : apply_register_overlay(overlay_, *config_))
+		log.info(cat("configuration: ", key, " is the value a Configurator wrote (",
+		             overlay_path(), ")"));
+	device_ = local_device_info();
 	log.info(cat("configuration ", config_path_, ": interface ", config_->interface,
 	             ", participant ", config_->participant_id,
 	             config_->sync_role ? ", Sync role" : ""));
@@ -67,13 +76,15 @@ Result<void> Daemon::start_steps()
 	auto keys = KeyStore::load(config_->key_store, deps_.key_owner);
 	if (!keys)
 		return tl::unexpected(keys.error());
-	if (keys->get(KeyRole::Seed) == nullptr)
-		return fail(cat("key store ", config_->key_store,
-		                " has no Seed Key (seed.key, seed.salt, seed.id)"));
 	keys_ = std::move(*keys);
-	log.info(cat("key store loaded: seed key ID ", hex32(keys_->get(KeyRole::Seed)->id),
-	             keys_->memory_locked() ? ", memory locked"
-	                                    : ", memory NOT locked (mlock failed)"));
+	if (has_seed())
+		log.info(cat("key store loaded: seed key ID ", hex32(keys_->get(KeyRole::Seed)->id),
+		             keys_->memory_locked() ? ", memory locked"
+		                                    : ", memory NOT locked (mlock failed)"));
+	else
+		log.warning(cat("key store ", config_->key_store,
+		                " has no Seed Key: factory-fresh node, the data plane stays closed "
+		                "until a Configurator installs one (docs/commissioning.md)"));
 	if (!keys_->memory_locked())
 		log.warning("key memory could not be locked (RLIMIT_MEMLOCK); keys may reach swap");
 
@@ -142,7 +153,24 @@ Result<void> Daemon::start_steps()
 		return tl::unexpected(cs.error());
 	control_ = std::move(*cs);
 
-	// 6. clock and initial state
+	// 6. Configurator sessions, clock and initial state
+	SessionTimeouts st;
+	st.response_ns = static_cast<std::uint64_t>(
+	        std::chrono::nanoseconds(config_->timeouts.response).count());
+	st.session_ns = static_cast<std::uint64_t>(
+	        std::chrono::nanoseconds(config_->timeouts.session).count());
+	session_.emplace(
+	        config_->participant_id, config_->aead,
+	        [this](std::span<std::uint8_t> out) {
+		        // Session randoms must be unpredictable: without the kernel's generator
+		        // there is no safe way on, so stop (systemd restarts the service).
+		        if (auto r = deps_.random(out); !r) {
+			        deps_.log->error(
+			                r.error().with_context("session random").message());
+			        std::abort();
+		        }
+	        },
+	        st);
 	if (auto r = start_clock(); !r)
 		return r;
 
@@ -315,6 +343,40 @@ std::string Daemon::status_json()
 	}
 	w.end_object();
 	w.key("alert").value(sm_.alert);
+	if (last_event_ != 0)
+		w.key("last_event").value(hex32(last_event_));
+	else
+		w.key("last_event").null();
+	w.key("configurator").begin_object();
+	std::string_view session_state = "idle";
+	if (session_ && session_->state() == SessionServer::State::AwaitClientFinished)
+		session_state = "handshake";
+	else if (session_ && session_->in_configuration())
+		session_state = "open";
+	w.key("session").value(session_state);
+	if (session_state != "idle")
+		w.key("key").value(opening_key_name(session_->opening_key()));
+	w.key("written").begin_object();
+	if (overlay_.participant_id)
+		w.key("participant_id").value(std::uint64_t{*overlay_.participant_id});
+	if (overlay_.heartbeat_timing)
+		w.key("heartbeat_timing").value(std::uint64_t{*overlay_.heartbeat_timing});
+	if (overlay_.heartbeat_monitor)
+		w.key("heartbeat_monitor").value(hex32(*overlay_.heartbeat_monitor));
+	if (overlay_.sync_role)
+		w.key("sync_role").value(std::uint64_t{*overlay_.sync_role});
+	if (overlay_.bit_rate)
+		w.key("bit_rate").value(hex32(*overlay_.bit_rate));
+	w.end_object();
+	// Written registers that take effect only when spsecd starts again.
+	w.key("restart_pending").begin_array();
+	if (config_ && overlay_.participant_id &&
+	    *overlay_.participant_id != config_->participant_id)
+		w.value("participant_id");
+	if (config_ && overlay_.sync_role && (*overlay_.sync_role != 0) != config_->sync_role)
+		w.value("sync_role");
+	w.end_array();
+	w.end_object();
 	w.key("resumed").value(resumed_);
 	w.key("csalt_set").value(csalt_.has_value());
 	w.key("comm_key_windows").begin_array();
@@ -370,12 +432,16 @@ Result<void> Daemon::reload()
 		emit_event("reload", std::string_view(f).substr(1, f.size() - 2));
 		return tl::unexpected(e);
 	};
+	if (session_ && session_->state() != SessionServer::State::Idle)
+		return refuse(Error{0, "a Configurator session is open: reload after it ends"});
 	(void)deps_.notify("RELOADING=1");
 	auto cfg = load_config(config_path_);
 	if (!cfg) {
 		(void)deps_.notify("READY=1");
 		return refuse(cfg.error().with_context("loading the configuration"));
 	}
+	// The registers a Configurator wrote still override the file (register_overlay.h).
+	(void)apply_register_overlay(overlay_, *cfg);
 	// These are baked into the attached data plane, the open sockets or the clock.
 	struct Fixed {
 		const char* key;
@@ -403,16 +469,27 @@ Result<void> Daemon::reload()
 		(void)deps_.notify("READY=1");
 		return refuse(keys.error());
 	}
-	if (keys->get(KeyRole::Seed) == nullptr) {
+	if (keys->get(KeyRole::Seed) == nullptr && has_seed()) {
+		// Taking the Seed Key away from a running node is a manufacturer reset's job.
 		(void)deps_.notify("READY=1");
 		return refuse(Error{0, cat("key store ", cfg->key_store, " has no Seed Key")});
 	}
+	const KeyEntry* old_seed = has_seed() ? keys_->get(KeyRole::Seed) : nullptr;
+	const KeyEntry* new_seed = keys->get(KeyRole::Seed);
+	const bool seed_changed =
+	        new_seed != nullptr && (old_seed == nullptr || old_seed->id != new_seed->id ||
+	                                old_seed->salt != new_seed->salt ||
+	                                !ct_equal(old_seed->key.expose(), new_seed->key.expose()));
 	if (auto r = deps_.data_plane->reconfigure(*cfg); !r) {
 		(void)deps_.notify("READY=1");
 		return refuse(r.error().with_context("applying the policy"));
 	}
 	config_ = std::move(*cfg);
 	keys_ = std::move(*keys);
+	if (seed_changed) {
+		log.info("reload: the Seed Key changed, deriving the Communication Keys again");
+		rederive_comm_keys();
+	}
 	(void)deps_.notify("READY=1");
 	log.info(cat("configuration reloaded from ", config_path_));
 	emit_event("reload", "\"ok\":true");
@@ -489,6 +566,7 @@ void Daemon::on_data_plane_event(const spsec_event& e)
 	emit_event("data_plane", std::string_view(f).substr(1, f.size() - 2));
 	if (code != 0) {
 		// Secure -> Warning (DE03h also stops our heartbeat while in Warning).
+		record_event_code(static_cast<std::uint16_t>(code));
 		apply(SmEvent::SecurityEvent, static_cast<std::uint16_t>(code));
 		rearm_timer();
 	}
@@ -531,6 +609,7 @@ void Daemon::teardown() noexcept
 	emit_event("stopping", "");
 	control_.reset();
 	proto_timer_.reset();
+	session_.reset();  // wipes the Session Key
 	for (auto& k : live_keys_)
 		k.reset();
 	persist_timer_.reset();

@@ -3,7 +3,9 @@
 //
 // start() runs, in order, stopping at the first failure:
 //   1. parse the config (core/config.h; a bad file names the key and line)
-//   2. load the key store (owner-only file; a Seed Key is required)
+//   2. load the key store (owner-only file) and the configuration registers a Configurator
+//      wrote (register_overlay.h); without a Seed Key the node is factory-fresh: it stays in
+//      Waiting, its data plane closed, and answers only Configurator sessions
 //   3. open the data plane (load + attach, or take over pinned maps)
 //   4. open the CAN_RAW control-plane socket (FD frames, bit-25 filter, SO_MARK)
 //   5. signals (SIGTERM/SIGINT stop, SIGHUP reload), wall-clock watch, control socket
@@ -37,6 +39,8 @@
 
 #include "core/config.h"
 #include "core/messages.h"
+#include "core/registers.h"
+#include "core/session.h"
 #include "core/state_machine.h"
 #include "daemon/can_port.h"
 #include "daemon/clock.h"
@@ -45,6 +49,7 @@
 #include "daemon/event_loop.h"
 #include "daemon/key_store.h"
 #include "daemon/logger.h"
+#include "daemon/register_overlay.h"
 #include "daemon/sync_clock.h"
 
 namespace spsec {
@@ -98,6 +103,8 @@ struct DaemonDeps {
 
 class Daemon {
 public:
+	static constexpr std::uint64_t kSyncBroadcastNs = 10'000'000'000;  // spec §5: every 10 s
+
 	// deps.log, deps.clock, deps.data_plane must outlive the Daemon.
 	Daemon(DaemonDeps deps, std::string config_path);
 	~Daemon();
@@ -144,6 +151,13 @@ public:
 	// Reads and handles every pending control-plane frame (the CAN socket's handler; tests
 	// with a FakeCanPort call it after queueing frames).
 	void process_can();
+	// The register map as a Configurator sees it now (keys from the key store, configuration
+	// registers from the YAML with the written ones over it, live status and last event).
+	[[nodiscard]] RegisterStore register_store() const;
+	[[nodiscard]] const SessionServer* session() const noexcept
+	{
+		return session_ ? &*session_ : nullptr;
+	}
 	[[nodiscard]] CanPort* can() noexcept { return can_.get(); }
 	[[nodiscard]] const Status& sm_status() const noexcept { return sm_; }
 	[[nodiscard]] const std::optional<CommSalt>& csalt() const noexcept { return csalt_; }
@@ -181,6 +195,20 @@ private:
 	[[nodiscard]] StampParams stamp_params() const;
 	[[nodiscard]] Result<void> load_or_draw_csalt(bool reuse);
 	[[nodiscard]] std::uint64_t heartbeat_period_ns() const;
+	// Configurator sessions (session.cpp).
+	void on_session_frame(const CanFrame& f);
+	void handle_session_output(ServerOutput out);
+	[[nodiscard]] Result<void> commit_registers(const RegisterStore& next,
+	                                            const std::vector<SessionEvent>& events);
+	void on_session_event(const SessionEvent& e);
+	void exit_configuration(std::string_view reason);
+	void rederive_comm_keys();
+	[[nodiscard]] bool has_seed() const noexcept
+	{
+		return keys_ && keys_->get(KeyRole::Seed) != nullptr;
+	}
+	[[nodiscard]] std::string overlay_path() const;
+	void record_event_code(std::uint16_t code) noexcept { last_event_ = code; }
 	void on_data_plane_events();
 	void on_data_plane_event(const spsec_event& e);
 
@@ -233,6 +261,12 @@ private:
 	// until our own PA response (participant) re-establishes them.
 	bool resumed_ = false;
 	std::map<std::uint8_t, Peer> peers_;
+	// Configurator sessions.
+	std::optional<SessionServer> session_;
+	RegisterOverlay overlay_;  // configuration registers written over the bus, persisted
+	DeviceInfo device_;
+	std::uint16_t last_event_ = 0;  // register 51h
+	bool seed_changed_ = false;     // a Seed Key was installed in the open session
 	bool data_plane_open_ = false;
 	bool torn_down_ = true;
 };

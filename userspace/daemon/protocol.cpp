@@ -20,7 +20,6 @@ namespace spsec {
 namespace {
 
 constexpr std::uint64_t kMs = 1'000'000;
-constexpr std::uint64_t kSyncBroadcastNs = 10'000 * kMs;  // spec §5: every 10 s
 
 CanFrame from_kernel(const canfd_frame& k)
 {
@@ -89,6 +88,7 @@ void Daemon::security_event(std::uint16_t code, std::string_view detail)
 {
 	deps_.log->warning(
 	        cat("security event ", hex32(code), " (", event_code_name(code), "): ", detail));
+	record_event_code(code);
 	emit_event("security_event", code_fields(code, detail));
 	apply(SmEvent::SecurityEvent, code);
 }
@@ -98,7 +98,8 @@ void Daemon::apply(SmEvent ev, std::uint16_t code)
 	SmInput in;
 	in.event = ev;
 	in.event_code = code;
-	in.synchronized = clock_ && clock_->is_set();
+	// Exit Config returns to Secure only with usable keys: clock, Seed Key and csalt.
+	in.synchronized = clock_ && clock_->is_set() && has_seed() && csalt_.has_value();
 	const Transition tr = step(sm_, in);
 	if (!tr.valid) {
 		deps_.log->debug(cat("state machine: ", sm_event_name(ev), " ignored in ",
@@ -214,6 +215,10 @@ Result<void> Daemon::resume_or_start()
 		deps_.log->warning("pinned data plane runs another tick: not resuming");
 		pinned.reset();
 	}
+	if (pinned && !has_seed()) {
+		deps_.log->warning("no Seed Key: not resuming the pinned data plane");
+		pinned.reset();
+	}
 	if (config_->sync_role) {
 		if (auto r = load_or_draw_csalt(pinned.has_value()); !r)
 			return r;
@@ -258,6 +263,10 @@ Result<void> Daemon::resume_or_start()
 
 void Daemon::establish_sync()
 {
+	if (!has_seed()) {
+		deps_.log->info("Sync role: no Seed Key yet, staying in Waiting");
+		return;
+	}
 	if (!csalt_) {
 		if (auto r = load_or_draw_csalt(false); !r) {
 			deps_.log->error(r.error().message());
@@ -285,7 +294,7 @@ void Daemon::wipe_comm_keys()
 
 void Daemon::update_keys()
 {
-	if (!csalt_ || !clock_ || !clock_->is_set() || !keys_)
+	if (!csalt_ || !clock_ || !clock_->is_set() || !has_seed())
 		return;
 	const KeyEntry* seed = keys_->get(KeyRole::Seed);
 	const std::uint64_t t = clock_->now_t();
@@ -359,6 +368,7 @@ void Daemon::run_timers()
 		                       " (sync_abort): no verifiable Sync broadcast for ",
 		                       config_->timeouts.sync_abort.count(),
 		                       " ms: Security Abort"));
+		record_event_code(event_code::kSyncAbort);
 		emit_event("security_event",
 		           code_fields(event_code::kSyncAbort, "no verifiable sync in time"));
 		resumed_ = false;
@@ -384,6 +394,10 @@ void Daemon::run_timers()
 		if (!sm_.heartbeat_suppressed)
 			send_heartbeat();
 		hb_due_ = next_heartbeat_ns();
+	}
+	if (session_) {
+		if (auto d = session_->next_deadline(); d && *d <= now)
+			handle_session_output(session_->on_tick(now));
 	}
 	check_peers(now);
 	rearm_timer();
@@ -425,6 +439,9 @@ void Daemon::rearm_timer()
 	for (std::uint64_t d :
 	     {pa_due_, bcast_due_, hb_due_, sync_deadline_, hold_due_, abort_due_, key_due_})
 		consider(d);
+	if (session_)
+		if (auto d = session_->next_deadline(); d)
+			consider(std::max<std::uint64_t>(*d, 1));
 	const std::uint64_t period = heartbeat_period_ns();
 	if (period != 0 && (sm_.state == State::Secure || sm_.state == State::Warning)) {
 		std::vector<std::uint8_t> watched = config_->heartbeat.monitor;
@@ -459,6 +476,10 @@ void Daemon::send_frame(const CanFrame& f, std::string_view what)
 
 void Daemon::send_pa_request()
 {
+	if (!has_seed()) {
+		deps_.log->debug("no Seed Key: no Parameter Authentication request");
+		return;
+	}
 	PaRequest m;
 	m.pp = config_->participant_id;
 	if (auto r = deps_.random(m.random); !r) {
@@ -541,6 +562,15 @@ void Daemon::process_can()
 		case ControlKind::Heartbeat:
 			on_heartbeat(f);
 			break;
+		case ControlKind::ClientHello:
+		case ControlKind::ClientFinished:
+		case ControlKind::ReadInitRequest:
+		case ControlKind::ReadSegRequest:
+		case ControlKind::WriteInitRequest:
+		case ControlKind::WriteSegRequest:
+		case ControlKind::TerminateRequest:
+			on_session_frame(f);
+			break;
 		default:
 			deps_.log->debug(cat("control frame ", hex32(f.can_id), " (",
 			                     control_kind_name(c->kind), ") not handled"));
@@ -552,7 +582,7 @@ void Daemon::process_can()
 
 void Daemon::on_pa_request(const CanFrame& f)
 {
-	if (!config_->sync_role || !csalt_ || !clock_->is_set())
+	if (!config_->sync_role || !csalt_ || !clock_->is_set() || !has_seed())
 		return;
 	if (sm_.state != State::Secure && sm_.state != State::Warning)
 		return;
@@ -575,7 +605,7 @@ void Daemon::on_pa_request(const CanFrame& f)
 
 void Daemon::on_pa_response(const CanFrame& f)
 {
-	if (config_->sync_role)
+	if (config_->sync_role || !has_seed())
 		return;
 	auto m = decode_pa_response(f);
 	if (!m) {
@@ -590,6 +620,7 @@ void Daemon::on_pa_response(const CanFrame& f)
 	    !v) {
 		// FE00h; in Waiting the state machine has nothing to do, the request is retried.
 		deps_.log->warning(to_error(v.error(), "PA response").message());
+		record_event_code(event_code::kPaAuthFailure);
 		emit_event("security_event",
 		           code_fields(event_code::kPaAuthFailure, msg_errc_name(v.error().code)));
 		return;
@@ -634,7 +665,7 @@ void Daemon::on_pa_response(const CanFrame& f)
 
 void Daemon::on_sync_broadcast(const CanFrame& f)
 {
-	if (config_->sync_role || !clock_->is_set() || resumed_)
+	if (config_->sync_role || !clock_->is_set() || resumed_ || !has_seed())
 		return;
 	if (sm_.state != State::Secure && sm_.state != State::Warning)
 		return;
@@ -667,7 +698,8 @@ void Daemon::on_sync_broadcast(const CanFrame& f)
 
 void Daemon::on_heartbeat(const CanFrame& f)
 {
-	if (!clock_->is_set() || (sm_.state != State::Secure && sm_.state != State::Warning))
+	if (!clock_->is_set() || !has_seed() ||
+	    (sm_.state != State::Secure && sm_.state != State::Warning))
 		return;
 	OpenParams op;
 	op.stamp = stamp_params();
