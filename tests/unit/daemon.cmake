@@ -15,3 +15,12 @@ spsec_unit_test(test_daemon
 spsec_bpf_test(test_daemon_bpf
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_bpf_counters_test.cpp
   LIBS spsec_daemon)
+
+# unit tests: spsecd's side of Configurator sessions, driven by the real `spsecctl configure`
+# (its sources compiled in) through a FrameLink onto the daemons' fake bus.
+spsec_unit_test(test_configurator
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_configurator_test.cpp
+          ${PROJECT_SOURCE_DIR}/userspace/ctl/cmd_configure.cpp
+          ${PROJECT_SOURCE_DIR}/userspace/ctl/cmd_provision.cpp
+          ${PROJECT_SOURCE_DIR}/userspace/ctl/can_link.cpp
+  LIBS spsec_daemon spsec_core)

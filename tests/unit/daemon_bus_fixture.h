@@ -38,10 +38,12 @@ struct Node {
 	std::vector<std::string> events;
 	std::uint8_t rnd_counter = 0;
 	bool connected = true;  // false: the node's frames do not reach the bus and back
+	FakeClock& clock_;
 
 	Node(FakeClock& clock, int pp, bool sync, const std::string& heartbeat,
 	     const std::string& keys = kKeys, const std::string& bitrate = "1000000",
 	     int window = 150)
+	    : clock_(clock)
 	{
 		spsec::test::write_file(dir.file("spsecd.yaml"),
 		                        "interface: vcan0\nparticipant_id: " + std::to_string(pp) +
@@ -53,9 +55,18 @@ struct Node {
 		                                "\ncontrol_socket: " + dir.file("ctl.sock") +
 		                                "\npin_dir: " + dir.file("pins") + "\n");
 		spsec::test::write_file(dir.file("keys"), keys, 0600);
+		make_daemon();
+	}
+	// A new Daemon on the same files (config, key store, state dir), not started: spsecd
+	// restarting. The old one is torn down first.
+	void make_daemon()
+	{
+		d.reset();
+		can = nullptr;
 		DaemonDeps deps;
 		deps.log = &log;
-		deps.clock = &clock;
+		deps.clock = &clock_;
+		deps.data_plane = &dp;
 		deps.data_plane = &dp;
 		deps.open_can = [this](const std::string&) -> Result<std::unique_ptr<CanPort>> {
 			auto p = std::make_unique<FakeCanPort>();
@@ -117,6 +128,8 @@ struct Bus {
 	FakeClock clock{5'000'000'000};
 	std::vector<Node*> nodes;
 	std::vector<canfd_frame> wire;  // everything that crossed the bus
+	// Sees every frame that crosses the bus (a Configurator listening on it).
+	std::function<void(const canfd_frame&)> tap;
 
 	// Delivers queued frames until the bus is quiet; optional `tamper` edits each frame.
 	void pump(const std::function<void(canfd_frame&)>& tamper = {})
@@ -133,6 +146,8 @@ struct Bus {
 					if (tamper)
 						tamper(f);
 					wire.push_back(f);
+					if (tap)
+						tap(f);
 					for (Node* to : nodes)
 						if (to != from && to->connected)
 							to->can->inbox.push_back(f);

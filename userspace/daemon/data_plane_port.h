@@ -96,11 +96,12 @@ public:
 		last = st;
 		return {};
 	}
-	[[nodiscard]] Result<void> install_key(AeadKind aead, const Key32&, const KeySalt&,
+	[[nodiscard]] Result<void> install_key(AeadKind aead, const Key32& key, const KeySalt&,
 	                                       std::uint64_t window) override
 	{
 		(void)aead;
 		installs.push_back(window);
+		key_of_window[window].assign(key.expose().begin(), key.expose().end());
 		slots[window_parity(window)] = window;
 		return {};
 	}
@@ -146,7 +147,9 @@ public:
 	bool opened = false;
 	DataPlaneState last;
 	CounterSnapshot snapshot;
-	std::vector<std::uint64_t> installs;      // windows, in install order
+	std::vector<std::uint64_t> installs;  // windows, in install order
+	// The last key installed per window (a test compares keys across nodes).
+	std::map<std::uint64_t, std::vector<std::uint8_t>> key_of_window;
 	std::map<unsigned, std::uint64_t> slots;  // parity -> window now installed
 	int wipes = 0;
 	std::optional<DataPlaneState> pinned;  // what open() "found" (set by the test)
