@@ -284,6 +284,15 @@ TEST_CASE("configure: usage errors exit 2 and name the argument", "[ctl]")
 	        {{"--interface", "vcan0", "--participant", "5", "--key-selector", "zero", "--aead",
 	          "rot13", "status"},
 	         "--aead"},
+	        {session(5, "zero") +
+	                 std::vector<std::string>{"--response-timeout", "0", "status"},
+	         "--response-timeout '0'"},
+	        {session(5, "zero") +
+	                 std::vector<std::string>{"--response-timeout", "10000", "status"},
+	         "below the 10 s session limit"},
+	        {session(5, "zero") +
+	                 std::vector<std::string>{"--response-timeout", "fast", "status"},
+	         "--response-timeout 'fast'"},
 	};
 	for (const auto& c : cases) {
 		auto o = configure(bus, c.args);

@@ -37,7 +37,7 @@ constexpr int kExitUsage = 2;
 constexpr const char* kConfigureHelp =
         "usage: spsecctl configure --interface IF --participant N\n"
         "                          --key-selector zero|provisioning|integrator [--key-file F]\n"
-        "                          [--aead NAME] [--json] OP...\n"
+        "                          [--aead NAME] [--response-timeout MS] [--json] OP...\n"
         "\n"
         "Opens a Configurator session to participant N (1..127) with the chosen key, runs the\n"
         "operations in order and terminates the session. Stops at the first failure (the\n"
@@ -46,6 +46,8 @@ constexpr const char* kConfigureHelp =
         "  --key-file F     key store file holding <selector>.key/.salt/.id (chmod 600);\n"
         "                   not used with the Zero Key\n"
         "  --aead NAME      the network's AEAD: aes-gcm (default), chacha20-poly1305, ascon\n"
+        "  --response-timeout MS  wait this long for each response (default 100, the\n"
+        "                   spec's; raise it only for slow links such as emulated buses)\n"
         "  --json           one JSON object on stdout instead of a table\n"
         "Operations (REG: CLI name or address, e.g. participant-id, 0x60, 60h):\n"
         "  read REG                      read a register\n"
@@ -521,6 +523,7 @@ struct Options {
 	std::optional<std::string> key_file;
 	AeadKind aead = AeadKind::AesGcm;
 	bool json = false;
+	std::uint64_t response_ms = 100;  // spec §5
 };
 
 tl::expected<std::size_t, Usage> parse_options(const std::vector<std::string>& a, Options& o)
@@ -559,6 +562,13 @@ tl::expected<std::size_t, Usage> parse_options(const std::vector<std::string>& a
 				              "(the Seed Key never opens a session)"});
 		} else if (opt == "--key-file") {
 			o.key_file = v;
+		} else if (opt == "--response-timeout") {
+			auto n = parse_number(v);
+			if (!n || *n < 1 || *n >= 10'000)
+				return tl::unexpected(Usage{"--response-timeout '" + v +
+				                            "' is not a time in ms, 1..9999 (below the 10 s "
+				                            "session limit)"});
+			o.response_ms = *n;
 		} else if (opt == "--aead") {
 			auto k = parse_aead_name(v);
 			if (!k)
@@ -605,6 +615,7 @@ int run_configure(const std::vector<std::string>& args, CtlEnv& env)
 	cfg.pp = o.pp;
 	cfg.aead = o.aead;
 	cfg.opening = *o.key;
+	cfg.timeouts.response_ns = o.response_ms * 1'000'000;
 	if (o.key_file) {
 		const KeySlotId slot = *o.key == OpeningKey::Provisioning ? KeySlotId::Provisioning
 		                                                          : KeySlotId::Integrator;
