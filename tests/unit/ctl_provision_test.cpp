@@ -105,6 +105,11 @@ TEST_CASE("provision: the example plan commissions a fresh bus; a second run cha
 	o = provision(bus, plan, {"--check"});
 	CHECK(o.rc == 0);
 	CHECK(bus.sent == sent);
+	// A longer response limit changes nothing else.
+	o = provision(bus, plan, {"--response-timeout", "500"});
+	INFO(o.out << o.err);
+	CHECK(o.rc == 0);
+	CHECK(bus.commits() == commits);
 }
 
 TEST_CASE("provision: a changed Seed Key in the plan re-keys, nothing else", "[ctl]")
@@ -210,4 +215,13 @@ TEST_CASE("provision: bad plans are rejected before the bus is touched", "[ctl]"
 	CHECK(provision(bus, dir.path() + "/nope.yaml").rc == 2);
 	CHECK(run_cmd(run_provision, bus, {}).rc == 2);
 	CHECK(run_cmd(run_provision, bus, {"a.yaml", "b.yaml"}).rc == 2);
+	for (const std::vector<std::string>& args :
+	     {std::vector<std::string>{"--response-timeout", "0", "a.yaml"},
+	      std::vector<std::string>{"--response-timeout", "10000", "a.yaml"},
+	      std::vector<std::string>{"a.yaml", "--response-timeout"}}) {
+		auto o = run_cmd(run_provision, bus, args);
+		CHECK(o.rc == 2);
+		CHECK(contains(o.err, "--response-timeout"));
+	}
+	CHECK(bus.opened == 0);
 }

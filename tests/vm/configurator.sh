@@ -9,9 +9,9 @@
 #   2. Attacks, each refused with its event and the node's key store unchanged (sha256): a
 #      replayed ClientFinished (5E02h), a session opened with a wrong Integrator Key (5E02h),
 #      the Provisioning Key written a second time (already_set).
-#   3. The Seed Key of the running bus is re-keyed node by node with the Integrator Key; every
-#      node is back in Secure with the new Key ID, and afterwards every frame A sends reaches B
-#      with no drop counted on B.
+#   3. The Seed Key of the running bus is re-keyed node by node from one `spsecctl provision`
+#      plan; every node is back in Secure with the new Key ID, afterwards every frame A sends
+#      reaches B with no drop counted on B, and the same plan run again changes nothing.
 # TCG is slow: as in daemon_bus.sh the test config allows a 2 s PA round trip and a 1 ms tick
 # with the widest acceptance window, and here a 5 s session response time on both ends
 # (`timeouts.response` on the nodes, --response-timeout on spsecctl); the defaults stay strict.
@@ -185,10 +185,22 @@ check_eq "F's key store is unchanged" "$before" "$(sum_of "${KS[F]}")"
 check "F logged the refusal" log_has "$VM_OUT/spsecd-F.log" "access refused"
 
 # ---- 3. re-keying the running bus -------------------------------------------------------------
-for pp in 5 6 127 1; do
-	check "participant $pp takes the new Seed Key" \
-		cfgctl "$pp" integrator --key-file "$W/integ.keys" install-seed --key-file "$W/seed2.keys"
-done
+# One plan for the whole bus (the Sync last): only the Seed Key differs, so spsecctl provision
+# re-keys each node in one Integrator-Key session; run again, it writes nothing.
+{
+	echo "format: 1"
+	echo "interface: vxC"
+	echo "nodes:"
+	for n in A:5 B:6 F:127 S:1; do
+		printf '  - {participant-id: %s, provisioning-key: prov-%s.keys, integrator-key: integ.keys, seed-key: seed2.keys}\n' \
+			"${n#*:}" "${n%%:*}"
+	done
+} >"$W/plan.yaml"
+provision() { ip netns exec nsC "$SPSECCTL" provision --response-timeout 5000 "$W/plan.yaml"; }
+out=$(provision 2>&1)
+check_eq "spsecctl provision re-keys the running bus" 0 $?
+echo "$out" | sed 's/^/#   /'
+check "the plan re-keyed four nodes (key, salt and ID each)" grep -q "provisioned 4 node(s), 12 register write(s)" <<<"$out"
 for n in S A B F; do
 	check "$n holds Seed Key 0x00000043" wait_until 10 seed_is $n 0x00000043
 	check "$n is back in Secure after the switch-over" wait_until 90 state_is $n Secure
@@ -202,6 +214,11 @@ check_eq "no frame dropped on B after the switch-over" "$drops_before" "$(drops 
 check_eq "B's frames arrived in order" "$(seq 10 39 | sed 's/^/AB/' | tr '\n' ' ')" \
 	"$(grep -o ' vxB 124##5AB[0-9]*' "$VM_OUT/cfg-nodeB.log" | sed 's/.*##5//' | tr '\n' ' ')"
 echo "# B status: $(status_json B | jq -c '{state,keys,last_event,configurator}')"
+before=$(for n in S A B F; do sum_of "${KS[$n]:-$W/keys-$n}"; done)
+out=$(provision 2>&1)
+check_eq "the same plan again succeeds" 0 $?
+check "... and writes nothing" grep -q "provisioned 4 node(s), 0 register write(s)" <<<"$out"
+check_eq "no key store changed" "$before" "$(for n in S A B F; do sum_of "${KS[$n]:-$W/keys-$n}"; done)"
 
 for n in S A B F; do
 	kill -TERM "${PIDS[$n]}"

@@ -114,6 +114,15 @@ std::string register_label(std::uint8_t reg)
 	return name + " (" + hex_h(reg, 2) + ")";
 }
 
+Result<std::uint64_t> parse_response_timeout(std::string_view text)
+{
+	auto n = parse_number(text);
+	if (!n || *n < 1 || *n >= 10'000)
+		return fail("--response-timeout '" + std::string(text) +
+		            "' is not a time in ms, 1..9999 (below the 10 s session limit)");
+	return *n * 1'000'000;
+}
+
 Result<std::uint64_t> parse_number(std::string_view text)
 {
 	std::string_view s = text;
@@ -523,7 +532,7 @@ struct Options {
 	std::optional<std::string> key_file;
 	AeadKind aead = AeadKind::AesGcm;
 	bool json = false;
-	std::uint64_t response_ms = 100;  // spec §5
+	std::uint64_t response_ns = kDefaultResponseNs;
 };
 
 tl::expected<std::size_t, Usage> parse_options(const std::vector<std::string>& a, Options& o)
@@ -563,12 +572,10 @@ tl::expected<std::size_t, Usage> parse_options(const std::vector<std::string>& a
 		} else if (opt == "--key-file") {
 			o.key_file = v;
 		} else if (opt == "--response-timeout") {
-			auto n = parse_number(v);
-			if (!n || *n < 1 || *n >= 10'000)
-				return tl::unexpected(Usage{"--response-timeout '" + v +
-				                            "' is not a time in ms, 1..9999 (below the 10 s "
-				                            "session limit)"});
-			o.response_ms = *n;
+			auto n = parse_response_timeout(v);
+			if (!n)
+				return tl::unexpected(Usage{n.error().message()});
+			o.response_ns = *n;
 		} else if (opt == "--aead") {
 			auto k = parse_aead_name(v);
 			if (!k)
@@ -615,7 +622,7 @@ int run_configure(const std::vector<std::string>& args, CtlEnv& env)
 	cfg.pp = o.pp;
 	cfg.aead = o.aead;
 	cfg.opening = *o.key;
-	cfg.timeouts.response_ns = o.response_ms * 1'000'000;
+	cfg.timeouts.response_ns = o.response_ns;
 	if (o.key_file) {
 		const KeySlotId slot = *o.key == OpeningKey::Provisioning ? KeySlotId::Provisioning
 		                                                          : KeySlotId::Integrator;

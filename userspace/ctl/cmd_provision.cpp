@@ -41,13 +41,14 @@ constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 
 constexpr const char* kProvisionHelp =
-        "usage: spsecctl provision [--check] PLAN.yaml\n"
+        "usage: spsecctl provision [--check] [--response-timeout MS] PLAN.yaml\n"
         "\n"
         "Provisions every node of the plan: Provisioning, Integrator and Seed Keys, participant\n"
         "ID, heartbeat and Sync role. Idempotent: reads the Key IDs and settings first and\n"
         "writes only what differs. Stops at the first failure (exit 1) and reports what was\n"
         "done. The whole plan, key files included, is checked before the bus is touched;\n"
-        "--check only does that. Format: docs/commissioning.md.\n";
+        "--check only does that. --response-timeout MS: wait this long for each response\n"
+        "(default 100, the spec's; only for slow links). Format: docs/commissioning.md.\n";
 
 struct NodePlan {
 	int line = 0;
@@ -64,6 +65,7 @@ struct PlanFile {
 	std::string ifname;
 	AeadKind aead = AeadKind::AesGcm;
 	std::vector<NodePlan> nodes;
+	std::uint64_t response_ns = kDefaultResponseNs;  // --response-timeout, not in the file
 };
 
 std::string where(const std::string& file, const YAML::Node& n)
@@ -319,6 +321,7 @@ Provisioner::Session Provisioner::session(const std::string& step, std::uint8_t 
 	cfg.pp = at;
 	cfg.aead = plan_.aead;
 	cfg.opening = key;
+	cfg.timeouts.response_ns = plan_.response_ns;
 	if (km) {
 		cfg.key = km->key.clone();
 		cfg.salt = km->salt;
@@ -468,13 +471,24 @@ int run_provision(const std::vector<std::string>& args, CtlEnv& env)
 {
 	bool check = false;
 	std::optional<std::string> path;
-	for (const auto& a : args) {
+	std::uint64_t response_ns = kDefaultResponseNs;
+	for (std::size_t i = 0; i < args.size(); i++) {
+		const std::string& a = args[i];
 		if (a == "--help" || a == "-h") {
 			env.out += kProvisionHelp;
 			return kExitOk;
 		}
 		if (a == "--check") {
 			check = true;
+		} else if (a == "--response-timeout") {
+			auto n = i + 1 < args.size() ? parse_response_timeout(args[++i])
+			                             : fail("--response-timeout needs a value");
+			if (!n) {
+				env.err += "spsecctl provision: " + n.error().message() +
+				           "\n(spsecctl provision --help)\n";
+				return kExitUsage;
+			}
+			response_ns = *n;
 		} else if (a.rfind("--", 0) == 0 || path) {
 			env.err += "spsecctl provision: unexpected argument '" + a +
 			           "'\n(spsecctl provision --help)\n";
@@ -493,6 +507,7 @@ int run_provision(const std::vector<std::string>& args, CtlEnv& env)
 		env.err += "spsecctl provision: " + plan.error().message() + "\n";
 		return kExitUsage;
 	}
+	plan->response_ns = response_ns;
 	if (check) {
 		env.out += *path + ": valid, " + std::to_string(plan->nodes.size()) + " node(s)\n";
 		return kExitOk;
