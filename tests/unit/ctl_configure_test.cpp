@@ -284,8 +284,7 @@ TEST_CASE("configure: usage errors exit 2 and name the argument", "[ctl]")
 	        {{"--interface", "vcan0", "--participant", "5", "--key-selector", "zero", "--aead",
 	          "rot13", "status"},
 	         "--aead"},
-	        {session(5, "zero") +
-	                 std::vector<std::string>{"--response-timeout", "0", "status"},
+	        {session(5, "zero") + std::vector<std::string>{"--response-timeout", "0", "status"},
 	         "--response-timeout '0'"},
 	        {session(5, "zero") +
 	                 std::vector<std::string>{"--response-timeout", "10000", "status"},

@@ -28,34 +28,15 @@ using spsec::test::write_file;
 
 namespace {
 
-CanFrame from_kernel(const canfd_frame& k)
-{
-	CanFrame f;
-	f.can_id = k.can_id;
-	f.len = k.len;
-	f.flags = k.flags;
-	f.fd = true;
-	std::memcpy(f.data.data(), k.data, k.len);
-	return f;
-}
-
-canfd_frame to_kernel(const CanFrame& f)
-{
-	canfd_frame k{};
-	k.can_id = f.can_id;
-	k.len = f.len;
-	k.flags = f.flags;
-	std::memcpy(k.data, f.data.data(), f.len);
-	return k;
-}
-
 // The Configurator's end of the fake bus: what it sends reaches every node, what the nodes
 // send queues up for it. Waiting moves the shared FakeClock and runs the nodes' timers.
 class DaemonBusLink final : public ctl::FrameLink {
 public:
 	explicit DaemonBusLink(Bus& b) : bus_(b)
 	{
-		bus_.tap = [this](const canfd_frame& f) { queue_.push_back(from_kernel(f)); };
+		bus_.tap = [this](const canfd_frame& f) {
+			queue_.push_back(from_kernel_frame(f, true));
+		};
 	}
 	~DaemonBusLink() override { bus_.tap = nullptr; }
 	DaemonBusLink(const DaemonBusLink&) = delete;
@@ -63,7 +44,7 @@ public:
 
 	Result<void> send(const CanFrame& f) override
 	{
-		const canfd_frame k = to_kernel(f);
+		const canfd_frame k = to_kernel_frame(f);
 		bus_.wire.push_back(k);
 		for (Node* n : bus_.nodes)
 			if (n->connected)
@@ -457,19 +438,19 @@ TEST_CASE("the registers file: round trip and clear errors", "[daemon][configura
 		const char* message;
 	};
 	const Bad bad[] = {
-	        {"participant_id = 5\n", "f: no 'format = 1' line"},
-	        {"format = 2\n", "f:1: format '2' is not supported"},
-	        {"format = 1\nnode = 5\n", "f:2: unknown name 'node'"},
+	        {"participant_id = 5\n", "f: missing 'format = 1' line"},
+	        {"format = 2\n", "f line 1: unsupported format"},
+	        {"format = 1\nnode = 5\n", "f line 2: unknown name 'node'"},
 	        {"format = 1\nparticipant_id = 0\n",
-	         "f:2: participant_id: '0' is not a valid value"},
+	         "f line 2: participant_id: '0' is not a valid value"},
 	        {"format = 1\nparticipant_id = 128\n", "not a valid value"},
-	        {"format = 1\nsync_role = 2\n", "f:2: sync_role: '2' is not a valid value"},
+	        {"format = 1\nsync_role = 2\n", "f line 2: sync_role: '2' is not a valid value"},
 	        {"format = 1\nheartbeat_timing = 7\n", "heartbeat_timing: '7'"},
 	        {"format = 1\nheartbeat_monitor = 0x00008001\n", "heartbeat_monitor: '0x00008001'"},
 	        {"format = 1\nbit_rate = 0x10000\n", "is not a 16-bit number"},
 	        {"format = 1\nparticipant_id = five\n", "is not a 8-bit number"},
 	        {"format = 1\nparticipant_id\n", "expected 'name = value'"},
-	        {"format = 1\nsync_role = 1\nsync_role = 0\n", "f:3: sync_role given twice"},
+	        {"format = 1\nsync_role = 1\nsync_role = 0\n", "f line 3: sync_role given twice"},
 	};
 	for (const auto& b : bad) {
 		auto r = parse_register_overlay(b.text, "f");
@@ -484,7 +465,7 @@ TEST_CASE("the registers file: round trip and clear errors", "[daemon][configura
 	write_file(n.dir.file("vcan0.registers"), "format = 1\nparticipant_id = 200\n");
 	auto r = n.d->start();
 	REQUIRE_FALSE(r);
-	CHECK_THAT(r.error().message(), Catch::Contains("vcan0.registers:2"));
+	CHECK_THAT(r.error().message(), Catch::Contains("vcan0.registers line 2"));
 
 	// The node's own ID never enters its monitor list.
 	Config cfg;

@@ -2,6 +2,7 @@
 // can-utils frame notation (lib.c parse_canframe / sprint_canframe) and candump -L lines.
 #include "core/can_frame.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -39,6 +40,27 @@ std::string at(std::size_t pos)
 }
 
 }  // namespace
+
+CanFrame from_kernel_frame(const canfd_frame& k, bool fd) noexcept
+{
+	CanFrame f;
+	f.can_id = k.can_id;
+	f.fd = fd;
+	f.len = std::min<std::uint8_t>(k.len, fd ? 64 : 8);
+	f.flags = fd ? k.flags : 0;
+	std::copy_n(k.data, f.len, f.data.begin());
+	return f;
+}
+
+canfd_frame to_kernel_frame(const CanFrame& f) noexcept
+{
+	canfd_frame k{};
+	k.can_id = f.can_id;
+	k.len = f.len;
+	k.flags = f.flags;
+	std::copy_n(f.data.begin(), std::min<std::size_t>(f.len, sizeof k.data), k.data);
+	return k;
+}
 
 Result<CanFrame> parse_can_frame(std::string_view cs)
 {

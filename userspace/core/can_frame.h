@@ -66,6 +66,11 @@ struct CanFrame {
 	friend bool operator==(const CanFrame&, const CanFrame&) = default;
 };
 
+// The kernel's struct canfd_frame to CanFrame and back. `fd`: the frame is CAN FD (it came as
+// CANFD_MTU bytes); a classical frame's length is capped at 8 and its flags cleared.
+[[nodiscard]] CanFrame from_kernel_frame(const canfd_frame& k, bool fd) noexcept;
+[[nodiscard]] canfd_frame to_kernel_frame(const CanFrame& f) noexcept;
+
 // The key the data plane uses for per-ID tables (spsec_policy_key.can_id, spsec_id_key.can_id):
 // (can_id & (CAN_EFF_FLAG | CAN_EFF_MASK)) for 29-bit IDs, can_id & CAN_SFF_MASK for 11-bit IDs.
 // 11-bit 0x123 and 29-bit 0x00000123 are different keys.

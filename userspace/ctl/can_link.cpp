@@ -52,11 +52,7 @@ Result<std::unique_ptr<CanRawLink>> CanRawLink::open(const std::string& ifname)
 
 Result<void> CanRawLink::send(const CanFrame& f)
 {
-	canfd_frame k{};
-	k.can_id = f.can_id;
-	k.len = f.len;
-	k.flags = f.flags;
-	std::copy_n(f.data.begin(), std::min<std::size_t>(f.len, sizeof k.data), k.data);
+	const canfd_frame k = to_kernel_frame(f);
 	const std::size_t size = f.fd ? CANFD_MTU : CAN_MTU;
 	ssize_t w;
 	do {
@@ -97,13 +93,8 @@ Result<std::optional<CanFrame>> CanRawLink::receive(std::uint64_t deadline_ns)
 			return fail_errno(errno, "receiving from " + ifname_);
 		if (n != static_cast<ssize_t>(CAN_MTU) && n != static_cast<ssize_t>(CANFD_MTU))
 			continue;  // not a CAN frame: ignore
-		CanFrame f;
-		f.can_id = k.can_id;
-		f.fd = n == static_cast<ssize_t>(CANFD_MTU);
-		f.len = std::min<std::uint8_t>(k.len, f.fd ? 64 : 8);
-		f.flags = f.fd ? k.flags : 0;
-		std::copy_n(k.data, f.len, f.data.begin());
-		return std::optional<CanFrame>{f};
+		return std::optional<CanFrame>{
+		        from_kernel_frame(k, n == static_cast<ssize_t>(CANFD_MTU))};
 	}
 }
 

@@ -13,6 +13,7 @@
 
 #include "daemon/fd.h"
 #include "daemon/logger.h"
+#include "daemon/settings_file.h"
 
 namespace spsec {
 
@@ -23,15 +24,6 @@ constexpr std::array<KeyRole, 3> kRoles = {KeyRole::Seed, KeyRole::Integrator,
                                            KeyRole::Provisioning};
 enum Field { kKey = 0, kSalt = 1, kId = 2 };
 constexpr std::array<std::string_view, 3> kFieldNames = {"key", "salt", "id"};
-
-std::string_view trim(std::string_view s) noexcept
-{
-	while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-		s.remove_prefix(1);
-	while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-		s.remove_suffix(1);
-	return s;
-}
 
 int hex_value(char c) noexcept
 {
@@ -137,36 +129,8 @@ Result<KeyStore> KeyStore::parse(std::string_view text, std::string_view origin)
 		return store;
 	Slots& slots = *store->box_;
 	std::array<std::array<bool, 3>, 3> have{};
-	bool format_seen = false;
 
-	std::size_t line_no = 0;
-	while (!text.empty()) {
-		line_no++;
-		std::size_t nl = text.find('\n');
-		std::string_view line = trim(text.substr(0, nl));
-		text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-		if (line.empty() || line.front() == '#')
-			continue;
-		auto where = [&](std::string_view what) {
-			return cat(origin, " line ", line_no, ": ", what);
-		};
-
-		std::size_t eq = line.find('=');
-		if (eq == std::string_view::npos)
-			return fail(where("expected 'name = value'"));
-		std::string_view name = trim(line.substr(0, eq));
-		std::string_view value = trim(line.substr(eq + 1));
-
-		if (name == "format") {
-			if (format_seen)
-				return fail(where("'format' given twice"));
-			if (value != "1")
-				return fail(
-				        where("unsupported format (this spsecd reads format 1)"));
-			format_seen = true;
-			continue;
-		}
-
+	auto setting = [&](std::string_view name, std::string_view value) -> Result<void> {
 		// The unknown name is not echoed: a line like "<64 hex digits> =" would put a key
 		// into the log.
 		std::size_t dot = name.find('.');
@@ -180,12 +144,12 @@ Result<KeyStore> KeyStore::parse(std::string_view text, std::string_view origin)
 					field_idx = f;
 		}
 		if (!role_idx || !field_idx)
-			return fail(where("unknown name (expected format, or seed/integrator/"
-			                  "provisioning followed by .key, .salt or .id)"));
+			return fail("unknown name (expected format, or seed/integrator/"
+			            "provisioning followed by .key, .salt or .id)");
 		std::string field_name =
 		        cat(key_role_name(kRoles[*role_idx]), ".", kFieldNames[*field_idx]);
 		if (have[*role_idx][*field_idx])
-			return fail(where(cat(field_name, " given twice")));
+			return fail(cat(field_name, " given twice"));
 		have[*role_idx][*field_idx] = true;
 
 		auto& entry = slots.entries[*role_idx];
@@ -206,11 +170,11 @@ Result<KeyStore> KeyStore::parse(std::string_view text, std::string_view origin)
 				r = tl::unexpected(id.error());
 		}
 		if (!r)
-			return fail(where(cat(field_name, ": ", r.error().context)));
-	}
-
-	if (!format_seen)
-		return fail(cat(origin, ": missing 'format = 1' line"));
+			return fail(cat(field_name, ": ", r.error().context));
+		return {};
+	};
+	if (auto r = parse_settings(text, origin, setting); !r)
+		return tl::unexpected(r.error());
 	for (std::size_t r = 0; r < kRoles.size(); r++) {
 		const auto& h = have[r];
 		if (!h[kKey] && !h[kSalt] && !h[kId])

@@ -21,27 +21,6 @@ namespace {
 
 constexpr std::uint64_t kMs = 1'000'000;
 
-CanFrame from_kernel(const canfd_frame& k)
-{
-	CanFrame f;
-	f.can_id = k.can_id;
-	f.len = k.len <= 64 ? k.len : 64;
-	f.flags = k.flags;
-	f.fd = k.len > 8 || (k.flags & CANFD_FDF) != 0;
-	std::memcpy(f.data.data(), k.data, f.len);
-	return f;
-}
-
-canfd_frame to_kernel(const CanFrame& f)
-{
-	canfd_frame k{};
-	k.can_id = f.can_id;
-	k.len = f.len;
-	k.flags = f.flags;
-	std::memcpy(k.data, f.data.data(), f.len <= 64 ? f.len : 64);
-	return k;
-}
-
 std::uint64_t ms(std::chrono::milliseconds d)
 {
 	return static_cast<std::uint64_t>(d.count()) * kMs;
@@ -470,7 +449,7 @@ void Daemon::send_frame(const CanFrame& f, std::string_view what)
 {
 	if (!can_)
 		return;
-	if (auto r = can_->send(to_kernel(f)); !r)
+	if (auto r = can_->send(to_kernel_frame(f)); !r)
 		deps_.log->warning(r.error().with_context(cat("sending ", what)).message());
 }
 
@@ -540,7 +519,9 @@ void Daemon::process_can()
 		}
 		if (!*r)
 			break;
-		const CanFrame f = from_kernel(**r);
+		// CanPort gives no read size: a frame is CAN FD by its length or flag.
+		const CanFrame f =
+		        from_kernel_frame(**r, (*r)->len > 8 || ((*r)->flags & CANFD_FDF) != 0);
 		deps_.log->debug(cat("control frame ", hex32(f.can_id), " len ",
 		                     static_cast<unsigned>(f.len)));
 		auto c = classify_control_id(f.can_id);

@@ -15,6 +15,7 @@
 #include "core/messages.h"
 #include "daemon/atomic_file.h"
 #include "daemon/logger.h"
+#include "daemon/settings_file.h"
 
 #ifndef SPSEC_VERSION
 #define SPSEC_VERSION "0"
@@ -35,15 +36,6 @@ constexpr std::array<Field, 5> kFields = {{
         {"sync_role", reg::kSyncRole},
         {"bit_rate", reg::kBitRate},
 }};
-
-std::string_view trim(std::string_view s) noexcept
-{
-	while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-		s.remove_prefix(1);
-	while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-		s.remove_suffix(1);
-	return s;
-}
 
 std::optional<std::uint32_t> parse_u32(std::string_view v) noexcept
 {
@@ -97,51 +89,28 @@ RegisterConfig RegisterOverlay::over(RegisterConfig c) const noexcept
 Result<RegisterOverlay> parse_register_overlay(std::string_view text, std::string_view origin)
 {
 	RegisterOverlay o;
-	bool format_seen = false;
 	std::array<bool, kFields.size()> seen{};
-	std::size_t lineno = 0;
-	while (!text.empty()) {
-		const std::size_t nl = text.find('\n');
-		std::string_view line = trim(text.substr(0, nl));
-		text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-		lineno++;
-		if (line.empty() || line.front() == '#')
-			continue;
-		auto where = [&] { return cat(origin, ":", lineno, ": "); };
-		const std::size_t eq = line.find('=');
-		if (eq == std::string_view::npos)
-			return fail(cat(where(), "expected 'name = value', found '", line, "'"));
-		const std::string_view name = trim(line.substr(0, eq));
-		const std::string_view value = trim(line.substr(eq + 1));
-		if (name == "format") {
-			if (format_seen)
-				return fail(cat(where(), "format given twice"));
-			if (value != "1")
-				return fail(cat(where(), "format '", value,
-				                "' is not supported (this spsecd reads format 1)"));
-			format_seen = true;
-			continue;
-		}
+	auto setting = [&](std::string_view name, std::string_view value) -> Result<void> {
 		auto f = std::find_if(kFields.begin(), kFields.end(),
 		                      [&](const Field& x) { return x.name == name; });
 		if (f == kFields.end())
-			return fail(cat(where(), "unknown name '", name,
+			return fail(cat("unknown name '", name,
 			                "' (participant_id, heartbeat_timing, heartbeat_monitor, "
 			                "sync_role, bit_rate)"));
 		auto& dup = seen[static_cast<std::size_t>(f - kFields.begin())];
 		if (dup)
-			return fail(cat(where(), name, " given twice"));
+			return fail(cat(name, " given twice"));
 		dup = true;
 		auto n = parse_u32(value);
 		const RegisterInfo* info = find_register(f->reg);
 		if (!n || (info->size < 4 && *n >> (8 * info->size) != 0))
-			return fail(cat(where(), name, ": '", value, "' is not a ", info->size * 8,
+			return fail(cat(name, ": '", value, "' is not a ", info->size * 8,
 			                "-bit number (decimal or 0x hex)"));
 		std::array<std::uint8_t, 4> le{};
 		for (std::size_t i = 0; i < 4; i++)
 			le[i] = static_cast<std::uint8_t>(*n >> (8 * i));
 		if (auto v = validate_config_value(f->reg, std::span(le).first(info->size)); !v)
-			return fail(cat(where(), name, ": '", value, "' is not a valid value of ",
+			return fail(cat(name, ": '", value, "' is not a valid value of ",
 			                info->title, " (", hex32(f->reg).substr(8),
 			                "h): ", reg_status_name(v.error())));
 		RegisterConfig c;
@@ -151,9 +120,10 @@ Result<RegisterOverlay> parse_register_overlay(std::string_view text, std::strin
 		c.heartbeat_monitor = *n;
 		c.bit_rate = static_cast<std::uint16_t>(*n);
 		o.record(f->reg, c);
-	}
-	if (!format_seen)
-		return fail(cat(origin, ": no 'format = 1' line"));
+		return {};
+	};
+	if (auto r = parse_settings(text, origin, setting); !r)
+		return tl::unexpected(r.error());
 	return o;
 }
 
@@ -257,7 +227,7 @@ DeviceInfo local_device_info()
 	std::ifstream in("/etc/machine-id");
 	std::string line;
 	if (in && std::getline(in, line)) {
-		auto bytes = parse_hex(trim(line));
+		auto bytes = parse_hex(line);
 		if (bytes && bytes->size() == d.serial.size())
 			std::copy(bytes->begin(), bytes->end(), d.serial.begin());
 	}
