@@ -179,6 +179,19 @@ void check_no_key_material(const Outcome& o, const Node& n)
 	}
 }
 
+// A Sync and participant 5 (commissioned earlier: provisioned_keys()), both Secure.
+struct SecureNode {
+	Bus bus;
+	Node sync{bus.clock, 1, true, "{cycle: 'off'}"};
+	Node node{bus.clock, 5, false, "{cycle: 'off'}", provisioned_keys()};
+	SecureNode()
+	{
+		bus.nodes = {&sync, &node};
+		bus.start_all();
+		REQUIRE(node.state() == State::Secure);
+	}
+};
+
 mode_t file_mode(const std::string& path)
 {
 	struct stat st {};
@@ -266,12 +279,9 @@ TEST_CASE("a factory-fresh node is commissioned over the bus and joins it",
 
 TEST_CASE("attacks on Configurator sessions change nothing on the node", "[daemon][configurator]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
-	Node node(bus.clock, 5, false, "{cycle: 'off'}", provisioned_keys());
-	bus.nodes = {&sync, &node};
-	bus.start_all();
-	REQUIRE(node.state() == State::Secure);
+	SecureNode n;
+	Bus& bus = n.bus;
+	Node& node = n.node;
 	const std::string ks = node.dir.file("keys");
 	const std::string before = read_file(ks);
 	const std::string regs = node.dir.file("vcan0.registers");
@@ -400,12 +410,9 @@ TEST_CASE("re-keying the Seed Key of a running bus brings every node back to Sec
 
 TEST_CASE("a manufacturer reset closes the node and erases its keys", "[daemon][configurator]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
-	Node node(bus.clock, 5, false, "{cycle: 'off'}", provisioned_keys());
-	bus.nodes = {&sync, &node};
-	bus.start_all();
-	REQUIRE(node.state() == State::Secure);
+	SecureNode n;
+	Bus& bus = n.bus;
+	Node& node = n.node;
 	const int wipes = node.dp.wipes;
 	auto o = configure(bus, session(5, "integrator", integrator_file(node)) +
 	                                std::vector<std::string>{"manufacturer-reset"});
