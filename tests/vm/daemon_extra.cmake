@@ -1,0 +1,6 @@
+# vm tier: exact frame counting on the three-node bus of daemon_bus (tests/vm/bus_lib.sh).
+# Included by tests/vm/CMakeLists.txt.
+# Key roll-over under continuous traffic: the persisted T places the Sync's boot just before a
+# key-window boundary, then just before a window's middle (K(e+1) derived ahead).
+spsec_vm_test(daemon_rollover SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon_rollover.sh TIMEOUT 600
+              DEPENDS spsecd spsecctl)
