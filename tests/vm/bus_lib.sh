@@ -111,11 +111,34 @@ stream_stop() { # stops an endless stream; cangen ends cleanly on SIGTERM
 	return 0
 }
 
-stream_frames() { # stream_frames <candump log>: the ID 123 frames, payload only, in order
+stream_frames() { # stream_frames <candump log>: payloads of the stream's frames, in order
 	local f
 	while read -r f; do
-		[[ $f == 123##* ]] && echo "${f#123##?}"
+		[[ $f == 123##????????????????? ]] && echo "${f#123##?}"
 	done < <(frames_in_log "$1")
+}
+stream_expected() { # stream_expected <count>: the payloads cangen -D i sends: LE64 counter 0..
+	local i
+	for ((i = 0; i < $1; i++)); do
+		printf '%02X%02X%02X%02X00000000\n' $((i & 255)) $((i >> 8 & 255)) $((i >> 16 & 255)) \
+			$((i >> 24 & 255))
+	done
+}
+# stream_check <what> <expected payloads> <candump log>: the log holds exactly those, in order
+stream_check() {
+	local got
+	got=$(stream_frames "$3")
+	if [ "$got" = "$2" ]; then
+		ok "$1"
+	else
+		not_ok "$1" "$(grep -c . <<<"$got") stream frames, $(grep -c . <<<"$2") expected; first differences:" \
+			"$(diff <(echo "$2") <(echo "$got") | head -n 12)"
+	fi
+}
+stream_end() { # stream_end <log on A> <log on B>: a 3-byte end marker of ID 123, in both logs
+	# Once it is there, every frame sent before it has been delivered (or dropped).
+	ip netns exec nsA cansend vxA 123##1E0D0E0 &&
+		wait_for_frame "$2" vxB 123##5E0D0E0 60 && wait_for_frame "$1" vxA 123##5E0D0E0 60
 }
 
 # dp_drops <ifname>: "reason=count ..." of every data-plane drop counter that is not 0 (the
@@ -130,6 +153,10 @@ dp_drops() {
 	done <"$prom"
 	echo "${out# }"
 }
-dp_count() { # dp_count <ifname> <reason name>: one counter from `spsecctl stats --json`
-	"$SPSECCTL" stats --interface "$1" --json | jq -r ".counters.$2"
+dp_count() { # dp_count <ifname> <reason name>...: counters from `spsecctl stats --json`
+	local ifname=$1 names
+	shift
+	names=$(printf '.%s,' "$@")
+	"$SPSECCTL" stats --interface "$ifname" --json |
+		jq -r "[.counters | ${names%,}] | map(tostring) | join(\" \")"
 }
