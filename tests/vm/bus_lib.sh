@@ -83,6 +83,9 @@ stop_node() { # stop_node <node>: SIGTERM; the exit status must be 0
 	check_eq "$1 exits 0 on SIGTERM" 0 "$?"
 }
 
+log_lines() { local n=0 _l; while read -r _l; do n=$((n + 1)); done <"$1"; echo "$n"; }
+log_after() { tail -n "+$(($2 + 1))" "$1"; } # log_after <log> <line count>: the lines after it
+
 bus_start() { # the Sync, then A and B, each up to Secure (by PA for A and B)
 	start_node S
 	check "the Sync reaches Secure" wait_until "$VM_WAIT_TIMEOUT" state_is S Secure
@@ -104,7 +107,8 @@ stream_start() { # stream_start <gap ms> [count]: in the background; no count: u
 	ip netns exec nsA cangen vxA -f -I 123 -L 8 -D i -g "$1" ${2:+-n "$2"} -p 100 &
 	STREAM_PID=$!
 }
-stream_done() { ! _vm_alive "$STREAM_PID"; }
+stream_running() { _vm_alive "$STREAM_PID"; }
+stream_done() { ! stream_running; }
 stream_stop() { # stops an endless stream; cangen ends cleanly on SIGTERM
 	kill -TERM "$STREAM_PID" 2>/dev/null
 	wait "$STREAM_PID" 2>/dev/null

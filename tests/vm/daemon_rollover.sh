@@ -34,8 +34,6 @@ persist_t() { # persist_t <boot T>: the Sync's T file for that boot T (spsecd ad
 	printf 'spsec-t 1 %s\n' $(($1 - 80000)) >"$SPSEC_STATE_DIR/vxS.t" &&
 		chmod 0600 "$SPSEC_STATE_DIR/vxS.t"
 }
-log_lines() { local n=0 _l; while read -r _l; do n=$((n + 1)); done <"$1"; echo "$n"; }
-log_after() { tail -n "+$(($2 + 1))" "$1"; } # log_after <log> <line count>: the lines after it
 
 # phase <name> <point T> <window before> <window after> <key installed during the stream or "">
 phase() {
