@@ -50,6 +50,7 @@ CFG
 
 bus_setup() { # modules, namespaces, can-gw, bpffs, a fresh state dir, keys and the three configs
 	require_built "$SPSECD" "$SPSECCTL"
+	rm -f "$VM_OUT"/spsecd-[SAB].log # VM_OUT outlives the run: start the logs afresh
 	check "CAN modules load" vm_modprobe_can || vm_finish
 	ip netns add W || true
 	local n
