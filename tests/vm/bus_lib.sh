@@ -87,6 +87,33 @@ stop_node() { # stop_node <node>: SIGTERM; the exit status must be 0
 log_lines() { local n=0 _l; while read -r _l; do n=$((n + 1)); done <"$1"; echo "$n"; }
 log_after() { tail -n "+$(($2 + 1))" "$1"; } # log_after <log> <line count>: the lines after it
 
+# quiet_since <node> <log line mark> [pp...]: since the mark the node logged no data-plane event,
+# no security event other than heartbeat_missing of those participants (a killed spsecd sends no
+# heartbeat: EF00h + pp is the protocol noticing), and changed state only between Secure and
+# Warning (which only a security event causes: without pp, no state change). Prints the
+# offending lines.
+quiet_since() {
+	local n=$1 mark=$2 line pp codes=" " bad=0 code
+	shift 2
+	for pp in "$@"; do codes+=$(printf '0x0000ef%02x ' "$pp"); done
+	while read -r line; do
+		if [[ $line == *"security event "* ]]; then
+			code=${line#*security event }
+			code=${code%% *}
+			[[ $codes == *" $code "* && $line == *"(heartbeat_missing)"* ]] && continue
+		elif [[ $line =~ state\ ([A-Za-z]+)\ -\>\ ([A-Za-z]+)$ ]]; then
+			case "${BASH_REMATCH[1]}-${BASH_REMATCH[2]}" in
+			Secure-Warning | Warning-Secure) continue ;;
+			esac
+		elif [[ $line != *"warning: data plane: "* ]]; then
+			continue
+		fi
+		echo "$line"
+		bad=1
+	done < <(log_after "$VM_OUT/spsecd-$n.log" "$mark")
+	return $bad
+}
+
 bus_start() { # the Sync, then A and B, each up to Secure (by PA for A and B)
 	start_node S
 	check "the Sync reaches Secure" wait_until "$VM_WAIT_TIMEOUT" state_is S Secure
@@ -144,6 +171,49 @@ stream_end() { # stream_end <log on A> <log on B>: a 3-byte end marker of ID 123
 	# Once it is there, every frame sent before it has been delivered (or dropped).
 	ip netns exec nsA cansend vxA 123##1E0D0E0 &&
 		wait_for_frame "$2" vxB 123##5E0D0E0 60 && wait_for_frame "$1" vxA 123##5E0D0E0 60
+}
+
+# stream_open <log on A> <log on B>: takes each node's log mark (STREAM_MARK) and rx_ok/tx_ok
+# counters, then starts the two candumps.
+declare -A STREAM_MARK STREAM_RX0 STREAM_TX0
+stream_open() {
+	local n
+	STREAM_LOGA=$1 STREAM_LOGB=$2
+	for n in A B S; do
+		# shellcheck disable=SC2034 # read by the scripts
+		STREAM_MARK[$n]=$(log_lines "$VM_OUT/spsecd-$n.log")
+		read -r "STREAM_RX0[$n]" "STREAM_TX0[$n]" < <(dp_count "vx$n" rx_ok tx_ok)
+	done
+	start_candump -n nsA vxA "$1" || not_ok "candump on A"
+	STREAM_DUMPS=("$VM_CANDUMP_PID")
+	start_candump -n nsB vxB "$2" || not_ok "candump on B"
+	STREAM_DUMPS+=("$VM_CANDUMP_PID")
+}
+# stream_close <check prefix> [count]: after the stream ended, the end marker, then the exact
+# count: A's application sent the frames 0..N-1 (N = count, or what A's log holds), B's
+# application received exactly those, plain, in order; rx_ok on B and on the Sync and tx_ok on A
+# moved by N + 1 (the marker); every drop counter of every node is 0.
+stream_close() {
+	local pre=$1 count=$2 want p n
+	check "${pre}the end marker reaches B's and A's candump" \
+		stream_end "$STREAM_LOGA" "$STREAM_LOGB"
+	for p in "${STREAM_DUMPS[@]}"; do stop_candump "$p"; done
+	[ -n "$count" ] || count=$(stream_frames "$STREAM_LOGA" | grep -c .)
+	echo "# ${pre}the stream: $count frames"
+	want=$(stream_expected "$count")
+	stream_check "${pre}A's application sent the frames 0..$((count - 1)), no gap" "$want" \
+		"$STREAM_LOGA"
+	stream_check "${pre}B's application received every one, plain, in order" "$want" \
+		"$STREAM_LOGB"
+	check_eq "${pre}B's data plane verified each of them (rx_ok +$((count + 1)) with the marker)" \
+		$((count + 1)) $(($(dp_count vxB rx_ok) - STREAM_RX0[B]))
+	check_eq "${pre}the Sync's data plane verified each of them too" \
+		$((count + 1)) $(($(dp_count vxS rx_ok) - STREAM_RX0[S]))
+	check_eq "${pre}A's data plane stamped each of them (tx_ok +$((count + 1)))" \
+		$((count + 1)) $(($(dp_count vxA tx_ok) - STREAM_TX0[A]))
+	for n in A B S; do
+		check_eq "${pre}no data-plane drop on $n, for any reason" "" "$(dp_drops "vx$n")"
+	done
 }
 
 # dp_drops <ifname>: "reason=count ..." of every data-plane drop counter that is not 0 (the

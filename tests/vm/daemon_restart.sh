@@ -12,22 +12,14 @@
 # shellcheck source=tests/vm/bus_lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/bus_lib.sh"
 GAP_MS=10
-LOGA=$VM_OUT/sent-A.log
-LOGB=$VM_OUT/received-B.log
 
 bus_setup
 bus_start
-declare -A MARK RX0 TX0
-for n in A B S; do
-	MARK[$n]=$(log_lines "$VM_OUT/spsecd-$n.log")
-	read -r "RX0[$n]" "TX0[$n]" < <(dp_count "vx$n" rx_ok tx_ok)
-done
-start_candump -n nsA vxA "$LOGA" || not_ok "candump on A"
-start_candump -n nsB vxB "$LOGB" || not_ok "candump on B"
+stream_open "$VM_OUT/sent-A.log" "$VM_OUT/received-B.log"
 
 # received_more <n>: B's application got at least n more stream frames than when RECEIVED was
 # last taken (polled every half second: grep is an exec, the stream needs the CPU).
-count_received() { grep -c '^([0-9.]*) vxB 123##.\{17\}$' "$LOGB"; }
+count_received() { grep -c '^([0-9.]*) vxB 123##.\{17\}$' "$STREAM_LOGB"; }
 received_more() {
 	local base=$RECEIVED limit=$((${EPOCHREALTIME/./} + 60000000))
 	until [ "$(count_received)" -ge $((base + $1)) ]; do
@@ -38,39 +30,13 @@ received_more() {
 heartbeat_sent() { [ "$(status_field "$1" heartbeat.last_sent_ms_ago)" != null ]; }
 resumed_own_pa() { [ "$(status_json "$1" | jq -r '"\(.resumed) \(.state)"')" = "false Secure" ]; }
 
-# quiet_since <node> <log line mark> [pp...]: since the mark the node logged no data-plane event,
-# no security event other than heartbeat_missing of those participants (a killed spsecd sends no
-# heartbeat: EF00h + pp is the protocol noticing), and changed state only between Secure and
-# Warning. Prints the offending lines.
-quiet_since() {
-	local n=$1 mark=$2 line pp codes=" " bad=0 code
-	shift 2
-	for pp in "$@"; do codes+=$(printf '0x0000ef%02x ' "$pp"); done
-	while read -r line; do
-		if [[ $line == *"security event "* ]]; then
-			code=${line#*security event }
-			code=${code%% *}
-			[[ $codes == *" $code "* && $line == *"(heartbeat_missing)"* ]] && continue
-		elif [[ $line =~ state\ ([A-Za-z]+)\ -\>\ ([A-Za-z]+)$ ]]; then
-			case "${BASH_REMATCH[1]}-${BASH_REMATCH[2]}" in
-			Secure-Warning | Warning-Secure) continue ;;
-			esac
-		elif [[ $line != *"warning: data plane: "* ]]; then
-			continue
-		fi
-		echo "$line"
-		bad=1
-	done < <(log_after "$VM_OUT/spsecd-$n.log" "$mark")
-	return $bad
-}
-
 kill_node() { # kill_node <node>: SIGKILL its spsecd
 	kill -KILL "${PIDS[$1]}"
 	wait "${PIDS[$1]}" 2>/dev/null
 	check_eq "$1's spsecd is killed by SIGKILL" 137 "$?"
 }
 restart_node() { # restart_node <node> <log line mark before its kill>
-	local n=$1 mark=$2 slice
+	local n=$1 mark=$2
 	start_node "$n"
 	check "the restarted spsecd of $n resumes the live pinned data plane" \
 		wait_until 30 bash -c 'tail -n "+$(($2 + 1))" "$1" | grep -q "resuming the live pinned data plane"' \
@@ -128,31 +94,15 @@ flows "the stream flows on after both resumed"
 check "every node is back in Secure" wait_until 60 all_secure
 check "the stream is still running" stream_running
 stream_stop
-check "the end marker reaches B's and A's candump" stream_end "$LOGA" "$LOGB"
-
-sent=$(stream_frames "$LOGA")
-count=$(grep -c . <<<"$sent")
-echo "# the stream: $count frames, one per $GAP_MS ms"
-want=$(stream_expected "$count")
-stream_check "A's application sent the frames 0..$((count - 1)) without a gap" "$want" "$LOGA"
-stream_check "B's application received every one of the $count, plain, in order" "$want" "$LOGB"
-check_eq "B's data plane verified each of them (rx_ok +$((count + 1)) with the marker)" \
-	$((count + 1)) $(($(dp_count vxB rx_ok) - RX0[B]))
-check_eq "the Sync's data plane verified each of them too" \
-	$((count + 1)) $(($(dp_count vxS rx_ok) - RX0[S]))
-check_eq "A's data plane stamped each of them (tx_ok +$((count + 1)))" \
-	$((count + 1)) $(($(dp_count vxA tx_ok) - TX0[A]))
-for n in A B S; do
-	check_eq "no data-plane drop on $n, for any reason" "" "$(dp_drops "vx$n")"
-	check_eq "$n is Secure" Secure "$(status_field "$n" state)"
-done
+stream_close ""
+for n in A B S; do check_eq "$n is Secure" Secure "$(status_field "$n" state)"; done
 # Over the whole stream: only the killed participants' heartbeats were missed.
 check "A logged no data-plane event, no security event but B's heartbeat missing" \
-	quiet_since A "${MARK[A]}" 6
+	quiet_since A "${STREAM_MARK[A]}" 6
 check "B logged no data-plane event, no security event but A's heartbeat missing" \
-	quiet_since B "${MARK[B]}" 5
+	quiet_since B "${STREAM_MARK[B]}" 5
 check "the Sync logged no data-plane event, no security event but A's or B's heartbeat missing" \
-	quiet_since S "${MARK[S]}" 5 6
+	quiet_since S "${STREAM_MARK[S]}" 5 6
 
 for n in A B S; do stop_node "$n"; done
 rm -rf "$W"
