@@ -331,6 +331,37 @@ TEST_CASE("a restarted participant resumes a live pinned data plane without a ga
 	CHECK(part.seen("state").empty());
 }
 
+TEST_CASE("a participant resumed in Warning leaves it after warning_hold, as if it began then",
+          "[daemon][protocol]")
+{
+	// The killed spsecd's hold and abort timers died with it: the restarted one arms them
+	// again, else the node would stay in Warning for good.
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
+	Node part(bus.clock, 5, false, "{cycle: 'off'}");
+	bus.nodes = {&sync, &part};
+	sync.start();
+	DataPlaneState pinned;
+	pinned.state = SPSEC_STATE_WARNING;
+	pinned.clock_set = true;
+	pinned.base_ns = bus.clock.monotonic_ns();
+	pinned.base_t = sync.d->sync_clock()->now_t();
+	pinned.tick_ns = kTick;
+	part.dp.pinned = pinned;
+	part.start();
+	CHECK(part.state() == State::Warning);
+	CHECK(part.status().find("alert")->as_bool() == true);
+	bus.pump();  // our own PA: the state stays Warning
+	CHECK(part.status().find("resumed")->as_bool() == false);
+	CHECK(part.state() == State::Warning);
+	bus.advance(4'900, 100);
+	CHECK(part.state() == State::Warning);
+	bus.advance(200, 100);  // warning_hold (5 s) after the resume
+	CHECK(part.state() == State::Secure);
+	CHECK(part.dp.last.state == SPSEC_STATE_SECURE);
+	CHECK(part.status().find("alert")->as_bool() == false);
+}
+
 TEST_CASE("a resumed participant without a Sync aborts after sync_abort", "[daemon][protocol]")
 {
 	Bus bus;
@@ -346,7 +377,7 @@ TEST_CASE("a resumed participant without a Sync aborts after sync_abort", "[daem
 	part.start();
 	CHECK(part.state() == State::Warning);
 	bus.advance(29'900, 100);
-	CHECK(part.state() == State::Warning);
+	CHECK(part.state() == State::Secure);       // warning_hold ended the Warning, no abort yet
 	CHECK(bus.count(pa_request_id(5)) == 15u);  // every 2 s
 	bus.advance(200, 100);
 	CHECK(part.state() == State::Waiting);

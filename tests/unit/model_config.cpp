@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -362,7 +363,145 @@ TEST_CASE("closest_match", "[config]")
 	CHECK(closest_match("banana", keys).empty());
 }
 
+namespace {
+
+// Keys of config_keys() that config/spsecd.yaml leaves out on purpose, each with the reason. Empty:
+// the example shows every key.
+const std::map<std::string, std::string> kAbsentFromExample = {};
+
+// Every field of a configuration, one per line, to compare two of them.
+std::string describe(const Config& c)
+{
+	std::ostringstream s;
+	auto ids = [&s](const std::vector<CanId>& v) {
+		for (const auto& id : v)
+			s << format_can_id(id) << ",";
+		s << "\n";
+	};
+	s << c.interface << "\n"
+	  << int{c.participant_id} << " " << c.sync_role << " " << static_cast<int>(c.aead) << " "
+	  << static_cast<int>(c.mode) << " " << c.data_bitrate << " " << c.tick_ns << " "
+	  << c.acceptance_window << "\n"
+	  << static_cast<int>(c.heartbeat.cycle) << " " << c.heartbeat.monitor_all << " "
+	  << c.heartbeat.monitor_register() << "\n";
+	ids(c.secured_ids);
+	ids(c.plaintext_ids);
+	ids(c.transmit_ids);
+	s << static_cast<int>(c.default_action) << " " << c.key_store << "\n";
+	for (auto d : {c.timeouts.pa_retry, c.timeouts.pa_max_rtt, c.timeouts.sync_abort,
+	               c.timeouts.warning_hold, c.timeouts.warning_abort, c.timeouts.session,
+	               c.timeouts.response})
+		s << d.count() << " ";
+	s << "\n" << c.control_socket << "\n" << c.pin_dir << "\n";
+	return s.str();
+}
+
+// `path: value` as YAML, nested for dotted paths ("timeouts.session" -> "timeouts:\n  session:").
+std::string yaml_line(std::string_view path, std::string_view value)
+{
+	const auto dot = path.find('.');
+	if (dot == std::string_view::npos)
+		return std::string(path) + ": " + std::string(value) + "\n";
+	return std::string(path.substr(0, dot)) + ":\n  " + std::string(path.substr(dot + 1)) +
+	       ": " + std::string(value) + "\n";
+}
+
+struct DocRow {
+	std::string required, default_value;
+};
+
+// The rows of the key table of docs/configuration.md: "| `key` | yes | `default` | meaning |".
+std::map<std::string, DocRow> doc_key_table(const std::string& doc)
+{
+	std::map<std::string, DocRow> rows;
+	std::istringstream in(doc);
+	std::string line;
+	auto trim = [](std::string v) {
+		v.erase(0, v.find_first_not_of(' '));
+		v.erase(v.find_last_not_of(' ') + 1);
+		return v;
+	};
+	while (std::getline(in, line)) {
+		if (line.rfind("| `", 0) != 0)
+			continue;
+		std::vector<std::string> cells;
+		std::istringstream cs(line.substr(1));
+		std::string cell;
+		while (std::getline(cs, cell, '|'))
+			cells.push_back(trim(cell));
+		if (cells.size() < 4 || (cells[1] != "yes" && cells[1] != "no"))
+			continue;  // another table (CAN IDs)
+		std::string key = cells[0].substr(1, cells[0].size() - 2);
+		rows[key] = DocRow{cells[1], cells[2]};
+	}
+	return rows;
+}
+
+}  // namespace
+
+TEST_CASE("config/spsecd.yaml shows every key config_keys() knows, and no other", "[config]")
+{
+	std::set<std::string> example;
+	collect_keys(YAML::LoadFile(kExample), "", example);
+	std::set<std::string> known;
+	for (const auto& k : config_keys()) {
+		const std::string path(k.path);
+		known.insert(path);
+		INFO(path);
+		if (kAbsentFromExample.count(path))
+			CHECK_FALSE(example.count(path));  // a stale exception is an error too
+		else
+			CHECK(example.count(path) == 1u);
+	}
+	for (const auto& k : example) {
+		INFO(k);
+		CHECK(known.count(k) == 1u);
+	}
+	for (const auto& [k, reason] : kAbsentFromExample) {
+		INFO(k);
+		CHECK(known.count(k) == 1u);
+		CHECK_FALSE(reason.empty());
+	}
+}
+
+TEST_CASE("docs/configuration.md lists every key with config_keys()' requirement and default",
+          "[config]")
+{
+	const auto rows = doc_key_table(read_file(kDoc));
+	std::set<std::string> known;
+	for (const auto& k : config_keys()) {
+		const std::string path(k.path);
+		known.insert(path);
+		INFO(path);
+		const auto row = rows.find(path);
+		REQUIRE(row != rows.end());
+		CHECK(row->second.required == (k.required ? "yes" : "no"));
+		const std::string want =
+		        k.default_value.empty() ? "" : "`" + std::string(k.default_value) + "`";
+		CHECK(row->second.default_value == want);
+	}
+	for (const auto& [k, row] : rows) {
+		INFO(k);
+		CHECK(known.count(k) == 1u);
+	}
+}
+
+TEST_CASE("the defaults config_keys() states are the parser's defaults", "[config]")
+{
+	const std::string minimal = describe(ok(kMinimal));
+	for (const auto& k : config_keys()) {
+		if (k.required || k.default_value.empty())
+			continue;  // required, or a map whose members have their own defaults
+		INFO(k.path);
+		std::string value(k.default_value);
+		if (const auto p = value.find("<interface>"); p != std::string::npos)
+			value.replace(p, 11, "can0");  // kMinimal's interface
+		CHECK(describe(ok(kMinimal + yaml_line(k.path, value))) == minimal);
+	}
+}
+
 TEST_CASE("docs/configuration.md documents every key", "[config]")
+
 {
 	const std::string doc = read_file(kDoc);
 	// Every key the parser knows ...

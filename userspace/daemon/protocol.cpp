@@ -214,6 +214,13 @@ Result<void> Daemon::resume_or_start()
 		                    state_name(state_), ", T ", clock_->now_t()));
 		emit_event("resumed", cat("\"state\":\"", state_name(state_), "\""));
 		const std::uint64_t now = deps_.clock->monotonic_ns();
+		if (sm_.state == State::Warning) {
+			// The Warning's hold and abort timers died with the previous instance:
+			// restart them (as if the Warning began now), else it never ends.
+			sm_.alert = true;
+			hold_due_ = now + ms(config_->timeouts.warning_hold);
+			abort_due_ = now + ms(config_->timeouts.warning_abort);
+		}
 		if (config_->sync_role) {
 			// The persisted T file was written ahead by the previous instance; the
 			// adopted clock continues it, so T never repeats.

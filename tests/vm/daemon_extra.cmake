@@ -1,0 +1,10 @@
+# vm tier: exact frame counting on the three-node bus of daemon_bus (tests/vm/bus_lib.sh).
+# Included by tests/vm/CMakeLists.txt.
+# Key roll-over under continuous traffic: the persisted T places the Sync's boot just before a
+# key-window boundary, then just before a window's middle (K(e+1) derived ahead).
+spsec_vm_test(daemon_rollover SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon_rollover.sh TIMEOUT 600
+              DEPENDS spsecd spsecctl)
+# kill -9 of a participant's spsecd (receiver B, then sender A) and its restart during a
+# continuous stream: every frame sent arrives, the restarted daemon resumes and runs its own PA.
+spsec_vm_test(daemon_restart SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon_restart.sh TIMEOUT 400
+              DEPENDS spsecd spsecctl)
