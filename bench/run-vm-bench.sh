@@ -18,10 +18,18 @@ if [ "${1:-}" = --out ]; then
 fi
 OUT=${OUT:-$(mktemp -d /tmp/spsec-bench.XXXXXX)}
 mkdir -p "$OUT"
+# the same codec figures on the host, for the TCG slowdown of pure computation
+"$SPSEC_BUILD_DIR/bench/spsec_bench_codec" 5000 2>/dev/null |
+	sed -n 's/^BENCH codec_\([a-z]*\)_\([a-z0-9-]*\) \([0-9.]*\) ns$/BENCH host_codec_\1_\2 \3 ns/p' >"$OUT/host-codec.txt"
 "$ROOT/vm/run.sh" --quiet --timeout 1500 --out "$OUT" --script "$ROOT/bench/vm_bench.sh" "$@" \
 	>"$OUT/run.log" 2>&1
 rc=$?
 echo "== summary ($(date -u +%Y-%m-%dT%H:%MZ), full log: $OUT/guest.log)"
-grep -E '^# (vm_bench|medians|node)|^BENCH (vcan_[a-z]+_[a-z]+_(fps|lat_p50|lat_p99)|vcan_(plain|bpf|gw)_[a-z_0-9]+|idle_)|^TARGET|^not ok|^vm:' \
+grep -E '^# (vm_bench|medians|node|after|data plane)|^BENCH (vcan_[a-z]+_[a-z]+_(fps|lat_p50|lat_p99)|vcan_(plain|bpf|gw)_[a-z_0-9]+|idle_|tcg_)|^TARGET|^not ok|^vm:' \
 	"$OUT/guest.log" 2>/dev/null | grep -v '_r[0-9]*_' || tail -20 "$OUT/run.log"
+# TCG slowdown = guest ns / host ns, per codec figure
+while read -r _ name val _; do
+	g=$(awk -v n="tcg_${name#host_}" '$1 == "BENCH" && $2 == n { print $3 }' "$OUT/guest.log" 2>/dev/null)
+	[ -n "$g" ] && echo "BENCH ${name#host_}_tcg_slowdown $(awk "BEGIN { printf \"%.1f\", $g / $val }") x"
+done <"$OUT/host-codec.txt"
 exit $rc

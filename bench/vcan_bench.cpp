@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // spsec_bench_vcan: the application pair of the end-to-end CAN FD benchmark (bench/vm_bench.sh).
-// One process, two threads: the sender writes CAN FD frames of ID 123, 48 bytes, on a CAN_RAW
-// socket of one network namespace; the receiver reads them on a CAN_RAW socket of another (the
+// One process, two threads: the sender writes CAN FD frames of 48 bytes, IDs 100.. 100+I-1 in
+// turn (--ids I, default 64: frame seq has ID 100 + seq % I), on a CAN_RAW socket of one network
+// namespace; the receiver reads them on a CAN_RAW socket of another (the
 // sockets keep the namespace they were created in). Each frame carries
 //   [0..7] LE64 sequence number, [8..15] LE64 CLOCK_MONOTONIC ns at the sender's write(),
 //   [16..47] a pattern of the sequence number (checked: a frame decrypted wrongly is "bad").
+// Several IDs, as on a real bus: SPsec stamps the frames of one ID with strictly increasing T
+// (per-ID freshness), so one ID carries at most one frame per tick.
 // Same VM, same clock: latency = receiver's CLOCK_MONOTONIC after read() - the embedded stamp.
 //
 // Flow control: a window of at most K frames in flight (sent, not yet received); the receiver
@@ -18,7 +21,8 @@
 //   latency     M frames with window 1 (each sent when the previous one arrived: no queueing);
 //               p50 / p99 / max of the one-way latency
 //
-// usage: spsec_bench_vcan --label NAME --tx NS:IF --rx NS:IF [-n N] [-k K] [-m M] [--timeout S]
+// usage: spsec_bench_vcan --label NAME --tx NS:IF --rx NS:IF [-n N] [-k K] [-m M] [--ids I]
+//        [--timeout S]
 // Prints "BENCH vcan_<label>_<what> <value> <unit>" lines and one
 // "RESULT <label> sent=.. received=.. lost=.. bad=.. reordered=.. tx_retries=.." line per phase.
 // Exit status 0 only when every frame of both phases arrived intact and in order.
@@ -48,8 +52,14 @@
 
 namespace {
 
-constexpr canid_t kId = 0x123;
+constexpr canid_t kBaseId = 0x100;
 constexpr std::size_t kLen = 48;
+std::uint64_t g_ids = 64;  // a power of two <= 256
+
+canid_t id_of(std::uint64_t seq)
+{
+	return kBaseId + static_cast<canid_t>(seq % g_ids);
+}
 
 [[noreturn]] void die(const std::string& what)
 {
@@ -97,8 +107,8 @@ void enter_netns(const std::string& ns)
 	::close(fd);
 }
 
-// A CAN_RAW socket with CAN FD frames on `ifname` in namespace `ns`; `rx` = receive ID 123 only,
-// else receive nothing.
+// A CAN_RAW socket with CAN FD frames on `ifname` in namespace `ns`; `rx` = receive the benchmark's
+// IDs only, else receive nothing.
 int can_socket(const std::string& ns, const std::string& ifname, bool rx)
 {
 	enter_netns(ns);
@@ -108,7 +118,8 @@ int can_socket(const std::string& ns, const std::string& ifname, bool rx)
 	const int on = 1;
 	if (setsockopt(s, SOL_CAN_RAW, CAN_RAW_FD_FRAMES, &on, sizeof on))
 		die(std::string("CAN_RAW_FD_FRAMES: ") + std::strerror(errno));
-	can_filter f{kId, CAN_SFF_MASK | CAN_EFF_FLAG | CAN_RTR_FLAG};
+	can_filter f{kBaseId, (CAN_SFF_MASK & ~static_cast<canid_t>(g_ids - 1)) | CAN_EFF_FLAG |
+	                              CAN_RTR_FLAG};
 	if (setsockopt(s, SOL_CAN_RAW, CAN_RAW_FILTER, rx ? &f : nullptr, rx ? sizeof f : 0))
 		die(std::string("CAN_RAW_FILTER: ") + std::strerror(errno));
 	sockaddr_can addr{};
@@ -159,7 +170,7 @@ void receive(int s, std::uint64_t n, int timeout_s, Shared& sh, PhaseResult& r)
 			continue;
 		}
 		const std::uint64_t seq = get64(f.data);
-		bool intact = true;
+		bool intact = f.can_id == id_of(seq);
 		for (std::size_t i = 16; i < kLen; i++)
 			intact = intact && f.data[i] == pattern(seq, i);
 		if (!intact) {
@@ -196,7 +207,6 @@ PhaseResult run_phase(int tx, int rx, std::uint64_t n, std::uint64_t window, int
 	PhaseResult r, rr;
 	std::thread rt([&] { receive(rx, n, timeout_s, sh, rr); });
 	canfd_frame f{};
-	f.can_id = kId;
 	f.len = kLen;
 	f.flags = CANFD_BRS;
 	for (std::uint64_t i = 0; i < n; i++) {
@@ -207,6 +217,7 @@ PhaseResult run_phase(int tx, int rx, std::uint64_t n, std::uint64_t window, int
 			    sh.done)
 				break;
 		}
+		f.can_id = id_of(i);
 		put64(f.data, i);
 		for (std::size_t b = 16; b < kLen; b++)
 			f.data[b] = pattern(i, b);
@@ -289,14 +300,17 @@ int main(int argc, char** argv)
 			k = std::stoull(v);
 		else if (o == "-m")
 			m = std::stoull(v);
+		else if (o == "--ids")
+			g_ids = std::stoull(v);
 		else if (o == "--timeout")
 			timeout_s = std::stoi(v);
 		else
 			die("unknown option " + o);
 	}
-	if (txa.empty() || rxa.empty() || n == 0 || m == 0 || k == 0 || k > 64)
+	if (txa.empty() || rxa.empty() || n == 0 || m == 0 || k == 0 || k > 64 || g_ids == 0 ||
+	    g_ids > 256 || (g_ids & (g_ids - 1)))
 		die("usage: spsec_bench_vcan --label NAME --tx NS:IF --rx NS:IF [-n N] [-k K<=64] "
-		    "[-m M] [--timeout S]");
+		    "[-m M] [--ids 1|2|4..256] [--timeout S]");
 	std::string txns, txif, rxns, rxif;
 	split(txa, txns, txif);
 	split(rxa, rxns, rxif);
