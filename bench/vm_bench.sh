@@ -16,7 +16,7 @@
 #   the median of the rounds reported. Every frame must arrive intact and in order (checked).
 # tcg: the core codec benchmark (spsec_bench_codec) in the guest, for the TCG slowdown of pure
 #   computation (bench/run-vm-bench.sh runs it on the host too and prints the factor).
-# idle: 9 spsecd (1 Sync + 8 participants, each in its own namespace, joined by can-gw) with a
+# idle: 9 spsecd (--nodes; 1 Sync + 8 participants, each in its own namespace, joined by can-gw) with a
 #   250 ms heartbeat and `monitor: all` (8 peers each); once all are Secure and hear all 8 peers,
 #   CPU (utime + stime from /proc/<pid>/stat) and VmRSS / VmHWM over IDLE_S seconds.
 #
@@ -346,7 +346,7 @@ CFG
 	bench_line idle_hwm_max "$hmax" MiB
 	bench_line idle_cpu_max_over_target "$(calc "$cmax / 1")" x
 	bench_line idle_hwm_max_over_target "$(calc "$hmax / 16")" x
-	target "idle CPU < 1% of one core (the busiest of the 9: ${cmax}%)" "$cmax < 1"
+	target "idle CPU < 1% of one core (the busiest of the $NNODES: ${cmax}%)" "$cmax < 1"
 	target "idle memory < 16 MiB (the largest VmHWM: ${hmax} MiB)" "$hmax < 16"
 	for n in "${NODES[@]}"; do kill -TERM "${DPID[$n]}"; done
 	for n in "${NODES[@]}"; do wait "${DPID[$n]}"; done
