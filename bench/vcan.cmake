@@ -1,0 +1,11 @@
+# End-to-end CAN FD benchmark in the test VM (bench/vm_bench.sh, bench/run-vm-bench.sh): the
+# application pair (sender + receiver, frames/s and latency) and the classic user-space gateway
+# it is compared with (core codec + OpenSSL AEAD). Not tests; the vm tier runs a bounded smoke of
+# them (tests/vm/bench.cmake).
+add_executable(spsec_bench_vcan ${CMAKE_CURRENT_LIST_DIR}/vcan_bench.cpp)
+find_package(Threads REQUIRED)
+target_link_libraries(spsec_bench_vcan PRIVATE Threads::Threads)
+spsec_warnings(spsec_bench_vcan)
+add_executable(spsec_bench_gw ${CMAKE_CURRENT_LIST_DIR}/vcan_gateway.cpp)
+target_link_libraries(spsec_bench_gw PRIVATE spsec_core OpenSSL::Crypto)
+spsec_warnings(spsec_bench_gw)
