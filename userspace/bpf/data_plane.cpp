@@ -3,10 +3,13 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <linux/membarrier.h>
 #include <memory>
 #include <set>
 #include <string>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <vector>
 
 #include <linux/can.h>
@@ -180,6 +183,13 @@ Result<void> DataPlane::install_key(const spsec_key_slot& slot)
 		return tl::unexpected(
 		        r.error().with_context("switching to key slot " + std::to_string(spare)));
 	if (old != other) {
+		// A program on another CPU may have read the old index just before the flip and
+		// still be reading that slot. tc programs run inside an RCU read-side section, and
+		// MEMBARRIER_CMD_GLOBAL returns after an RCU grace period (synchronize_rcu()), so
+		// after it no program sees the old slot: wiping it cannot tear a key under a frame
+		// being verified. Where membarrier is unavailable the wipe still happens (a frame
+		// in flight then fails closed).
+		(void)::syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
 		auto zero = std::make_unique<spsec_key_slot>();
 		if (auto r = keys.put(old, *zero); !r)
 			return tl::unexpected(r.error().with_context("wiping replaced key slot"));
