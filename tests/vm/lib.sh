@@ -339,3 +339,79 @@ prog_map_id() { # prog_map_id <prog id> <map name>: id of that program's map wit
 map_values() { # map_values <map id>: "v0 v1 ..." of an array map whose values are integers
 	bpftool -j map dump id "$1" | jq -r '[.[] | (.formatted // .) | .value] | map(tostring) | join(" ")'
 }
+
+# ---- a bus of spsecd nodes ----------------------------------------------------------------------
+# Nodes are letters; node N lives in namespace nsN on vxN, whose vxcan peer vxNw sits in the wire
+# namespace W, where can-gw joins every pair (CAN FD and classic): a frame one node sends reaches
+# all the others. spsecd's work files (configs, key stores, sockets) live in $SPSEC_DIR.
+SPSECD=$SPSEC_BUILD_DIR/userspace/daemon/spsecd
+SPSECCTL=$SPSEC_BUILD_DIR/userspace/ctl/spsecctl
+declare -A SPSEC_PIDS
+# spsec_write_config reads these: the same on every node of a bus.
+SPSEC_AEAD=${SPSEC_AEAD:-aes-gcm}
+SPSEC_MODE=${SPSEC_MODE:-encrypt}
+SPSEC_SECURED_IDS=${SPSEC_SECURED_IDS:-0x123}
+SPSEC_PLAIN_IDS=${SPSEC_PLAIN_IDS:-}
+
+spsec_bus_up() { # spsec_bus_up <node>...: vxcan per node into W, can-gw between every pair, bpffs
+	local n s d
+	vm_modprobe_can || return 1
+	[ -e /run/netns/W ] || ip netns add W || return 1
+	for n in "$@"; do make_vxcan_pair "ns$n" "vx$n" W "vx${n}w" || return 1; done
+	# -i: ifindexes are per namespace, so can-gw must be allowed to route to any of them.
+	for s in "$@"; do
+		for d in "$@"; do
+			[ "$s" = "$d" ] && continue
+			ip netns exec W cangw -A -s "vx${s}w" -d "vx${d}w" -X -i || return 1
+			ip netns exec W cangw -A -s "vx${s}w" -d "vx${d}w" -i || return 1
+		done
+	done
+	mkdir -p /sys/fs/bpf /var/lib/spsec || return 1
+	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+}
+
+spsec_new_keys() { # spsec_new_keys: one key store ($SPSEC_DIR/keys) for every node
+	"$SPSEC_SOURCE_DIR/scripts/spsec-setup" new-keys "$SPSEC_DIR/keys" --id 0x00000042
+}
+
+# spsec_write_config <node> <pp> <sync on|off> <monitor list> <transmit list>
+# A test configuration: 1 ms tick (data_bitrate 100k) with the widest acceptance window and a 2 s
+# PA round trip, because processes under TCG start and get scheduled slowly; sync_abort at its
+# minimum (20 s) so Sync loss shows quickly. The product's defaults stay strict.
+spsec_write_config() {
+	cp "$SPSEC_DIR/keys" "$SPSEC_DIR/keys-$1" && chmod 0600 "$SPSEC_DIR/keys-$1" || return 1
+	cat >"$SPSEC_DIR/$1.yaml" <<CFG
+interface: vx$1
+participant_id: $2
+sync: $3
+aead: $SPSEC_AEAD
+mode: $SPSEC_MODE
+data_bitrate: 100k
+acceptance_window: 2047
+heartbeat: {cycle: 2s, monitor: [$4]}
+secured_ids: [$SPSEC_SECURED_IDS]
+plaintext_ids: [$SPSEC_PLAIN_IDS]
+transmit_ids: [$5]
+key_store: $SPSEC_DIR/keys-$1
+control_socket: $SPSEC_DIR/$1.sock
+pin_dir: /sys/fs/bpf/spsec/vx$1
+timeouts: {pa_retry: 2s, pa_max_rtt: 2s, sync_abort: 20s, warning_abort: 60s}
+CFG
+}
+
+spsec_start_node() { # spsec_start_node <node>: spsecd in nsN, log $VM_OUT/spsecd-N.log
+	# nsenter, not `ip netns exec`: that remounts /sys, hiding the bpffs the pins live in.
+	nsenter --net="/run/netns/ns$1" "$SPSECD" --config "$SPSEC_DIR/$1.yaml" --log-level debug \
+		>>"$VM_OUT/spsecd-$1.log" 2>&1 &
+	SPSEC_PIDS[$1]=$!
+}
+
+spsec_stop_node() { # spsec_stop_node <node>: SIGTERM, returns spsecd's exit status
+	kill -TERM "${SPSEC_PIDS[$1]}"
+	wait "${SPSEC_PIDS[$1]}"
+}
+
+spsec_status_json() { "$SPSECCTL" status --socket "$SPSEC_DIR/$1.sock" --json 2>/dev/null; }
+spsec_state_is() { [ "$(spsec_status_json "$1" | jq -r .state 2>/dev/null)" = "$2" ]; }
+# spsec_stats_json <node>: the data plane's counters by reason (pinned maps, no spsecd needed)
+spsec_stats_json() { "$SPSECCTL" stats --pin-dir "/sys/fs/bpf/spsec/vx$1" --json; }
