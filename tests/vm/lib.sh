@@ -415,3 +415,52 @@ spsec_status_json() { "$SPSECCTL" status --socket "$SPSEC_DIR/$1.sock" --json 2>
 spsec_state_is() { [ "$(spsec_status_json "$1" | jq -r .state 2>/dev/null)" = "$2" ]; }
 # spsec_stats_json <node>: the data plane's counters by reason (pinned maps, no spsecd needed)
 spsec_stats_json() { "$SPSECCTL" stats --pin-dir "/sys/fs/bpf/spsec/vx$1" --json; }
+
+# ---- counting every frame -----------------------------------------------------------------------
+# spsec_snap <label> <node>...: all nodes' counters in one file, $SPSEC_DIR/snap-<label>.json =
+# {"A": {"interface":"vxA","counters":{...}}, ...}
+spsec_snap() {
+	local label=$1 n sep="" out="{"
+	shift
+	for n in "$@"; do
+		out+="$sep\"$n\":$(spsec_stats_json "$n")" || return 1
+		sep=","
+	done
+	echo "$out}" >"$SPSEC_DIR/snap-$label.json"
+}
+
+# spsec_account <from> <to> <attack frames>: one JSON object per node between two snapshots:
+#   valid_sent  secured frames the other nodes' data planes sent (sum of their tx_ok)
+#   delivered   what this node's data plane verified and passed to its applications (rx_ok)
+#   attack_sent frames the attacker put on the bus (each reaches every node)
+#   dropped     frames this node's ingress dropped, any reason; reasons: each non-zero one
+#   tx_dropped  frames this node's own applications sent that its egress refused
+# Frames every node passes by design (control plane, plaintext IDs, local echo) are left out.
+# The bus is lossless (vxcan + can-gw), so the books balance exactly when delivered ==
+# valid_sent and dropped == attack_sent.
+spsec_account() {
+	jq -c -n --argjson attack "$3" --slurpfile from "$SPSEC_DIR/snap-$1.json" \
+		--slurpfile to "$SPSEC_DIR/snap-$2.json" '
+	def passes: ["rx_ok","rx_control","rx_plain","rx_local_echo","rx_error_frame",
+		"rx_default_pass","tx_ok","tx_control","tx_plain","tx_default_pass"];
+	def drops($d; $dir): [$d | to_entries[] | select(.key | startswith($dir))
+		| select(.key as $k | passes | index($k) | not) | .value] | add // 0;
+	[$to[0] | keys_unsorted[] as $n | {node: $n, d: ($to[0][$n].counters
+		| with_entries(.value -= ($from[0][$n].counters[.key] // 0)))}] as $ds
+	| $ds[] | . as $x
+	| {node: $x.node,
+	   valid_sent: ([$ds[] | select(.node != $x.node) | .d.tx_ok] | add // 0),
+	   delivered: $x.d.rx_ok, attack_sent: $attack,
+	   dropped: drops($x.d; "rx_"), tx_dropped: drops($x.d; "tx_"), tx_ok: $x.d.tx_ok,
+	   reasons: ($x.d | with_entries(select(.value != 0 and (.key as $k | passes | index($k) | not))))}'
+}
+
+# spsec_check_books <what> <account lines>: the checks that every frame is accounted for, per node
+spsec_check_books() {
+	local what=$1 node vs dl as dr td
+	while read -r node vs dl as dr td; do
+		check_eq "$what: node $node got every valid frame the others sent, and nothing else" "$vs" "$dl"
+		check_eq "$what: node $node dropped every attack frame" "$as" "$dr"
+		check_eq "$what: node $node's egress refused nothing" 0 "$td"
+	done < <(jq -r '"\(.node) \(.valid_sent) \(.delivered) \(.attack_sent) \(.dropped) \(.tx_dropped)"' <<<"$2")
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# vm tier: soak. A Sync and two participants running spsecd on one CAN FD bus (tests/vm/lib.sh
+# spsec_bus_up), each with an application streaming its own secured ID (S 1C0, A 1A0, B 1B0,
+# cangen), while an attacker without keys picks attacks at random (forged frames of any length,
+# bit flips in frames it just recorded, replays of its recording, spoofing the nodes' own IDs,
+# unknown IDs). At the end the books must balance exactly on every node — every valid frame the
+# others sent delivered (rx_ok, and the same count in the application's candump), every attack
+# frame dropped under some reason, nothing refused on egress — and no spsecd may have grown in
+# memory (VmRSS after warm-up vs at the end, bounded slack).
+#
+# usage (guest): soak.sh [SECONDS]    length of the attack-and-traffic run (default
+#                                     $SPSEC_SOAK_SECONDS, else 45); warm-up is the first quarter
+# Environment: SPSEC_SOAK_RSS_SLACK_KB  allowed VmRSS growth per daemon (default 512)
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+LENGTH=${1:-${SPSEC_SOAK_SECONDS:-45}}
+SLACK_KB=${SPSEC_SOAK_RSS_SLACK_KB:-512}
+SPSEC_AEAD=${SPSEC_AEAD:-aes-gcm}
+SPSEC_SECURED_IDS="0x1A0, 0x1B0, 0x1C0"
+SPSEC_PLAIN_IDS=0x7FF
+SPSEC_DIR=$(mktemp -d /tmp/spsec-soak.XXXXXX)
+NODES=(S A B)
+declare -A STREAM_ID=([S]=1C0 [A]=1A0 [B]=1B0)
+PROBE=$VM_OUT/soak-probe.log
+X_SENTINELS=0
+
+app_log() { echo "$VM_OUT/soak-app-$1.log"; }
+x_tx() { ip -n nsX -j -s link show vxX | jq '.[0].stats64.tx.packets'; }
+rss_kb() { local k v _u; while read -r k v _u; do [ "$k" = VmRSS: ] && echo "$v"; done <"/proc/$1/status"; }
+sentinel() { # sentinel <node>: a plain frame from it, seen by every other node's application
+	local from=$1 frame n
+	frame=$(printf '7FF#5E17%012X' $((${EPOCHREALTIME/./} & 0xFFFFFFFFFFFF)))
+	ip netns exec "ns$from" cansend "vx$from" "$frame" || return 1
+	[ "$from" = X ] && X_SENTINELS=$((X_SENTINELS + 1))
+	for n in "${NODES[@]}"; do
+		[ "$n" = "$from" ] || wait_for_frame "$(app_log "$n")" "vx$n" "$frame" 60 || return 1
+	done
+}
+
+require_built "$SPSECD" "$SPSECCTL"
+check "four nodes in namespaces, joined by can-gw" spsec_bus_up S A B X || vm_finish
+rm -f /var/lib/spsec/vxS.t /var/lib/spsec/vxS.csalt
+check "a key store" spsec_new_keys || vm_finish
+spsec_write_config S 1 on "5, 6" 0x1C0
+spsec_write_config A 5 off "1, 6" 0x1A0
+spsec_write_config B 6 off "1, 5" 0x1B0
+for n in "${NODES[@]}"; do
+	# a 4 MiB receive buffer: the application must not lose frames while the VM is busy
+	start_candump -n "ns$n" "vx$n" "$(app_log "$n")" -r 4194304 || not_ok "candump on $n"
+done
+start_candump -n W vxAw "$PROBE" vxSw vxBw || not_ok "the attacker's probe on the wire"
+spsec_start_node S
+check "the Sync reaches Secure" wait_until 30 spsec_state_is S Secure || vm_finish
+spsec_start_node A
+spsec_start_node B
+check "A reaches Secure" wait_until 60 spsec_state_is A Secure || vm_finish
+check "B reaches Secure" wait_until 60 spsec_state_is B Secure || vm_finish
+spsec_snap start "${NODES[@]}" || not_ok "counters readable"
+X0=$(x_tx)
+
+attacker() { # random attacks until the deadline (a background subshell; counts in the kernel)
+	local ids=(1A0 1B0 1C0 555 00012345) own=(1A0 1B0 1C0) f data
+	while [ "${EPOCHREALTIME/./}" -lt "$1" ]; do
+		case $((RANDOM % 4)) in
+		0) ip netns exec nsX cangen vxX -f -n $((1 + RANDOM % 20)) -g 1 -I "${ids[RANDOM % 5]}" -L r -D r ;;
+		1)
+			f=$(tail -n 5 "$PROBE" | grep '##' | tail -n 1 | cut -d' ' -f3)
+			data=${f#*##?}
+			[ -n "$data" ] && ip netns exec nsX cansend vxX \
+				"${f%%#*}##1$(printf '%02X' $((16#${data:0:2} ^ (1 << (RANDOM % 8)))))${data:2}"
+			;;
+		2)
+			tail -n $((1 + RANDOM % 30)) "$PROBE" >"$SPSEC_DIR/replay.log"
+			ip netns exec nsX canplayer -t -I "$SPSEC_DIR/replay.log" vxX=vxAw vxX=vxBw vxX=vxSw
+			;;
+		3) ip netns exec nsX cangen vxX -f -n $((1 + RANDOM % 10)) -g 1 -I "${own[RANDOM % 3]}" -L 16 -D r ;;
+		esac
+		vm_nap 0.05
+	done
+}
+
+echo "# soak: ${LENGTH}s of traffic from S, A and B with random attacks"
+STREAMS=()
+for n in "${NODES[@]}"; do
+	ip netns exec "ns$n" cangen "vx$n" -f -I "${STREAM_ID[$n]}" -L 16 -D i -g 10 &
+	STREAMS+=($!)
+done
+start_us=${EPOCHREALTIME/./}
+attacker $((start_us + LENGTH * 1000000)) &
+APID=$!
+# Warm-up (a quarter of the run): then sample every daemon's memory.
+wait_until $((LENGTH / 4 + 1)) false
+declare -A RSS0
+for n in "${NODES[@]}"; do RSS0[$n]=$(rss_kb "${SPSEC_PIDS[$n]}"); done
+wait "$APID"
+kill "${STREAMS[@]}"
+wait "${STREAMS[@]}" 2>/dev/null
+for n in A B S X; do check "sentinel from $n seen by every node" sentinel "$n"; done
+# check runs sentinel in a subshell: count the attacker's sentinel here
+X_SENTINELS=1
+spsec_snap end "${NODES[@]}" || not_ok "counters readable"
+ATTACK=$(($(x_tx) - X0 - X_SENTINELS))
+ACCT=$(spsec_account start end "$ATTACK")
+echo "# attacker frames: $ATTACK"
+jq -r '"# \(.node): sent \(.tx_ok), delivered \(.delivered) of \(.valid_sent) valid, dropped \(.dropped) of \(.attack_sent) attack frames: \(.reasons)"' <<<"$ACCT"
+check "the attacker attacked" test "$ATTACK" -gt 0
+spsec_check_books soak "$ACCT"
+for n in "${NODES[@]}"; do
+	got=0
+	for m in "${NODES[@]}"; do
+		[ "$m" = "$n" ] || got=$((got + $(count_frames "$(app_log "$n")" "${STREAM_ID[$m]}" fd)))
+	done
+	check_eq "soak: $n's application received exactly what its data plane delivered" \
+		"$(jq -r --arg n "$n" 'select(.node == $n) | .delivered' <<<"$ACCT")" "$got"
+	check "soak: $n is still Secure" spsec_state_is "$n" Secure
+	rss=$(rss_kb "${SPSEC_PIDS[$n]}")
+	echo "# $n spsecd VmRSS after warm-up ${RSS0[$n]} kB, at the end $rss kB"
+	check "soak: $n's spsecd grew by at most $SLACK_KB kB" test $((rss - RSS0[$n])) -le "$SLACK_KB"
+done
+jq -n --argjson len "$LENGTH" --argjson attack "$ATTACK" --slurpfile nodes <(echo "$ACCT") \
+	'{seconds: $len, attack_frames: $attack, nodes: $nodes}' >"$VM_OUT/soak-report.json"
+for n in "${NODES[@]}"; do
+	spsec_stop_node "$n"
+	check_eq "$n exits 0 on SIGTERM" 0 "$?"
+done
+rm -rf "$SPSEC_DIR"
+vm_finish
