@@ -225,9 +225,14 @@ phase_begin tamper "4. tampering: the attacker flips one bit in frames it just r
 stream A 1A0 150 20
 SPID=$!
 tampered=0
+latest() { # the newest frame of 1A0 in the attacker's recording
+	local l r=""
+	while read -r l; do [[ $l == *" vxAw 1A0##"* ]] && r=$l; done < <(tail -n 30 "$LOGX")
+	echo "${r##* }"
+}
 for i in 1 2 3 4 5 6 7 8 9 10; do
-	wait_until 10 grep -q ' vxAw 1A0##' "$LOGX" || break
-	orig=$(tail -n 30 "$LOGX" | grep ' vxAw 1A0##' | tail -n 1 | cut -d' ' -f3)
+	orig=$(latest)
+	[ -n "$orig" ] || continue
 	data=${orig#*##?}
 	if [ $((i % 2)) = 1 ]; then # the first payload byte, or the last byte of the tag
 		bad=$(printf '%02X' $((16#${data:0:2} ^ 1)))${data:2}
