@@ -47,28 +47,13 @@ LOGX=$VM_OUT/demo-attacker-probe.log # what the attacker records on the wire
 ISOTP_RX=$VM_OUT/demo-isotp-B.txt    # what B's ISO-TP application received
 PHASES=$SPSEC_DIR/phases.jsonl
 ISOTP=(-L 72:48:0) # ISO-TP over CAN FD: 48-byte frames (a secured frame carries at most 54)
-X_SENTINELS=0
 declare -A EV_SEEN EVPID
 
 say() { printf '\n=== %s\n' "$*"; }
 info() { printf '  %s\n' "$*"; }
-app_log() { echo "$VM_OUT/demo-app-$1.log"; }
-x_tx() { ip -n nsX -j -s link show vxX | jq '.[0].stats64.tx.packets'; }
+SPSEC_APP_LOG=$VM_OUT/demo-app
 
-# sentinel <node>: a plain 7FF frame from that node (X: the attacker) seen by every other node's
-# application: all frames it sent before have been delivered or dropped everywhere.
-sentinel() {
-	local from=$1 frame n
-	frame=$(printf '7FF#5E17%012X' $((${EPOCHREALTIME/./} & 0xFFFFFFFFFFFF)))
-	ip netns exec "ns$from" cansend "vx$from" "$frame" || return 1
-	[ "$from" = X ] && X_SENTINELS=$((X_SENTINELS + 1))
-	for n in "${NODES[@]}"; do
-		[ "$n" = "$from" ] && continue
-		wait_for_frame "$(app_log "$n")" "vx$n" "$frame" ||
-			{ echo "# sentinel from $from not seen on $n" >&2; return 1; }
-	done
-}
-settle() { sentinel A && sentinel B && sentinel X; }
+settle() { spsec_sentinel A "${NODES[@]}" && spsec_sentinel B "${NODES[@]}" && spsec_sentinel X "${NODES[@]}"; }
 
 start_events() { # start_events <node>: `spsecctl events` of that node into a file, once it listens
 	wait_until 20 test -S "$SPSEC_DIR/$1.sock" || return 1
@@ -105,14 +90,14 @@ phase_begin() {
 	PHASE_TITLE=$*
 	say "$PHASE_TITLE"
 	spsec_snap "$PHASE-0" "${NODES[@]}" || not_ok "$PHASE: counters readable"
-	X0=$(x_tx)
-	XS0=$X_SENTINELS
+	X0=$(spsec_x_tx)
+	XS0=$SPSEC_X_SENTINELS
 	ISO0=$(wc -l <"$ISOTP_RX")
 }
 phase_end() {
 	settle || not_ok "$PHASE: sentinels from A, B and the attacker seen by every node"
 	spsec_snap "$PHASE-1" "${NODES[@]}" || not_ok "$PHASE: counters readable"
-	ATTACK=$(($(x_tx) - X0 - (X_SENTINELS - XS0)))
+	ATTACK=$(($(spsec_x_tx) - X0 - (SPSEC_X_SENTINELS - XS0)))
 	ACCT=$(spsec_account "$PHASE-0" "$PHASE-1" "$ATTACK")
 	local iso=$(($(wc -l <"$ISOTP_RX") - ISO0))
 	info "the attacker put $ATTACK frames on the bus; B's ISO-TP application received $iso PDUs"
@@ -156,7 +141,7 @@ spsec_write_config S 1 on "5, 6" ""
 spsec_write_config A 5 off "1, 6" "0x123, 0x1A0"
 spsec_write_config B 6 off "1, 5" "0x124, 0x1B0"
 for n in "${NODES[@]}"; do
-	start_candump -n "ns$n" "vx$n" "$(app_log "$n")" || not_ok "candump application on $n"
+	start_candump -n "ns$n" "vx$n" "$(spsec_app_log "$n")" || not_ok "candump application on $n"
 done
 start_candump -n W vxAw "$LOGX" vxSw vxBw || not_ok "the attacker's probe on the wire"
 : >"$ISOTP_RX"
@@ -196,12 +181,12 @@ check_eq "they are the PDUs A sent, byte for byte" \
 	"$(pdu 7 01) |$(pdu 62 02) |$(pdu 300 03) " "$(paste -sd '|' "$ISOTP_RX")"
 phase_end
 spsec_check_books traffic "$ACCT"
-info "A's application sent:  $(grep ' vxA 1A0##' "$(app_log A)" | sed -n 10p | cut -d' ' -f3)"
+info "A's application sent:  $(grep ' vxA 1A0##' "$(spsec_app_log A)" | sed -n 10p | cut -d' ' -f3)"
 info "the bus carried:       $(grep ' vxAw 1A0##' "$LOGX" | sed -n 10p | cut -d' ' -f3)"
-info "B's application got:   $(grep ' vxB 1A0##' "$(app_log B)" | sed -n 10p | cut -d' ' -f3)"
+info "B's application got:   $(grep ' vxB 1A0##' "$(spsec_app_log B)" | sed -n 10p | cut -d' ' -f3)"
 info "B's ISO-TP PDU 2:      $(sed -n 2p "$ISOTP_RX" | cut -c1-60)..."
-check_eq "B's candump application got A's 40 stream frames" 40 "$(count_frames "$(app_log B)" 1A0 fd)"
-check_eq "A's candump application got B's 40 stream frames" 40 "$(count_frames "$(app_log A)" 1B0 fd)"
+check_eq "B's candump application got A's 40 stream frames" 40 "$(count_frames "$(spsec_app_log B)" 1A0 fd)"
+check_eq "A's candump application got B's 40 stream frames" 40 "$(count_frames "$(spsec_app_log A)" 1B0 fd)"
 if [ "$MODE" = encrypt ]; then
 	check "no ISO-TP payload in clear on the bus (C0DE marker)" bash -c "! grep -q 'C0DE' '$LOGX'"
 fi
@@ -341,8 +326,8 @@ if [ "$FULL" = 1 ]; then
 	isotp_send "$(pdu 100 04)" || not_ok "isotpsend on A"
 	all_in() { [ "$(key_window S) $(key_window A) $(key_window B)" = "$1 $1 $1" ]; }
 	check "S, A and B cross into window $((e + 1))" wait_until $((ahead / 1000 + 60)) all_in $((e + 1))
-	n0=$(grep -c ' vxB 1A0##' "$(app_log B)")
-	more() { [ "$(grep -c ' vxB 1A0##' "$(app_log B)")" -ge $((n0 + 50)) ]; }
+	n0=$(grep -c ' vxB 1A0##' "$(spsec_app_log B)")
+	more() { [ "$(grep -c ' vxB 1A0##' "$(spsec_app_log B)")" -ge $((n0 + 50)) ]; }
 	check "B keeps receiving A's stream in the new window" wait_until 60 more
 	kill "$P1" "$P2"
 	wait "$P1" "$P2" 2>/dev/null

@@ -416,6 +416,28 @@ spsec_state_is() { [ "$(spsec_status_json "$1" | jq -r .state 2>/dev/null)" = "$
 # spsec_stats_json <node>: the data plane's counters by reason (pinned maps, no spsecd needed)
 spsec_stats_json() { "$SPSECCTL" stats --pin-dir "/sys/fs/bpf/spsec/vx$1" --json; }
 
+# The applications' candump on node N logs into $SPSEC_APP_LOG-N.log (set SPSEC_APP_LOG first).
+spsec_app_log() { echo "${SPSEC_APP_LOG:-$VM_OUT/app}-$1.log"; }
+# spsec_x_tx: frames the attacker (node X, no spsecd) has put on the bus: its vxcan's tx count
+spsec_x_tx() { ip -n nsX -j -s link show vxX | jq '.[0].stats64.tx.packets'; }
+SPSEC_X_SENTINELS=0
+# spsec_sentinel <from> <node>...: a plain 7FF frame (a plaintext ID on the bus) from node <from>,
+# seen by the applications of every other listed node: every frame <from> sent before it has been
+# delivered or dropped there. Counts the attacker's in SPSEC_X_SENTINELS (call it directly, not
+# through check, so the count survives).
+spsec_sentinel() {
+	local from=$1 frame n
+	shift
+	frame=$(printf '7FF#5E17%012X' $((${EPOCHREALTIME/./} & 0xFFFFFFFFFFFF)))
+	ip netns exec "ns$from" cansend "vx$from" "$frame" || return 1
+	[ "$from" = X ] && SPSEC_X_SENTINELS=$((SPSEC_X_SENTINELS + 1))
+	for n in "$@"; do
+		[ "$n" = "$from" ] && continue
+		wait_for_frame "$(spsec_app_log "$n")" "vx$n" "$frame" 60 ||
+			{ echo "# sentinel from $from not seen on $n" >&2; return 1; }
+	done
+}
+
 # ---- counting every frame -----------------------------------------------------------------------
 # spsec_snap <label> <node>...: all nodes' counters in one file, $SPSEC_DIR/snap-<label>.json =
 # {"A": {"interface":"vxA","counters":{...}}, ...}

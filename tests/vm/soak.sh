@@ -24,21 +24,9 @@ SPSEC_DIR=$(mktemp -d /tmp/spsec-soak.XXXXXX)
 NODES=(S A B)
 declare -A STREAM_ID=([S]=1C0 [A]=1A0 [B]=1B0)
 PROBE=$VM_OUT/soak-probe.log
-X_SENTINELS=0
 
-app_log() { echo "$VM_OUT/soak-app-$1.log"; }
-x_tx() { ip -n nsX -j -s link show vxX | jq '.[0].stats64.tx.packets'; }
-rss_kb() { local k v _u; while read -r k v _u; do [ "$k" = VmRSS: ] && echo "$v"; done <"/proc/$1/status"; }
-sentinel() { # sentinel <node>: a plain frame from it, seen by every other node's application
-	local from=$1 frame n
-	frame=$(printf '7FF#5E17%012X' $((${EPOCHREALTIME/./} & 0xFFFFFFFFFFFF)))
-	ip netns exec "ns$from" cansend "vx$from" "$frame" || return 1
-	[ "$from" = X ] && X_SENTINELS=$((X_SENTINELS + 1))
-	for n in "${NODES[@]}"; do
-		[ "$n" = "$from" ] || wait_for_frame "$(app_log "$n")" "vx$n" "$frame" 60 || return 1
-	done
-}
-app_count() { grep -c " vx$1 $2##" "$(app_log "$1")"; } # app_count <node> <id>: frames of id in its candump
+SPSEC_APP_LOG=$VM_OUT/soak-app
+app_count() { grep -c " vx$1 $2##" "$(spsec_app_log "$1")"; } # app_count <node> <id>: frames of id in its candump
 DATA_RE=' vx[SAB]w 1[ABC]0##' # data frames in the probe's log (control frames and sentinels left out)
 
 require_built "$SPSECD" "$SPSECCTL"
@@ -50,7 +38,7 @@ spsec_write_config A 5 off "1, 6" 0x1A0
 spsec_write_config B 6 off "1, 5" 0x1B0
 for n in "${NODES[@]}"; do
 	# a 4 MiB receive buffer: the application must not lose frames while the VM is busy
-	start_candump -n "ns$n" "vx$n" "$(app_log "$n")" -r 4194304 || not_ok "candump on $n"
+	start_candump -n "ns$n" "vx$n" "$(spsec_app_log "$n")" -r 4194304 || not_ok "candump on $n"
 done
 start_candump -n W vxAw "$PROBE" vxSw vxBw || not_ok "the attacker's probe on the wire"
 spsec_start_node S
@@ -60,13 +48,21 @@ spsec_start_node B
 check "A reaches Secure" wait_until 60 spsec_state_is A Secure || vm_finish
 check "B reaches Secure" wait_until 60 spsec_state_is B Secure || vm_finish
 spsec_snap start "${NODES[@]}" || not_ok "counters readable"
-X0=$(x_tx)
+X0=$(spsec_x_tx)
 
 attacker() { # random attacks until the deadline (a background subshell; counts in the kernel)
-	local ids=(1A0 1B0 1C0 555 00012345) own=(1A0 1B0 1C0) f data
+	local ids=(1A0 1B0 1C0 555 00012345) own=(1A0 1B0 1C0) f data ext
+	local kind names=(forge tamper replay spoof)
 	while [ "${EPOCHREALTIME/./}" -lt "$1" ]; do
-		case $((RANDOM % 4)) in
-		0) ip netns exec nsX cangen vxX -f -n $((1 + RANDOM % 50)) -g 1 -I "${ids[RANDOM % 5]}" -L r -D r ;;
+		kind=$((RANDOM % 4))
+		echo "${names[kind]}" >>"$VM_OUT/soak-attacks.log"
+		case $kind in
+		0)
+			f=${ids[RANDOM % 5]}
+			ext=()
+			[ ${#f} = 8 ] && ext=(-e) # a 29-bit ID
+			ip netns exec nsX cangen vxX -f "${ext[@]}" -n $((1 + RANDOM % 50)) -g 1 -I "$f" -L r -D r
+			;;
 		1)
 			f=$(tail -n 10 "$PROBE" | grep "$DATA_RE" | tail -n 1 | cut -d' ' -f3)
 			data=${f#*##?}
@@ -75,7 +71,8 @@ attacker() { # random attacks until the deadline (a background subshell; counts 
 			;;
 		2)
 			tail -n 100 "$PROBE" | grep "$DATA_RE" | tail -n $((1 + RANDOM % 30)) >"$SPSEC_DIR/replay.log"
-			ip netns exec nsX canplayer -t -I "$SPSEC_DIR/replay.log" vxX=vxAw vxX=vxBw vxX=vxSw
+			ip netns exec nsX canplayer -t -I "$SPSEC_DIR/replay.log" vxX=vxAw vxX=vxBw vxX=vxSw ||
+				echo "# soak: canplayer failed" >&2
 			;;
 		3) ip netns exec nsX cangen vxX -f -n $((1 + RANDOM % 10)) -g 1 -I "${own[RANDOM % 3]}" -L 16 -D r ;;
 		esac
@@ -90,6 +87,7 @@ for n in "${NODES[@]}"; do
 	STREAMS+=($!)
 done
 start_us=${EPOCHREALTIME/./}
+: >"$VM_OUT/soak-attacks.log"
 attacker $((start_us + LENGTH * 1000000)) &
 APID=$!
 # Warm-up (a quarter of the run): then sample every daemon's memory.
@@ -100,13 +98,14 @@ for n in "${NODES[@]}"; do RSS0[$n]=$(rss_kb "${SPSEC_PIDS[$n]}"); done
 wait "$APID"
 kill "${STREAMS[@]}"
 wait "${STREAMS[@]}" 2>/dev/null
-for n in A B S X; do check "sentinel from $n seen by every node" sentinel "$n"; done
-# check runs sentinel in a subshell: count the attacker's sentinel here
-X_SENTINELS=1
+for n in A B S X; do
+	if spsec_sentinel "$n" "${NODES[@]}"; then ok "sentinel from $n seen by every node"
+	else not_ok "sentinel from $n seen by every node"; fi
+done
 spsec_snap end "${NODES[@]}" || not_ok "counters readable"
-ATTACK=$(($(x_tx) - X0 - X_SENTINELS))
+ATTACK=$(($(spsec_x_tx) - X0 - SPSEC_X_SENTINELS))
 ACCT=$(spsec_account start end "$ATTACK")
-echo "# attacker frames: $ATTACK"
+echo "# attacker frames: $ATTACK; attacks: $(sort "$VM_OUT/soak-attacks.log" | uniq -c | tr -s ' \n' ' ')"
 jq -r '"# \(.node): sent \(.tx_ok), delivered \(.delivered) of \(.valid_sent) valid, dropped \(.dropped) of \(.attack_sent) attack frames: \(.reasons)"' <<<"$ACCT"
 check "the attacker attacked" test "$ATTACK" -gt 0
 spsec_check_books soak "$ACCT"
