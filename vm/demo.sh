@@ -215,16 +215,17 @@ latest() { # the newest frame of 1A0 in the attacker's recording
 	while read -r l; do [[ $l == *" vxAw 1A0##"* ]] && r=$l; done < <(tail -n 30 "$LOGX")
 	echo "${r##* }"
 }
-for i in 1 2 3 4 5 6 7 8 9 10; do
+# Ten frames, each the newest of A's stream at that moment (bounded: the stream lasts 3 s or more).
+for ((i = 1; tampered < 10 && i <= 500; i++)); do
 	orig=$(latest)
-	[ -n "$orig" ] || continue
+	[ -n "$orig" ] || { vm_nap 0.05; continue; }
 	data=${orig#*##?}
-	if [ $((i % 2)) = 1 ]; then # the first payload byte, or the last byte of the tag
+	if [ $((tampered % 2)) = 0 ]; then # the first payload byte, or the last byte of the tag
 		bad=$(printf '%02X' $((16#${data:0:2} ^ 1)))${data:2}
 	else
 		bad=${data:0:${#data}-2}$(printf '%02X' $((16#${data: -2} ^ 128)))
 	fi
-	[ "$i" -le 2 ] && info "recorded ${orig}  sent 1A0##1${bad}"
+	[ "$tampered" -lt 2 ] && info "recorded ${orig}  sent 1A0##1${bad}"
 	ip netns exec nsX cansend vxX "1A0##1$bad" && tampered=$((tampered + 1))
 done
 wait "$SPID"
@@ -367,8 +368,12 @@ for n in "${NODES[@]}"; do
 done
 jq -n --arg aead "$AEAD" --arg mode "$MODE" --arg kernel "$(uname -r)" --argjson full "$FULL" \
 	--argjson tot "$TOT" --slurpfile phases "$PHASES" --argjson pass "$VM_PASS" --argjson fail "$VM_FAIL" \
-	'{aead: $aead, mode: $mode, kernel: $kernel, full: ($full == 1),
-	  checks: {passed: $pass, failed: $fail}, summary: $tot.phases, phases: $phases}' >"$REPORT"
+	--slurpfile evS "$SPSEC_DIR/events-S.jsonl" --slurpfile evA "$SPSEC_DIR/events-A.jsonl" \
+	--slurpfile evB "$SPSEC_DIR/events-B.jsonl" \
+	'def kinds: group_by(.event) | map({key: .[0].event, value: length}) | from_entries;
+	 {aead: $aead, mode: $mode, kernel: $kernel, full: ($full == 1),
+	  checks: {passed: $pass, failed: $fail}, summary: $tot.phases, phases: $phases,
+	  events: {S: ($evS | kinds), A: ($evA | kinds), B: ($evB | kinds)}}' >"$REPORT"
 info "JSON report: $REPORT"
 for n in "${!EVPID[@]}"; do kill "${EVPID[$n]}" 2>/dev/null; done
 vm_finish
