@@ -26,6 +26,10 @@ declare -A STREAM_ID=([S]=1C0 [A]=1A0 [B]=1B0)
 PROBE=$VM_OUT/soak-probe.log
 
 SPSEC_APP_LOG=$VM_OUT/soak-app
+rss_kb() { # rss_kb <pid>: VmRSS in kB, or nothing (a check on it then fails)
+	local k v _u
+	while read -r k v _u; do [ "$k" = VmRSS: ] && echo "$v"; done <"/proc/$1/status"
+}
 app_count() { grep -c " vx$1 $2##" "$(spsec_app_log "$1")"; } # app_count <node> <id>: frames of id in its candump
 DATA_RE=' vx[SAB]w 1[ABC]0##' # data frames in the probe's log (control frames and sentinels left out)
 
@@ -119,7 +123,11 @@ for n in "${NODES[@]}"; do
 	check "soak: $n is still Secure" spsec_state_is "$n" Secure
 	rss=$(rss_kb "${SPSEC_PIDS[$n]}")
 	echo "# $n spsecd VmRSS after warm-up ${RSS0[$n]} kB, at the end $rss kB"
-	check "soak: $n's spsecd grew by at most $SLACK_KB kB" test $((rss - RSS0[$n])) -le "$SLACK_KB"
+	if [[ $rss =~ ^[0-9]+$ && ${RSS0[$n]} =~ ^[0-9]+$ ]]; then
+		check "soak: $n's spsecd grew by at most $SLACK_KB kB" test $((rss - RSS0[$n])) -le "$SLACK_KB"
+	else
+		not_ok "soak: $n's spsecd VmRSS readable" "after warm-up '${RSS0[$n]}', at the end '$rss'"
+	fi
 done
 jq -n --argjson len "$LENGTH" --argjson attack "$ATTACK" --slurpfile nodes <(echo "$ACCT") \
 	'{seconds: $len, attack_frames: $attack, nodes: $nodes}' >"$VM_OUT/soak-report.json"
