@@ -347,11 +347,11 @@ TOT=$(jq -s -c '{phases: [.[] | {phase, attack_frames, isotp_pdus_received,
 	valid_sent: ([.nodes[].valid_sent] | add), delivered: ([.nodes[].delivered] | add),
 	dropped: ([.nodes[].dropped] | add), tx_refused: ([.nodes[].tx_dropped] | add),
 	reasons: (reduce .nodes[].reasons as $r ({}; reduce ($r | to_entries[]) as $e (.; .[$e.key] += $e.value)))}]}' "$PHASES")
-printf '  %-9s %8s %9s %8s %8s %7s  %s\n' phase "valid" delivered attack dropped refused "drops by reason (all nodes)"
+printf '  %-11s %8s %9s %8s %8s %7s  %s\n' phase "valid" delivered attack dropped refused "drops by reason (all nodes)"
 jq -r '.phases[] | [.phase, .valid_sent, .delivered, .attack_frames * 3, .dropped, .tx_refused,
 	(.reasons | to_entries | map("\(.key | sub("^(rx|tx)_"; "")) \(.value)") | join(", "))] | @tsv' <<<"$TOT" |
 	while IFS=$'\t' read -r p v d a dr r why; do
-		printf '  %-9s %8s %9s %8s %8s %7s  %s\n' "$p" "$v" "$d" "$a" "$dr" "$r" "$why"
+		printf '  %-11s %8s %9s %8s %8s %7s  %s\n' "$p" "$v" "$d" "$a" "$dr" "$r" "$why"
 	done
 forged_delivered=$(jq '[.phases[] | select(.phase != "syncloss") | .delivered - .valid_sent | select(. > 0)] | add // 0' <<<"$TOT")
 valid_lost=$(jq '[.phases[] | select(.phase != "syncloss") | .valid_sent - .delivered | select(. > 0)] | add // 0' <<<"$TOT")
