@@ -11,7 +11,8 @@
 # The applications are unmodified: ISO-TP over CAN FD (the kernel's can-isotp, isotpsend on A,
 # isotprecv on B, IDs 123/124) and cangen/candump streams (1A0 from A, 1B0 from B). 7FF is plain
 # (sentinels). Phases: join, normal traffic, forgery, tampering, replay of a recorded log,
-# spoofing a node's own ID, the Sync going away and coming back, a key roll-over during traffic.
+# spoofing a node's own ID, frames that cannot be secured, the Sync going away and coming
+# back, a key roll-over during traffic.
 # After each phase every node's books must balance exactly (tests/vm/lib.sh spsec_account):
 # delivered == valid frames the others sent, dropped == attack frames, by reason.
 #
@@ -19,7 +20,7 @@
 #                        [--json FILE]
 #   --short  only traffic, forgery and tampering (for the other AEADs in CI)
 #   --json   the machine-readable report (default $VM_OUT/demo-report.json)
-# Environment: DEMO_ROLL_AHEAD  seconds between the Sync's restart and the window boundary (40)
+# Environment: SPSEC_DEMO_ROLL_AHEAD  seconds between the Sync's restart and the window boundary (40)
 # Exit status 0 only if every check passed.
 # shellcheck source-path=SCRIPTDIR source=../tests/vm/lib.sh
 . "$SPSEC_SOURCE_DIR/tests/vm/lib.sh"
@@ -299,10 +300,10 @@ if [ "$FULL" = 1 ]; then
 
 	# ---- 9. the Sync comes back; key roll-over during traffic --------------------------------
 	phase_begin rollover "9. the Sync comes back, A and B rejoin; their traffic runs across a key roll-over"
-	# Place the next key-window boundary DEMO_ROLL_AHEAD s after the Sync's restart: it boots at
+	# Place the next key-window boundary SPSEC_DEMO_ROLL_AHEAD s after the Sync's restart: it boots at
 	# T = stored + 80 000 (never below realtime/tick), so store boundary - ahead - 80 000, which
 	# is above every T used so far (T only moves forward).
-	ahead=$((${DEMO_ROLL_AHEAD:-40} * 1000))
+	ahead=$((${SPSEC_DEMO_ROLL_AHEAD:-40} * 1000))
 	read -r _ _ stored </var/lib/spsec/vxS.t
 	floor=$((${EPOCHREALTIME/./} / 1000))
 	low=$((stored + 80000 > floor + 10000 ? stored + 80000 : floor + 10000))
@@ -322,7 +323,7 @@ if [ "$FULL" = 1 ]; then
 	t=$(spsec_status_json S | jq .t)
 	info "T $t, key window $e; the boundary to window $((e + 1)) is $(((e + 1 << 24) - t)) ticks (ms) away"
 	info "keys held by A: windows $(spsec_status_json A | jq -c .comm_key_windows)"
-	check_eq "A and B rejoined before the boundary (else raise DEMO_ROLL_AHEAD)" "$e $e" \
+	check_eq "A and B rejoined before the boundary (else raise SPSEC_DEMO_ROLL_AHEAD)" "$e $e" \
 		"$(key_window A) $(key_window B)"
 	isotp_send "$(pdu 100 04)" || not_ok "isotpsend on A"
 	all_in() { [ "$(key_window S) $(key_window A) $(key_window B)" = "$1 $1 $1" ]; }
