@@ -379,7 +379,8 @@ spsec_new_keys() { # spsec_new_keys: one key store ($SPSEC_DIR/keys) for every n
 # spsec_write_config <node> <pp> <sync on|off> <monitor list> <transmit list>
 # A test configuration: 1 ms tick (data_bitrate 100k) with the widest acceptance window and a 2 s
 # PA round trip, because processes under TCG start and get scheduled slowly; sync_abort at its
-# minimum (20 s) so Sync loss shows quickly. The product's defaults stay strict.
+# minimum (20 s) so Sync loss shows quickly; warning_abort from SPSEC_WARNING_ABORT (default 60s).
+# The product's defaults stay strict.
 spsec_write_config() {
 	cp "$SPSEC_DIR/keys" "$SPSEC_DIR/keys-$1" && chmod 0600 "$SPSEC_DIR/keys-$1" || return 1
 	cat >"$SPSEC_DIR/$1.yaml" <<CFG
@@ -397,7 +398,7 @@ transmit_ids: [$5]
 key_store: $SPSEC_DIR/keys-$1
 control_socket: $SPSEC_DIR/$1.sock
 pin_dir: /sys/fs/bpf/spsec/vx$1
-timeouts: {pa_retry: 2s, pa_max_rtt: 2s, sync_abort: 20s, warning_abort: 60s}
+timeouts: {pa_retry: 2s, pa_max_rtt: 2s, sync_abort: 20s, warning_abort: ${SPSEC_WARNING_ABORT:-60s}}
 CFG
 }
 
