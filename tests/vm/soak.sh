@@ -34,8 +34,10 @@ rss_kb() { # rss_kb <pid>: VmRSS in kB, or nothing (a check on it then fails)
 	local k v _u
 	while read -r k v _u; do [ "$k" = VmRSS: ] && echo "$v"; done <"/proc/$1/status"
 }
-app_count() { grep -c " vx$1 $2##" "$(spsec_app_log "$1")"; } # app_count <node> <id>: frames of id in its candump
-DATA_RE=' vx[SAB]w 1[ABC]0##' # data frames in the probe's log (control frames and sentinels left out)
+# app_count <node> <id>: frames of that ID in the node's candump
+app_count() { grep -c " vx$1 $2##" "$(spsec_app_log "$1")"; }
+# data frames in the probe's log (control frames and sentinels left out)
+DATA_RE=' vx[SAB]w 1[ABC]0##'
 
 require_built "$SPSECD" "$SPSECCTL"
 check "four nodes in namespaces, joined by can-gw" spsec_bus_up S A B X || vm_finish
@@ -69,7 +71,8 @@ attacker() { # random attacks until the deadline (a background subshell; counts 
 			f=${ids[RANDOM % 5]}
 			ext=()
 			[ ${#f} = 8 ] && ext=(-e) # a 29-bit ID
-			ip netns exec nsX cangen vxX -f "${ext[@]}" -n $((1 + RANDOM % 50)) -g 1 -I "$f" -L r -D r
+			ip netns exec nsX cangen vxX -f "${ext[@]}" -n $((1 + RANDOM % 50)) -g 1 \
+				-I "$f" -L r -D r
 			;;
 		1)
 			f=$(tail -n 10 "$PROBE" | grep "$DATA_RE" | tail -n 1 | cut -d' ' -f3)
@@ -78,11 +81,15 @@ attacker() { # random attacks until the deadline (a background subshell; counts 
 				"${f%%#*}##1$(printf '%02X' $((16#${data:0:2} ^ (1 << (RANDOM % 8)))))${data:2}"
 			;;
 		2)
-			tail -n 100 "$PROBE" | grep "$DATA_RE" | tail -n $((1 + RANDOM % 30)) >"$SPSEC_DIR/replay.log"
-			ip netns exec nsX canplayer -t -I "$SPSEC_DIR/replay.log" vxX=vxAw vxX=vxBw vxX=vxSw ||
-				echo "# soak: canplayer failed" >&2
+			tail -n 100 "$PROBE" | grep "$DATA_RE" | tail -n $((1 + RANDOM % 30)) \
+				>"$SPSEC_DIR/replay.log"
+			ip netns exec nsX canplayer -t -I "$SPSEC_DIR/replay.log" \
+				vxX=vxAw vxX=vxBw vxX=vxSw || echo "# soak: canplayer failed" >&2
 			;;
-		3) ip netns exec nsX cangen vxX -f -n $((1 + RANDOM % 10)) -g 1 -I "${own[RANDOM % 3]}" -L 16 -D r ;;
+		3)
+			ip netns exec nsX cangen vxX -f -n $((1 + RANDOM % 10)) -g 1 \
+				-I "${own[RANDOM % 3]}" -L 16 -D r
+			;;
 		esac
 		vm_nap 0.05
 	done
@@ -113,8 +120,10 @@ done
 spsec_snap end "${NODES[@]}" || not_ok "counters readable"
 ATTACK=$(($(spsec_x_tx) - X0 - SPSEC_X_SENTINELS))
 ACCT=$(spsec_account start end "$ATTACK")
-echo "# attacker frames: $ATTACK; attacks: $(sort "$VM_OUT/soak-attacks.log" | uniq -c | tr -s ' \n' ' ')"
-jq -r '"# \(.node): sent \(.tx_ok), delivered \(.delivered) of \(.valid_sent) valid, dropped \(.dropped) of \(.attack_sent) attack frames: \(.reasons)"' <<<"$ACCT"
+echo "# attacker frames: $ATTACK; attacks:" \
+	"$(sort "$VM_OUT/soak-attacks.log" | uniq -c | tr -s ' \n' ' ')"
+jq -r '"# \(.node): sent \(.tx_ok), delivered \(.delivered) of \(.valid_sent) valid, " +
+	"dropped \(.dropped) of \(.attack_sent) attack frames: \(.reasons)"' <<<"$ACCT"
 check "the attacker attacked" test "$ATTACK" -gt 0
 spsec_check_books soak "$ACCT"
 for n in "${NODES[@]}"; do
