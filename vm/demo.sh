@@ -20,7 +20,7 @@
 #                        [--json FILE]
 #   --short  only traffic, forgery and tampering (for the other AEADs in CI)
 #   --json   the machine-readable report (default $VM_OUT/demo-report.json)
-# Environment: SPSEC_DEMO_ROLL_AHEAD  seconds between the Sync's restart and the window boundary (40)
+# Environment: SPSEC_DEMO_ROLL_AHEAD  seconds from the Sync's restart to the window boundary (40)
 # Exit status 0 only if every check passed.
 # shellcheck source-path=SCRIPTDIR source=../tests/vm/lib.sh
 . "$SPSEC_SOURCE_DIR/tests/vm/lib.sh"
@@ -34,7 +34,10 @@ while [ $# -gt 0 ]; do
 	--auth-only) MODE=auth-only ;;
 	--short) FULL=0 ;;
 	--json) REPORT=$2; shift ;;
-	*) not_ok "demo: unknown argument '$1' (use --aead NAME, --auth-only, --short, --json FILE)"; vm_finish ;;
+	*)
+		not_ok "demo: unknown argument '$1' (use --aead NAME, --auth-only, --short, --json FILE)"
+		vm_finish
+		;;
 	esac
 	shift
 done
@@ -54,11 +57,15 @@ say() { printf '\n=== %s\n' "$*"; }
 info() { printf '  %s\n' "$*"; }
 SPSEC_APP_LOG=$VM_OUT/demo-app
 
-settle() { spsec_sentinel A "${NODES[@]}" && spsec_sentinel B "${NODES[@]}" && spsec_sentinel X "${NODES[@]}"; }
+settle() { # every frame A, B and the attacker sent so far has been delivered or dropped everywhere
+	spsec_sentinel A "${NODES[@]}" && spsec_sentinel B "${NODES[@]}" &&
+		spsec_sentinel X "${NODES[@]}"
+}
 
 start_events() { # start_events <node>: `spsecctl events` of that node into a file, once it listens
 	wait_until 20 test -S "$SPSEC_DIR/$1.sock" || return 1
-	"$SPSECCTL" events --socket "$SPSEC_DIR/$1.sock" >>"$SPSEC_DIR/events-$1.jsonl" 2>/dev/null &
+	"$SPSECCTL" events --socket "$SPSEC_DIR/$1.sock" >>"$SPSEC_DIR/events-$1.jsonl" \
+		2>/dev/null &
 	EVPID[$1]=$!
 }
 
@@ -102,12 +109,14 @@ phase_end() {
 	ACCT=$(spsec_account "$PHASE-0" "$PHASE-1" "$ATTACK")
 	local iso=$(($(wc -l <"$ISOTP_RX") - ISO0))
 	info "the attacker put $ATTACK frames on the bus; B's ISO-TP application received $iso PDUs"
-	jq -r '"  firewall on \(.node): delivered \(.delivered) of \(.valid_sent) valid frames; dropped \(.dropped) of \(.attack_sent) attack frames" +
-		(if .reasons == {} then "" else ": " + (.reasons | to_entries | map("\(.key) \(.value)") | join(", ")) end)' <<<"$ACCT"
+	jq -r '"  firewall on \(.node): delivered \(.delivered) of \(.valid_sent) valid frames; " +
+		"dropped \(.dropped) of \(.attack_sent) attack frames" + (if .reasons == {} then ""
+		else ": " + (.reasons | to_entries | map("\(.key) \(.value)") | join(", ")) end)' <<<"$ACCT"
 	show_events
 	jq -c -n --arg name "$PHASE" --arg title "$PHASE_TITLE" --argjson attack "$ATTACK" \
 		--argjson iso "$iso" --slurpfile nodes <(echo "$ACCT") \
-		'{phase: $name, title: $title, attack_frames: $attack, isotp_pdus_received: $iso, nodes: $nodes}' >>"$PHASES"
+		'{phase: $name, title: $title, attack_frames: $attack, isotp_pdus_received: $iso,
+		  nodes: $nodes}' >>"$PHASES"
 }
 acct() { jq -r --arg n "$1" "select(.node == \$n) | $2" <<<"$ACCT"; } # acct <node> <jq expr>
 reason() { acct "$1" ".reasons.$2 // 0"; }                           # reason <node> <name>
@@ -147,7 +156,10 @@ done
 start_candump -n W vxAw "$LOGX" vxSw vxBw || not_ok "the attacker's probe on the wire"
 : >"$ISOTP_RX"
 ip netns exec nsB stdbuf -oL isotprecv -s 124 -d 123 "${ISOTP[@]}" -l vxB >"$ISOTP_RX" 2>&1 &
-isotp_ready() { cat "/proc/$1/net/can/rcvlist_sff" "/proc/$1/net/can/rcvlist_fil" 2>/dev/null | grep -q "vxB .* 123 "; }
+isotp_ready() { # the ISO-TP socket's receiver for 123 is registered on vxB
+	cat "/proc/$1/net/can/rcvlist_sff" "/proc/$1/net/can/rcvlist_fil" 2>/dev/null |
+		grep -q "vxB .* 123 "
+}
 check "B's ISO-TP application listens on 123" wait_until 20 isotp_ready $! || vm_finish
 
 # ---- 1. join ----------------------------------------------------------------------------------
@@ -162,10 +174,12 @@ start_events B || not_ok "events of B"
 check "A reaches Secure by Parameter Authentication" wait_until 60 spsec_state_is A Secure
 check "B reaches Secure by Parameter Authentication" wait_until 60 spsec_state_is B Secure
 for n in "${NODES[@]}"; do
-	info "$n: $(spsec_status_json "$n" | jq -r '"\(.state), T \(.t), key window \(.key_window), keys of windows \(.comm_key_windows | map(tostring) | join(","))"')"
+	info "$n: $(spsec_status_json "$n" | jq -r '"\(.state), T \(.t), key window \(.key_window), " +
+		"keys of windows \(.comm_key_windows | map(tostring) | join(","))"')"
 done
 check_eq "A derived the same Communication Key windows as the Sync" \
-	"$(spsec_status_json S | jq -c .comm_key_windows)" "$(spsec_status_json A | jq -c .comm_key_windows)"
+	"$(spsec_status_json S | jq -c .comm_key_windows)" \
+	"$(spsec_status_json A | jq -c .comm_key_windows)"
 show_events
 
 # ---- 2. normal traffic ------------------------------------------------------------------------
@@ -186,10 +200,13 @@ info "A's application sent:  $(grep ' vxA 1A0##' "$(spsec_app_log A)" | sed -n 1
 info "the bus carried:       $(grep ' vxAw 1A0##' "$LOGX" | sed -n 10p | cut -d' ' -f3)"
 info "B's application got:   $(grep ' vxB 1A0##' "$(spsec_app_log B)" | sed -n 10p | cut -d' ' -f3)"
 info "B's ISO-TP PDU 2:      $(sed -n 2p "$ISOTP_RX" | cut -c1-60)..."
-check_eq "B's candump application got A's 40 stream frames" 40 "$(count_frames "$(spsec_app_log B)" 1A0 fd)"
-check_eq "A's candump application got B's 40 stream frames" 40 "$(count_frames "$(spsec_app_log A)" 1B0 fd)"
+check_eq "B's candump application got A's 40 stream frames" 40 \
+	"$(count_frames "$(spsec_app_log B)" 1A0 fd)"
+check_eq "A's candump application got B's 40 stream frames" 40 \
+	"$(count_frames "$(spsec_app_log A)" 1B0 fd)"
 if [ "$MODE" = encrypt ]; then
-	check "no ISO-TP payload in clear on the bus (C0DE marker)" bash -c "! grep -q 'C0DE' '$LOGX'"
+	check "no ISO-TP payload in clear on the bus (C0DE marker)" \
+		bash -c "! grep -q 'C0DE' '$LOGX'"
 fi
 
 # ---- 3. forgery -------------------------------------------------------------------------------
@@ -203,11 +220,13 @@ check_eq "forgery: 240 frames forged" 240 "$ATTACK"
 check_eq "forgery: B's ISO-TP application received nothing" 3 "$(wc -l <"$ISOTP_RX")"
 check_eq "forgery: A's own IDs coming from the bus counted as injection on A (123, 1A0)" 120 \
 	"$(reason A rx_injection)"
-check_eq "forgery: classic frames of a secured ID counted as rx_classic on B" 20 "$(reason B rx_classic)"
+check_eq "forgery: classic frames of a secured ID counted as rx_classic on B" 20 \
+	"$(reason B rx_classic)"
 check_eq "forgery: the unconfigured ID counted as rx_unknown_id on B" 20 "$(reason B rx_unknown_id)"
 
 # ---- 4. tampering -----------------------------------------------------------------------------
-phase_begin tamper "4. tampering: the attacker flips one bit in frames it just recorded and resends them"
+phase_begin tamper "4. tampering: the attacker flips one bit in frames it just recorded" \
+	"and resends them"
 stream A 1A0 150 20
 SPID=$!
 tampered=0
@@ -236,15 +255,18 @@ check_eq "tamper: 10 tampered frames sent" 10 "$tampered"
 check_eq "tamper: A counted them as injection of its own ID 1A0" 10 "$(reason A rx_injection)"
 # The data plane checks the window before the tag: a copy older than the window (2047 ticks,
 # about 2 s here) counts as rx_outside_window; a fresh one fails its tag.
-check_eq "tamper: B counted every one as a tag failure (or, if older than the window, outside it)" 10 \
+check_eq "tamper: B counted every one as a tag failure (or, if older than the window, outside it)" \
+	10 \
 	"$(acct B '(.reasons.rx_bad_tag // 0) + (.reasons.rx_outside_window // 0)')"
 
 if [ "$FULL" = 1 ]; then
-	# ---- 5. replay --------------------------------------------------------------------------------
-	phase_begin replay "5. replay: the attacker plays back its recorded log (canplayer) during traffic"
+	# ---- 5. replay ----------------------------------------------------------------------------
+	phase_begin replay "5. replay: the attacker plays back its recorded log (canplayer)" \
+		"during traffic"
 	stream A 1A0 200 10
 	SPID=$!
-	wait_until 20 bash -c "[ \$(grep -c ' vxAw 1A0##' '$LOGX') -ge 300 ]" # part of this stream in the log
+	# wait for part of this stream in the log
+	wait_until 20 bash -c "[ \$(grep -c ' vxAw 1A0##' '$LOGX') -ge 300 ]"
 	grep ' vxAw 1A0##' "$LOGX" >"$SPSEC_DIR/replay.log"
 	replayed=$(wc -l <"$SPSEC_DIR/replay.log")
 	info "replaying $replayed recorded frames of 1A0 (from the start of the demo up to now)"
@@ -253,30 +275,38 @@ if [ "$FULL" = 1 ]; then
 	phase_end
 	spsec_check_books replay "$ACCT"
 	check_eq "replay: every recorded frame went out again" "$replayed" "$ATTACK"
-	check_eq "replay: A counted them as injection of its own ID" "$replayed" "$(reason A rx_injection)"
+	check_eq "replay: A counted them as injection of its own ID" "$replayed" \
+		"$(reason A rx_injection)"
 	# A copy inside the window fails per-ID freshness (rx_replay); an older copy's 12-bit T is
 	# rebuilt as a different T, so its tag fails (rx_bad_tag), or it is outside the window.
-	check_eq "replay: B counted every one as a replay, a tag failure or outside the window" "$replayed" \
-		"$(acct B '(.reasons.rx_replay // 0) + (.reasons.rx_bad_tag // 0) + (.reasons.rx_outside_window // 0)')"
-	info "B: $(reason B rx_replay) caught by per-ID freshness (rx_replay), the older ones by their tag or age"
+	check_eq "replay: B counted every one as a replay, a tag failure or outside the window" \
+		"$replayed" "$(acct B '(.reasons.rx_replay // 0) + (.reasons.rx_bad_tag // 0) +
+		(.reasons.rx_outside_window // 0)')"
+	info "B: $(reason B rx_replay) caught by per-ID freshness (rx_replay)," \
+		"the older ones by their tag or age"
 
-	# ---- 6. spoofing ------------------------------------------------------------------------------
+	# ---- 6. spoofing --------------------------------------------------------------------------
 	phase_begin spoof "6. spoofing: the attacker sends with A's and B's own transmit IDs"
 	ip netns exec nsX cangen vxX -f -n 20 -g 0 -I 1A0 -L 16 -D i
 	ip netns exec nsX cangen vxX -f -n 20 -g 0 -I 1B0 -L 16 -D i
 	phase_end
 	spsec_check_books spoof "$ACCT"
-	check_eq "spoof: A detected injection of its own ID (rx_injection)" 20 "$(reason A rx_injection)"
-	check_eq "spoof: B detected injection of its own ID (rx_injection)" 20 "$(reason B rx_injection)"
-	check "spoof: A reported event DE03h" grep -q '"code":"0x0000de03"' "$SPSEC_DIR/events-A.jsonl"
+	check_eq "spoof: A detected injection of its own ID (rx_injection)" 20 \
+		"$(reason A rx_injection)"
+	check_eq "spoof: B detected injection of its own ID (rx_injection)" 20 \
+		"$(reason B rx_injection)"
+	check "spoof: A reported event DE03h" \
+		grep -q '"code":"0x0000de03"' "$SPSEC_DIR/events-A.jsonl"
 
-	# ---- 7. frames that cannot be secured -----------------------------------------------------
+	# ---- 7. frames that cannot be secured -------------------------------------------------
 	phase_begin unsecurable "7. frames A's application cannot get secured never leave A"
 	ip netns exec nsA cansend vxA "1A0##1$(printf '%02X' $(seq 1 64))" 2>/dev/null # L 64 > 54
 	ip netns exec nsA cansend vxA "1A0#DEADBEEF" 2>/dev/null                      # classic CAN
 	phase_end
-	check_eq "unsecurable: the 64-byte frame dropped on A's egress (tx_too_long)" 1 "$(reason A tx_too_long)"
-	check_eq "unsecurable: the classic frame of a secured ID dropped on A's egress (tx_classic)" 1 \
+	check_eq "unsecurable: the 64-byte frame dropped on A's egress (tx_too_long)" 1 \
+		"$(reason A tx_too_long)"
+	check_eq "unsecurable: the classic frame of a secured ID dropped on A's egress (tx_classic)" \
+		1 \
 		"$(reason A tx_classic)"
 	check_eq "unsecurable: neither reached B" 0 "$(acct B .delivered)"
 
@@ -290,26 +320,30 @@ if [ "$FULL" = 1 ]; then
 	ip netns exec nsA cangen vxA -f -I 1A0 -L 16 -D i -g 5 -n 10 -i # refused: not Secure
 	phase_end
 	check "syncloss: A and B reported the Sync's loss (FE0Fh)" bash -c \
-		"grep -q '0x0000fe0f' '$SPSEC_DIR/events-A.jsonl' && grep -q '0x0000fe0f' '$SPSEC_DIR/events-B.jsonl'"
-	check_eq "syncloss: A's egress refused the 10 frames sent while not Secure (tx_not_secure)" 10 \
-		"$(reason A tx_not_secure)"
+		"grep -q '0x0000fe0f' '$SPSEC_DIR/events-A.jsonl' &&
+		grep -q '0x0000fe0f' '$SPSEC_DIR/events-B.jsonl'"
+	check_eq "syncloss: A's egress refused the 10 frames sent while not Secure (tx_not_secure)" \
+		10 "$(reason A tx_not_secure)"
 	check_eq "syncloss: B received none of them" 0 "$(acct B .delivered)"
 	check_eq "syncloss: nothing forged on the bus" 0 "$ATTACK"
 	check_eq "syncloss: no node delivered or dropped a frame it should not have" "0 0 0" \
-		"$(jq -s -r '[.[] | .delivered - .valid_sent + .dropped] | map(tostring) | join(" ")' <<<"$ACCT")"
+		"$(jq -s -r '[.[] | .delivered - .valid_sent + .dropped] | map(tostring) | join(" ")' \
+			<<<"$ACCT")"
 
 	# ---- 9. the Sync comes back; key roll-over during traffic --------------------------------
-	phase_begin rollover "9. the Sync comes back, A and B rejoin; their traffic runs across a key roll-over"
-	# Place the next key-window boundary SPSEC_DEMO_ROLL_AHEAD s after the Sync's restart: it boots at
-	# T = stored + 80 000 (never below realtime/tick), so store boundary - ahead - 80 000, which
-	# is above every T used so far (T only moves forward).
+	phase_begin rollover "9. the Sync comes back, A and B rejoin; their traffic runs across" \
+		"a key roll-over"
+	# Place the next key-window boundary SPSEC_DEMO_ROLL_AHEAD s after the Sync's restart: it
+	# boots at T = stored + 80 000 (never below realtime/tick), so store boundary - ahead -
+	# 80 000, which is above every T used so far (T only moves forward).
 	ahead=$((${SPSEC_DEMO_ROLL_AHEAD:-40} * 1000))
 	read -r _ _ stored </var/lib/spsec/vxS.t
 	floor=$((${EPOCHREALTIME/./} / 1000))
 	low=$((stored + 80000 > floor + 10000 ? stored + 80000 : floor + 10000))
 	boundary=$((((low + ahead) >> 24) + 1 << 24))
 	printf 'spsec-t 1 %d\n' $((boundary - ahead - 80000)) >/var/lib/spsec/vxS.t
-	info "T file of the Sync: $stored -> $((boundary - ahead - 80000)) (next window boundary $boundary)"
+	info "T file of the Sync: $stored -> $((boundary - ahead - 80000))" \
+		"(next window boundary $boundary)"
 	spsec_start_node S
 	start_events S || not_ok "events of S"
 	check "the Sync is back in Secure" wait_until 30 spsec_state_is S Secure
@@ -321,20 +355,23 @@ if [ "$FULL" = 1 ]; then
 	ip netns exec nsB cangen vxB -f -I 1B0 -L 16 -D i -g 50 &
 	P2=$!
 	t=$(spsec_status_json S | jq .t)
-	info "T $t, key window $e; the boundary to window $((e + 1)) is $(((e + 1 << 24) - t)) ticks (ms) away"
+	info "T $t, key window $e; the boundary to window $((e + 1)) is" \
+		"$(((e + 1 << 24) - t)) ticks (ms) away"
 	info "keys held by A: windows $(spsec_status_json A | jq -c .comm_key_windows)"
 	check_eq "A and B rejoined before the boundary (else raise SPSEC_DEMO_ROLL_AHEAD)" "$e $e" \
 		"$(key_window A) $(key_window B)"
 	isotp_send "$(pdu 100 04)" || not_ok "isotpsend on A"
 	all_in() { [ "$(key_window S) $(key_window A) $(key_window B)" = "$1 $1 $1" ]; }
-	check "S, A and B cross into window $((e + 1))" wait_until $((ahead / 1000 + 60)) all_in $((e + 1))
+	check "S, A and B cross into window $((e + 1))" \
+		wait_until $((ahead / 1000 + 60)) all_in $((e + 1))
 	n0=$(grep -c ' vxB 1A0##' "$(spsec_app_log B)")
 	more() { [ "$(grep -c ' vxB 1A0##' "$(spsec_app_log B)")" -ge $((n0 + 50)) ]; }
 	check "B keeps receiving A's stream in the new window" wait_until 60 more
 	kill "$P1" "$P2"
 	wait "$P1" "$P2" 2>/dev/null
 	isotp_send "$(pdu 100 05)" || not_ok "isotpsend on A"
-	check "B's ISO-TP application received the PDUs before and after the roll-over" wait_until 30 isotp_got 5
+	check "B's ISO-TP application received the PDUs before and after the roll-over" \
+		wait_until 30 isotp_got 5
 	info "keys held by A now: windows $(spsec_status_json A | jq -c .comm_key_windows)"
 	phase_end
 	spsec_check_books rollover "$ACCT"
@@ -347,15 +384,20 @@ say "summary (frames counted by each node's data plane; each frame on the bus re
 TOT=$(jq -s -c '{phases: [.[] | {phase, attack_frames, isotp_pdus_received,
 	valid_sent: ([.nodes[].valid_sent] | add), delivered: ([.nodes[].delivered] | add),
 	dropped: ([.nodes[].dropped] | add), tx_refused: ([.nodes[].tx_dropped] | add),
-	reasons: (reduce .nodes[].reasons as $r ({}; reduce ($r | to_entries[]) as $e (.; .[$e.key] += $e.value)))}]}' "$PHASES")
-printf '  %-11s %8s %9s %8s %8s %7s  %s\n' phase "valid" delivered attack dropped refused "drops by reason (all nodes)"
+	reasons: (reduce .nodes[].reasons as $r ({};
+		reduce ($r | to_entries[]) as $e (.; .[$e.key] += $e.value)))}]}' "$PHASES")
+printf '  %-11s %8s %9s %8s %8s %7s  %s\n' phase "valid" delivered attack dropped refused \
+	"drops by reason (all nodes)"
 jq -r '.phases[] | [.phase, .valid_sent, .delivered, .attack_frames * 3, .dropped, .tx_refused,
 	(.reasons | to_entries | map("\(.key | sub("^(rx|tx)_"; "")) \(.value)") | join(", "))] | @tsv' <<<"$TOT" |
 	while IFS=$'\t' read -r p v d a dr r why; do
 		printf '  %-11s %8s %9s %8s %8s %7s  %s\n' "$p" "$v" "$d" "$a" "$dr" "$r" "$why"
 	done
-forged_delivered=$(jq '[.phases[] | select(.phase != "syncloss") | .delivered - .valid_sent | select(. > 0)] | add // 0' <<<"$TOT")
-valid_lost=$(jq '[.phases[] | select(.phase != "syncloss") | .valid_sent - .delivered | select(. > 0)] | add // 0' <<<"$TOT")
+# Outside the Sync's absence (where refusing to send is the point) valid and delivered must match.
+forged_delivered=$(jq '[.phases[] | select(.phase != "syncloss") | .delivered - .valid_sent |
+	select(. > 0)] | add // 0' <<<"$TOT")
+valid_lost=$(jq '[.phases[] | select(.phase != "syncloss") | .valid_sent - .delivered |
+	select(. > 0)] | add // 0' <<<"$TOT")
 echo
 info "forged, tampered or replayed frames delivered to an application: $forged_delivered"
 info "valid frames dropped (outside the Sync's absence):               $valid_lost"
@@ -368,7 +410,8 @@ for n in "${NODES[@]}"; do
 	check_eq "$n exits 0 on SIGTERM" 0 "$?"
 done
 jq -n --arg aead "$AEAD" --arg mode "$MODE" --arg kernel "$(uname -r)" --argjson full "$FULL" \
-	--argjson tot "$TOT" --slurpfile phases "$PHASES" --argjson pass "$VM_PASS" --argjson fail "$VM_FAIL" \
+	--argjson tot "$TOT" --slurpfile phases "$PHASES" \
+	--argjson pass "$VM_PASS" --argjson fail "$VM_FAIL" \
 	--slurpfile evS "$SPSEC_DIR/events-S.jsonl" --slurpfile evA "$SPSEC_DIR/events-A.jsonl" \
 	--slurpfile evB "$SPSEC_DIR/events-B.jsonl" \
 	'def kinds: group_by(.event) | map({key: .[0].event, value: length}) | from_entries;
