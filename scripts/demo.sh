@@ -3,17 +3,29 @@
 # boots the test VM (Debian's kernel in QEMU, see docs/testing.md) running vm/demo.sh and streams
 # what it prints. Exit status: the demo's (0 = it showed what it should), 77 if no VM can run here.
 #
-# usage: scripts/demo.sh [--no-build] [ARGS...]   ARGS go to vm/demo.sh
+# usage: scripts/demo.sh [--no-build] [--json FILE] [ARGS...]
+#   --json FILE  copy the demo's machine-readable report (vm/demo.sh writes it) to FILE
+#   ARGS go to vm/demo.sh: --aead NAME, --auth-only, --short
 # environment: SPSEC_BUILD_DIR   build dir (default <checkout>/build)
 #              SPSEC_BUILD_TARGETS  build only these targets (default: everything)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${SPSEC_BUILD_DIR:-$ROOT/build}
 DO_BUILD=1
-if [ "${1:-}" = --no-build ]; then
-	DO_BUILD=0
+JSON=""
+ARGS=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--no-build) DO_BUILD=0 ;;
+	--json)
+		[ $# -ge 2 ] || { echo "demo: --json needs a file name" >&2; exit 2; }
+		JSON=$2
+		shift
+		;;
+	*) ARGS+=("$1") ;;
+	esac
 	shift
-fi
+done
 say() { printf '\n==== %s ====\n' "$*"; }
 
 if [ "$DO_BUILD" = 1 ]; then
@@ -29,8 +41,12 @@ fi
 say "demo in the test VM"
 export SPSEC_BUILD_DIR=$BUILD SPSEC_SOURCE_DIR=$ROOT
 rc=0
+rm -f "$BUILD/demo-out/demo-report.json"
 "$ROOT/vm/run.sh" --quiet --timeout "${SPSEC_DEMO_TIMEOUT:-600}" --out "$BUILD/demo-out" \
-	--script "$ROOT/vm/demo.sh" "$@" || rc=$?
+	--script "$ROOT/vm/demo.sh" ${ARGS[@]+"${ARGS[@]}"} || rc=$?
+if [ -n "$JSON" ] && [ -f "$BUILD/demo-out/demo-report.json" ]; then
+	cp "$BUILD/demo-out/demo-report.json" "$JSON" && echo "demo: JSON report in $JSON"
+fi
 case $rc in
 0) echo "demo: done (logs in $BUILD/demo-out)" ;;
 77) echo "demo: cannot run a VM on this machine (see the SKIP line above)" >&2 ;;

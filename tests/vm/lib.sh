@@ -339,3 +339,153 @@ prog_map_id() { # prog_map_id <prog id> <map name>: id of that program's map wit
 map_values() { # map_values <map id>: "v0 v1 ..." of an array map whose values are integers
 	bpftool -j map dump id "$1" | jq -r '[.[] | (.formatted // .) | .value] | map(tostring) | join(" ")'
 }
+
+# ---- a bus of spsecd nodes ----------------------------------------------------------------------
+# Nodes are letters; node N lives in namespace nsN on vxN, whose vxcan peer vxNw sits in the wire
+# namespace W, where can-gw joins every pair (CAN FD and classic): a frame one node sends reaches
+# all the others. spsecd's work files (configs, key stores, sockets) live in $SPSEC_DIR.
+SPSECD=$SPSEC_BUILD_DIR/userspace/daemon/spsecd
+SPSECCTL=$SPSEC_BUILD_DIR/userspace/ctl/spsecctl
+declare -A SPSEC_PIDS
+# spsec_write_config reads these: the same on every node of a bus.
+SPSEC_AEAD=${SPSEC_AEAD:-aes-gcm}
+SPSEC_MODE=${SPSEC_MODE:-encrypt}
+SPSEC_SECURED_IDS=${SPSEC_SECURED_IDS:-0x123}
+SPSEC_PLAIN_IDS=${SPSEC_PLAIN_IDS:-}
+
+spsec_bus_up() { # spsec_bus_up <node>...: vxcan per node into W, can-gw between every pair, bpffs
+	local n s d
+	vm_modprobe_can || return 1
+	[ -e /run/netns/W ] || ip netns add W || return 1
+	for n in "$@"; do make_vxcan_pair "ns$n" "vx$n" W "vx${n}w" || return 1; done
+	# -i: ifindexes are per namespace, so can-gw must be allowed to route to any of them. One
+	# shell in W runs every cangw (an `ip netns exec` per rule costs seconds under TCG).
+	local rules=""
+	for s in "$@"; do
+		for d in "$@"; do
+			[ "$s" = "$d" ] && continue
+			rules+="cangw -A -s vx${s}w -d vx${d}w -X -i && cangw -A -s vx${s}w -d vx${d}w -i && "
+		done
+	done
+	ip netns exec W sh -c "${rules}:" || return 1
+	mkdir -p /sys/fs/bpf /var/lib/spsec || return 1
+	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+}
+
+spsec_new_keys() { # spsec_new_keys: one key store ($SPSEC_DIR/keys) for every node
+	"$SPSEC_SOURCE_DIR/scripts/spsec-setup" new-keys "$SPSEC_DIR/keys" --id 0x00000042
+}
+
+# spsec_write_config <node> <pp> <sync on|off> <monitor list> <transmit list>
+# A test configuration: 1 ms tick (data_bitrate 100k) with the widest acceptance window and a 2 s
+# PA round trip, because processes under TCG start and get scheduled slowly; sync_abort at its
+# minimum (20 s) so Sync loss shows quickly; warning_abort from SPSEC_WARNING_ABORT (default 60s).
+# The product's defaults stay strict.
+spsec_write_config() {
+	cp "$SPSEC_DIR/keys" "$SPSEC_DIR/keys-$1" && chmod 0600 "$SPSEC_DIR/keys-$1" || return 1
+	cat >"$SPSEC_DIR/$1.yaml" <<CFG
+interface: vx$1
+participant_id: $2
+sync: $3
+aead: $SPSEC_AEAD
+mode: $SPSEC_MODE
+data_bitrate: 100k
+acceptance_window: 2047
+heartbeat: {cycle: 2s, monitor: [$4]}
+secured_ids: [$SPSEC_SECURED_IDS]
+plaintext_ids: [$SPSEC_PLAIN_IDS]
+transmit_ids: [$5]
+key_store: $SPSEC_DIR/keys-$1
+control_socket: $SPSEC_DIR/$1.sock
+pin_dir: /sys/fs/bpf/spsec/vx$1
+timeouts: {pa_retry: 2s, pa_max_rtt: 2s, sync_abort: 20s, warning_abort: ${SPSEC_WARNING_ABORT:-60s}}
+CFG
+}
+
+spsec_start_node() { # spsec_start_node <node>: spsecd in nsN, log $VM_OUT/spsecd-N.log
+	# nsenter, not `ip netns exec`: that remounts /sys, hiding the bpffs the pins live in.
+	nsenter --net="/run/netns/ns$1" "$SPSECD" --config "$SPSEC_DIR/$1.yaml" --log-level debug \
+		>>"$VM_OUT/spsecd-$1.log" 2>&1 &
+	SPSEC_PIDS[$1]=$!
+}
+
+spsec_stop_node() { # spsec_stop_node <node>: SIGTERM, returns spsecd's exit status
+	kill -TERM "${SPSEC_PIDS[$1]}"
+	wait "${SPSEC_PIDS[$1]}"
+}
+
+spsec_status_json() { "$SPSECCTL" status --socket "$SPSEC_DIR/$1.sock" --json 2>/dev/null; }
+spsec_state_is() { [ "$(spsec_status_json "$1" | jq -r .state 2>/dev/null)" = "$2" ]; }
+# spsec_stats_json <node>: the data plane's counters by reason (pinned maps, no spsecd needed)
+spsec_stats_json() { "$SPSECCTL" stats --pin-dir "/sys/fs/bpf/spsec/vx$1" --json; }
+
+# The applications' candump on node N logs into $SPSEC_APP_LOG-N.log (set SPSEC_APP_LOG first).
+spsec_app_log() { echo "${SPSEC_APP_LOG:-$VM_OUT/app}-$1.log"; }
+# spsec_x_tx: frames the attacker (node X, no spsecd) has put on the bus: its vxcan's tx count
+spsec_x_tx() { ip -n nsX -j -s link show vxX | jq '.[0].stats64.tx.packets'; }
+SPSEC_X_SENTINELS=0
+# spsec_sentinel <from> <node>...: a plain 7FF frame (a plaintext ID on the bus) from node <from>,
+# seen by the applications of every other listed node: every frame <from> sent before it has been
+# delivered or dropped there. Counts the attacker's in SPSEC_X_SENTINELS (call it directly, not
+# through check, so the count survives).
+spsec_sentinel() {
+	local from=$1 frame n
+	shift
+	frame=$(printf '7FF#5E17%012X' $((${EPOCHREALTIME/./} & 0xFFFFFFFFFFFF)))
+	ip netns exec "ns$from" cansend "vx$from" "$frame" || return 1
+	[ "$from" = X ] && SPSEC_X_SENTINELS=$((SPSEC_X_SENTINELS + 1))
+	for n in "$@"; do
+		[ "$n" = "$from" ] && continue
+		wait_for_frame "$(spsec_app_log "$n")" "vx$n" "$frame" 60 ||
+			{ echo "# sentinel from $from not seen on $n" >&2; return 1; }
+	done
+}
+
+# ---- counting every frame -----------------------------------------------------------------------
+# spsec_snap <label> <node>...: all nodes' counters in one file, $SPSEC_DIR/snap-<label>.json =
+# {"A": {"interface":"vxA","counters":{...}}, ...}
+spsec_snap() {
+	local label=$1 n sep="" out="{"
+	shift
+	for n in "$@"; do
+		out+="$sep\"$n\":$(spsec_stats_json "$n")" || return 1
+		sep=","
+	done
+	echo "$out}" >"$SPSEC_DIR/snap-$label.json"
+}
+
+# spsec_account <from> <to> <attack frames>: one JSON object per node between two snapshots:
+#   valid_sent  secured frames the other nodes' data planes sent (sum of their tx_ok)
+#   delivered   what this node's data plane verified and passed to its applications (rx_ok)
+#   attack_sent frames the attacker put on the bus (each reaches every node)
+#   dropped     frames this node's ingress dropped, any reason; reasons: each non-zero one
+#   tx_dropped  frames this node's own applications sent that its egress refused
+# Frames every node passes by design (control plane, plaintext IDs, local echo) are left out.
+# The bus is lossless (vxcan + can-gw), so the books balance exactly when delivered ==
+# valid_sent and dropped == attack_sent.
+spsec_account() {
+	jq -c -n --argjson attack "$3" --slurpfile from "$SPSEC_DIR/snap-$1.json" \
+		--slurpfile to "$SPSEC_DIR/snap-$2.json" '
+	def passes: ["rx_ok","rx_control","rx_plain","rx_local_echo","rx_error_frame",
+		"rx_default_pass","tx_ok","tx_control","tx_plain","tx_default_pass"];
+	def drops($d; $dir): [$d | to_entries[] | select(.key | startswith($dir))
+		| select(.key as $k | passes | index($k) | not) | .value] | add // 0;
+	[$to[0] | keys_unsorted[] as $n | {node: $n, d: ($to[0][$n].counters
+		| with_entries(.value -= ($from[0][$n].counters[.key] // 0)))}] as $ds
+	| $ds[] | . as $x
+	| {node: $x.node,
+	   valid_sent: ([$ds[] | select(.node != $x.node) | .d.tx_ok] | add // 0),
+	   delivered: $x.d.rx_ok, attack_sent: $attack,
+	   dropped: drops($x.d; "rx_"), tx_dropped: drops($x.d; "tx_"), tx_ok: $x.d.tx_ok,
+	   reasons: ($x.d | with_entries(select(.value != 0 and (.key as $k | passes | index($k) | not))))}'
+}
+
+# spsec_check_books <what> <account lines>: one check per node that every frame is accounted for:
+# delivered == valid_sent, dropped == attack_sent, tx_dropped == 0
+spsec_check_books() {
+	local what=$1 node vs dl as dr td
+	while read -r node vs dl as dr td; do
+		check_eq "$what: $node's books balance (delivered/valid sent, dropped/attack frames, refused/0)" \
+			"$vs/$vs $as/$as 0/0" "$dl/$vs $dr/$as $td/0"
+	done < <(jq -r '"\(.node) \(.valid_sent) \(.delivered) \(.attack_sent) \(.dropped) \(.tx_dropped)"' <<<"$2")
+}

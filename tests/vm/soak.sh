@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# vm tier: soak. A Sync and two participants running spsecd on one CAN FD bus (tests/vm/lib.sh
+# spsec_bus_up), each with an application streaming its own secured ID (S 1C0, A 1A0, B 1B0,
+# cangen), while an attacker without keys picks attacks at random (forged frames of any length,
+# bit flips in frames it just recorded, replays of its recording, spoofing the nodes' own IDs,
+# unknown IDs). At the end the books must balance exactly on every node — every valid frame the
+# others sent delivered (rx_ok, and the same count in the application's candump), every attack
+# frame dropped under some reason, nothing refused on egress — and no spsecd may have grown in
+# memory (VmRSS after warm-up vs at the end, bounded slack). The attacker replays and tampers with
+# data frames only: control-plane frames go to spsecd, which checks them itself (their data-plane
+# verdict is rx_control, not a drop), and tests/vm/daemon*.sh cover those.
+#
+# usage (guest): soak.sh [SECONDS]    length of the attack-and-traffic run (default
+#                                     $SPSEC_SOAK_SECONDS, else 45); warm-up is the first quarter
+# Environment: SPSEC_SOAK_RSS_SLACK_KB  allowed VmRSS growth per daemon (default 512)
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+LENGTH=${1:-${SPSEC_SOAK_SECONDS:-45}}
+SLACK_KB=${SPSEC_SOAK_RSS_SLACK_KB:-512}
+SPSEC_AEAD=${SPSEC_AEAD:-aes-gcm}
+SPSEC_SECURED_IDS="0x1A0, 0x1B0, 0x1C0"
+SPSEC_PLAIN_IDS=0x7FF
+# The attacks never pause, so the nodes stay in Warning for the whole run; a Warning sustained
+# for warning_abort ends in a Security Abort by design. The soak measures steady-state
+# accounting under attack, so its test config lets Warning last longer than the run.
+SPSEC_WARNING_ABORT=$((LENGTH + 120))s
+SPSEC_DIR=$(mktemp -d /tmp/spsec-soak.XXXXXX)
+NODES=(S A B)
+declare -A STREAM_ID=([S]=1C0 [A]=1A0 [B]=1B0)
+PROBE=$VM_OUT/soak-probe.log
+
+SPSEC_APP_LOG=$VM_OUT/soak-app
+rss_kb() { # rss_kb <pid>: VmRSS in kB, or nothing (a check on it then fails)
+	local k v _u
+	while read -r k v _u; do [ "$k" = VmRSS: ] && echo "$v"; done <"/proc/$1/status"
+}
+# app_count <node> <id>: frames of that ID in the node's candump
+app_count() { grep -c " vx$1 $2##" "$(spsec_app_log "$1")"; }
+# data frames in the probe's log (control frames and sentinels left out)
+DATA_RE=' vx[SAB]w 1[ABC]0##'
+
+require_built "$SPSECD" "$SPSECCTL"
+check "four nodes in namespaces, joined by can-gw" spsec_bus_up S A B X || vm_finish
+rm -f /var/lib/spsec/vxS.t /var/lib/spsec/vxS.csalt
+check "a key store" spsec_new_keys || vm_finish
+spsec_write_config S 1 on "5, 6" 0x1C0
+spsec_write_config A 5 off "1, 6" 0x1A0
+spsec_write_config B 6 off "1, 5" 0x1B0
+for n in "${NODES[@]}"; do
+	# a 4 MiB receive buffer: the application must not lose frames while the VM is busy
+	start_candump -n "ns$n" "vx$n" "$(spsec_app_log "$n")" -r 4194304 || not_ok "candump on $n"
+done
+start_candump -n W vxAw "$PROBE" vxSw vxBw || not_ok "the attacker's probe on the wire"
+spsec_start_node S
+check "the Sync reaches Secure" wait_until 30 spsec_state_is S Secure || vm_finish
+spsec_start_node A
+spsec_start_node B
+check "A reaches Secure" wait_until 60 spsec_state_is A Secure || vm_finish
+check "B reaches Secure" wait_until 60 spsec_state_is B Secure || vm_finish
+spsec_snap start "${NODES[@]}" || not_ok "counters readable"
+X0=$(spsec_x_tx)
+
+attacker() { # random attacks until the deadline (a background subshell; counts in the kernel)
+	local ids=(1A0 1B0 1C0 555 00012345) own=(1A0 1B0 1C0) f data ext
+	local kind names=(forge tamper replay spoof)
+	while [ "${EPOCHREALTIME/./}" -lt "$1" ]; do
+		kind=$((RANDOM % 4))
+		echo "${names[kind]}" >>"$VM_OUT/soak-attacks.log"
+		case $kind in
+		0)
+			f=${ids[RANDOM % 5]}
+			ext=()
+			[ ${#f} = 8 ] && ext=(-e) # a 29-bit ID
+			ip netns exec nsX cangen vxX -f "${ext[@]}" -n $((1 + RANDOM % 50)) -g 1 \
+				-I "$f" -L r -D r
+			;;
+		1)
+			f=$(tail -n 10 "$PROBE" | grep "$DATA_RE" | tail -n 1 | cut -d' ' -f3)
+			data=${f#*##?}
+			[ -n "$data" ] && ip netns exec nsX cansend vxX \
+				"${f%%#*}##1$(printf '%02X' $((16#${data:0:2} ^ (1 << (RANDOM % 8)))))${data:2}"
+			;;
+		2)
+			tail -n 100 "$PROBE" | grep "$DATA_RE" | tail -n $((1 + RANDOM % 30)) \
+				>"$SPSEC_DIR/replay.log"
+			ip netns exec nsX canplayer -t -I "$SPSEC_DIR/replay.log" \
+				vxX=vxAw vxX=vxBw vxX=vxSw || echo "# soak: canplayer failed" >&2
+			;;
+		3)
+			ip netns exec nsX cangen vxX -f -n $((1 + RANDOM % 10)) -g 1 \
+				-I "${own[RANDOM % 3]}" -L 16 -D r
+			;;
+		esac
+		vm_nap 0.05
+	done
+}
+
+echo "# soak: ${LENGTH}s of traffic from S, A and B with random attacks"
+STREAMS=()
+for n in "${NODES[@]}"; do
+	ip netns exec "ns$n" cangen "vx$n" -f -I "${STREAM_ID[$n]}" -L 16 -D i -g 10 &
+	STREAMS+=($!)
+done
+start_us=${EPOCHREALTIME/./}
+: >"$VM_OUT/soak-attacks.log"
+attacker $((start_us + LENGTH * 1000000)) &
+APID=$!
+# Warm-up (a quarter of the run): then sample every daemon's memory.
+warmed_up() { [ "${EPOCHREALTIME/./}" -ge $((start_us + LENGTH * 250000)) ]; }
+wait_until "$LENGTH" warmed_up
+declare -A RSS0
+for n in "${NODES[@]}"; do RSS0[$n]=$(rss_kb "${SPSEC_PIDS[$n]}"); done
+wait "$APID"
+kill "${STREAMS[@]}"
+wait "${STREAMS[@]}" 2>/dev/null
+for n in A B S X; do
+	if spsec_sentinel "$n" "${NODES[@]}"; then ok "sentinel from $n seen by every node"
+	else not_ok "sentinel from $n seen by every node"; fi
+done
+spsec_snap end "${NODES[@]}" || not_ok "counters readable"
+ATTACK=$(($(spsec_x_tx) - X0 - SPSEC_X_SENTINELS))
+ACCT=$(spsec_account start end "$ATTACK")
+echo "# attacker frames: $ATTACK; attacks:" \
+	"$(sort "$VM_OUT/soak-attacks.log" | uniq -c | tr -s ' \n' ' ')"
+jq -r '"# \(.node): sent \(.tx_ok), delivered \(.delivered) of \(.valid_sent) valid, " +
+	"dropped \(.dropped) of \(.attack_sent) attack frames: \(.reasons)"' <<<"$ACCT"
+check "the attacker attacked" test "$ATTACK" -gt 0
+spsec_check_books soak "$ACCT"
+for n in "${NODES[@]}"; do
+	got=0
+	for m in "${NODES[@]}"; do
+		[ "$m" = "$n" ] || got=$((got + $(app_count "$n" "${STREAM_ID[$m]}")))
+	done
+	check_eq "soak: $n's application received exactly what its data plane delivered" \
+		"$(jq -r --arg n "$n" 'select(.node == $n) | .delivered' <<<"$ACCT")" "$got"
+	# Warning lasts warning_hold (5 s) after the last security event, then Secure again.
+	check "soak: $n back in Secure once the attacks stop" wait_until 30 spsec_state_is "$n" Secure
+	check "soak: $n never aborted (no Waiting since the join)" bash -c \
+		"! grep -qE '^spsecd: state (Secure|Warning) -> Waiting' '$VM_OUT/spsecd-$n.log'"
+	rss=$(rss_kb "${SPSEC_PIDS[$n]}")
+	echo "# $n spsecd VmRSS after warm-up ${RSS0[$n]} kB, at the end $rss kB"
+	if [[ $rss =~ ^[0-9]+$ && ${RSS0[$n]} =~ ^[0-9]+$ ]]; then
+		check "soak: $n's spsecd grew by at most $SLACK_KB kB" test $((rss - RSS0[$n])) -le "$SLACK_KB"
+	else
+		not_ok "soak: $n's spsecd VmRSS readable" "after warm-up '${RSS0[$n]}', at the end '$rss'"
+	fi
+done
+jq -n --argjson len "$LENGTH" --argjson attack "$ATTACK" --slurpfile nodes <(echo "$ACCT") \
+	'{seconds: $len, attack_frames: $attack, nodes: $nodes}' >"$VM_OUT/soak-report.json"
+for n in "${NODES[@]}"; do
+	spsec_stop_node "$n"
+	check_eq "$n exits 0 on SIGTERM" 0 "$?"
+done
+rm -rf "$SPSEC_DIR"
+vm_finish
