@@ -17,31 +17,13 @@
 # (`timeouts.response` on the nodes, --response-timeout on spsecctl); the defaults stay strict.
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-SPSECD=$SPSEC_BUILD_DIR/userspace/daemon/spsecd
-SPSECCTL=$SPSEC_BUILD_DIR/userspace/ctl/spsecctl
-W=$(mktemp -d /tmp/spsec-cfg.XXXXXX)
+SPSEC_DIR=$(mktemp -d /tmp/spsec-cfg.XXXXXX)
+W=$SPSEC_DIR
 NODES=(S A B F C)
 LOGW=$VM_OUT/cfg-wire.log
-declare -A PIDS
 
 require_built "$SPSECD" "$SPSECCTL"
-check "CAN modules load" vm_modprobe_can || vm_finish
-ip netns add W || true
-for n in "${NODES[@]}"; do
-	check "vxcan ns$n:vx$n <-> W:vx${n}w" make_vxcan_pair "ns$n" "vx$n" W "vx${n}w" || vm_finish
-done
-gw() { # every namespace's frames reach every other one (-i: ifindexes are per namespace)
-	local s d
-	for s in "${NODES[@]}"; do
-		for d in "${NODES[@]}"; do
-			[ "$s" = "$d" ] && continue
-			ip netns exec W cangw -A -s "vx${s}w" -d "vx${d}w" -X -i || return 1
-		done
-	done
-}
-check "can-gw in W joins the five namespaces" gw || vm_finish
-mkdir -p /sys/fs/bpf && { mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; }
-mkdir -p /var/lib/spsec
+check "can-gw in W joins the five namespaces" spsec_bus_up "${NODES[@]}" || vm_finish
 rm -rf /var/lib/spsec/vx?.t /var/lib/spsec/vx?.csalt /var/lib/spsec/vx?.registers /var/lib/spsec/vxF
 
 # ---- keys: random, in key files (0600) ---------------------------------------------------------
@@ -65,43 +47,21 @@ done
 key_file "$W/prov-F2.keys" provisioning 0x00000199
 for n in S A B; do key_store "$W/keys-$n" "$W/prov-$n.keys" "$W/integ.keys" "$W/seed1.keys"; done
 
-write_config() { # write_config <node> <pp> <sync on|off> <heartbeat monitor list>
-	cat >"$W/$1.yaml" <<CFG
-interface: vx$1
-participant_id: $2
-sync: $3
-aead: aes-gcm
-data_bitrate: 100k
-acceptance_window: 2047
-heartbeat: {cycle: 2s, monitor: [$4]}
-secured_ids: [0x123, 0x124]
-transmit_ids: []
-key_store: ${KS[$1]:-$W/keys-$1}
-control_socket: $W/$1.sock
-pin_dir: /sys/fs/bpf/spsec/vx$1
-timeouts: {pa_retry: 2s, pa_max_rtt: 2s, sync_abort: 20s, warning_abort: 60s, response: 5s}
-CFG
-}
-# F's key store is where spsec-setup puts it, empty (--factory-fresh).
-declare -A KS=([F]=/var/lib/spsec/vxF/keys)
-write_config S 1 on "5, 6"
-write_config A 5 off "1, 6"
-write_config B 6 off "1, 5"
-write_config F 127 off "1"
+# The nodes' own key stores (above); F's is where spsec-setup puts it, empty (--factory-fresh).
+SPSEC_KEY_STORE=([S]=$W/keys-S [A]=$W/keys-A [B]=$W/keys-B [F]=/var/lib/spsec/vxF/keys)
+SPSEC_SECURED_IDS="0x123, 0x124"
+SPSEC_TIMEOUTS_EXTRA="response: 5s" # the 5 s session response time (header)
+spsec_write_config S 1 on "5, 6" ""
+spsec_write_config A 5 off "1, 6" ""
+spsec_write_config B 6 off "1, 5" ""
+spsec_write_config F 127 off "1" ""
 check "spsec-setup --factory-fresh installs F's config and an empty key store" \
 	"$SPSEC_SOURCE_DIR/scripts/spsec-setup" --interface vxF --config "$W/F.yaml" --factory-fresh \
 	--no-enable
-check_eq "F's key store holds no key" "format = 1" "$(grep -v '^#' "${KS[F]}")"
-check_eq "F's key store is owner-only" 600 "$(stat -c %a "${KS[F]}")"
+check_eq "F's key store holds no key" "format = 1" "$(grep -v '^#' "${SPSEC_KEY_STORE[F]}")"
+check_eq "F's key store is owner-only" 600 "$(stat -c %a "${SPSEC_KEY_STORE[F]}")"
 
-status_json() { "$SPSECCTL" status --socket "$W/$1.sock" --json 2>/dev/null; }
-state_is() { [ "$(status_json "$1" | jq -r .state 2>/dev/null)" = "$2" ]; }
-seed_is() { [ "$(status_json "$1" | jq -r .keys.seed 2>/dev/null)" = "$2" ]; }
-start_node() { # nsenter, not `ip netns exec`: that remounts /sys, hiding the bpffs pins
-	nsenter --net="/run/netns/ns$1" "$SPSECD" --config "$W/$1.yaml" --log-level debug \
-		>>"$VM_OUT/spsecd-$1.log" 2>&1 &
-	PIDS[$1]=$!
-}
+seed_is() { [ "$(spsec_status_field "$1" keys.seed)" = "$2" ]; }
 # The Configurator, on the plain interface of namespace C.
 cfgctl() { # cfgctl <pp> <key-selector> [--key-file F] OP...
 	local pp=$1 sel=$2
@@ -110,21 +70,17 @@ cfgctl() { # cfgctl <pp> <key-selector> [--key-file F] OP...
 		--key-selector "$sel" --response-timeout 5000 "$@"
 }
 sum_of() { sha256sum "$1" | cut -d' ' -f1; }
-drops() { # drops <node>: frames the node's data plane dropped, all reasons
-	status_json "$1" | jq '[.counters | to_entries[] | select(.key | test(
-		"^(rx|tx)_(ok|control|plain|local_echo|error_frame|default_pass)$") | not) | .value] | add'
-}
 
 start_candump -n W vxCw "$LOGW" || not_ok "candump on the wire"
 start_candump -n W vxFw "$VM_OUT/cfg-wire-F.log" || not_ok "candump of F's frames"
 start_candump -n nsF vxF "$VM_OUT/cfg-nodeF.log" || not_ok "candump on node F"
 start_candump -n nsB vxB "$VM_OUT/cfg-nodeB.log" || not_ok "candump on node B"
-for n in S A B F; do start_node $n; done
-check "the Sync reaches Secure" wait_until 60 state_is S Secure
-check "A reaches Secure" wait_until 60 state_is A Secure
-check "B reaches Secure" wait_until 60 state_is B Secure
-check "the fresh node F waits without a Seed Key" wait_until 30 state_is F Waiting
-check_eq "F holds no Seed Key" null "$(status_json F | jq -r .keys.seed)"
+for n in S A B F; do spsec_start_node $n; done
+check "the Sync reaches Secure" wait_until 60 spsec_state_is S Secure
+check "A reaches Secure" wait_until 60 spsec_state_is A Secure
+check "B reaches Secure" wait_until 60 spsec_state_is B Secure
+check "the fresh node F waits without a Seed Key" wait_until 30 spsec_state_is F Waiting
+check_eq "F holds no Seed Key" null "$(spsec_status_json F | jq -r .keys.seed)"
 check "F logged that it is factory-fresh" log_has "$VM_OUT/spsecd-F.log" "factory-fresh node"
 
 # ---- 1. commissioning F -----------------------------------------------------------------------
@@ -135,13 +91,13 @@ check "discovery shows no Provisioning Key yet" grep -q "provisioning-key-id.*no
 check "discovery shows the device ID" grep -q "spsec-linux" <<<"$out"
 check "Zero-Key session installs the Provisioning Key" \
 	cfgctl 127 zero install-provisioning --key-file "$W/prov-F.keys"
-check "F's key store holds the Provisioning Key ID" grep -q "^provisioning.id = " "${KS[F]}"
-check_eq "F's key store stays owner-only" 600 "$(stat -c %a "${KS[F]}")"
+check "F's key store holds the Provisioning Key ID" grep -q "^provisioning.id = " "${SPSEC_KEY_STORE[F]}"
+check_eq "F's key store stays owner-only" 600 "$(stat -c %a "${SPSEC_KEY_STORE[F]}")"
 check "Provisioning-Key session installs Integrator and Seed Keys and sets the heartbeat" \
 	cfgctl 127 provisioning --key-file "$W/prov-F.keys" \
 	install-integrator --key-file "$W/integ.keys" install-seed --key-file "$W/seed1.keys" \
 	set heartbeat 2s set heartbeat-monitor 1
-check "F joins the secured bus (Secure by PA)" wait_until 60 state_is F Secure
+check "F joins the secured bus (Secure by PA)" wait_until 60 spsec_state_is F Secure
 check "F logged its Parameter Authentication" \
 	log_has "$VM_OUT/spsecd-F.log" "Parameter Authentication succeeded"
 deliver_to() { # deliver_to <node> <hex>: sent plain on A until it arrives plain on <node>
@@ -158,13 +114,13 @@ check "no key material in any spsecd log" bash -c "! grep -qiF -e '$(sed -n 's/^
 # A replayed ClientFinished: the last one C sent to F, sent again as it was.
 fin=$(grep -o ' vxCw 1E..01FF##[0-9A-F]*' "$LOGW" | tail -1 | sed 's/^ vxCw //; s/##./##0/')
 check "the wire log holds F's ClientFinished" test -n "$fin"
-before=$(sum_of "${KS[F]}")
+before=$(sum_of "${SPSEC_KEY_STORE[F]}")
 n5e02=$(grep -c "security event 0x00005e02" "$VM_OUT/spsecd-F.log")
 ip netns exec nsC cansend vxC "$fin"
 f_refused() { [ "$(grep -c "security event 0x00005e02" "$VM_OUT/spsecd-F.log")" -gt "$n5e02" ]; }
 check "F refuses the replayed ClientFinished (5E02h)" wait_until 30 f_refused
 check "F did not enter Configuration" bash -c "! [ \"\$('$SPSECCTL' status --socket '$W/F.sock' --json | jq -r .state)\" = Configuration ]"
-check_eq "F's key store is unchanged" "$before" "$(sum_of "${KS[F]}")"
+check_eq "F's key store is unchanged" "$before" "$(sum_of "${SPSEC_KEY_STORE[F]}")"
 
 before=$(sum_of "$W/keys-A")
 out=$(cfgctl 5 integrator --key-file "$W/wrong-integ.keys" set heartbeat 4s 2>&1)
@@ -172,16 +128,16 @@ check_eq "a session with a wrong Integrator Key fails (exit 1)" 1 $?
 echo "$out" | sed 's/^/#   /'
 check "spsecctl names 5E02h" grep -q "5E02h" <<<"$out"
 check "A logged 5E02h" wait_until 10 log_has "$VM_OUT/spsecd-A.log" "security event 0x00005e02"
-check_eq "A's register 51h holds 5E02h" 0x00005e02 "$(status_json A | jq -r .last_event)"
+check_eq "A's register 51h holds 5E02h" 0x00005e02 "$(spsec_status_json A | jq -r .last_event)"
 check_eq "A's key store is unchanged" "$before" "$(sum_of "$W/keys-A")"
 check "A wrote no registers file" test ! -e /var/lib/spsec/vxA.registers
 
-before=$(sum_of "${KS[F]}")
+before=$(sum_of "${SPSEC_KEY_STORE[F]}")
 out=$(cfgctl 127 zero install-provisioning --key-file "$W/prov-F2.keys" 2>&1)
 check_eq "a second Provisioning Key write fails (exit 1)" 1 $?
 echo "$out" | sed 's/^/#   /'
 check "spsecctl says already_set" grep -q "already_set" <<<"$out"
-check_eq "F's key store is unchanged" "$before" "$(sum_of "${KS[F]}")"
+check_eq "F's key store is unchanged" "$before" "$(sum_of "${SPSEC_KEY_STORE[F]}")"
 check "F logged the refusal" log_has "$VM_OUT/spsecd-F.log" "access refused"
 
 # ---- 3. re-keying the running bus -------------------------------------------------------------
@@ -203,27 +159,23 @@ echo "$out" | sed 's/^/#   /'
 check "the plan re-keyed four nodes (key, salt and ID each)" grep -q "provisioned 4 node(s), 12 register write(s)" <<<"$out"
 for n in S A B F; do
 	check "$n holds Seed Key 0x00000043" wait_until 10 seed_is $n 0x00000043
-	check "$n is back in Secure after the switch-over" wait_until 90 state_is $n Secure
+	check "$n is back in Secure after the switch-over" wait_until 90 spsec_state_is $n Secure
 done
 check "B receives A's frames under the new keys" wait_until 60 deliver_to B 5EED0002
-drops_before=$(drops B)
+drops_before=$(spsec_drops B)
 for i in $(seq 10 39); do ip netns exec nsA cansend vxA "124##1AB${i}"; done
 got_all() { [ "$(grep -c ' vxB 124##5AB' "$VM_OUT/cfg-nodeB.log")" -eq 30 ]; }
 check "all 30 frames A sends after the switch-over reach B" wait_until 60 got_all
-check_eq "no frame dropped on B after the switch-over" "$drops_before" "$(drops B)"
+check_eq "no frame dropped on B after the switch-over" "$drops_before" "$(spsec_drops B)"
 check_eq "B's frames arrived in order" "$(seq 10 39 | sed 's/^/AB/' | tr '\n' ' ')" \
 	"$(grep -o ' vxB 124##5AB[0-9]*' "$VM_OUT/cfg-nodeB.log" | sed 's/.*##5//' | tr '\n' ' ')"
-echo "# B status: $(status_json B | jq -c '{state,keys,last_event,configurator}')"
-before=$(for n in S A B F; do sum_of "${KS[$n]:-$W/keys-$n}"; done)
+echo "# B status: $(spsec_status_json B | jq -c '{state,keys,last_event,configurator}')"
+before=$(for n in S A B F; do sum_of "${SPSEC_KEY_STORE[$n]}"; done)
 out=$(provision 2>&1)
 check_eq "the same plan again succeeds" 0 $?
 check "... and writes nothing" grep -q "provisioned 4 node(s), 0 register write(s)" <<<"$out"
-check_eq "no key store changed" "$before" "$(for n in S A B F; do sum_of "${KS[$n]:-$W/keys-$n}"; done)"
+check_eq "no key store changed" "$before" "$(for n in S A B F; do sum_of "${SPSEC_KEY_STORE[$n]}"; done)"
 
-for n in S A B F; do
-	kill -TERM "${PIDS[$n]}"
-	wait "${PIDS[$n]}"
-	check_eq "$n exits 0 on SIGTERM" 0 "$?"
-done
-rm -rf "$W"
+for n in S A B F; do spsec_stop_node_ok "$n"; done
+rm -rf "$SPSEC_DIR"
 vm_finish

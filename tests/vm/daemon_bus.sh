@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # vm tier: three spsecd on one CAN FD bus, the Sync and participants A and B in namespaces joined
-# by can-gw (topology and test configuration in tests/vm/bus_lib.sh).
+# by can-gw (topology and test configuration: tests/vm/lib.sh spsec_bus_up, spsec_write_config).
 # All reach Secure through Parameter Authentication, a secured ID sent plain by an application
 # on A arrives plain at B (stamped on the wire), heartbeats show in status; after kill -9 of A's
 # spsecd its data plane keeps securing and a restarted spsecd resumes it; a stopped node is
@@ -8,21 +8,21 @@
 # by PA when it returns. Asserts on spsecctl --json output and the logs, never on timing.
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# shellcheck source=tests/vm/bus_lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/bus_lib.sh"
+SPSEC_DIR=$(mktemp -d /tmp/spsecd-bus.XXXXXX)
 LOGW=$VM_OUT/bus-wire.log
 LOGB=$VM_OUT/bus-nodeB.log
 
-bus_setup
+spsec_bus_setup S A B
+spsec_sab_configs "" 0x123 ""
 start_candump -n W vxAw "$LOGW" || not_ok "candump on the wire"
 start_candump -n nsB vxB "$LOGB" || not_ok "candump on node B"
 
-bus_start
+spsec_bus_start
 check "the Sync answered PA requests" log_has "$VM_OUT/spsecd-S.log" "answering the PA request"
 check "A logged its Parameter Authentication" \
 	log_has "$VM_OUT/spsecd-A.log" "Parameter Authentication succeeded"
 check_eq "A holds a Communication Key" true \
-	"$(status_json A | jq '.comm_key_windows | length >= 1')"
+	"$(spsec_status_json A | jq '.comm_key_windows | length >= 1')"
 
 # ---- data: plain in on A, stamped on the wire, plain out on B ---------------------------------
 deliver() { # deliver <hex payload>: sent plain on A until it arrives plain on B
@@ -35,39 +35,39 @@ check "the wire carries 123 stamped (16 bytes), never the plain payload" bash -c
 
 # ---- heartbeats -------------------------------------------------------------------------------
 hb_seen() { # hb_seen <node> <pp>: status lists pp with a heartbeat time
-	status_json "$1" | jq -e ".peers | map(select(.pp == $2 and .last_heartbeat_ms_ago != null)) | length == 1" >/dev/null
+	spsec_status_json "$1" | jq -e ".peers | map(select(.pp == $2 and .last_heartbeat_ms_ago != null)) | length == 1" >/dev/null
 }
 check "A sees the Sync's heartbeat" wait_until 30 hb_seen A 1
 check "A sees B's heartbeat" wait_until 30 hb_seen A 6
 check "the Sync sees A's heartbeat" wait_until 30 hb_seen S 5
 check "the wire carries heartbeats of A" grep -q ' vxAw 12..0A05##' "$LOGW"
-echo "# A status: $(status_json A | jq -c '{state,t,comm_key_windows,heartbeat,peers}')"
+echo "# A status: $(spsec_status_json A | jq -c '{state,t,comm_key_windows,heartbeat,peers}')"
 
 # ---- kill -9: the data plane keeps enforcing, a restarted spsecd resumes ----------------------
-kill -KILL "${PIDS[A]}"
-wait "${PIDS[A]}" 2>/dev/null
+kill -KILL "${SPSEC_PIDS[A]}"
+wait "${SPSEC_PIDS[A]}" 2>/dev/null
 check "with A's spsecd dead, its data plane still secures A -> B" wait_until 30 deliver 0A0B0C0D
-start_node A
+spsec_start_node A
 check "the restarted spsecd resumes the live pinned data plane" \
 	wait_until 30 log_has "$VM_OUT/spsecd-A.log" "resuming the live pinned data plane"
-own_sync() { [ "$(status_json A | jq -r .resumed)" = false ] && state_is A Secure; }
+own_sync() { [ "$(spsec_status_json A | jq -r .resumed)" = false ] && spsec_state_is A Secure; }
 check "A re-establishes its own clock and keys by PA, still Secure" wait_until 60 own_sync
 check "data flows A -> B after the resume" wait_until 30 deliver 01020304
 
 # ---- a stopped node is missed ---------------------------------------------------------------
-stop_node B
-b_missing() { status_json A | jq -e '.peers | map(select(.pp == 6 and .missing)) | length == 1' >/dev/null; }
+spsec_stop_node_ok B
+b_missing() { spsec_status_json A | jq -e '.peers | map(select(.pp == 6 and .missing)) | length == 1' >/dev/null; }
 check "A reports B's heartbeat missing" wait_until 30 b_missing
 check "A logged event EF06h" log_has "$VM_OUT/spsecd-A.log" "security event 0x0000ef06"
 
 # ---- the Sync goes away: abort after sync_abort (20 s here), recovery when it returns ----------
-stop_node S
-check "without Sync broadcasts A aborts to Waiting" wait_until 60 state_is A Waiting
+spsec_stop_node_ok S
+check "without Sync broadcasts A aborts to Waiting" wait_until 60 spsec_state_is A Waiting
 check "A logged event FE0Fh" log_has "$VM_OUT/spsecd-A.log" "0x0000fe0f"
-start_node S
-check "the Sync is back in Secure" wait_until "$VM_WAIT_TIMEOUT" state_is S Secure
-check "A recovers to Secure by Parameter Authentication" wait_until 60 state_is A Secure
+spsec_start_node S
+check "the Sync is back in Secure" wait_until "$VM_WAIT_TIMEOUT" spsec_state_is S Secure
+check "A recovers to Secure by Parameter Authentication" wait_until 60 spsec_state_is A Secure
 
-for n in S A; do stop_node "$n"; done
-rm -rf "$W"
+for n in S A; do spsec_stop_node_ok "$n"; done
+rm -rf "$SPSEC_DIR"
 vm_finish

@@ -1,4 +1,4 @@
-# vm tier: exact frame counting on the three-node bus of daemon_bus (tests/vm/bus_lib.sh).
+# vm tier: exact frame counting on the three-node bus of daemon_bus (tests/vm/lib.sh).
 # Included by tests/vm/CMakeLists.txt.
 # Key roll-over under continuous traffic: the persisted T places the Sync's boot just before a
 # key-window boundary, then just before a window's middle (K(e+1) derived ahead).

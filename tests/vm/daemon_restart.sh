@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # vm tier: kill -9 of a participant's spsecd, and its restart, drop no valid frame.
-# Three spsecd (tests/vm/bus_lib.sh). While the application on A sends a continuous stream of
-# secured frames to B, B's spsecd (the receiver) is killed with SIGKILL, the data plane keeps
+# Three spsecd (tests/vm/lib.sh spsec_bus_setup). While the application on A sends a continuous
+# stream of secured frames to B, B's spsecd (the receiver) is killed with SIGKILL, the data plane keeps
 # verifying on its own, and a restarted spsecd resumes the pinned maps and then runs its own
 # Parameter Authentication; then the same for A's spsecd (the sender). The count is exact:
 # B's application receives every frame A's application sent, plain and in order, no data-plane
@@ -9,12 +9,12 @@
 # --json, candump logs, spsecd's log), never on timing.
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# shellcheck source=tests/vm/bus_lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/bus_lib.sh"
+SPSEC_DIR=$(mktemp -d /tmp/spsecd-bus.XXXXXX)
 GAP_MS=10
 
-bus_setup
-bus_start
+spsec_bus_setup S A B
+spsec_sab_configs "" 0x123 ""
+spsec_bus_start
 stream_open "$VM_OUT/sent-A.log" "$VM_OUT/received-B.log"
 
 # received_more <n>: B's application got at least n more stream frames than when RECEIVED was
@@ -27,17 +27,17 @@ received_more() {
 		vm_nap 0.5
 	done
 }
-heartbeat_sent() { [ "$(status_field "$1" heartbeat.last_sent_ms_ago)" != null ]; }
-resumed_own_pa() { [ "$(status_json "$1" | jq -r '"\(.resumed) \(.state)"')" = "false Secure" ]; }
+heartbeat_sent() { [ "$(spsec_status_field "$1" heartbeat.last_sent_ms_ago)" != null ]; }
+resumed_own_pa() { [ "$(spsec_status_json "$1" | jq -r '"\(.resumed) \(.state)"')" = "false Secure" ]; }
 
 kill_node() { # kill_node <node>: SIGKILL its spsecd
-	kill -KILL "${PIDS[$1]}"
-	wait "${PIDS[$1]}" 2>/dev/null
+	kill -KILL "${SPSEC_PIDS[$1]}"
+	wait "${SPSEC_PIDS[$1]}" 2>/dev/null
 	check_eq "$1's spsecd is killed by SIGKILL" 137 "$?"
 }
 restart_node() { # restart_node <node> <log line mark before its kill>
 	local n=$1 mark=$2
-	start_node "$n"
+	spsec_start_node "$n"
 	check "the restarted spsecd of $n resumes the live pinned data plane" \
 		wait_until 30 bash -c 'tail -n "+$(($2 + 1))" "$1" | grep -q "resuming the live pinned data plane"' \
 		_ "$VM_OUT/spsecd-$n.log" "$mark"
@@ -49,14 +49,14 @@ own_pa() { # own_pa <node> <log line mark before its kill>: resumed, then its ow
 	check "$n logged its own PA after the resume" \
 		bash -c 'tail -n "+$(($2 + 1))" "$1" | grep -q "Parameter Authentication succeeded"' \
 		_ "$VM_OUT/spsecd-$n.log" "$mark"
-	echo "# $n resumed: $(status_json "$n" | jq -c '{state,resumed,t,key_window,comm_key_windows}')"
+	echo "# $n resumed: $(spsec_status_json "$n" | jq -c '{state,resumed,t,key_window,comm_key_windows}')"
 	check "$n's own heartbeat goes out again" wait_until 30 heartbeat_sent "$n"
 }
 flows() { # flows <what>: B's application gets 50 more frames of the stream
 	RECEIVED=$(count_received)
 	check "$1" received_more 50
 }
-all_secure() { state_is A Secure && state_is B Secure && state_is S Secure; }
+all_secure() { spsec_state_is A Secure && spsec_state_is B Secure && spsec_state_is S Secure; }
 
 stream_start "$GAP_MS" # endless, until stream_stop
 RECEIVED=0
@@ -81,7 +81,7 @@ done
 mark_a=$(log_lines "$VM_OUT/spsecd-A.log")
 mark_b=$(log_lines "$VM_OUT/spsecd-B.log")
 kill_node B
-check "A goes to Warning: B's heartbeat is missing" wait_until 30 state_is A Warning
+check "A goes to Warning: B's heartbeat is missing" wait_until 30 spsec_state_is A Warning
 kill_node A
 flows "with both participants' spsecd dead, their data planes carry the stream on"
 restart_node B "$mark_b"
@@ -95,7 +95,7 @@ check "every node is back in Secure" wait_until 60 all_secure
 check "the stream is still running" stream_running
 stream_stop
 stream_close ""
-for n in A B S; do check_eq "$n is Secure" Secure "$(status_field "$n" state)"; done
+for n in A B S; do check_eq "$n is Secure" Secure "$(spsec_status_field "$n" state)"; done
 # Over the whole stream: only the killed participants' heartbeats were missed.
 check "A logged no data-plane event, no security event but B's heartbeat missing" \
 	quiet_since A "${STREAM_MARK[A]}" 6
@@ -104,6 +104,6 @@ check "B logged no data-plane event, no security event but A's heartbeat missing
 check "the Sync logged no data-plane event, no security event but A's or B's heartbeat missing" \
 	quiet_since S "${STREAM_MARK[S]}" 5 6
 
-for n in A B S; do stop_node "$n"; done
-rm -rf "$W"
+for n in A B S; do spsec_stop_node_ok "$n"; done
+rm -rf "$SPSEC_DIR"
 vm_finish

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # vm tier: Communication Key roll-over under continuous secured traffic drops no valid frame.
-# Three spsecd (tests/vm/bus_lib.sh). A key window is 2^24 ticks (4.7 h at the test's 1 ms tick),
+# Three spsecd (tests/vm/lib.sh spsec_bus_setup). A key window is 2^24 ticks (4.7 h at the test's 1 ms tick),
 # so instead of waiting the test places the Sync's T: it writes the persisted T file so that the
 # Sync boots (stored + 80 000 ticks, above the wall-clock floor realtime / tick) LEAD ticks before
 #   phase 1: a window boundary E << 24: the frames' window, and with it the key slot, flips from
@@ -13,8 +13,7 @@
 # candump logs, spsecd's log), never on timing.
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# shellcheck source=tests/vm/bus_lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/bus_lib.sh"
+SPSEC_DIR=$(mktemp -d /tmp/spsecd-bus.XXXXXX)
 
 # Ticks between the Sync's boot T and the point: covers start-up and PA of A and B under TCG.
 LEAD=${SPSEC_ROLLOVER_LEAD:-45000}
@@ -22,7 +21,8 @@ GAP_MS=10        # one frame per 10 ms (the stream's T advances with the clock, 
 AFTER=5000       # ticks the stream runs on past the point, at least
 HALF=$((1 << 23))
 
-bus_setup
+spsec_bus_setup S A B
+spsec_sab_configs "" 0x123 ""
 
 # E: a window at least one whole window above the wall-clock floor, so boot T = stored + 80 000
 # wins over the floor (realtime / 1 ms) however long the test runs.
@@ -40,20 +40,20 @@ phase() {
 	local name=$1 point=$2 wbefore=$3 wafter=$4 newkey=$5 n st
 	check "[$name] the persisted T places the Sync's boot $LEAD ticks before T $point" \
 		persist_t $((point - LEAD))
-	bus_start
+	spsec_bus_start
 	check "[$name] the Sync started from the persisted T" \
 		log_has "$VM_OUT/spsecd-S.log" "T starts at $((point - LEAD)) (stored $((point - LEAD - 80000)))"
 	stream_open "$VM_OUT/$name-sent-A.log" "$VM_OUT/$name-received-B.log"
 
 	local t_a count
-	t_a=$(status_field A t)
+	t_a=$(spsec_status_field A t)
 	# cangen waits at least GAP_MS between frames, so count * GAP_MS ms reach past the point.
 	count=$(((point - t_a + AFTER) / GAP_MS))
 	echo "# [$name] T $t_a, $((point - t_a)) ticks before the point: $count frames, one per $GAP_MS ms"
 	stream_start "$GAP_MS" "$count"
 	# While the stream runs, every node is still before the point: the stream straddles it.
 	for n in A B S; do
-		st=$(status_json "$n" | jq -r '"\(.key_window) \(.t)"')
+		st=$(spsec_status_json "$n" | jq -r '"\(.key_window) \(.t)"')
 		check_eq "[$name] $n is in key window $wbefore after the stream started" "$wbefore" "${st% *}"
 		check "[$name] $n's T is still before T $point" test "${st#* }" -lt "$point"
 	done
@@ -65,7 +65,7 @@ phase() {
 
 	local slice
 	for n in A B S; do
-		st=$(status_json "$n")
+		st=$(spsec_status_json "$n")
 		echo "# [$name] $n after: $(jq -c '{state,t,key_window,comm_key_windows}' <<<"$st")"
 		check "[$name] $n's T passed T $point" test "$(jq .t <<<"$st")" -gt "$point"
 		check_eq "[$name] $n is in key window $wafter, still Secure" "$wafter Secure" \
@@ -83,12 +83,12 @@ phase() {
 				"$VM_OUT/spsecd-$n.log" "$wafter" "$slice"
 		fi
 	done
-	for n in A B S; do stop_node "$n"; done
+	for n in A B S; do spsec_stop_node_ok "$n"; done
 }
 
 phase boundary $((E << 24)) $((E - 1)) "$E" ""
 # T only moves forward: phase 2 starts far beyond everything phase 1 used or reserved.
 phase half-window $(((E << 24) + HALF)) "$E" "$E" $((E + 1))
 
-rm -rf "$W"
+rm -rf "$SPSEC_DIR"
 vm_finish

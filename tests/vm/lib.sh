@@ -343,10 +343,15 @@ map_values() { # map_values <map id>: "v0 v1 ..." of an array map whose values a
 # ---- a bus of spsecd nodes ----------------------------------------------------------------------
 # Nodes are letters; node N lives in namespace nsN on vxN, whose vxcan peer vxNw sits in the wire
 # namespace W, where can-gw joins every pair (CAN FD and classic): a frame one node sends reaches
-# all the others. spsecd's work files (configs, key stores, sockets) live in $SPSEC_DIR.
+# all the others. spsecd's work files (configs, key stores, sockets) live in $SPSEC_DIR (the
+# script sets it, e.g. SPSEC_DIR=$(mktemp -d /tmp/spsec-x.XXXXXX)).
 SPSECD=$SPSEC_BUILD_DIR/userspace/daemon/spsecd
 SPSECCTL=$SPSEC_BUILD_DIR/userspace/ctl/spsecctl
+SPSEC_STATE_DIR=/var/lib/spsec # spsecd's state dir: the Sync's persisted T and csalt
 declare -A SPSEC_PIDS
+# A node's key store: SPSEC_KEY_STORE[N] when set (the test made it), else spsec_write_config
+# copies $SPSEC_DIR/keys (spsec_new_keys) to $SPSEC_DIR/keys-N.
+declare -A SPSEC_KEY_STORE
 # spsec_write_config reads these: the same on every node of a bus.
 SPSEC_AEAD=${SPSEC_AEAD:-aes-gcm}
 SPSEC_MODE=${SPSEC_MODE:-encrypt}
@@ -355,6 +360,7 @@ SPSEC_PLAIN_IDS=${SPSEC_PLAIN_IDS:-}
 
 spsec_bus_up() { # spsec_bus_up <node>...: vxcan per node into W, can-gw between every pair, bpffs
 	local n s d
+	for n in "$@"; do rm -f "$VM_OUT/spsecd-$n.log"; done # VM_OUT outlives the run: fresh logs
 	vm_modprobe_can || return 1
 	[ -e /run/netns/W ] || ip netns add W || return 1
 	for n in "$@"; do make_vxcan_pair "ns$n" "vx$n" W "vx${n}w" || return 1; done
@@ -376,13 +382,47 @@ spsec_new_keys() { # spsec_new_keys: one key store ($SPSEC_DIR/keys) for every n
 	"$SPSEC_SOURCE_DIR/scripts/spsec-setup" new-keys "$SPSEC_DIR/keys" --id 0x00000042
 }
 
+# spsec_bus_setup <node>...: spsecd and spsecctl built, the bus (spsec_bus_up), a fresh Sync
+# state (no persisted T or csalt) and one key store (spsec_new_keys); a failure fails the test
+# and finishes it.
+spsec_bus_setup() {
+	require_built "$SPSECD" "$SPSECCTL"
+	check "nodes $* in namespaces, joined by can-gw" spsec_bus_up "$@" || vm_finish
+	rm -f "$SPSEC_STATE_DIR/vxS.t" "$SPSEC_STATE_DIR/vxS.csalt"
+	check "spsec-setup new-keys writes a key store" spsec_new_keys || vm_finish
+}
+
+# spsec_sab_configs <S transmit> <A transmit> <B transmit>: configs of the usual three nodes, the
+# Sync S (1) and participants A (5) and B (6), each monitoring the other two's heartbeats
+spsec_sab_configs() {
+	spsec_write_config S 1 on "5, 6" "$1" && spsec_write_config A 5 off "1, 6" "$2" &&
+		spsec_write_config B 6 off "1, 5" "$3"
+}
+
+# spsec_bus_start: the Sync, then A and B, each up to Secure (by PA for A and B)
+spsec_bus_start() {
+	spsec_start_node S
+	check "the Sync reaches Secure" wait_until "$VM_WAIT_TIMEOUT" spsec_state_is S Secure
+	spsec_start_node A
+	spsec_start_node B
+	check "participant A reaches Secure by Parameter Authentication" \
+		wait_until 60 spsec_state_is A Secure
+	check "participant B reaches Secure by Parameter Authentication" \
+		wait_until 60 spsec_state_is B Secure
+}
+
 # spsec_write_config <node> <pp> <sync on|off> <monitor list> <transmit list>
 # A test configuration: 1 ms tick (data_bitrate 100k) with the widest acceptance window and a 2 s
 # PA round trip, because processes under TCG start and get scheduled slowly; sync_abort at its
-# minimum (20 s) so Sync loss shows quickly; warning_abort from SPSEC_WARNING_ABORT (default 60s).
+# minimum (20 s) so Sync loss shows quickly; warning_abort from SPSEC_WARNING_ABORT (default 60s);
+# further timeouts from SPSEC_TIMEOUTS_EXTRA (e.g. "response: 5s"; the test says why).
 # The product's defaults stay strict.
 spsec_write_config() {
-	cp "$SPSEC_DIR/keys" "$SPSEC_DIR/keys-$1" && chmod 0600 "$SPSEC_DIR/keys-$1" || return 1
+	local ks=${SPSEC_KEY_STORE[$1]:-}
+	if [ -z "$ks" ]; then
+		ks=$SPSEC_DIR/keys-$1
+		cp "$SPSEC_DIR/keys" "$ks" && chmod 0600 "$ks" || return 1
+	fi
 	cat >"$SPSEC_DIR/$1.yaml" <<CFG
 interface: vx$1
 participant_id: $2
@@ -395,10 +435,10 @@ heartbeat: {cycle: 2s, monitor: [$4]}
 secured_ids: [$SPSEC_SECURED_IDS]
 plaintext_ids: [$SPSEC_PLAIN_IDS]
 transmit_ids: [$5]
-key_store: $SPSEC_DIR/keys-$1
+key_store: $ks
 control_socket: $SPSEC_DIR/$1.sock
 pin_dir: /sys/fs/bpf/spsec/vx$1
-timeouts: {pa_retry: 2s, pa_max_rtt: 2s, sync_abort: 20s, warning_abort: ${SPSEC_WARNING_ABORT:-60s}}
+timeouts: {pa_retry: 2s, pa_max_rtt: 2s, sync_abort: 20s, warning_abort: ${SPSEC_WARNING_ABORT:-60s}${SPSEC_TIMEOUTS_EXTRA:+, $SPSEC_TIMEOUTS_EXTRA}}
 CFG
 }
 
@@ -413,11 +453,33 @@ spsec_stop_node() { # spsec_stop_node <node>: SIGTERM, returns spsecd's exit sta
 	kill -TERM "${SPSEC_PIDS[$1]}"
 	wait "${SPSEC_PIDS[$1]}"
 }
+spsec_stop_node_ok() { # spsec_stop_node_ok <node>: SIGTERM; the check that the exit status is 0
+	spsec_stop_node "$1"
+	check_eq "$1 exits 0 on SIGTERM" 0 "$?"
+}
 
 spsec_status_json() { "$SPSECCTL" status --socket "$SPSEC_DIR/$1.sock" --json 2>/dev/null; }
-spsec_state_is() { [ "$(spsec_status_json "$1" | jq -r .state 2>/dev/null)" = "$2" ]; }
+# spsec_status_field <node> <key>: one field of the status ("state", "heartbeat.last_sent_ms_ago")
+spsec_status_field() { spsec_status_json "$1" | jq -r ".$2" 2>/dev/null; }
+spsec_state_is() { [ "$(spsec_status_field "$1" state)" = "$2" ]; }
 # spsec_stats_json <node>: the data plane's counters by reason (pinned maps, no spsecd needed)
 spsec_stats_json() { "$SPSECCTL" stats --pin-dir "/sys/fs/bpf/spsec/vx$1" --json; }
+spsec_count() { # spsec_count <node> <reason name>...: those counters, space-separated
+	local n=$1 names
+	shift
+	names=$(printf '.%s,' "$@")
+	spsec_stats_json "$n" | jq -r "[.counters | ${names%,}] | map(tostring) | join(\" \")"
+}
+# The reasons under which the data plane passes a frame (counters.cpp); every other one is a drop.
+SPSEC_JQ_PASSES='def passes: ["rx_ok","rx_control","rx_plain","rx_local_echo","rx_error_frame",
+	"rx_default_pass","tx_ok","tx_control","tx_plain","tx_default_pass"];'
+# spsec_drops <node>: "reason=count ..." of every data-plane drop counter that is not 0; "" when
+# none
+spsec_drops() {
+	spsec_stats_json "$1" | jq -r "$SPSEC_JQ_PASSES"'
+		[.counters | to_entries[] | select(.value != 0 and (.key as $k | passes | index($k) | not))
+		| "\(.key)=\(.value)"] | join(" ")'
+}
 
 # The applications' candump on node N logs into $SPSEC_APP_LOG-N.log (set SPSEC_APP_LOG first).
 spsec_app_log() { echo "${SPSEC_APP_LOG:-$VM_OUT/app}-$1.log"; }
@@ -465,9 +527,7 @@ spsec_snap() {
 # valid_sent and dropped == attack_sent.
 spsec_account() {
 	jq -c -n --argjson attack "$3" --slurpfile from "$SPSEC_DIR/snap-$1.json" \
-		--slurpfile to "$SPSEC_DIR/snap-$2.json" '
-	def passes: ["rx_ok","rx_control","rx_plain","rx_local_echo","rx_error_frame",
-		"rx_default_pass","tx_ok","tx_control","tx_plain","tx_default_pass"];
+		--slurpfile to "$SPSEC_DIR/snap-$2.json" "$SPSEC_JQ_PASSES"'
 	def drops($d; $dir): [$d | to_entries[] | select(.key | startswith($dir))
 		| select(.key as $k | passes | index($k) | not) | .value] | add // 0;
 	[$to[0] | keys_unsorted[] as $n | {node: $n, d: ($to[0][$n].counters
@@ -488,4 +548,126 @@ spsec_check_books() {
 		check_eq "$what: $node's books balance (delivered/valid sent, dropped/attack frames, refused/0)" \
 			"$vs/$vs $as/$as 0/0" "$dl/$vs $dr/$as $td/0"
 	done < <(jq -r '"\(.node) \(.valid_sent) \(.delivered) \(.attack_sent) \(.dropped) \(.tx_dropped)"' <<<"$2")
+}
+
+# ---- spsecd's log -------------------------------------------------------------------------------
+log_lines() { local n=0 _l; while read -r _l; do n=$((n + 1)); done <"$1"; echo "$n"; }
+log_after() { tail -n "+$(($2 + 1))" "$1"; } # log_after <log> <line count>: the lines after it
+
+# quiet_since <node> <log line mark> [pp...]: since the mark the node logged no data-plane event,
+# no security event other than heartbeat_missing of those participants (a killed spsecd sends no
+# heartbeat: EF00h + pp is the protocol noticing), and changed state only between Secure and
+# Warning (which only a security event causes: without pp, no state change). Prints the
+# offending lines.
+quiet_since() {
+	local n=$1 mark=$2 line pp codes=" " bad=0 code
+	shift 2
+	for pp in "$@"; do codes+=$(printf '0x0000ef%02x ' "$pp"); done
+	while read -r line; do
+		if [[ $line == *"security event "* ]]; then
+			code=${line#*security event }
+			code=${code%% *}
+			[[ $codes == *" $code "* && $line == *"(heartbeat_missing)"* ]] && continue
+		elif [[ $line =~ state\ ([A-Za-z]+)\ -\>\ ([A-Za-z]+)$ ]]; then
+			case "${BASH_REMATCH[1]}-${BASH_REMATCH[2]}" in
+			Secure-Warning | Warning-Secure) continue ;;
+			esac
+		elif [[ $line != *"warning: data plane: "* ]]; then
+			continue
+		fi
+		echo "$line"
+		bad=1
+	done < <(log_after "$VM_OUT/spsecd-$n.log" "$mark")
+	return $bad
+}
+
+# ---- a continuous secured stream A -> B, counted exactly ----------------------------------------
+# The application on A (cangen) sends CAN FD frames of ID 123, 8 bytes, with an incrementing
+# payload, one per gap; candumps record them on A (its own frames, as the application wrote them)
+# and on B (what B's application receives). STREAM_PID is cangen's PID.
+
+stream_start() { # stream_start <gap ms> [count]: in the background; no count: until stream_stop
+	# -p: on ENOBUFS wait and retry, never skip a frame.
+	ip netns exec nsA cangen vxA -f -I 123 -L 8 -D i -g "$1" ${2:+-n "$2"} -p 100 &
+	STREAM_PID=$!
+}
+stream_running() { _vm_alive "$STREAM_PID"; }
+stream_done() { ! stream_running; }
+stream_stop() { # stops an endless stream; cangen ends cleanly on SIGTERM
+	kill -TERM "$STREAM_PID" 2>/dev/null
+	wait "$STREAM_PID" 2>/dev/null
+	return 0
+}
+
+stream_frames() { # stream_frames <candump log>: payloads of the stream's frames, in order
+	local f
+	while read -r f; do
+		[[ $f == 123##????????????????? ]] && echo "${f#123##?}"
+	done < <(frames_in_log "$1")
+}
+stream_expected() { # stream_expected <count>: the payloads cangen -D i sends: LE64 counter 0..
+	local i
+	for ((i = 0; i < $1; i++)); do
+		printf '%02X%02X%02X%02X00000000\n' $((i & 255)) $((i >> 8 & 255)) $((i >> 16 & 255)) \
+			$((i >> 24 & 255))
+	done
+}
+# stream_check <what> <expected payloads> <candump log>: the log holds exactly those, in order
+stream_check() {
+	local got
+	got=$(stream_frames "$3")
+	if [ "$got" = "$2" ]; then
+		ok "$1"
+	else
+		not_ok "$1" "$(grep -c . <<<"$got") stream frames, $(grep -c . <<<"$2") expected; first differences:" \
+			"$(diff <(echo "$2") <(echo "$got") | head -n 12)"
+	fi
+}
+stream_end() { # stream_end <log on A> <log on B>: a 3-byte end marker of ID 123, in both logs
+	# Once it is there, every frame sent before it has been delivered (or dropped).
+	ip netns exec nsA cansend vxA 123##1E0D0E0 &&
+		wait_for_frame "$2" vxB 123##5E0D0E0 60 && wait_for_frame "$1" vxA 123##5E0D0E0 60
+}
+
+# stream_open <log on A> <log on B>: takes each node's log mark (STREAM_MARK) and rx_ok/tx_ok
+# counters, then starts the two candumps.
+declare -A STREAM_MARK STREAM_RX0 STREAM_TX0
+stream_open() {
+	local n
+	STREAM_LOGA=$1 STREAM_LOGB=$2
+	for n in A B S; do
+		# shellcheck disable=SC2034 # read by the scripts
+		STREAM_MARK[$n]=$(log_lines "$VM_OUT/spsecd-$n.log")
+		read -r "STREAM_RX0[$n]" "STREAM_TX0[$n]" < <(spsec_count "$n" rx_ok tx_ok)
+	done
+	start_candump -n nsA vxA "$1" || not_ok "candump on A"
+	STREAM_DUMPS=("$VM_CANDUMP_PID")
+	start_candump -n nsB vxB "$2" || not_ok "candump on B"
+	STREAM_DUMPS+=("$VM_CANDUMP_PID")
+}
+# stream_close <check prefix> [count]: after the stream ended, the end marker, then the exact
+# count: A's application sent the frames 0..N-1 (N = count, or what A's log holds), B's
+# application received exactly those, plain, in order; rx_ok on B and on the Sync and tx_ok on A
+# moved by N + 1 (the marker); every drop counter of every node is 0.
+stream_close() {
+	local pre=$1 count=$2 want p n
+	check "${pre}the end marker reaches B's and A's candump" \
+		stream_end "$STREAM_LOGA" "$STREAM_LOGB"
+	for p in "${STREAM_DUMPS[@]}"; do stop_candump "$p"; done
+	[ -n "$count" ] || count=$(stream_frames "$STREAM_LOGA" | grep -c .)
+	echo "# ${pre}the stream: $count frames"
+	want=$(stream_expected "$count")
+	stream_check "${pre}A's application sent the frames 0..$((count - 1)), no gap" "$want" \
+		"$STREAM_LOGA"
+	stream_check "${pre}B's application received every one, plain, in order" "$want" \
+		"$STREAM_LOGB"
+	check_eq "${pre}B's data plane verified each of them (rx_ok +$((count + 1)) with the marker)" \
+		$((count + 1)) $(($(spsec_count B rx_ok) - STREAM_RX0[B]))
+	check_eq "${pre}the Sync's data plane verified each of them too" \
+		$((count + 1)) $(($(spsec_count S rx_ok) - STREAM_RX0[S]))
+	check_eq "${pre}A's data plane stamped each of them (tx_ok +$((count + 1)))" \
+		$((count + 1)) $(($(spsec_count A tx_ok) - STREAM_TX0[A]))
+	for n in A B S; do
+		check_eq "${pre}no data-plane drop on $n, for any reason" "" "$(spsec_drops "$n")"
+	done
 }

@@ -39,13 +39,8 @@ app_count() { grep -c " vx$1 $2##" "$(spsec_app_log "$1")"; }
 # data frames in the probe's log (control frames and sentinels left out)
 DATA_RE=' vx[SAB]w 1[ABC]0##'
 
-require_built "$SPSECD" "$SPSECCTL"
-check "four nodes in namespaces, joined by can-gw" spsec_bus_up S A B X || vm_finish
-rm -f /var/lib/spsec/vxS.t /var/lib/spsec/vxS.csalt
-check "a key store" spsec_new_keys || vm_finish
-spsec_write_config S 1 on "5, 6" 0x1C0
-spsec_write_config A 5 off "1, 6" 0x1A0
-spsec_write_config B 6 off "1, 5" 0x1B0
+spsec_bus_setup S A B X
+spsec_sab_configs 0x1C0 0x1A0 0x1B0
 for n in "${NODES[@]}"; do
 	# a 4 MiB receive buffer: the application must not lose frames while the VM is busy
 	start_candump -n "ns$n" "vx$n" "$(spsec_app_log "$n")" -r 4194304 || not_ok "candump on $n"
@@ -147,9 +142,6 @@ for n in "${NODES[@]}"; do
 done
 jq -n --argjson len "$LENGTH" --argjson attack "$ATTACK" --slurpfile nodes <(echo "$ACCT") \
 	'{seconds: $len, attack_frames: $attack, nodes: $nodes}' >"$VM_OUT/soak-report.json"
-for n in "${NODES[@]}"; do
-	spsec_stop_node "$n"
-	check_eq "$n exits 0 on SIGTERM" 0 "$?"
-done
+for n in "${NODES[@]}"; do spsec_stop_node_ok "$n"; done
 rm -rf "$SPSEC_DIR"
 vm_finish
