@@ -45,13 +45,6 @@ std::string reg_label(std::uint8_t reg)
 	           hex32(reg).substr(8), "h)");
 }
 
-bool same_key(const KeySlot& a, const KeyEntry* b)
-{
-	if (!a.present || b == nullptr)
-		return !a.present && b == nullptr;
-	return a.id == b->id && a.salt == b->salt && ct_equal(a.key.expose(), b->key.expose());
-}
-
 }  // namespace
 
 std::string Daemon::overlay_path() const
@@ -133,7 +126,7 @@ Result<void> Daemon::commit_registers(const RegisterStore& next,
 		}
 		if (auto r = store->save(config_->key_store); !r)
 			return tl::unexpected(r.error().with_context("writing the key store"));
-		if (!same_key(next.key(KeySlotId::Seed),
+		if (!same_key(store->get(KeyRole::Seed),
 		              keys_ ? keys_->get(KeyRole::Seed) : nullptr))
 			seed_changed_ = true;
 		keys_ = std::move(*store);
@@ -226,14 +219,11 @@ void Daemon::exit_configuration(std::string_view reason)
 	if (has_seed() && seed_changed_) {
 		// Still in Configuration (data plane closed): the new keys go in before it opens.
 		deps_.log->info("new Seed Key: deriving the Communication Keys again");
-		for (auto& k : live_keys_)
-			k.reset();
-		fresh_.clear();
-		if (config_->sync_role && !csalt_) {
+		if (config_->sync_role && !csalt_) {  // a fresh Sync: its first Seed Key
 			if (auto r = load_or_draw_csalt(false); !r)
 				deps_.log->error(r.error().message());
 		}
-		update_keys();
+		rederive_comm_keys();
 	}
 	seed_changed_ = false;
 	deps_.log->info(cat("Configurator session ended (", reason, ")"));

@@ -474,12 +474,9 @@ Result<void> Daemon::reload()
 		(void)deps_.notify("READY=1");
 		return refuse(Error{0, cat("key store ", cfg->key_store, " has no Seed Key")});
 	}
-	const KeyEntry* old_seed = has_seed() ? keys_->get(KeyRole::Seed) : nullptr;
-	const KeyEntry* new_seed = keys->get(KeyRole::Seed);
 	const bool seed_changed =
-	        new_seed != nullptr && (old_seed == nullptr || old_seed->id != new_seed->id ||
-	                                old_seed->salt != new_seed->salt ||
-	                                !ct_equal(old_seed->key.expose(), new_seed->key.expose()));
+	        keys->get(KeyRole::Seed) != nullptr &&
+	        !same_key(keys_ ? keys_->get(KeyRole::Seed) : nullptr, keys->get(KeyRole::Seed));
 	if (auto r = deps_.data_plane->reconfigure(*cfg); !r) {
 		(void)deps_.notify("READY=1");
 		return refuse(r.error().with_context("applying the policy"));

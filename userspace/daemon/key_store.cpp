@@ -287,4 +287,11 @@ void KeyStore::erase(KeyRole role) noexcept
 	box_->entries[static_cast<std::size_t>(role)].reset();
 }
 
+bool same_key(const KeyEntry* a, const KeyEntry* b) noexcept
+{
+	if (a == nullptr || b == nullptr)
+		return a == b;
+	return a->id == b->id && a->salt == b->salt && ct_equal(a->key.expose(), b->key.expose());
+}
+
 }  // namespace spsec

@@ -48,6 +48,9 @@ struct KeyEntry {
 	std::uint32_t id = 0;                // Key ID, never 0 or 0xffffffff
 };
 
+// Both absent, or the same key, salt and ID (the key compared in constant time).
+[[nodiscard]] bool same_key(const KeyEntry* a, const KeyEntry* b) noexcept;
+
 class KeyStore {
 public:
 	// An empty store (no keys). Errors: mapping locked memory failed.
