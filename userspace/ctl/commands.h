@@ -66,8 +66,8 @@ struct KeyMaterial {
 // --response-timeout MS (configure, provision): 1..9999 ms, below the 10 s session limit; the
 // result in ns. Errors name the option and the text.
 [[nodiscard]] Result<std::uint64_t> parse_response_timeout(std::string_view text);
-// The spec's response limit (§5), the default of --response-timeout.
-inline constexpr std::uint64_t kDefaultResponseNs = 100'000'000;
+// The default of --response-timeout: the session's own (spec §5: 100 ms).
+inline constexpr std::uint64_t kDefaultResponseNs = SessionTimeouts{}.response_ns;
 // A configuration register's value (60h-63h, 7Bh, 7Fh) from its CLI form: a number, or for
 // 61h off/8s/.../250ms, 62h all/none/ID,ID,..., 63h on/off. Returns the wire bytes after the
 // participant's own value checks (validate_config_value). Errors name the register and value.
