@@ -130,16 +130,16 @@ pdu() { # pdu <n> <tag>: n bytes "C0 DE <tag> 03 04 05 ..." (byte i is i & 255 f
 	for ((i = 3; i < $1; i++)); do out+=$(printf ' %02X' $((i & 255))); done
 	echo "$out"
 }
+PDUS=("$(pdu 7 01)" "$(pdu 62 02)" "$(pdu 300 03)") # what A's ISO-TP application sends to B
 in_clear_none() { # no 7-byte run of the 3 PDUs in the data of a frame the probe recorded.
 	# 7 bytes (the shortest PDU), not a 2-byte marker: ciphertext holds 2 given bytes by chance.
 	local p hex i runs=$SPSEC_DIR/pdu-runs.txt
 	: >"$runs"
-	for p in "$(pdu 7 01)" "$(pdu 62 02)" "$(pdu 300 03)"; do
+	for p in "${PDUS[@]}"; do
 		hex=${p// /}
 		for ((i = 0; i + 14 <= ${#hex}; i += 2)); do echo "${hex:i:14}" >>"$runs"; done
 	done
-	! sed -n -e 's/^([^)]*) [^ ]* [0-9A-F]*##.//p' -e 's/^([^)]*) [^ ]* [0-9A-F]*#//p' "$LOGX" |
-		grep -q -F -f "$runs"
+	! data_in_log "$LOGX" | grep -q -F -f "$runs"
 }
 stream() { # stream <node> <id> <count> <gap ms>: the node's cangen application, in the background
 	ip netns exec "ns$1" cangen "vx$1" -f -I "$2" -L 16 -D i -g "$4" -n "$3" &
@@ -193,7 +193,7 @@ show_events
 
 # ---- 2. normal traffic ------------------------------------------------------------------------
 phase_begin traffic "2. normal traffic: ISO-TP PDUs A -> B, cangen streams from A and B"
-for p in "$(pdu 7 01)" "$(pdu 62 02)" "$(pdu 300 03)"; do
+for p in "${PDUS[@]}"; do
 	isotp_send "$p" || not_ok "isotpsend on A"
 done
 stream A 1A0 40 5
@@ -202,7 +202,7 @@ stream B 1B0 40 5
 wait "$P1" $!
 check "B's ISO-TP application received 3 PDUs" wait_until 30 isotp_got 3
 check_eq "they are the PDUs A sent, byte for byte" \
-	"$(pdu 7 01) |$(pdu 62 02) |$(pdu 300 03) " "$(paste -sd '|' "$ISOTP_RX")"
+	"$(printf '%s \n' "${PDUS[@]}" | paste -sd '|')" "$(paste -sd '|' "$ISOTP_RX")"
 phase_end
 spsec_check_books traffic "$ACCT"
 info "A's application sent:  $(grep ' vxA 1A0##' "$(spsec_app_log A)" | sed -n 10p | cut -d' ' -f3)"

@@ -268,6 +268,13 @@ frames_in_log() { # frames_in_log <logfile>: the frames ("123##5AABB"), sentinel
 	done <"$1"
 }
 
+data_in_log() { # data_in_log <logfile>: each frame's data in hex ("AABB"), FD flags nibble left out
+	local f
+	while read -r f; do
+		if [[ $f == *"##"* ]]; then f=${f#*##} && echo "${f:1}"; else echo "${f#*#}"; fi
+	done < <(frames_in_log "$1")
+}
+
 ids_in_log() { # ids_in_log <logfile>: the IDs in arrival order, one line, sentinels left out
 	local out="" f
 	while read -r f; do out+=" ${f%%#*}"; done < <(frames_in_log "$1")
