@@ -12,6 +12,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/hex.h"
+
 namespace spsec {
 
 namespace {
@@ -81,15 +83,7 @@ std::vector<std::string_view> child_keys(std::string_view prefix)
 // A value quoted for an error message: printable ASCII only, at most 40 characters.
 std::string quote(std::string_view v)
 {
-	std::string out = "\"";
-	for (std::size_t i = 0; i < v.size() && i < 40; i++) {
-		const auto c = static_cast<unsigned char>(v[i]);
-		out.push_back(c >= 0x20 && c < 0x7F ? static_cast<char>(c) : '?');
-	}
-	if (v.size() > 40)
-		out += "...";
-	out += "\"";
-	return out;
+	return quote_printable(v);
 }
 
 std::optional<std::uint64_t> parse_decimal(std::string_view s)
