@@ -709,6 +709,21 @@ void Parser::validate(Config& c, const YAML::Node& root)
 			         format_can_id(id) +
 			                 " is neither in secured_ids nor in plaintext_ids");
 
+	// The data plane holds one policy entry per distinct ID of the three lists and has room for
+	// kMaxPolicyIds (both generations must fit during a reload): lists each within the limit
+	// may still be too many together, which would only fail when spsecd installs the policy.
+	std::set<CanId> policy_ids(c.secured_ids.begin(), c.secured_ids.end());
+	policy_ids.insert(c.plaintext_ids.begin(), c.plaintext_ids.end());
+	policy_ids.insert(c.transmit_ids.begin(), c.transmit_ids.end());
+	if (policy_ids.size() > kMaxPolicyIds)
+		error_at(std::max({line_of("secured_ids"), line_of("plaintext_ids"),
+		                   line_of("transmit_ids")}),
+		         "secured_ids, plaintext_ids, transmit_ids",
+		         "name " + std::to_string(policy_ids.size()) +
+		                 " distinct IDs together, at most " +
+		                 std::to_string(kMaxPolicyIds) +
+		                 " are supported (one data-plane policy entry per ID)");
+
 	const auto& t = c.timeouts;
 	const int tl = line_of("timeouts");
 	if (t.warning_abort <= t.warning_hold)
