@@ -394,6 +394,53 @@ TEST_CASE("spsecctl verify-log checks a candump -L log per frame and in total", 
 	}
 }
 
+TEST_CASE("spsecctl verify-log quotes text from a hostile log: no escape reaches the terminal",
+          "[codec]")
+{
+	const std::uint64_t t0 = 0x2000000;
+	const std::string ok_frame = seal_with("ascon", "123##1DEADBEEF", t0);
+	// Terminal escape sequences (window title, clear screen, cursor home), a carriage return
+	// that would overwrite the line with a fake summary, BEL, DEL and a UTF-8 C1 CSI, in every
+	// place of a candump -L line that reaches a message.
+	const std::string fake_total =
+	        "\rtotal: 9 frames, 9 ok, 0 rejected, 0 skipped, 0 unparsable";
+	const std::string log = "(1700000000.000000) can0 " + ok_frame + "\n" +
+	                        "(1700000000.000100) can0 123#00 \x1b]0;pwned\x07\n" +
+	                        "(1700000000.000200) \x1b[2J\x1b[H\n" +
+	                        "(1700000000.000300) can0 123#00 x" + fake_total + "\n" +
+	                        "(1700000000.000400) can0 123#0\x1b[1A\n" +
+	                        "(1700000000.000500) can0\x7f\xc2\x9b" + "31m 123#00 \xc2\x9b" +
+	                        "2K\n" + "\x1b[31m(1700000000.000600) can0 123#00\n";
+	const std::string path = temp_file(log);
+	Run r = run(spsec::ctl::cmd_verify_log, {"verify-log", "--aead", "ascon", "--key", kKey,
+	                                         "--salt", kSalt, "--t", std::to_string(t0), path});
+	std::remove(path.c_str());
+	INFO(r.out << r.err);
+	CHECK(r.rc == 1);
+	for (const std::string* s : {&r.out, &r.err}) {
+		for (const char ch : *s) {
+			const auto c = static_cast<unsigned char>(ch);
+			CAPTURE(static_cast<unsigned>(c));
+			CHECK(((c >= 0x20 && c < 0x7F) || c == '\n'));
+		}
+	}
+	CHECK_THAT(r.out, Catch::Contains("1: " + ok_frame + " ok"));
+	CHECK_THAT(r.out, Catch::Contains("2: unparsable: unexpected text after the frame: "
+	                                  "\"?]0;pwned?\""));
+	CHECK_THAT(r.out, Catch::Contains("3: unparsable: missing frame after interface "
+	                                  "\"?[2J?[H\""));
+	// The fake summary stays inside its line's quotes, cut at 40 characters.
+	CHECK_THAT(r.out, Catch::Contains("4: unparsable: unexpected text after the frame: "
+	                                  "\"x?total: 9 frames, 9 ok, 0 rejected,"));
+	CHECK_THAT(r.out, Catch::Contains("...\"\n5: "));
+	CHECK_THAT(r.out, Catch::Contains("5: unparsable: frame: data: 0x1B is not a hex digit"));
+	CHECK_THAT(r.out, Catch::Contains("6: unparsable: unexpected text after the frame: "
+	                                  "\"??2K\""));
+	CHECK_THAT(r.out, Catch::Contains("7: unparsable: candump -L line must start with"));
+	CHECK_THAT(r.out, Catch::Contains("total: 1 frames, 1 ok, 0 rejected, 0 skipped, "
+	                                  "6 unparsable\n"));
+}
+
 TEST_CASE("spsecctl verify-log with a Seed Key across a key-window roll-over", "[codec]")
 {
 	const std::string csalt = "01020304";

@@ -4,6 +4,8 @@
 // event codes and exit 1, usage errors with exit 2. Every refusal is checked to change nothing.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "core/messages.h"
 #include "ctl_test_util.h"
 
@@ -127,6 +129,39 @@ TEST_CASE("configure commissions a factory-fresh node end to end", "[ctl]")
 	CHECK(contains(o.out, "\"value\":\"3,4\""));
 	CHECK(contains(o.out, "\"register\":\"status\""));
 	check_no_key_material(o);
+}
+
+TEST_CASE("configure --no-pad sends requests unpadded, as python-can does on vcan", "[ctl]")
+{
+	TempDir dir;
+	const auto prov = dir.key_file("prov.keys", "provisioning", 0x11, 0x101);
+	const auto integ = dir.key_file("integ.keys", "integrator", 0x22, 0x202);
+	MemBus bus;
+	MemNode& node = bus.add(127, "node-a");
+	const std::vector<std::string> install_prov{"install-provisioning", "--key-file", prov};
+
+	// Default: every frame has a valid CAN FD length (the key's WriteSeg 32 + 8 -> 48).
+	auto o = configure(bus, session(127, "zero") + install_prov);
+	INFO(o.out << o.err);
+	REQUIRE(o.rc == 0);
+	CHECK(std::all_of(bus.sent_lengths.begin(), bus.sent_lengths.end(),
+	                  [](std::uint8_t l) { return canfd_valid_len(l); }));
+	CHECK(std::count(bus.sent_lengths.begin(), bus.sent_lengths.end(), 48) == 1);
+
+	// --no-pad: the key's WriteSeg is 40 bytes and the 1-byte heartbeat write 9; the node
+	// accepts both.
+	bus.sent_lengths.clear();
+	o = configure(bus, session(127, "provisioning", prov) +
+	                           std::vector<std::string>{"--no-pad", "install-integrator",
+	                                                    "--key-file", integ, "set", "heartbeat",
+	                                                    "1s"});
+	INFO(o.out << o.err);
+	REQUIRE(o.rc == 0);
+	CHECK(std::count(bus.sent_lengths.begin(), bus.sent_lengths.end(), 40) == 1);
+	CHECK(std::count(bus.sent_lengths.begin(), bus.sent_lengths.end(), 9) == 1);
+	CHECK(std::count(bus.sent_lengths.begin(), bus.sent_lengths.end(), 48) == 0);
+	CHECK(has_key(node.store, KeySlotId::Integrator, 0x22, 0x202));
+	CHECK(node.store.config().heartbeat_timing == 4);
 }
 
 TEST_CASE("configure: a wrong key fails with 5E02h, exit 1, nothing changed", "[ctl]")

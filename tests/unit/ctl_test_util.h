@@ -78,6 +78,7 @@ public:
 	void send(const CanFrame& f)
 	{
 		sent++;
+		sent_lengths.push_back(f.len);
 		for (auto& n : nodes)
 			deliver(*n, n->server.on_frame(f, now, n->store));
 	}
@@ -106,7 +107,8 @@ public:
 	std::deque<CanFrame> queue;
 	std::uint64_t now = 1'000'000'000;
 	unsigned sent = 0;
-	unsigned opened = 0;  // links opened by commands
+	std::vector<std::uint8_t> sent_lengths;  // data length of every frame sent, in order
+	unsigned opened = 0;                     // links opened by commands
 	// Called on every frame a node sends (an attacker or a noisy bus in between).
 	std::function<void(CanFrame&)> tamper;
 

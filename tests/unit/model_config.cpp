@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cerrno>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <set>
@@ -264,6 +265,38 @@ TEST_CASE("every bad value names key, value and reason", "[config]")
 		INFO(r.extra);
 		CHECK_THAT(bad(base + r.extra), Catch::Contains(r.expected));
 	}
+}
+
+TEST_CASE("the ID lists together must fit the data plane's policy map", "[config]")
+{
+	// Each list is within its own limit of 2048; the data plane holds at most 2048 distinct
+	// IDs of all lists together (one policy entry each, two generations in 4096 entries).
+	auto ids = [](std::size_t n, std::uint32_t base, int digits) {
+		std::string out = "[";
+		for (std::size_t i = 0; i < n; i++) {
+			char b[16];
+			std::snprintf(b, sizeof b, "0x%0*X", digits,
+			              base + static_cast<std::uint32_t>(i));
+			out += (i ? ", " : "") + std::string(b);
+		}
+		return out + "]\n";
+	};
+	const std::string secured = "secured_ids: " + ids(1200, 0x000, 3);
+	const std::string fits = kMinimal + secured + "plaintext_ids: " + ids(848, 0x10000, 8);
+	const Config c = ok(fits);
+	CHECK(c.secured_ids.size() + c.plaintext_ids.size() == 2048);
+	// The transmit IDs are among the others: they add no entry.
+	ok(fits + "transmit_ids: " + ids(10, 0x000, 3));
+
+	const std::string too_many = kMinimal + secured + "plaintext_ids: " + ids(849, 0x10000, 8);
+	CHECK_THAT(bad(too_many),
+	           Catch::Equals("t.yaml:7: secured_ids, plaintext_ids, transmit_ids: name 2049 "
+	                         "distinct IDs together, at most 2048 are supported (one "
+	                         "data-plane policy entry per ID)"));
+	// The line named is the last of the lists in the file.
+	const std::string reordered =
+	        kMinimal + "plaintext_ids: " + ids(849, 0x10000, 8) + "sync: off\n" + secured;
+	CHECK_THAT(bad(reordered), Catch::StartsWith("t.yaml:8: secured_ids, plaintext_ids"));
 }
 
 TEST_CASE("required keys, YAML errors, and all problems at once", "[config]")

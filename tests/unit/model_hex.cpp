@@ -26,3 +26,13 @@ TEST_CASE("hex parse and format", "[hex]")
 	CHECK(split.error().context == "hex: separator inside a byte at offset 1");
 	CHECK_FALSE(parse_hex("\x01"));
 }
+
+TEST_CASE("quote_printable keeps printable ASCII and nothing else", "[hex]")
+{
+	CHECK(quote_printable("can0") == "\"can0\"");
+	CHECK(quote_printable("") == "\"\"");
+	CHECK(quote_printable("a\x1b]0;x\x07") == "\"a?]0;x?\"");
+	CHECK(quote_printable("\r\n\t\x7f\xc2\x9b") == "\"??????\"");
+	CHECK(quote_printable(std::string(41, 'x')) == "\"" + std::string(40, 'x') + "...\"");
+	CHECK(quote_printable("abcdef", 3) == "\"abc...\"");
+}

@@ -177,7 +177,7 @@ TEST_CASE("PA request: golden frame, round trip, malformed", "[messages]")
 	CHECK(back->random == req.random);
 
 	CHECK(decode_pa_request(frame("0AFF0805##0101112131415161718191A1B1C1D1E")).error().code ==
-	      MsgErrc::BadLength);  // 15 bytes: not a CAN FD length
+	      MsgErrc::TooShort);  // 15 bytes
 	CHECK(decode_pa_request(frame("0AFF0805##0101112131415161718191A1B")).error().code ==
 	      MsgErrc::TooShort);
 	CHECK(decode_pa_request(frame("0AFF0805#1011121314151617")).error().code == MsgErrc::NotFd);
@@ -186,6 +186,8 @@ TEST_CASE("PA request: golden frame, round trip, malformed", "[messages]")
 	              .code == MsgErrc::WrongKind);
 	// Trailing CAN FD padding beyond the message is ignored, as the reference does.
 	CHECK(decode_pa_request(frame("0AFF0805##0101112131415161718191A1B1C1D1E1F00000000")));
+	// So are the bytes of a length that is no CAN FD length (vcan carries any 0..64).
+	CHECK(decode_pa_request(frame("0AFF0805##0101112131415161718191A1B1C1D1E1F00")));
 }
 
 TEST_CASE("PA response: golden tags (AES-GCM, ChaCha20) and verification", "[messages]")
@@ -468,6 +470,20 @@ TEST_CASE("session messages: every rejection class", "[messages]")
 	CHECK(ws1->len == 12);  // 1 + 8 rounded up to 12, 00 padding
 	CHECK(ws1->data[9] == 0);
 	CHECK(open_session_message(*s.aead, s.ctx, CpType::WriteSeg, true, cf + 3, 1, *ws1));
+	// Unpadded (9 bytes: ciphertext || tag), as python-can sends it on vcan: the tag is read
+	// right after the ciphertext, as in the padded frame. One byte short is refused.
+	auto ws9 = *ws1;
+	ws9.len = 9;
+	CHECK(open_session_message(*s.aead, s.ctx, CpType::WriteSeg, true, cf + 3, 1, ws9));
+	ws9.len = 8;
+	CHECK(open_session_message(*s.aead, s.ctx, CpType::WriteSeg, true, cf + 3, 1, ws9)
+	              .error()
+	              .code == MsgErrc::TooShort);
+	auto ws65 = *ws1;
+	ws65.len = 65;
+	CHECK(open_session_message(*s.aead, s.ctx, CpType::WriteSeg, true, cf + 3, 1, ws65)
+	              .error()
+	              .code == MsgErrc::BadLength);
 
 	CHECK(open_session_message(*s.aead, s.ctx, CpType::WriteSeg, false, cf + 3, 4, *ws)
 	              .error()

@@ -6,6 +6,7 @@
 // refusal is checked to change nothing (RegisterStore, server state and counter compared).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 
@@ -941,13 +942,38 @@ struct RawClient {
 		cnt += 2;
 		REQUIRE(n.server.in_configuration());
 	}
+	// The request frame: padded by seal_session_message, or with `unpadded` as the reference
+	// Configurator builds it and python-can sends it on vcan: ciphertext || tag and nothing
+	// after (canopens_configurator_python configurator.py configurator_write_register:
+	// AppData(address, ciphertext + auth_tag)), computed here from the AEAD directly.
+	CanFrame frame(CpType t, std::span<const std::uint8_t> pt)
+	{
+		if (!unpadded) {
+			auto f = seal_session_message(*aead, ctx, t, true, cnt + 1, pt);
+			REQUIRE(f);
+			return *f;
+		}
+		const std::uint32_t id29 = session_id(t, true, kPp, cnt + 1) & CAN_EFF_MASK;
+		auto nonce = session_nonce(ctx.aead, cnt + 1, ctx.opening_salt);
+		REQUIRE(nonce);
+		CanFrame f;
+		f.can_id = id29 | CAN_EFF_FLAG;
+		f.fd = true;
+		f.len = static_cast<std::uint8_t>(pt.size() + kTagLen);
+		std::copy(pt.begin(), pt.end(), f.data.begin());
+		REQUIRE(aead->seal(
+		        nonce->view(), le32v(id29),
+		        std::span<std::uint8_t>(f.data).first(pt.size()),
+		        std::span<std::uint8_t, kTagLen>(f.data.data() + pt.size(), kTagLen)));
+		return f;
+	}
 	// Sends one request; the response plaintext, or nullopt when the server stays silent.
 	std::optional<std::vector<std::uint8_t>> request(CpType t, std::span<const std::uint8_t> pt,
 	                                                 std::size_t resp_len)
 	{
-		auto f = seal_session_message(*aead, ctx, t, true, cnt + 1, pt);
-		REQUIRE(f);
-		auto o = n.deliver(*f);
+		const CanFrame f = frame(t, pt);
+		sent.push_back(f);
+		auto o = n.deliver(f);
 		if (o.frames.empty())
 			return std::nullopt;
 		cnt += 1;
@@ -956,6 +982,18 @@ struct RawClient {
 		REQUIRE(p);
 		cnt += 1;
 		return *p;
+	}
+	// configurator_write_register: WriteInit, then one WriteSeg (<= 32 bytes); the status
+	// byte of the WriteSeg response, or nullopt when the server stays silent.
+	std::optional<std::uint8_t> write(std::uint8_t r, std::span<const std::uint8_t> data)
+	{
+		auto wi = init(CpType::WriteInit, r, static_cast<std::uint32_t>(data.size()));
+		if (!wi)
+			return std::nullopt;
+		auto ws = request(CpType::WriteSeg, data, 4);
+		if (!ws)
+			return std::nullopt;
+		return (*ws)[0];
 	}
 	std::optional<RegisterInit> init(CpType t, std::uint8_t r, std::uint32_t len)
 	{
@@ -971,6 +1009,8 @@ struct RawClient {
 	std::unique_ptr<Aead> aead;
 	SessionContext ctx{};
 	std::uint32_t cnt = 0;
+	bool unpadded = false;
+	std::vector<CanFrame> sent;  // the requests, as sent
 };
 
 }  // namespace
@@ -1047,6 +1087,216 @@ TEST_CASE("session: server against a raw reference-style Configurator", "[sessio
 		CHECK_FALSE(c.init(CpType::WriteInit, reg::kParticipantId, 1));
 		CHECK(n.store == before);
 	}
+}
+
+namespace {
+
+std::vector<std::uint8_t> salt_bytes(const KeySalt& s)
+{
+	return {s.begin(), s.end()};
+}
+
+// One key of the reference's flows (configurator_bootstrap_device, and each rung of
+// configurator_establish_keys_sequential): Key ID FFFFFFFFh, key, salt, Key ID, each write
+// acknowledged with status 0.
+void reference_key_writes(RawClient& c, std::uint8_t key_reg, const Key32& key, const KeySalt& salt,
+                          std::uint32_t id)
+{
+	const auto salt_reg = static_cast<std::uint8_t>(key_reg + 0x10);
+	const auto id_reg = static_cast<std::uint8_t>(key_reg + 0x20);
+	CHECK(c.write(id_reg, le32v(kKeyIdErased)) == 0);
+	CHECK(c.write(key_reg, bytes_of(key)) == 0);
+	CHECK(c.write(salt_reg, salt_bytes(salt)) == 0);
+	CHECK(c.write(id_reg, le32v(id)) == 0);
+}
+
+// The register's value read in c's session (ReadInit, ReadSeg).
+std::vector<std::uint8_t> read_register(RawClient& c, std::uint8_t r)
+{
+	auto ri = c.init(CpType::ReadInit, r, 56);
+	REQUIRE(ri);
+	REQUIRE(ri->length <= 56);
+	auto d = c.request(CpType::ReadSeg, {}, ri->length);
+	REQUIRE(d);
+	return *d;
+}
+
+std::size_t count_events(const Node& n, SessionEvent::Kind k)
+{
+	return static_cast<std::size_t>(std::count_if(n.events.begin(), n.events.end(),
+	                                              [k](const auto& e) { return e.kind == k; }));
+}
+
+}  // namespace
+
+TEST_CASE("session: the reference Configurator commissions a node with unpadded frames",
+          "[session]")
+{
+	const AeadKind k = GENERATE(values(kAeads));
+	CAPTURE(aead_name(k));
+	Node n(k);
+
+	// configurator_establish_keys_sequential from the Zero Key: the Provisioning Key in a
+	// Zero-Key session, then (configurator_bootstrap_device) Integrator and Seed Keys in a
+	// Provisioning-Key session, a status read, Terminate.
+	RawClient z(n, OpeningKey::Zero, Key32(), KeySalt{});
+	z.unpadded = true;
+	reference_key_writes(z, reg::kProvisioningKey, prov_key(), kProvSalt, kProvId);
+	REQUIRE(z.request(CpType::Terminate, {}, 0));
+	// WriteInit, WriteSeg per write: the key's WriteSeg (4th frame) is 32 bytes of ciphertext
+	// and the tag, 40 bytes, not a CAN FD length; the FFFFFFFFh write was acknowledged first.
+	REQUIRE(z.sent.size() == 9);
+	CHECK(z.sent[3].len == 40);
+	CHECK_FALSE(canfd_valid_len(z.sent[3].len));
+	CHECK(z.sent[1].len == 12);
+	CHECK(n.store.key(KeySlotId::Provisioning).present);
+	CHECK(n.store.key(KeySlotId::Provisioning).id == kProvId);
+	CHECK(n.store.key(KeySlotId::Provisioning).salt == kProvSalt);
+	CHECK(ct_equal(n.store.key(KeySlotId::Provisioning).key.expose(), prov_key().expose()));
+
+	RawClient p(n, OpeningKey::Provisioning, prov_key(), kProvSalt);
+	p.unpadded = true;
+	reference_key_writes(p, reg::kIntegratorKey, int_key(), kIntSalt, kIntId);
+	reference_key_writes(p, reg::kSeedKey, seed_key(), kSeedSalt, kSeedId);
+	n.store.set_status(1);
+	CHECK(read_register(p, reg::kStatus) == std::vector<std::uint8_t>{1});
+	REQUIRE(p.request(CpType::Terminate, {}, 0));
+	CHECK(n.store.key(KeySlotId::Integrator).id == kIntId);
+	CHECK(ct_equal(n.store.key(KeySlotId::Integrator).key.expose(), int_key().expose()));
+	CHECK(n.store.key(KeySlotId::Seed).id == kSeedId);
+	CHECK(n.store.key(KeySlotId::Seed).salt == kSeedSalt);
+	CHECK(ct_equal(n.store.key(KeySlotId::Seed).key.expose(), seed_key().expose()));
+	CHECK(count_events(n, SessionEvent::Kind::KeyInstalled) == 3);
+	CHECK_FALSE(n.saw(SessionEvent::Kind::AccessRefused));
+	CHECK_FALSE(n.saw(SessionEvent::Kind::StagedKeyDiscarded));
+	CHECK_FALSE(n.saw(event_code::kSessionMessageAuth));
+	CHECK(n.server.state() == SessionServer::State::Idle);
+}
+
+TEST_CASE("session: key ID FFFFFFFFh keeps the installed key until a complete new set", "[session]")
+{
+	const AeadKind k = GENERATE(values(kAeads));
+	CAPTURE(aead_name(k));
+	Node n(k);
+	commission_to_integrator(n);
+	SessionClient si(integrator_cfg(k, install(reg::kSeedKey, seed_key(), kSeedSalt, kSeedId)),
+	                 seq_rng(0x41));
+	run(n, si);
+	REQUIRE(si.state() == SessionClient::State::Done);
+	const RegisterStore before = n.store;
+	const Key32 new_seed = key_of(0x60);
+	const KeySalt new_salt = salt_of(0x70);
+	RawClient c(n, OpeningKey::Integrator, int_key(), kIntSalt);
+	c.unpadded = true;
+	n.events.clear();
+
+	SECTION("re-keying the Seed: nothing changes before the valid ID completes the set")
+	{
+		CHECK(c.write(reg::kSeedKeyId, le32v(kKeyIdErased)) == 0);
+		CHECK(n.store == before);
+		// The old key stays installed and readable as such in the same session.
+		CHECK(read_register(c, reg::kSeedKeyId) == le32v(kSeedId));
+		CHECK(c.write(reg::kSeedKey, bytes_of(new_seed)) == 0);
+		CHECK(c.write(reg::kSeedSalt, salt_bytes(new_salt)) == 0);
+		CHECK(n.store == before);
+		CHECK(c.write(reg::kSeedKeyId, le32v(0x3004)) == 0);
+		CHECK(n.store.key(KeySlotId::Seed).id == 0x3004);
+		CHECK(ct_equal(n.store.key(KeySlotId::Seed).key.expose(), new_seed.expose()));
+		CHECK(n.store.key(KeySlotId::Seed).salt == new_salt);
+		CHECK(count_events(n, SessionEvent::Kind::KeyInstalled) == 1);
+	}
+	SECTION("a set that ends with FFFFFFFFh as its ID is never committed")
+	{
+		CHECK(c.write(reg::kSeedKeyId, le32v(0x3004)) == 0);
+		CHECK(c.write(reg::kSeedKey, bytes_of(new_seed)) == 0);
+		CHECK(c.write(reg::kSeedKeyId, le32v(kKeyIdErased)) == 0);  // withdraws 3004h
+		CHECK(c.write(reg::kSeedSalt, salt_bytes(new_salt)) == 0);
+		CHECK(n.store == before);
+		REQUIRE(c.request(CpType::Terminate, {}, 0));
+		CHECK(n.store == before);
+		CHECK(n.store.key(KeySlotId::Seed).id == kSeedId);
+		CHECK(n.saw(SessionEvent::Kind::StagedKeyDiscarded));
+		CHECK_FALSE(n.saw(SessionEvent::Kind::KeyInstalled));
+	}
+	SECTION("key, salt and FFFFFFFFh: no ID, nothing installed")
+	{
+		CHECK(c.write(reg::kSeedKey, bytes_of(new_seed)) == 0);
+		CHECK(c.write(reg::kSeedSalt, salt_bytes(new_salt)) == 0);
+		CHECK(c.write(reg::kSeedKeyId, le32v(kKeyIdErased)) == 0);
+		REQUIRE(c.request(CpType::Terminate, {}, 0));
+		CHECK(n.store == before);
+		CHECK_FALSE(n.saw(SessionEvent::Kind::KeyInstalled));
+	}
+	SECTION("FFFFFFFFh follows the key's access rule; ID 0 stays a bad value")
+	{
+		// 42h needs a Provisioning-Key session (and there answers already_set, below).
+		CHECK(c.write(reg::kIntegratorKeyId, le32v(kKeyIdErased)) ==
+		      static_cast<std::uint8_t>(RegStatus::AccessDenied));
+		CHECK(c.write(reg::kSeedKeyId, le32v(0)) ==
+		      static_cast<std::uint8_t>(RegStatus::BadValue));
+		CHECK(n.store == before);
+	}
+}
+
+TEST_CASE("session: the Integrator Key ID of a keyed node cannot be invalidated", "[session]")
+{
+	const AeadKind k = GENERATE(values(kAeads));
+	CAPTURE(aead_name(k));
+	Node n(k);
+	commission_to_integrator(n);
+	const RegisterStore before = n.store;
+	RawClient p(n, OpeningKey::Provisioning, prov_key(), kProvSalt);
+	p.unpadded = true;
+	CHECK(p.write(reg::kIntegratorKeyId, le32v(kKeyIdErased)) ==
+	      static_cast<std::uint8_t>(RegStatus::AlreadySet));
+	CHECK(n.store == before);
+	CHECK(n.store.key(KeySlotId::Integrator).id == kIntId);
+}
+
+TEST_CASE("session: an unpadded frame shorter than its message is still refused", "[session]")
+{
+	const AeadKind k = GENERATE(values(kAeads));
+	CAPTURE(aead_name(k));
+	Node n(k);
+	commission_to_integrator(n);
+	const RegisterStore before = n.store;
+	RawClient c(n, OpeningKey::Integrator, int_key(), kIntSalt);
+	c.unpadded = true;
+	n.events.clear();
+
+	// A WriteInit one byte short (15 bytes): refused with 5E05h, nothing moves.
+	const auto init = encode_register_init(RegisterInit{reg::kSeedKey, 32});
+	CanFrame wi = c.frame(CpType::WriteInit, init);
+	REQUIRE(wi.len == 16);
+	wi.len = 15;
+	auto cnt = n.server.counter();
+	CHECK(n.deliver(wi).frames.empty());
+	CHECK(n.saw(event_code::kSessionMessageAuth));
+	CHECK(n.server.counter() == cnt);
+
+	// The 40-byte WriteSeg of the key cut to 39 bytes: the tag is incomplete, refused.
+	auto wr = c.init(CpType::WriteInit, reg::kSeedKey, 32);
+	REQUIRE(wr);
+	REQUIRE(wr->length == 32);
+	const Key32 key = key_of(0x60);
+	CanFrame ws = c.frame(CpType::WriteSeg, bytes_of(key));
+	REQUIRE(ws.len == 40);
+	CanFrame cut = ws;
+	cut.len = 39;
+	n.events.clear();
+	cnt = n.server.counter();
+	CHECK(n.deliver(cut).frames.empty());
+	CHECK(n.saw(event_code::kSessionMessageAuth));
+	CHECK(n.server.counter() == cnt);
+	// The tag read at offset 32 also covers a 41..64-byte frame; bytes after it are ignored.
+	CanFrame longer = ws;
+	longer.len = 44;
+	longer.data[40] = 0xEE;
+	auto o = n.deliver(longer);
+	REQUIRE(o.frames.size() == 1);
+	CHECK_FALSE(n.saw(SessionEvent::Kind::AccessRefused));
+	CHECK(n.saw(SessionEvent::Kind::KeyStaged));
+	CHECK(n.store == before);
 }
 
 TEST_CASE("session: random frames injected mid-session change nothing", "[session]")

@@ -268,7 +268,6 @@ TEST_CASE("key write stage collects one complete key", "[session]")
 	CHECK_FALSE(s.complete());
 	CHECK(s.add(0x32, salt).error() == RegStatus::KeySequence);  // other key: refused
 	CHECK(s.add(0x43, le32v(0)).error() == RegStatus::BadValue);
-	CHECK(s.add(0x43, le32v(0xFFFFFFFF)).error() == RegStatus::BadValue);
 	CHECK_FALSE(s.take());
 	REQUIRE(s.add(0x33, salt));
 	REQUIRE(s.add(0x43, le32v(0x42)));
@@ -281,6 +280,48 @@ TEST_CASE("key write stage collects one complete key", "[session]")
 	CHECK(c->key.expose()[31] == 0x11);
 	CHECK(s.empty());
 	CHECK(s.add(0x50, salt).error() == RegStatus::UnknownRegister);
+}
+
+TEST_CASE("key write stage: key ID FFFFFFFFh is the invalidate step, never staged as the ID",
+          "[session]")
+{
+	const std::vector<std::uint8_t> key(32, 0x11), salt(8, 0x22);
+	KeyWriteStage s;
+	SECTION("the reference's order: FFFFFFFFh, key, salt, ID")
+	{
+		REQUIRE(s.add(0x42, le32v(0xFFFFFFFF)));
+		CHECK_FALSE(s.empty());  // the invalidation starts this key's stage
+		CHECK(s.slot() == KeySlotId::Integrator);
+		CHECK(s.add(0x33, salt).error() == RegStatus::KeySequence);  // another key
+		REQUIRE(s.add(0x22, key));
+		REQUIRE(s.add(0x32, salt));
+		CHECK_FALSE(s.complete());
+		REQUIRE(s.add(0x42, le32v(0x202)));
+		auto c = s.take();
+		REQUIRE(c);
+		CHECK(c->slot == KeySlotId::Integrator);
+		CHECK(c->id == 0x202);
+	}
+	SECTION("FFFFFFFFh withdraws an ID staged before it: a set ending with it is incomplete")
+	{
+		REQUIRE(s.add(0x43, le32v(0x42)));
+		REQUIRE(s.add(0x23, key));
+		REQUIRE(s.add(0x43, le32v(0xFFFFFFFF)));
+		REQUIRE(s.add(0x33, salt));
+		CHECK_FALSE(s.complete());
+		CHECK_FALSE(s.take());
+		REQUIRE(s.add(0x43, le32v(0x43)));
+		auto c = s.take();
+		REQUIRE(c);
+		CHECK(c->id == 0x43);
+	}
+	SECTION("ID 0 stays a bad value; FFFFFFFFh for another key is out of sequence")
+	{
+		CHECK(s.add(0x41, le32v(0)).error() == RegStatus::BadValue);
+		REQUIRE(s.add(0x21, key));
+		CHECK(s.add(0x43, le32v(0xFFFFFFFF)).error() == RegStatus::KeySequence);
+		CHECK(s.slot() == KeySlotId::Provisioning);
+	}
 }
 
 TEST_CASE("refusal descriptions name register and reason", "[session]")

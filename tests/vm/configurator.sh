@@ -4,8 +4,9 @@
 # B (6), commissioned earlier (Provisioning, Integrator and Seed Keys in their key stores); a
 # factory-fresh node F (127, empty key store); and the Configurator C (no spsecd, no data plane).
 #   1. F is commissioned end to end: Zero-Key discovery, Provisioning Key, then Integrator and
-#      Seed Keys with the Provisioning Key; F joins the secured bus by PA and receives A's
-#      secured frames plain.
+#      Seed Keys with the Provisioning Key, that session unpadded as the reference's python-can
+#      Configurator sends it on vxcan (--no-pad: the keys' WriteSegs are 40 bytes); F joins the
+#      secured bus by PA and receives A's secured frames plain.
 #   2. Attacks, each refused with its event and the node's key store unchanged (sha256): a
 #      replayed ClientFinished (5E02h), a session opened with a wrong Integrator Key (5E02h),
 #      the Provisioning Key written a second time (already_set).
@@ -95,10 +96,21 @@ check "Zero-Key session installs the Provisioning Key" \
 	cfgctl 127 zero install-provisioning --key-file "$W/prov-F.keys"
 check "F's key store holds the Provisioning Key ID" grep -q "^provisioning.id = " "${SPSEC_KEY_STORE[F]}"
 check_eq "F's key store stays owner-only" 600 "$(stat -c %a "${SPSEC_KEY_STORE[F]}")"
-check "Provisioning-Key session installs Integrator and Seed Keys and sets the heartbeat" \
-	cfgctl 127 provisioning --key-file "$W/prov-F.keys" \
+check "Provisioning-Key session with unpadded frames installs Integrator and Seed Keys and sets the heartbeat" \
+	cfgctl 127 provisioning --key-file "$W/prov-F.keys" --no-pad \
 	install-integrator --key-file "$W/integ.keys" install-seed --key-file "$W/seed1.keys" \
 	set heartbeat 2s set heartbeat-monitor 1
+# WriteSeg requests to F (1E<cnt>05FF) of <len> data bytes on C's wire: the keys' went out as
+# 32 bytes of ciphertext + 8 of tag (no CAN FD length), the 1-byte heartbeat write as 9 bytes;
+# only the padded Zero-Key session sent a key's WriteSeg as 48.
+ws_to_f_is() { # ws_to_f_is <count> <len>
+	[ "$(grep -cE " vxCw 1E..05FF##.[0-9A-F]{$(($2 * 2))}\$" "$LOGW")" -eq "$1" ]
+}
+check "the keys' WriteSegs went out unpadded: 40 bytes each" wait_until 10 ws_to_f_is 2 40
+check "the heartbeat write went out unpadded: 9 bytes" wait_until 10 ws_to_f_is 1 9
+check "the padded Zero-Key session sent its key as 48 bytes" ws_to_f_is 1 48
+check "F refused no session message (no 5E05h)" \
+	bash -c "! grep -q 'security event 0x00005e05' '$VM_OUT/spsecd-F.log'"
 check "F joins the secured bus (Secure by PA)" wait_until 60 spsec_state_is F Secure
 check "F logged its Parameter Authentication" \
 	log_has "$VM_OUT/spsecd-F.log" "Parameter Authentication succeeded"

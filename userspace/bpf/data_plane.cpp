@@ -302,32 +302,76 @@ Result<std::string> make_pin_dir(std::string_view ifname, std::string_view root)
 	return dir;
 }
 
+namespace {
+
+// Unlinks the pins (bpffs: unpinning is unlink), then the directory if given and now empty.
+Result<void> remove_pins(const std::vector<std::string>& pins, const std::string& dir)
+{
+	Result<void> out;
+	for (const auto& p : pins)
+		if (::unlink(p.c_str()) != 0 && errno != ENOENT && out)
+			out = fail_errno(errno, "unpinning " + p);
+	// Not empty (ENOTEMPTY): another load pinned something there meanwhile; leave it.
+	if (!dir.empty() && ::rmdir(dir.c_str()) != 0 && errno != ENOENT && errno != ENOTEMPTY &&
+	    out)
+		out = fail_errno(errno, "removing pin directory " + dir);
+	return out;
+}
+
+}  // namespace
+
 Result<LoadedDataPlane> load_data_plane(std::string_view ifname, const LoadOptions& opts)
 {
 	std::string pin_dir;
+	std::string created_dir;
 	if (opts.pin) {
+		struct stat st {};
+		const bool existed =
+		        ::stat((opts.pin_root + "/" + std::string(ifname)).c_str(), &st) == 0;
 		auto d = make_pin_dir(ifname, opts.pin_root);
 		if (!d)
 			return tl::unexpected(d.error());
 		pin_dir = *d;
+		if (!existed)
+			created_dir = pin_dir;
 	}
 	LIBBPF_OPTS(bpf_object_open_opts, oo,
 	            .pin_root_path = opts.pin ? pin_dir.c_str() : nullptr);
 	auto skel = Skeleton<spsec_dp>::open(&oo);
-	if (!skel)
+	if (!skel) {
+		(void)remove_pins({}, created_dir);
 		return tl::unexpected(skel.error());
-	if (!opts.pin) {
-		bpf_map* m;
-		bpf_object__for_each_map(m, skel->object()) bpf_map__set_pin_path(m, nullptr);
 	}
-	if (auto r = skel->load(); !r)
+	// Which pins this load will create (libbpf reuses a map already pinned at its path).
+	std::vector<std::string> created;
+	for (bpf_map* m = bpf_object__next_map(skel->object(), nullptr); m != nullptr;
+	     m = bpf_object__next_map(skel->object(), m)) {
+		if (!opts.pin)
+			bpf_map__set_pin_path(m, nullptr);
+		else if (const char* p = bpf_map__pin_path(m); p && ::access(p, F_OK) != 0)
+			created.emplace_back(p);
+	}
+	if (auto r = skel->load(); !r) {
+		// libbpf unpins what it pinned itself; this covers a libbpf that does not.
+		(void)remove_pins(created, created_dir);
 		return tl::unexpected(r.error().with_context(
 		        "loading the data plane" +
 		        (opts.pin ? " (maps pinned in " + pin_dir + ")" : "")));
+	}
 	auto dp = DataPlane::from_object(skel->object());
-	if (!dp)
+	if (!dp) {
+		(void)remove_pins(created, created_dir);
 		return tl::unexpected(dp.error());
-	return LoadedDataPlane{std::move(*skel), *dp};
+	}
+	return LoadedDataPlane{std::move(*skel), *dp, std::move(created), std::move(created_dir)};
+}
+
+Result<void> remove_created_pins(LoadedDataPlane& dp)
+{
+	auto r = remove_pins(dp.created_pins, dp.created_dir);
+	dp.created_pins.clear();
+	dp.created_dir.clear();
+	return r;
 }
 
 }  // namespace spsec

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <bpf/libbpf.h>
 
@@ -106,6 +107,10 @@ private:
 struct LoadedDataPlane {
 	Skeleton<spsec_dp> skel;
 	DataPlane maps;
+	// The pins this load created (maps not reused from an earlier load), and the pin
+	// directory when this load created it: what remove_created_pins() takes away again.
+	std::vector<std::string> created_pins;
+	std::string created_dir;
 };
 
 struct LoadOptions {
@@ -114,8 +119,17 @@ struct LoadOptions {
 };
 
 // Errors: as make_pin_dir(), Skeleton::open/load (verifier refusal, incompatible pinned maps,
-// EPERM without CAP_BPF/CAP_NET_ADMIN), DataPlane::from_object.
+// EPERM without CAP_BPF/CAP_NET_ADMIN), DataPlane::from_object. On an error no map this call
+// pinned stays pinned (libbpf unpins them when load fails; this function after it).
 [[nodiscard]] Result<LoadedDataPlane> load_data_plane(std::string_view ifname,
                                                       const LoadOptions& opts = {});
+
+// For a start that fails before any program of `dp` was attached: unpins the maps this load
+// created and removes the pin directory if this load created it and it is now empty, so the
+// failed start leaves nothing behind. Maps reused from an earlier load stay pinned: they are
+// that data plane's state, and its filters may still be attached and using them. Not for use
+// once a program of `dp` may be attached: its maps are then the fail-closed state the next
+// start reuses. Errors: a pin could not be removed (named; the others are still removed).
+[[nodiscard]] Result<void> remove_created_pins(LoadedDataPlane& dp);
 
 }  // namespace spsec

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <string>
 
+#include "core/hex.h"
+
 namespace spsec {
 
 namespace {
@@ -252,7 +254,7 @@ Result<CandumpLine> parse_candump_line(std::string_view line)
 	while (i < line.size() && line[i] != ' ')
 		i++;
 	if (i == start)
-		return fail("missing frame after interface " + out.ifname);
+		return fail("missing frame after interface " + quote_printable(out.ifname));
 	auto frame = parse_can_frame(line.substr(start, i - start));
 	if (!frame)
 		return tl::unexpected(frame.error().with_context("frame"));
@@ -263,8 +265,8 @@ Result<CandumpLine> parse_candump_line(std::string_view line)
 		if (i + 1 == line.size() && (line[i] == 'R' || line[i] == 'T'))
 			out.direction = line[i];
 		else
-			return fail("unexpected text after the frame: \"" +
-			            std::string(line.substr(i)) + "\"");
+			return fail("unexpected text after the frame: " +
+			            quote_printable(line.substr(i)));
 	}
 	out.sec = sec;
 	out.usec = usec;

@@ -12,6 +12,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/hex.h"
+
 namespace spsec {
 
 namespace {
@@ -81,15 +83,7 @@ std::vector<std::string_view> child_keys(std::string_view prefix)
 // A value quoted for an error message: printable ASCII only, at most 40 characters.
 std::string quote(std::string_view v)
 {
-	std::string out = "\"";
-	for (std::size_t i = 0; i < v.size() && i < 40; i++) {
-		const auto c = static_cast<unsigned char>(v[i]);
-		out.push_back(c >= 0x20 && c < 0x7F ? static_cast<char>(c) : '?');
-	}
-	if (v.size() > 40)
-		out += "...";
-	out += "\"";
-	return out;
+	return quote_printable(v);
 }
 
 std::optional<std::uint64_t> parse_decimal(std::string_view s)
@@ -714,6 +708,21 @@ void Parser::validate(Config& c, const YAML::Node& root)
 			error_at(line_of("transmit_ids"), "transmit_ids",
 			         format_can_id(id) +
 			                 " is neither in secured_ids nor in plaintext_ids");
+
+	// The data plane holds one policy entry per distinct ID of the three lists and has room for
+	// kMaxPolicyIds (both generations must fit during a reload): lists each within the limit
+	// may still be too many together, which would only fail when spsecd installs the policy.
+	std::set<CanId> policy_ids(c.secured_ids.begin(), c.secured_ids.end());
+	policy_ids.insert(c.plaintext_ids.begin(), c.plaintext_ids.end());
+	policy_ids.insert(c.transmit_ids.begin(), c.transmit_ids.end());
+	if (policy_ids.size() > kMaxPolicyIds)
+		error_at(std::max({line_of("secured_ids"), line_of("plaintext_ids"),
+		                   line_of("transmit_ids")}),
+		         "secured_ids, plaintext_ids, transmit_ids",
+		         "name " + std::to_string(policy_ids.size()) +
+		                 " distinct IDs together, at most " +
+		                 std::to_string(kMaxPolicyIds) +
+		                 " are supported (one data-plane policy entry per ID)");
 
 	const auto& t = c.timeouts;
 	const int tl = line_of("timeouts");

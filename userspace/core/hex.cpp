@@ -69,4 +69,17 @@ std::string format_hex(std::span<const std::uint8_t> bytes, char separator)
 	return out;
 }
 
+std::string quote_printable(std::string_view v, std::size_t max)
+{
+	std::string out = "\"";
+	for (std::size_t i = 0; i < v.size() && i < max; i++) {
+		const auto c = static_cast<unsigned char>(v[i]);
+		out.push_back(c >= 0x20 && c < 0x7F ? static_cast<char>(c) : '?');
+	}
+	if (v.size() > max)
+		out += "...";
+	out += "\"";
+	return out;
+}
+
 }  // namespace spsec

@@ -26,4 +26,12 @@ namespace spsec {
 // Lower-case hex, with `separator` between bytes when it is not '\0'.
 [[nodiscard]] std::string format_hex(std::span<const std::uint8_t> bytes, char separator = '\0');
 
+// Untrusted text (a config value, a line of a log file) quoted for an error message or a
+// report: in double quotes, printable ASCII kept, every other byte (ESC, CR, LF, DEL, UTF-8)
+// shown as '?', at most `max` characters, then "...". A hostile input cannot put a terminal
+// escape sequence, a line break or a carriage return into what spsecd or spsecctl print.
+//   quote_printable("can0")          -> "\"can0\""
+//   quote_printable("a\x1b]0;x\x07") -> "\"a?]0;x?\""
+[[nodiscard]] std::string quote_printable(std::string_view text, std::size_t max = 40);
+
 }  // namespace spsec

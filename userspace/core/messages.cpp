@@ -66,7 +66,10 @@ CanFrame make_plain(std::uint32_t id29, Bytes data)
 	return f;
 }
 
-// Classifies f and checks it is `kind` with at least `need` data bytes.
+// Classifies f and checks it is `kind` with at least `need` data bytes. A CAN FD frame may have
+// any length from `need` to 64, not only a valid DLC length: on vcan/vxcan python-can sends a
+// 32-byte WriteSeg as 40 bytes (ciphertext || tag, unpadded). Every field, the tag included,
+// sits at a fixed offset from the start, so bytes after the message are ignored either way.
 MsgResult<Classified> expect(const CanFrame& f, ControlKind kind, std::size_t need)
 {
 	auto c = classify_control_id(f.can_id);
@@ -76,7 +79,7 @@ MsgResult<Classified> expect(const CanFrame& f, ControlKind kind, std::size_t ne
 		return err(MsgErrc::WrongKind);
 	if (need > 8 && !f.fd)
 		return err(MsgErrc::NotFd);
-	if (f.len > 64 || (f.fd ? !canfd_valid_len(f.len) : f.len > 8))
+	if (f.len > (f.fd ? 64 : 8))
 		return err(MsgErrc::BadLength);
 	if (f.len < need)
 		return err(MsgErrc::TooShort);

@@ -24,8 +24,10 @@
 // Decoders never throw and return a MsgError whose code names the failure class; no decoder
 // releases plaintext of a message whose tag failed. Frames produced here are CAN FD frames
 // (fd = true) with flags 0 (the daemon may OR in CANFD_BRS), padded to a valid CAN FD length
-// with 00 bytes after the tag; decoders accept any valid CAN FD length >= the message's and
-// ignore those trailing bytes, as the reference does (it checks only `len >= need`).
+// with 00 bytes after the tag. Decoders accept any CAN FD length from the message's own up to
+// 64, valid DLC length or not (python-can on vcan/vxcan sends frames unpadded, e.g. a 40-byte
+// WriteSeg), read the tag right after the (ciphertext) fields and ignore trailing bytes, as the
+// reference does (spsec_can_protocol protocol_register.c checks only `len >= need`).
 #pragma once
 
 #include <array>
@@ -126,7 +128,8 @@ enum class MsgErrc : std::uint8_t {
 	CounterMismatch,   // ID bits 23..16 are not the low byte of the expected session counter
 	NotFd,             // a classical CAN frame where a CAN FD frame is required
 	TooShort,          // fewer data bytes than the message needs
-	BadLength,         // data length not a valid CAN FD length, or plaintext length wrong
+	BadLength,         // more than 64 (CAN FD) or 8 (classical) data bytes, or plaintext
+	                   // length wrong
 	BadFiller,         // FF filler bytes are not FF
 	BadTag,            // authentication tag mismatch
 	StampRejected,     // a stamped message failed open_frame(); see MsgError::stamp_reason

@@ -481,6 +481,14 @@ RegResult<void> KeyWriteStage::add(std::uint8_t r, std::span<const std::uint8_t>
 	}
 	default: {
 		const std::uint32_t id = le32(d);
+		if (id == kKeyIdErased) {
+			// The invalidate step the reference Configurator writes before a new key
+			// (canopens_configurator_python configurator_bootstrap_device). It
+			// withdraws an ID staged for this key, so only a valid ID written after it
+			// completes the set; the installed key stays in use until that commit.
+			id_.reset();
+			break;
+		}
 		if (!valid_key_id(id))
 			return tl::unexpected(RegStatus::BadValue);
 		id_ = id;

@@ -243,9 +243,12 @@ private:
 class KeyWriteStage {
 public:
 	// Adds one part (the register's access was checked by the caller). A part written twice
-	// replaces the earlier value. Errors: UnknownRegister (not a key/salt/ID register),
-	// BadLength, BadValue (ID 0 or FFFFFFFFh), KeySequence (a part of another key while one is
-	// staged; the stage is kept).
+	// replaces the earlier value. ID FFFFFFFFh is the "invalidate" step of the reference's
+	// flows (FFFFFFFFh, key, salt, ID): accepted, it removes any staged ID of this key and
+	// starts its stage, so the set completes only with a valid ID written afterwards; it is
+	// never committed. Errors: UnknownRegister (not a key/salt/ID register), BadLength,
+	// BadValue (ID 0), KeySequence (a part of another key while one is staged; the stage is
+	// kept).
 	[[nodiscard]] RegResult<void> add(std::uint8_t reg, std::span<const std::uint8_t> data);
 	[[nodiscard]] bool complete() const noexcept { return key_ && salt_ && id_; }
 	[[nodiscard]] bool empty() const noexcept { return !slot_; }

@@ -543,6 +543,8 @@ bool SessionClient::send(CpType type, std::span<const std::uint8_t> plaintext, C
 		return false;
 	}
 	cnt_ += 1;
+	if (cfg_.unpadded)  // ciphertext || tag and nothing after, as python-can sends on vcan
+		fr->len = static_cast<std::uint8_t>(plaintext.size() + kTagLen);
 	out.frames.push_back(*fr);
 	deadline_ = now + cfg_.timeouts.response_ns;
 	state_ = type == CpType::Terminate ? State::AwaitTerminate : State::AwaitResponse;

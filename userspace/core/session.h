@@ -27,6 +27,8 @@
 // [choice] Key writes. Key, salt and ID registers are staged (KeyWriteStage) and the key is
 // installed in one step when all three parts have arrived in the session; the WriteSeg that
 // completes the set carries the commit. A session ending with an incomplete set discards it.
+// Key ID FFFFFFFFh, which the reference Configurator writes first to invalidate the ID, is
+// acknowledged as a staged step and changes nothing until a complete set with a valid ID.
 //
 // Event codes (spec §7), reported as SessionEvent::SecurityEvent; none changes any state:
 //   5E01h  ClientHello names a key this node does not hold, or selector 13 (Seed) / unknown
@@ -214,6 +216,10 @@ struct ClientConfig {
 	KeySalt salt{};  // its salt (all zero for the Zero Key)
 	std::vector<SessionOp> ops;
 	SessionTimeouts timeouts{};
+	// Interop testing: send each request at its message length (ciphertext || tag, e.g. a
+	// 40-byte WriteSeg of a key) instead of padded to a valid CAN FD length, as the reference
+	// Configurator's python-can does on vcan/vxcan. Only virtual buses carry such frames.
+	bool unpadded = false;
 };
 
 class SessionClient {

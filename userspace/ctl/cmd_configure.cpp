@@ -37,7 +37,8 @@ constexpr int kExitUsage = 2;
 constexpr const char* kConfigureHelp =
         "usage: spsecctl configure --interface IF --participant N\n"
         "                          --key-selector zero|provisioning|integrator [--key-file F]\n"
-        "                          [--aead NAME] [--response-timeout MS] [--json] OP...\n"
+        "                          [--aead NAME] [--response-timeout MS] [--json]\n"
+        "                          [--no-pad] OP...\n"
         "\n"
         "Opens a Configurator session to participant N (1..127) with the chosen key, runs the\n"
         "operations in order and terminates the session. Stops at the first failure (the\n"
@@ -49,6 +50,9 @@ constexpr const char* kConfigureHelp =
         "  --response-timeout MS  wait this long for each response (default 100, the\n"
         "                   spec's; raise it only for slow links such as emulated buses)\n"
         "  --json           one JSON object on stdout instead of a table\n"
+        "  --no-pad         send each request at its message length, not padded to a CAN FD\n"
+        "                   length (as python-can does on vcan/vxcan; interop testing on\n"
+        "                   virtual buses only: real controllers cannot send such frames)\n"
         "Operations (REG: CLI name or address, e.g. participant-id, 0x60, 60h):\n"
         "  read REG                      read a register\n"
         "  write REG VALUE               write a configuration register (hex 0x.., ..h, or\n"
@@ -532,6 +536,7 @@ struct Options {
 	std::optional<std::string> key_file;
 	AeadKind aead = AeadKind::AesGcm;
 	bool json = false;
+	bool no_pad = false;
 	std::uint64_t response_ns = kDefaultResponseNs;
 };
 
@@ -543,6 +548,10 @@ tl::expected<std::size_t, Usage> parse_options(const std::vector<std::string>& a
 		const std::string& opt = a[i];
 		if (opt == "--json") {
 			o.json = true;
+			continue;
+		}
+		if (opt == "--no-pad") {
+			o.no_pad = true;
 			continue;
 		}
 		if (i + 1 >= a.size())
@@ -623,6 +632,7 @@ int run_configure(const std::vector<std::string>& args, CtlEnv& env)
 	cfg.aead = o.aead;
 	cfg.opening = *o.key;
 	cfg.timeouts.response_ns = o.response_ns;
+	cfg.unpadded = o.no_pad;
 	if (o.key_file) {
 		const KeySlotId slot = *o.key == OpeningKey::Provisioning ? KeySlotId::Provisioning
 		                                                          : KeySlotId::Integrator;

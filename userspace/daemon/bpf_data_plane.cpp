@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/bpf_data_plane.h"
 
+#include <net/if.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -33,12 +36,25 @@ Result<void> BpfDataPlane::open(const Config& cfg)
 	if (pin.filename() != cfg.interface)
 		return fail(cat("pin_dir ", cfg.pin_dir, " must end in the interface name ",
 		                cfg.interface));
+	// Checked before anything is created: a start on a missing interface leaves no maps.
+	if (::if_nametoindex(cfg.interface.c_str()) == 0)
+		return fail_errno(errno,
+		                  cat("data plane on ", cfg.interface, ": no such interface"));
 	LoadOptions opts;
 	opts.pin_root = pin.parent_path().string();
 	auto loaded = load_data_plane(cfg.interface, opts);
 	if (!loaded)
 		return tl::unexpected(loaded.error());
 	dp_.emplace(std::move(*loaded));
+	// Until the filters are attached nothing uses the maps this start pinned: a failure
+	// removes them again rather than leave stray maps. Reused maps stay, and so does whatever
+	// filter the interface had (an earlier spsecd's keeps enforcing: fail closed).
+	auto undo = [this](Error e) -> Result<void> {
+		if (auto r = remove_created_pins(*dp_); !r)
+			log_.warning(r.error().message());
+		dp_.reset();
+		return tl::unexpected(std::move(e));
+	};
 	auto prev = dp_->maps.read_state();
 	if (prev && prev->abi_version != 0)
 		log_.info(cat("taking over the pinned data plane in ", cfg.pin_dir, " (state ",
@@ -58,9 +74,11 @@ Result<void> BpfDataPlane::open(const Config& cfg)
 		pinned_ = p;
 	}
 	if (auto r = write_state(cfg, state_); !r)
-		return r;
+		return undo(r.error());
 	if (auto r = dp_->maps.replace_policy(policy_entries(cfg)); !r)
-		return tl::unexpected(r.error().with_context("installing the policy"));
+		return undo(r.error().with_context("installing the policy"));
+	// From here on a program of this start may be attached (a failed egress attach can leave
+	// the ingress one): its maps stay pinned as the fail-closed state the next start reuses.
 	auto tc =
 	        TcAttachment::attach(cfg.interface, bpf_program__fd(dp_->skel->progs.spsec_ingress),
 	                             bpf_program__fd(dp_->skel->progs.spsec_egress));
