@@ -41,6 +41,11 @@ static __always_inline int spsec_is_control(__u32 raw)
 	return (raw & CAN_EFF_FLAG) && (raw & SPSEC_CTRL_BIT);
 }
 
+/* SPSEC_EV_* emitted with each reason (SPSEC_REASONS in abi.h), 0 for none. */
+#define SPSEC_R_EVENT_(id, code, name, dir, verdict, event, help) [code] = SPSEC_EV_##event,
+static const __u8 spsec_reason_event[SPSEC_R_MAX] = { SPSEC_REASONS(SPSEC_R_EVENT_) };
+#undef SPSEC_R_EVENT_
+
 static __always_inline int spsec_state_carries_traffic(__u32 state)
 {
 	return state == SPSEC_STATE_SECURE || state == SPSEC_STATE_WARNING;
@@ -408,18 +413,18 @@ static __always_inline __u32 spsec_rx_secured(struct canfd_frame *cf, void *data
 	return SPSEC_R_RX_OK;
 }
 
-static __always_inline int spsec_rx_finish(__u32 reason, __u32 id, __u64 frame_t)
+/* Counts the verdict, emits its event (if the reason has one) and returns the tc action. Both
+ * come from the SPSEC_REASONS table in abi.h. */
+static __always_inline int spsec_finish(__u32 reason, __u32 id, __u64 frame_t)
 {
-	int pass = reason <= SPSEC_R_RX_DEFAULT_PASS;
+	__u32 ev;
 
+	reason &= SPSEC_R_MAX - 1;
+	ev = spsec_reason_event[reason];
 	spsec_count(reason);
-	if (reason == SPSEC_R_RX_BAD_TAG)
-		spsec_event(SPSEC_EV_AUTH_FAIL, reason, id, frame_t);
-	else if (reason == SPSEC_R_RX_INJECTION)
-		spsec_event(SPSEC_EV_INJECTION, reason, id, frame_t);
-	else if (reason == SPSEC_R_RX_REPLAY)
-		spsec_event(SPSEC_EV_REPLAY, reason, id, frame_t);
-	return pass ? TC_ACT_OK : TC_ACT_SHOT;
+	if (ev != SPSEC_EV_NONE)
+		spsec_event(ev, reason, id, frame_t);
+	return (SPSEC_R_PASS_MASK >> reason) & 1 ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
 /*
@@ -485,7 +490,7 @@ static __always_inline int spsec_ingress_verdict(struct canfd_frame *cf, void *d
 	}
 	reason = spsec_rx_secured(cf, data_end, sc, id, &frame_t);
 out:
-	return spsec_rx_finish(reason, id, frame_t);
+	return spsec_finish(reason, id, frame_t);
 }
 
 /* Pads sc->frame: payload || 0xFF padding, zero beyond. */
@@ -562,17 +567,6 @@ static __always_inline __u32 spsec_tx_secured(struct canfd_frame *cf, void *data
 	return SPSEC_R_TX_OK;
 }
 
-static __always_inline int spsec_tx_finish(__u32 reason, __u32 id, __u64 frame_t)
-{
-	int pass = reason <= SPSEC_R_TX_DEFAULT_PASS;
-
-	spsec_count(reason);
-	if (reason == SPSEC_R_TX_TOO_LONG || reason == SPSEC_R_TX_CLASSIC ||
-	    reason == SPSEC_R_TX_NO_KEY)
-		spsec_event(SPSEC_EV_TX_REFUSED, reason, id, frame_t);
-	return pass ? TC_ACT_OK : TC_ACT_SHOT;
-}
-
 /*
  * Egress. `cf`/`fd` as for ingress; `mark` is skb->mark, SPSEC_DAEMON_MARK on control-plane
  * frames spsecd sends.
@@ -623,7 +617,7 @@ static __always_inline int spsec_egress_verdict(struct canfd_frame *cf, void *da
 	}
 	reason = spsec_tx_secured(cf, data_end, sc, id, &frame_t);
 out:
-	return spsec_tx_finish(reason, id, frame_t);
+	return spsec_finish(reason, id, frame_t);
 }
 
 #endif /* SPSEC_VERDICT_H */

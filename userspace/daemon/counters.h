@@ -10,23 +10,11 @@
 #include <string>
 #include <string_view>
 
+#include "core/reasons.h"
 #include "spsec/abi.h"
 #include "spsec/result.h"
 
 namespace spsec {
-
-struct ReasonInfo {
-	std::uint32_t code;          // SPSEC_R_*
-	std::string_view name;       // stable label: "rx_ok", "rx_bad_tag", ...
-	std::string_view direction;  // "rx" or "tx"
-	bool passed;                 // true: the frame went on; false: dropped
-	std::string_view help;       // one line for humans
-};
-
-// Every defined reason code, in code order.
-[[nodiscard]] std::span<const ReasonInfo> reason_table() noexcept;
-// The entry of `code`, or nullptr for unused codes.
-[[nodiscard]] const ReasonInfo* reason_info(std::uint32_t code) noexcept;
 
 struct CounterSnapshot {
 	std::array<std::uint64_t, SPSEC_R_MAX> by_reason{};  // summed over all CPUs
