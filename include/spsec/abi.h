@@ -57,6 +57,11 @@
 #define SPSEC_STATE_CONFIGURATION 4
 #define SPSEC_STATE_SHUTDOWN	  5
 
+/* Local echo kinds, as the entry points tell the verdict code (not stored anywhere). */
+#define SPSEC_ECHO_NONE	   0 /* a frame from the bus */
+#define SPSEC_ECHO_PLAIN   1 /* the CAN core's echo clone, made before tc egress ran: plain */
+#define SPSEC_ECHO_STAMPED 2 /* the device's echo (IFF_ECHO): the skb tc egress stamped */
+
 /* Default action for a data-plane CAN ID that is in no policy entry. */
 #define SPSEC_DEFAULT_DROP 0
 #define SPSEC_DEFAULT_PASS 1
@@ -114,6 +119,10 @@
 	  "reserved: control frame with our own source ID from the bus (spsecd checks)")           \
 	X(RX_INTERNAL, 21, "rx_internal", RX, DROP, NONE,                                          \
 	  "freshness map full or contended, scratch unavailable (fail closed)")                    \
+	X(RX_ECHO_OPENED, 22, "rx_echo_opened", RX, PASS, NONE,                                    \
+	  "device echo (IFF_ECHO) of a frame this node stamped, opened to the plain frame")        \
+	X(RX_ECHO_FAILED, 23, "rx_echo_failed", RX, DROP, NONE,                                    \
+	  "device echo of an own secured ID that did not open (policy or key changed)")            \
 	X(TX_OK, 32, "tx_ok", TX, PASS, NONE, "padded, stamped (and encrypted) in place")          \
 	X(TX_CONTROL, 33, "tx_control", TX, PASS, NONE,                                            \
 	  "control-plane frame from spsecd (marked)")                                              \
@@ -133,7 +142,11 @@
 	X(TX_CONTROL_UNMARKED, 43, "tx_control_unmarked", TX, DROP, NONE,                          \
 	  "control-plane frame not sent by spsecd")                                                \
 	X(TX_INTERNAL, 44, "tx_internal", TX, DROP, NONE,                                          \
-	  "tx map full or contended, scratch unavailable (fail closed)")
+	  "tx map full or contended, scratch unavailable (fail closed)")                           \
+	X(TX_NOT_OWN, 45, "tx_not_own", TX, DROP, TX_REFUSED,                                      \
+	  "secured ID not in this node's transmit_ids: only its owner stamps it")                  \
+	X(TX_T_LEAD, 46, "tx_t_lead", TX, DROP, TX_REFUSED,                                        \
+	  "the ID's next T would run more than W/2 ticks ahead of the clock (flood)")
 
 #define SPSEC_R_MAX 64 /* size of the counters map; every code is below it */
 
@@ -256,7 +269,9 @@ SPSEC_ABI_ASSERT(sizeof(struct spsec_policy_key) == 8, "spsec_policy_key layout"
 #define SPSEC_POL_SECURED  (1u << 0) /* frames carry a Security Stamp */
 #define SPSEC_POL_PLAIN_RX (1u << 1) /* plain frames of this ID may pass ingress */
 #define SPSEC_POL_PLAIN_TX (1u << 2) /* plain frames of this ID may pass egress */
-#define SPSEC_POL_OWN_TX   (1u << 3) /* this node transmits this ID: from the bus = injection */
+#define SPSEC_POL_OWN_TX                                                                           \
+	(1u << 3) /* this node transmits this ID: from the bus = injection;                        \
+		   * egress stamps a secured ID only with this flag */
 
 struct spsec_policy {
 	__u32 flags; /* SPSEC_POL_* */
@@ -268,8 +283,11 @@ SPSEC_ABI_ASSERT(sizeof(struct spsec_policy) == 8, "spsec_policy layout");
  * spsec_rx_fresh / spsec_tx_last — HASH (not LRU: an evicted entry would reopen a replay
  * window), SPSEC_FRESH_MAX entries each, key spsec_id_key.
  * spsec_rx_fresh: last accepted T per secured ID (ingress, advanced with compare-and-swap).
- * spsec_tx_last:  last T this node stamped per secured ID (egress: T = max(now, last + 1)).
- * Writer: data plane (spsecd only clears them when it wipes keys). Lifetime: pinned.
+ * spsec_tx_last:  last T this node stamped per secured ID (egress: T = max(now, last + 1), refused
+ *                 when that is more than W/2 ahead of now).
+ * Writer: data plane. spsecd clears them when it wipes keys and prunes the entries of IDs the
+ * live policy no longer secures after each policy replacement, so both stay bounded by the
+ * policy. Lifetime: pinned.
  */
 struct spsec_id_key {
 	__u32 can_id; /* as in spsec_policy_key */
