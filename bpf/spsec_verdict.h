@@ -139,7 +139,11 @@ static __always_inline int spsec_control_well_formed(__u32 raw, __u32 len, __u32
 
 	if ((raw & CAN_RTR_FLAG) || (id & (1u << 24)) || type > 15)
 		ok = 0;
-	ix = ((type & 15) << 1) | ((id >> 7) & 1);
+	/* ID bits 11..7 are (type & 15) << 1 | bit 7. The empty asm hides what clang knows of
+	 * the value, so it keeps the mask: without it 6.1's verifier saw an unbounded index. */
+	ix = id >> 7;
+	asm volatile("" : "+r"(ix));
+	ix &= 31;
 	prio = spsec_cp_rules[ix].prio;
 	ctx = spsec_cp_rules[ix].ctx;
 	if (!prio || (prio != SPSEC_CP_ANY_PRIO && prio - 1 != (id >> 26)))
