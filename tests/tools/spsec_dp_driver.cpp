@@ -200,8 +200,10 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 			            "insns\n",
 			            st->name.c_str(), st->xlated_insns, st->jited_bytes,
 			            st->verified_insns);
-	std::printf("attached %s: %s %s, window %u, %zu policy entries\n", ifname.c_str(),
-	            aead.c_str(), mode.c_str(), window, entries->size());
+	auto echo = device_echoes(ifname);
+	std::printf("attached %s: %s %s, window %u, %zu policy entries, device echo %s\n",
+	            ifname.c_str(), aead.c_str(), mode.c_str(), window, entries->size(),
+	            echo ? (*echo ? "on (IFF_ECHO)" : "off") : "unknown");
 	return 0;
 }
 

@@ -136,6 +136,11 @@ TEST_CASE("counters render as text, JSON and Prometheus textfile", "[daemon]")
 	CHECK(j->find("counters")->find("rx_bad_tag")->as_u64() == 3u);
 	CHECK(j->find("counters")->find("tx_ok")->as_u64() == 18446744073709551615u);
 	CHECK(j->find("counters")->members().size() == reason_table().size());
+	std::size_t passes = 0;
+	for (const auto& r : reason_table())
+		passes += r.passed ? 1 : 0;
+	REQUIRE(j->find("passes") != nullptr);
+	CHECK(j->find("passes")->items().size() == passes);
 
 	std::string prom = format_prometheus(s, "ca\"n0");
 	CHECK_THAT(prom, Catch::StartsWith("# HELP spsec_frames_total "));

@@ -100,7 +100,14 @@ std::string format_counters_json(const CounterSnapshot& s, std::string_view ifna
 	w.begin_object().key("interface").value(ifname).key("counters").begin_object();
 	for (const auto& r : reason_table())
 		w.key(r.name).value(s.by_reason[r.code]);
-	w.end_object().end_object();
+	w.end_object();
+	// the reasons under which a frame went on, so scripts tell drops apart without a copy of
+	// the table
+	w.key("passes").begin_array();
+	for (const auto& r : reason_table())
+		if (r.passed)
+			w.value(r.name);
+	w.end_array().end_object();
 	return w.take();
 }
 

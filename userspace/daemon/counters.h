@@ -27,7 +27,8 @@ struct CounterSnapshot {
 
 // "reason count" table for humans, non-zero counters only unless `all`.
 [[nodiscard]] std::string format_counters_text(const CounterSnapshot& s, bool all);
-// {"interface":"can0","counters":{"rx_ok":12,...}} with every defined reason.
+// {"interface":"can0","counters":{"rx_ok":12,...},"passes":["rx_ok",...]}: every defined
+// reason, and the names of those whose verdict is pass.
 [[nodiscard]] std::string format_counters_json(const CounterSnapshot& s, std::string_view ifname);
 // node_exporter textfile format: one spsec_frames_total sample per defined reason.
 [[nodiscard]] std::string format_prometheus(const CounterSnapshot& s, std::string_view ifname);
