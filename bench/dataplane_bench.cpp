@@ -150,6 +150,7 @@ int main(int argc, char** argv)
 		// the production object's figures (what tc attaches), loaded with private maps
 		LoadOptions lo;
 		lo.pin = false;
+		lo.dev_echo = false;  // no interface bench0
 		auto prod = must(load_data_plane("bench0", lo), "loading the production object");
 		for (const bpf_program* p :
 		     {prod.skel->progs.spsec_ingress, prod.skel->progs.spsec_egress}) {

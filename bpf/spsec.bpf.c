@@ -14,6 +14,11 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Load-time constant, set by the loader from the interface's flags: 1 when the device echoes
+ * sent frames itself (IFF_ECHO, as every real CAN driver does). Its echo is then the skb tc
+ * egress stamped, not the plain clone the CAN core makes for devices without IFF_ECHO. */
+const volatile __u32 spsec_dev_echo = 0;
+
 /* 1 for a CAN FD skb, 0 for a classical CAN skb, -1 for anything else. CAN skbs are linear in
  * practice; pull to be sure, since the verdicts use direct packet access. */
 static __always_inline int spsec_frame_kind(struct __sk_buff *skb)
@@ -33,16 +38,20 @@ SEC("tc")
 int spsec_ingress(struct __sk_buff *skb)
 {
 	int kind = spsec_frame_kind(skb);
+	__u32 echo = SPSEC_ECHO_NONE;
 	int act;
 
 	if (kind < 0) {
 		spsec_count(SPSEC_R_RX_MALFORMED);
 		return TC_ACT_SHOT;
 	}
-	/* The CAN core's local echo of a frame sent here keeps the sending socket (can_send()
-	 * -> can_skb_set_owner()); frames off the bus (vxcan, CAN drivers) have no socket. */
+	/* A local echo keeps the sending socket: the CAN core's clone (can_send() ->
+	 * can_skb_set_owner()) and a driver's echo skb (can_put_echo_skb() keeps skb->sk) alike;
+	 * frames off the bus (vxcan peers, CAN drivers' rx) have none. */
+	if (skb->sk)
+		echo = spsec_dev_echo ? SPSEC_ECHO_STAMPED : SPSEC_ECHO_PLAIN;
 	act = spsec_ingress_verdict((void *)(long)skb->data, (void *)(long)skb->data_end, kind,
-				    skb->sk != 0);
+				    echo);
 	return act;
 }
 

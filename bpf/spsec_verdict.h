@@ -5,8 +5,9 @@
  *   spsec_ingress_verdict()  classify, check geometry, reconstruct T, acceptance window, key of the
  *                            frame's window, tag, decrypt, pad bytes, per-ID freshness, then
  *                            rewrite the frame in place to the application's plain frame;
- *   spsec_egress_verdict()   pad, stamp and (in encrypting networks) encrypt frames of secured IDs
- *                            in place, with T = max(now, last T of this ID + 1).
+ *   spsec_egress_verdict()   pad, stamp and (in encrypting networks) encrypt frames of this
+ *                            node's own secured IDs in place, with T = max(now, last T of this
+ *                            ID + 1), at most W/2 ahead of now.
  *
  * Both count every frame under exactly one SPSEC_R_* reason and return TC_ACT_OK or TC_ACT_SHOT.
  * They do not look at skb->protocol: the entry points (bpf/spsec.bpf.c, and the test-only entry
@@ -40,6 +41,11 @@ static __always_inline int spsec_is_control(__u32 raw)
 {
 	return (raw & CAN_EFF_FLAG) && (raw & SPSEC_CTRL_BIT);
 }
+
+/* SPSEC_EV_* emitted with each reason (SPSEC_REASONS in abi.h), 0 for none. */
+#define SPSEC_R_EVENT_(id, code, name, dir, verdict, event, help) [code] = SPSEC_EV_##event,
+static const __u8 spsec_reason_event[SPSEC_R_MAX] = { SPSEC_REASONS(SPSEC_R_EVENT_) };
+#undef SPSEC_R_EVENT_
 
 static __always_inline int spsec_state_carries_traffic(__u32 state)
 {
@@ -75,6 +81,83 @@ static __always_inline int spsec_valid_secured_len(__u32 s)
 static __always_inline __u32 spsec_secured_len(__u32 l)
 {
 	return spsec_secured_len_tab[l & 63];
+}
+
+/*
+ * The control-plane messages of spec §5, by (message type << 1 | ID bit 7): expected priority + 1
+ * (0: no such message, SPSEC_CP_ANY_PRIO: any), fixed context byte + 1 (0: none) and the fewest
+ * data bytes the message has (userspace/core/messages.cpp decodes the same layouts). One table of
+ * 128 bytes: clang puts 32- and 64-byte constant arrays in mergeable .rodata.cst* sections,
+ * which bpftool's linker then lays over each other.
+ */
+#define SPSEC_CP(type, dest) (((type) << 1) | (dest))
+#define SPSEC_CP_ANY_PRIO    9
+
+struct spsec_cp_rule {
+	__u8 prio;    /* priority + 1, 0 = no such message, SPSEC_CP_ANY_PRIO */
+	__u8 min_len; /* fewest data bytes */
+	__u16 ctx;    /* fixed context byte + 1, 0 = none */
+};
+
+static const struct spsec_cp_rule spsec_cp_rules[32] = {
+	[SPSEC_CP(0, 1)] = { 7 + 1, 20, 0xff + 1 }, /* ClientHello */
+	[SPSEC_CP(0, 0)] = { 7 + 1, 16, 0xff + 1 }, /* ServerHello */
+	[SPSEC_CP(1, 1)] = { 7 + 1, 8, 0 },	    /* ClientFinished: tag */
+	[SPSEC_CP(1, 0)] = { 7 + 1, 8, 0 },	    /* ServerFinished */
+	[SPSEC_CP(2, 1)] = { 7 + 1, 8, 0 },	    /* ReadInit: ct || tag */
+	[SPSEC_CP(2, 0)] = { 7 + 1, 8, 0 },
+	[SPSEC_CP(3, 1)] = { 7 + 1, 8, 0 }, /* ReadSeg */
+	[SPSEC_CP(3, 0)] = { 7 + 1, 8, 0 },
+	[SPSEC_CP(4, 1)] = { 7 + 1, 8, 0 }, /* WriteInit */
+	[SPSEC_CP(4, 0)] = { 7 + 1, 8, 0 },
+	[SPSEC_CP(5, 1)] = { 7 + 1, 8, 0 }, /* WriteSeg */
+	[SPSEC_CP(5, 0)] = { 7 + 1, 8, 0 },
+	[SPSEC_CP(6, 1)] = { 7 + 1, 8, 0 }, /* Terminate */
+	[SPSEC_CP(6, 0)] = { 7 + 1, 8, 0 },
+	[SPSEC_CP(8, 1)] = { 1 + 1, 20, 0x23 + 1 },		 /* PA response: tim csalt tag */
+	[SPSEC_CP(8, 0)] = { 2 + 1, 16, 0xff + 1 },		 /* PA request: random16 */
+	[SPSEC_CP(9, 0)] = { 0 + 1, 20, 0x21 + 1 },		 /* Sync: stamped LE64(T) LE16(0) */
+	[SPSEC_CP(10, 0)] = { 4 + 1, SPSEC_MIN_SECURED_LEN, 0 }, /* heartbeat: stamped FF FF */
+	[SPSEC_CP(11, 1)] = { SPSEC_CP_ANY_PRIO, 0, 0 },	 /* security event (no layout) */
+	[SPSEC_CP(11, 0)] = { SPSEC_CP_ANY_PRIO, 0, 0 },
+	[SPSEC_CP(12, 0)] = { 7 + 1, 5, 0 },		 /* internal event: reg LE32 */
+	[SPSEC_CP(13, 1)] = { SPSEC_CP_ANY_PRIO, 0, 0 }, /* internal read (no layout) */
+	[SPSEC_CP(13, 0)] = { SPSEC_CP_ANY_PRIO, 0, 0 },
+};
+
+/*
+ * 1 when a frame with a control-plane ID (29-bit, bit 25) is a well-formed SPsec control-plane
+ * message of spec §5: bit 24 clear, a known message type with its priority, fixed context and
+ * direction bit, pp 0 only for the Sync broadcast, a valid CAN FD length (or a classical frame of
+ * at most 8 bytes for messages that short) at least as long as the message. Anything else in
+ * the range is no message of ours and follows the policy like any other ID.
+ */
+static __always_inline int spsec_control_well_formed(__u32 raw, __u32 len, __u32 fd)
+{
+	__u32 id = raw & CAN_EFF_MASK, type = (id >> 8) & 0xff, ix, prio, ctx;
+	int ok = 1;
+
+	if ((raw & CAN_RTR_FLAG) || (id & (1u << 24)) || type > 15)
+		ok = 0;
+	/* ID bits 11..7 are (type & 15) << 1 | bit 7. The empty asm hides what clang knows of
+	 * the value, so it keeps the mask: without it 6.1's verifier saw an unbounded index. */
+	ix = id >> 7;
+	asm volatile("" : "+r"(ix));
+	ix &= 31;
+	prio = spsec_cp_rules[ix].prio;
+	ctx = spsec_cp_rules[ix].ctx;
+	if (!prio || (prio != SPSEC_CP_ANY_PRIO && prio - 1 != (id >> 26)))
+		ok = 0;
+	if (ctx && ctx - 1 != ((id >> 16) & 0xff))
+		ok = 0;
+	/* only the Sync broadcast has no participant */
+	if ((type == 9) != ((id & 0x7f) == 0))
+		ok = 0;
+	if (fd ? len > 8 && !spsec_valid_secured_len(len) : len > 8)
+		ok = 0;
+	if (len < spsec_cp_rules[ix].min_len)
+		ok = 0;
+	return ok;
 }
 
 /* Keeps the first n bytes (n <= 64) of an 8-word little-endian buffer and zeroes the rest.
@@ -288,33 +371,65 @@ static __always_inline __u32 spsec_rx_fresh_advance(__u32 id, __u64 t)
 	return ret;
 }
 
-/* Picks the T of the next frame of `id`: max(now, last + 1), claimed with compare-and-swap so
- * that two CPUs never stamp one ID with one T. Returns 0 when the map is full or contended. */
-static __always_inline __u64 spsec_tx_next_t(__u32 id, __u64 now)
+/*
+ * Claims the T of the next frame of `id`: max(now, last + 1), with compare-and-swap so that two
+ * CPUs never stamp one ID with one T. Refuses (SPSEC_R_TX_T_LEAD, nothing claimed) when last + 1
+ * is more than `lead` ticks ahead of now: a local flood of one ID would otherwise push its T out
+ * of every receiver's window, for as long as the pinned map lives. Returns 0 with *t and *old
+ * set (old: the value to restore with spsec_tx_unclaim() if the frame is dropped after all),
+ * SPSEC_R_TX_T_LEAD, or SPSEC_R_TX_INTERNAL when the map is full or keeps changing under us.
+ */
+static __always_inline __u32 spsec_tx_claim(__u32 id, __u64 now, __u64 lead, __u64 *t, __u64 *old)
 {
 	struct spsec_id_key key = { .can_id = id, .pad0 = 0 };
 	struct spsec_fresh init = { .last_t = now };
 	struct spsec_fresh *f;
-	__u64 old, t, ret = 0;
+	__u32 ret = SPSEC_R_TX_INTERNAL;
+	__u64 last, next;
 	int i;
 
 	for (i = 0; i < 4; i++) {
 		f = bpf_map_lookup_elem(&spsec_tx_last, &key);
 		if (!f) {
 			if (!bpf_map_update_elem(&spsec_tx_last, &key, &init, BPF_NOEXIST)) {
-				ret = now;
+				*t = now;
+				*old = 0;
+				ret = 0;
 				break;
 			}
 			continue;
 		}
-		old = f->last_t;
-		t = old >= now ? old + 1 : now;
-		if (__sync_val_compare_and_swap(&f->last_t, old, t) == old) {
-			ret = t;
+		last = f->last_t;
+		next = last >= now ? last + 1 : now;
+		if (next - now > lead) {
+			ret = SPSEC_R_TX_T_LEAD;
+			break;
+		}
+		if (__sync_val_compare_and_swap(&f->last_t, last, next) == last) {
+			*t = next;
+			*old = last;
+			ret = 0;
 			break;
 		}
 	}
 	return ret;
+}
+
+/*
+ * Gives back the T claimed for a frame that is dropped after all (no key, seal failed): only if
+ * no other CPU has claimed a later T since, so the value stays monotonic and a T is never used
+ * by two frames that were sent. A first claim (old == 0) is left: it equals the clock.
+ */
+static __always_inline void spsec_tx_unclaim(__u32 id, __u64 t, __u64 old)
+{
+	struct spsec_id_key key = { .can_id = id, .pad0 = 0 };
+	struct spsec_fresh *f;
+
+	if (!old)
+		return;
+	f = bpf_map_lookup_elem(&spsec_tx_last, &key);
+	if (f)
+		__sync_val_compare_and_swap(&f->last_t, t, old);
 }
 
 /* After a successful open: puts the clear payload || padding into sc->frame and checks the
@@ -341,7 +456,8 @@ static __noinline __u32 spsec_rx_plain(struct spsec_scratch *sc)
  * the drop reason; *frame_t gets the reconstructed T once known.
  */
 static __always_inline __u32 spsec_rx_secured(struct canfd_frame *cf, void *data_end,
-					      struct spsec_scratch *sc, __u32 id, __u64 *frame_t)
+					      struct spsec_scratch *sc, __u32 id, __u32 echo,
+					      __u64 *frame_t)
 {
 	const struct spsec_snap *s = &sc->snap;
 	const struct spsec_key_slot *k;
@@ -363,12 +479,14 @@ static __always_inline __u32 spsec_rx_secured(struct canfd_frame *cf, void *data
 	if (pad > sl - SPSEC_STAMP_LEN)
 		return SPSEC_R_RX_BAD_PAD_COUNT;
 
-	/* nearest T to the local clock whose low 12 bits are the stamp's (spec §2) */
+	/* nearest T to the local clock whose low 12 bits are the stamp's (spec §2); a device echo
+	 * of our own frame may come back later than W after egress stamped it (queued behind
+	 * bus arbitration), and needs no window: it never left this node's trust */
 	local = spsec_now_t(s);
 	d = (__s32)(((word & 0xfff) - ((__u32)local & 0xfff)) & 0xfff);
 	if (d >= 2048)
 		d -= 4096;
-	if ((d < 0 ? -d : d) > (__s32)s->window)
+	if (!echo && (d < 0 ? -d : d) > (__s32)s->window)
 		return SPSEC_R_RX_OUTSIDE_WINDOW;
 	/* T is never 0 and never wraps below it */
 	if (d < 0 && local <= (__u64)(-d))
@@ -399,7 +517,8 @@ static __always_inline __u32 spsec_rx_secured(struct canfd_frame *cf, void *data
 	ret = spsec_rx_plain(sc);
 	if (ret)
 		return ret;
-	ret = spsec_rx_fresh_advance(id, t);
+	/* the echo of our own frame is no replay: its T is in spsec_tx_last, not here */
+	ret = echo ? 0 : spsec_rx_fresh_advance(id, t);
 	if (ret)
 		return ret;
 
@@ -408,24 +527,27 @@ static __always_inline __u32 spsec_rx_secured(struct canfd_frame *cf, void *data
 	return SPSEC_R_RX_OK;
 }
 
-static __always_inline int spsec_rx_finish(__u32 reason, __u32 id, __u64 frame_t)
+/* Counts the verdict, emits its event (if the reason has one) and returns the tc action. Both
+ * come from the SPSEC_REASONS table in abi.h. */
+static __always_inline int spsec_finish(__u32 reason, __u32 id, __u64 frame_t)
 {
-	int pass = reason <= SPSEC_R_RX_DEFAULT_PASS;
+	__u32 ev;
 
+	reason &= SPSEC_R_MAX - 1;
+	ev = spsec_reason_event[reason];
 	spsec_count(reason);
-	if (reason == SPSEC_R_RX_BAD_TAG)
-		spsec_event(SPSEC_EV_AUTH_FAIL, reason, id, frame_t);
-	else if (reason == SPSEC_R_RX_INJECTION)
-		spsec_event(SPSEC_EV_INJECTION, reason, id, frame_t);
-	else if (reason == SPSEC_R_RX_REPLAY)
-		spsec_event(SPSEC_EV_REPLAY, reason, id, frame_t);
-	return pass ? TC_ACT_OK : TC_ACT_SHOT;
+	if (ev != SPSEC_EV_NONE)
+		spsec_event(ev, reason, id, frame_t);
+	return (SPSEC_R_PASS_MASK >> reason) & 1 ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
 /*
  * Ingress. `cf` points at the frame in packet memory, `fd` is 1 for a 72-byte CAN FD skb and 0
- * for a 16-byte classical one, `echo` is 1 for the CAN core's local echo of a frame a local
- * socket sent (plain, cloned before tc egress ran).
+ * for a 16-byte classical one, `echo` is SPSEC_ECHO_* for the local echo of a frame a local
+ * socket sent: the CAN core's clone (plain, made before tc egress ran) passes as it is; a
+ * device's echo (IFF_ECHO: every real CAN driver) is the skb egress stamped, so frames of own
+ * secured IDs are opened and stripped like bus frames, without the injection and freshness
+ * checks that exist for frames from the bus.
  */
 static __always_inline int spsec_ingress_verdict(struct canfd_frame *cf, void *data_end, __u32 fd,
 						 __u32 echo)
@@ -433,7 +555,7 @@ static __always_inline int spsec_ingress_verdict(struct canfd_frame *cf, void *d
 	const struct spsec_policy *pol;
 	struct spsec_scratch *sc;
 	__u64 frame_t = 0;
-	__u32 raw, id = 0, reason;
+	__u32 raw, id = 0, reason, flags;
 
 	if ((void *)cf + CAN_MTU > data_end) {
 		reason = SPSEC_R_RX_MALFORMED;
@@ -441,7 +563,7 @@ static __always_inline int spsec_ingress_verdict(struct canfd_frame *cf, void *d
 	}
 	raw = cf->can_id;
 	id = spsec_norm_id(raw);
-	if (echo) {
+	if (echo == SPSEC_ECHO_PLAIN) {
 		reason = SPSEC_R_RX_LOCAL_ECHO;
 		goto out;
 	}
@@ -449,9 +571,10 @@ static __always_inline int spsec_ingress_verdict(struct canfd_frame *cf, void *d
 		reason = SPSEC_R_RX_ERROR_FRAME;
 		goto out;
 	}
-	if (spsec_is_control(raw)) {
-		/* the daemon checks control-plane messages itself */
-		reason = SPSEC_R_RX_CONTROL;
+	if (spsec_is_control(raw) && (echo || spsec_control_well_formed(raw, cf->len, fd))) {
+		/* the daemon checks control-plane messages themselves; an echo of one is what
+		 * spsecd sent (egress drops every other local control-plane frame) */
+		reason = echo ? SPSEC_R_RX_LOCAL_ECHO : SPSEC_R_RX_CONTROL;
 		goto out;
 	}
 	sc = spsec_scratch_get();
@@ -460,32 +583,36 @@ static __always_inline int spsec_ingress_verdict(struct canfd_frame *cf, void *d
 		goto out;
 	}
 	pol = spsec_policy_of(&sc->snap, id);
-	if (!pol) {
+	flags = pol ? pol->flags : 0;
+	if (echo) {
+		/* egress stamped exactly the frames of own secured IDs; the rest went out as is */
+		if ((flags & (SPSEC_POL_SECURED | SPSEC_POL_OWN_TX)) !=
+		    (SPSEC_POL_SECURED | SPSEC_POL_OWN_TX)) {
+			reason = SPSEC_R_RX_LOCAL_ECHO;
+			goto out;
+		}
+	} else if (!pol) {
 		reason = sc->snap.default_action == SPSEC_DEFAULT_PASS ? SPSEC_R_RX_DEFAULT_PASS
 								       : SPSEC_R_RX_UNKNOWN_ID;
 		goto out;
-	}
-	if (pol->flags & SPSEC_POL_OWN_TX) {
+	} else if (flags & SPSEC_POL_OWN_TX) {
 		/* only we send this ID, and our own frames come back as echo: someone forges it */
 		reason = SPSEC_R_RX_INJECTION;
 		goto out;
-	}
-	if (!(pol->flags & SPSEC_POL_SECURED)) {
-		reason = (pol->flags & SPSEC_POL_PLAIN_RX) ? SPSEC_R_RX_PLAIN
-							   : SPSEC_R_RX_UNKNOWN_ID;
+	} else if (!(flags & SPSEC_POL_SECURED)) {
+		reason = (flags & SPSEC_POL_PLAIN_RX) ? SPSEC_R_RX_PLAIN : SPSEC_R_RX_UNKNOWN_ID;
 		goto out;
 	}
-	if (!fd || (raw & CAN_RTR_FLAG)) {
+	if (!fd || (raw & CAN_RTR_FLAG))
 		reason = SPSEC_R_RX_CLASSIC;
-		goto out;
-	}
-	if (!spsec_state_carries_traffic(sc->snap.state)) {
+	else if (!spsec_state_carries_traffic(sc->snap.state))
 		reason = SPSEC_R_RX_NOT_SECURE;
-		goto out;
-	}
-	reason = spsec_rx_secured(cf, data_end, sc, id, &frame_t);
+	else
+		reason = spsec_rx_secured(cf, data_end, sc, id, echo, &frame_t);
+	if (echo)
+		reason = reason == SPSEC_R_RX_OK ? SPSEC_R_RX_ECHO_OPENED : SPSEC_R_RX_ECHO_FAILED;
 out:
-	return spsec_rx_finish(reason, id, frame_t);
+	return spsec_finish(reason, id, frame_t);
 }
 
 /* Pads sc->frame: payload || 0xFF padding, zero beyond. */
@@ -524,8 +651,8 @@ static __always_inline __u32 spsec_tx_secured(struct canfd_frame *cf, void *data
 {
 	const struct spsec_snap *s = &sc->snap;
 	const struct spsec_key_slot *k;
-	__u64 now, t;
-	__u32 l, sl;
+	__u64 now, t = 0, old = 0;
+	__u32 l, sl, ret;
 
 	if ((void *)(cf + 1) > data_end)
 		return SPSEC_R_TX_MALFORMED;
@@ -535,13 +662,16 @@ static __always_inline __u32 spsec_tx_secured(struct canfd_frame *cf, void *data
 	now = spsec_now_t(s);
 	if (!now)
 		return SPSEC_R_TX_NO_CLOCK;
-	t = spsec_tx_next_t(id, now);
-	if (!t)
-		return SPSEC_R_TX_INTERNAL;
+	/* receivers accept |d| <= W: half of it for our lead leaves half for clock error */
+	ret = spsec_tx_claim(id, now, s->window / 2, &t, &old);
+	if (ret)
+		return ret;
 	*frame_t = t;
 	k = spsec_key_for(s, t >> SPSEC_WINDOW_SHIFT);
-	if (!k)
+	if (!k) {
+		spsec_tx_unclaim(id, t, old);
 		return SPSEC_R_TX_NO_KEY;
+	}
 
 	sl = spsec_secured_len(l);
 	sc->t = t;
@@ -551,26 +681,14 @@ static __always_inline __u32 spsec_tx_secured(struct canfd_frame *cf, void *data
 	sc->pad = sl - SPSEC_STAMP_LEN - l;
 	spsec_load_frame(sc, cf);
 	/* subprograms return an opaque 0 that callers use: see SPSEC_NOINLINE */
-	if (spsec_tx_pad(sc) | spsec_stage_io(sc, k))
+	if ((spsec_tx_pad(sc) | spsec_stage_io(sc, k)) || spsec_seal(k, &sc->io) ||
+	    spsec_tx_stamp(sc)) {
+		spsec_tx_unclaim(id, t, old);
 		return SPSEC_R_TX_INTERNAL;
-	if (spsec_seal(k, &sc->io))
-		return SPSEC_R_TX_INTERNAL;
-	if (spsec_tx_stamp(sc))
-		return SPSEC_R_TX_INTERNAL;
+	}
 	spsec_store_frame(cf, sc);
 	cf->len = sl;
 	return SPSEC_R_TX_OK;
-}
-
-static __always_inline int spsec_tx_finish(__u32 reason, __u32 id, __u64 frame_t)
-{
-	int pass = reason <= SPSEC_R_TX_DEFAULT_PASS;
-
-	spsec_count(reason);
-	if (reason == SPSEC_R_TX_TOO_LONG || reason == SPSEC_R_TX_CLASSIC ||
-	    reason == SPSEC_R_TX_NO_KEY)
-		spsec_event(SPSEC_EV_TX_REFUSED, reason, id, frame_t);
-	return pass ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
 /*
@@ -613,6 +731,12 @@ static __always_inline int spsec_egress_verdict(struct canfd_frame *cf, void *da
 							   : SPSEC_R_TX_UNKNOWN_ID;
 		goto out;
 	}
+	if (!(pol->flags & SPSEC_POL_OWN_TX)) {
+		/* another node's ID: stamping it would let any local process speak for that node,
+		 * and both nodes would seal one ID at one T under one key (nonce reuse) */
+		reason = SPSEC_R_TX_NOT_OWN;
+		goto out;
+	}
 	if (!fd || (raw & (CAN_RTR_FLAG | CAN_ERR_FLAG))) {
 		reason = SPSEC_R_TX_CLASSIC;
 		goto out;
@@ -623,7 +747,7 @@ static __always_inline int spsec_egress_verdict(struct canfd_frame *cf, void *da
 	}
 	reason = spsec_tx_secured(cf, data_end, sc, id, &frame_t);
 out:
-	return spsec_tx_finish(reason, id, frame_t);
+	return spsec_finish(reason, id, frame_t);
 }
 
 #endif /* SPSEC_VERDICT_H */

@@ -154,6 +154,10 @@ echo "1A0 (A) and 1B0 (B); 7FF is plain. Nothing in the applications knows about
 
 say "0. bringing up the bus"
 require_built "$SPSECD" "$SPSECCTL"
+# vcan with echo=1 before anything loads vcan (the parameter is read when a device is made): the
+# device of node E (stop 10) then echoes sent frames itself, as a real CAN driver does
+check "vcan loads with echo=1 (IFF_ECHO, for node E)" bash -c "modprobe -a can can_dev &&
+	modprobe vcan echo=1" || vm_finish
 check "four nodes in namespaces, joined by can-gw" spsec_bus_up S A B X || vm_finish
 check "can-isotp loads (ISO-TP over CAN FD)" modprobe can-isotp || vm_finish
 rm -f /var/lib/spsec/vxS.t /var/lib/spsec/vxS.csalt
@@ -417,6 +421,26 @@ info "valid frames dropped (outside the Sync's absence):               $valid_lo
 info "ISO-TP PDUs B received: $(wc -l <"$ISOTP_RX"), all byte for byte as sent"
 check_eq "zero attack frames delivered in the whole demo" 0 "$forged_delivered"
 check_eq "zero valid frames dropped in steady state and across the roll-over" 0 "$valid_lost"
+
+# ---- 10. a device that echoes like hardware ----------------------------------------------------
+# vxcan does not set IFF_ECHO, so on the bus above the CAN core echoes a plain copy made before tc
+# egress. Real CAN drivers set IFF_ECHO and echo the frame that went out: the stamped one. Node E
+# runs on such a device (vcan echo=1, no bus: docs/testing.md), as its own Sync.
+say "10. node E on a device that echoes like a real CAN driver: its applications still get plain"
+LOGE=$(spsec_app_log E)
+check "node E: vcan vxE with IFF_ECHO in nsE" bash -c "ip netns add nsE &&
+	ip -n nsE link add dev vxE mtu 72 type vcan && ip -n nsE link set dev vxE up &&
+	ip -n nsE link show vxE | grep -q '[<,]ECHO[,>]'"
+spsec_write_config E 9 on "" "0x1A0"
+spsec_start_node E
+check "E, its own Sync, reaches Secure" wait_until 30 spsec_state_is E Secure
+start_candump -n nsE vxE "$LOGE" || not_ok "candump application on E"
+ip netns exec nsE cansend vxE "1A0##1C0FFEE0E"
+check "E's candump (a second local socket) gets the plain frame, not the stamped echo" \
+	wait_for_frame "$LOGE" vxE "1A0##5C0FFEE0E"
+check_eq "E's egress stamped it, its ingress opened the echo (tx_ok rx_echo_opened)" "1 1" \
+	"$(spsec_count E tx_ok rx_echo_opened)"
+spsec_stop_node_ok E
 
 for n in "${NODES[@]}"; do spsec_stop_node_ok "$n"; done
 jq -n --arg aead "$AEAD" --arg mode "$MODE" --arg kernel "$(uname -r)" --argjson full "$FULL" \

@@ -57,55 +57,127 @@
 #define SPSEC_STATE_CONFIGURATION 4
 #define SPSEC_STATE_SHUTDOWN	  5
 
+/* Local echo kinds, as the entry points tell the verdict code (not stored anywhere). */
+#define SPSEC_ECHO_NONE	   0 /* a frame from the bus */
+#define SPSEC_ECHO_PLAIN   1 /* the CAN core's echo clone, made before tc egress ran: plain */
+#define SPSEC_ECHO_STAMPED 2 /* the device's echo (IFF_ECHO): the skb tc egress stamped */
+
 /* Default action for a data-plane CAN ID that is in no policy entry. */
 #define SPSEC_DEFAULT_DROP 0
 #define SPSEC_DEFAULT_PASS 1
 
 /* ---- Reason codes: index into the spsec_counters map --------------------------------------- */
 /*
- * Every verdict of the data plane is counted under exactly one reason. Numbers are stable and
- * never reused. 1..31 are ingress verdicts, 32..63 egress verdicts.
+ * Every verdict of the data plane is counted under exactly one reason. This list is the one
+ * definition of them (in the style of the kernel's include/net/dropreason-core.h): the enum below,
+ * the data plane's pass/drop and event decisions, spsecd's and spsecctl's tables, the Prometheus
+ * output and the docs table (checked by a unit test) are all generated from it.
+ *
+ *   X(ID, code, "name", direction, verdict, event, "help")
+ *
+ * ID       SPSEC_R_<ID>
+ * code     stable number, never reused: a retired code stays as UNUSEDn. 1..31 are ingress
+ *          verdicts, 32..63 egress verdicts (SPSEC_R_MAX is the size of the counters map)
+ * name     label in `spsecctl stats`, JSON, Prometheus and event records
+ * direction RX or TX
+ * verdict  PASS (the frame goes on) or DROP
+ * event    SPSEC_EV_<event> emitted (rate limited) with the verdict, or NONE
+ * help     one line for humans
  */
-#define SPSEC_R_UNUSED0 0
-/* ingress: passed */
-#define SPSEC_R_RX_OK		1 /* verified, freshness ok, rewritten to the plain frame */
-#define SPSEC_R_RX_CONTROL	2 /* control-plane ID (bit 25): passed to the daemon */
-#define SPSEC_R_RX_PLAIN	3 /* plaintext-allowed ID */
-#define SPSEC_R_RX_LOCAL_ECHO	4 /* local echo of a frame a local socket sent */
-#define SPSEC_R_RX_ERROR_FRAME	5 /* CAN error frame from the driver */
-#define SPSEC_R_RX_DEFAULT_PASS 6 /* unknown ID, default action pass */
-/* ingress: dropped */
-#define SPSEC_R_RX_NOT_SECURE	     7	/* participant not in Secure/Warning */
-#define SPSEC_R_RX_UNKNOWN_ID	     8	/* ID in no policy entry, default action drop */
-#define SPSEC_R_RX_CLASSIC	     9	/* classical CAN (or RTR) frame for a secured ID */
-#define SPSEC_R_RX_BAD_LENGTH	     10 /* S < 12 or not a valid CAN FD data length */
-#define SPSEC_R_RX_BAD_PAD_COUNT     11 /* pad > S - 10, or L > 54 */
-#define SPSEC_R_RX_BAD_PAD_BYTES     12 /* padding (after decryption) not all 0xFF */
-#define SPSEC_R_RX_OUTSIDE_WINDOW    13 /* |d| > acceptance window */
-#define SPSEC_R_RX_NO_KEY	     14 /* no live key for the frame's window */
-#define SPSEC_R_RX_BAD_TAG	     15 /* AEAD tag mismatch */
-#define SPSEC_R_RX_REPLAY	     16 /* T not greater than the last accepted T of this ID */
-#define SPSEC_R_RX_INJECTION	     17 /* one of our own transmit IDs arrived from the bus */
-#define SPSEC_R_RX_NO_CLOCK	     18 /* synchronized clock not set */
-#define SPSEC_R_RX_MALFORMED	     19 /* skb is neither a CAN nor a CAN FD frame */
-#define SPSEC_R_RX_CONTROL_INJECTION 20 /* control-plane frame with our own source ID from bus */
-#define SPSEC_R_RX_INTERNAL	     21 /* freshness map full or contended, scratch unavailable */
-/* egress: passed */
-#define SPSEC_R_TX_OK		32 /* padded, stamped (and encrypted) in place */
-#define SPSEC_R_TX_CONTROL	33 /* control-plane frame from the daemon */
-#define SPSEC_R_TX_PLAIN	34 /* plaintext-allowed ID */
-#define SPSEC_R_TX_DEFAULT_PASS 35 /* unknown ID, default action pass */
-/* egress: dropped (never sent in clear) */
-#define SPSEC_R_TX_NOT_SECURE	    36 /* participant not in Secure/Warning */
-#define SPSEC_R_TX_TOO_LONG	    37 /* L > 54: cannot be secured */
-#define SPSEC_R_TX_CLASSIC	    38 /* classical CAN frame for a secured ID */
-#define SPSEC_R_TX_NO_KEY	    39 /* no live key for the current window */
-#define SPSEC_R_TX_UNKNOWN_ID	    40 /* ID in no policy entry, default action drop */
-#define SPSEC_R_TX_NO_CLOCK	    41 /* synchronized clock not set */
-#define SPSEC_R_TX_MALFORMED	    42 /* skb is neither a CAN nor a CAN FD frame */
-#define SPSEC_R_TX_CONTROL_UNMARKED 43 /* control-plane frame not sent by the daemon */
-#define SPSEC_R_TX_INTERNAL	    44 /* tx map full or contended, scratch unavailable */
-#define SPSEC_R_MAX		    64 /* size of the counters map */
+#define SPSEC_REASONS(X)                                                                           \
+	X(RX_OK, 1, "rx_ok", RX, PASS, NONE, "verified, fresh, rewritten to the plain frame")      \
+	X(RX_CONTROL, 2, "rx_control", RX, PASS, NONE,                                             \
+	  "well-formed control-plane frame (29-bit ID, bit 25), for spsecd")                       \
+	X(RX_PLAIN, 3, "rx_plain", RX, PASS, NONE, "plaintext-allowed ID")                         \
+	X(RX_LOCAL_ECHO, 4, "rx_local_echo", RX, PASS, NONE,                                       \
+	  "local echo of a frame sent on this node, passed as it is (plain)")                      \
+	X(RX_ERROR_FRAME, 5, "rx_error_frame", RX, PASS, NONE, "CAN error frame from the driver")  \
+	X(RX_DEFAULT_PASS, 6, "rx_default_pass", RX, PASS, NONE,                                   \
+	  "ID in no policy entry, default pass")                                                   \
+	X(RX_NOT_SECURE, 7, "rx_not_secure", RX, DROP, NONE, "participant not in Secure/Warning")  \
+	X(RX_UNKNOWN_ID, 8, "rx_unknown_id", RX, DROP, NONE,                                       \
+	  "ID in no policy entry (default drop), or not allowed plain")                            \
+	X(RX_CLASSIC, 9, "rx_classic", RX, DROP, NONE,                                             \
+	  "classical CAN or RTR frame for a secured ID")                                           \
+	X(RX_BAD_LENGTH, 10, "rx_bad_length", RX, DROP, NONE,                                      \
+	  "S < 12 or not a valid CAN FD length")                                                   \
+	X(RX_BAD_PAD_COUNT, 11, "rx_bad_pad_count", RX, DROP, NONE, "pad > S - 10")                \
+	X(RX_BAD_PAD_BYTES, 12, "rx_bad_pad_bytes", RX, DROP, NONE,                                \
+	  "padding not all 0xFF after decryption")                                                 \
+	X(RX_OUTSIDE_WINDOW, 13, "rx_outside_window", RX, DROP, NONE,                              \
+	  "|d| > acceptance window W, or T would be <= 0")                                         \
+	X(RX_NO_KEY, 14, "rx_no_key", RX, DROP, NONE, "no live key for the frame's key window")    \
+	X(RX_BAD_TAG, 15, "rx_bad_tag", RX, DROP, AUTH_FAIL, "AEAD tag mismatch")                  \
+	X(RX_REPLAY, 16, "rx_replay", RX, DROP, REPLAY,                                            \
+	  "T not greater than the ID's last accepted T")                                           \
+	X(RX_INJECTION, 17, "rx_injection", RX, DROP, INJECTION,                                   \
+	  "one of this node's transmit IDs arrived from the bus")                                  \
+	X(RX_NO_CLOCK, 18, "rx_no_clock", RX, DROP, NONE, "synchronized clock not set")            \
+	X(RX_MALFORMED, 19, "rx_malformed", RX, DROP, NONE,                                        \
+	  "skb is neither a CAN nor a CAN FD frame")                                               \
+	X(RX_CONTROL_INJECTION, 20, "rx_control_injection", RX, DROP, NONE,                        \
+	  "reserved: control frame with our own source ID from the bus (spsecd checks)")           \
+	X(RX_INTERNAL, 21, "rx_internal", RX, DROP, NONE,                                          \
+	  "freshness map full or contended, scratch unavailable (fail closed)")                    \
+	X(RX_ECHO_OPENED, 22, "rx_echo_opened", RX, PASS, NONE,                                    \
+	  "device echo (IFF_ECHO) of a frame this node stamped, opened to the plain frame")        \
+	X(RX_ECHO_FAILED, 23, "rx_echo_failed", RX, DROP, NONE,                                    \
+	  "device echo of an own secured ID that did not open (policy or key changed)")            \
+	X(TX_OK, 32, "tx_ok", TX, PASS, NONE, "padded, stamped (and encrypted) in place")          \
+	X(TX_CONTROL, 33, "tx_control", TX, PASS, NONE,                                            \
+	  "control-plane frame from spsecd (marked)")                                              \
+	X(TX_PLAIN, 34, "tx_plain", TX, PASS, NONE, "plaintext-allowed ID")                        \
+	X(TX_DEFAULT_PASS, 35, "tx_default_pass", TX, PASS, NONE,                                  \
+	  "ID in no policy entry, default pass")                                                   \
+	X(TX_NOT_SECURE, 36, "tx_not_secure", TX, DROP, NONE, "participant not in Secure/Warning") \
+	X(TX_TOO_LONG, 37, "tx_too_long", TX, DROP, TX_REFUSED, "L > 54: cannot be secured")       \
+	X(TX_CLASSIC, 38, "tx_classic", TX, DROP, TX_REFUSED,                                      \
+	  "classical CAN frame for a secured ID")                                                  \
+	X(TX_NO_KEY, 39, "tx_no_key", TX, DROP, TX_REFUSED, "no live key for T's key window")      \
+	X(TX_UNKNOWN_ID, 40, "tx_unknown_id", TX, DROP, NONE,                                      \
+	  "ID in no policy entry (default drop), or not allowed plain")                            \
+	X(TX_NO_CLOCK, 41, "tx_no_clock", TX, DROP, NONE, "synchronized clock not set")            \
+	X(TX_MALFORMED, 42, "tx_malformed", TX, DROP, NONE,                                        \
+	  "skb is neither a CAN nor a CAN FD frame")                                               \
+	X(TX_CONTROL_UNMARKED, 43, "tx_control_unmarked", TX, DROP, NONE,                          \
+	  "control-plane frame not sent by spsecd")                                                \
+	X(TX_INTERNAL, 44, "tx_internal", TX, DROP, NONE,                                          \
+	  "tx map full or contended, scratch unavailable (fail closed)")                           \
+	X(TX_NOT_OWN, 45, "tx_not_own", TX, DROP, TX_REFUSED,                                      \
+	  "secured ID not in this node's transmit_ids: only its owner stamps it")                  \
+	X(TX_T_LEAD, 46, "tx_t_lead", TX, DROP, TX_REFUSED,                                        \
+	  "the ID's next T would run more than W/2 ticks ahead of the clock (flood)")
+
+#define SPSEC_R_MAX 64 /* size of the counters map; every code is below it */
+
+/* SPSEC_R_<ID> = code */
+enum spsec_reason {
+	SPSEC_R_UNUSED0 = 0,
+#define SPSEC_R_ENUM_(id, code, name, dir, verdict, event, help) SPSEC_R_##id = code,
+	SPSEC_REASONS(SPSEC_R_ENUM_)
+#undef SPSEC_R_ENUM_
+};
+
+#define SPSEC_R_DIR_RX	     0
+#define SPSEC_R_DIR_TX	     1
+#define SPSEC_R_VERDICT_DROP 0
+#define SPSEC_R_VERDICT_PASS 1
+
+/* Bit `code` set for every reason whose verdict is PASS. */
+#define SPSEC_R_PASS_BIT_(id, code, name, dir, verdict, event, help)                               \
+	| ((0ull + SPSEC_R_VERDICT_##verdict) << (code))
+#define SPSEC_R_PASS_MASK (0ull SPSEC_REASONS(SPSEC_R_PASS_BIT_))
+
+/* Number of defined reasons. */
+#define SPSEC_R_COUNT_(id, code, name, dir, verdict, event, help) +1
+#define SPSEC_R_COUNT						  (0 SPSEC_REASONS(SPSEC_R_COUNT_))
+
+/* Every code fits the counters map, and ingress codes are below 32, egress codes above. */
+#define SPSEC_R_CHECK_(id, code, name, dir, verdict, event, help)                                  \
+	SPSEC_ABI_ASSERT((code) > 0 && (code) < SPSEC_R_MAX &&                                     \
+				 ((code) < 32) == (SPSEC_R_DIR_##dir == SPSEC_R_DIR_RX),           \
+			 "reason " name ": code out of its direction's range");
+SPSEC_REASONS(SPSEC_R_CHECK_)
 
 /* ---- Maps ----------------------------------------------------------------------------------- */
 /*
@@ -197,7 +269,9 @@ SPSEC_ABI_ASSERT(sizeof(struct spsec_policy_key) == 8, "spsec_policy_key layout"
 #define SPSEC_POL_SECURED  (1u << 0) /* frames carry a Security Stamp */
 #define SPSEC_POL_PLAIN_RX (1u << 1) /* plain frames of this ID may pass ingress */
 #define SPSEC_POL_PLAIN_TX (1u << 2) /* plain frames of this ID may pass egress */
-#define SPSEC_POL_OWN_TX   (1u << 3) /* this node transmits this ID: from the bus = injection */
+#define SPSEC_POL_OWN_TX                                                                           \
+	(1u << 3) /* this node transmits this ID: from the bus = injection;                        \
+		   * egress stamps a secured ID only with this flag */
 
 struct spsec_policy {
 	__u32 flags; /* SPSEC_POL_* */
@@ -209,8 +283,11 @@ SPSEC_ABI_ASSERT(sizeof(struct spsec_policy) == 8, "spsec_policy layout");
  * spsec_rx_fresh / spsec_tx_last — HASH (not LRU: an evicted entry would reopen a replay
  * window), SPSEC_FRESH_MAX entries each, key spsec_id_key.
  * spsec_rx_fresh: last accepted T per secured ID (ingress, advanced with compare-and-swap).
- * spsec_tx_last:  last T this node stamped per secured ID (egress: T = max(now, last + 1)).
- * Writer: data plane (spsecd only clears them when it wipes keys). Lifetime: pinned.
+ * spsec_tx_last:  last T this node stamped per secured ID (egress: T = max(now, last + 1), refused
+ *                 when that is more than W/2 ahead of now).
+ * Writer: data plane. spsecd clears them when it wipes keys and prunes the entries of IDs the
+ * live policy no longer secures after each policy replacement, so both stay bounded by the
+ * policy. Lifetime: pinned.
  */
 struct spsec_id_key {
 	__u32 can_id; /* as in spsec_policy_key */
@@ -232,6 +309,7 @@ SPSEC_ABI_ASSERT(sizeof(struct spsec_fresh) == 8, "spsec_fresh layout");
  * spsec_events — RINGBUF, SPSEC_EVENTS_BYTES. Writer: data plane, rate limited per CPU and type
  * through spsec_evlimit. Reader: spsecd. Lifetime: pinned.
  */
+#define SPSEC_EV_NONE	    0 /* reason with no event (SPSEC_REASONS) */
 #define SPSEC_EV_AUTH_FAIL  1 /* EE00h: a secured frame failed verification */
 #define SPSEC_EV_INJECTION  2 /* DE03h: own transmit ID received from the bus */
 #define SPSEC_EV_REPLAY	    3 /* DE04h: duplicate (replayed) frame ignored */

@@ -8,11 +8,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <random>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "bpf/libbpf_log.h"
+#include "bpf/map_writer.h"
 #include "bpf/tc_attachment.h"
 #include "core/stamp.h"
 #include "core/timestamp.h"
@@ -108,11 +110,11 @@ std::vector<std::uint32_t> id_pool()
 }
 
 void secured_policy(DpFixture& fx, const std::vector<std::uint32_t>& ids,
-                    std::vector<PolicyEntry> extra = {})
+                    std::vector<PolicyEntry> extra = {}, std::uint32_t flags = SPSEC_POL_SECURED)
 {
 	std::vector<PolicyEntry> pol = std::move(extra);
 	for (auto id : ids)
-		pol.push_back({id, SPSEC_POL_SECURED});
+		pol.push_back({id, flags});
 	auto r = fx.dp().replace_policy(pol);
 	INFO((r ? std::string() : r.error().message()));
 	REQUIRE(r);
@@ -285,6 +287,10 @@ TEST_CASE("keys, windows, freshness and geometry", "[bpf]")
 	Env env(net, t0);
 	std::mt19937_64 rng(7);
 	const CanFrame plain = random_plain(rng, env.ids, 12);
+	// egress stamps only own IDs: the tx checks below send this one
+	CanFrame own = plain;
+	own.can_id = 0x7e3;
+	secured_policy(*env.fx, env.ids, {{0x7e3, SPSEC_POL_SECURED | SPSEC_POL_OWN_TX}});
 
 	auto expect = [&](const CanFrame& f, std::uint32_t reason, bool ingress = true) {
 		const Counters before = counters(*env.fx);
@@ -387,12 +393,12 @@ TEST_CASE("keys, windows, freshness and geometry", "[bpf]")
 		const CanFrame s = env.seal(plain, t0);
 		REQUIRE(env.fx->dp().clear_clock());
 		expect(s, SPSEC_R_RX_NO_CLOCK);
-		expect(plain, SPSEC_R_TX_NO_CLOCK, false);
+		expect(own, SPSEC_R_TX_NO_CLOCK, false);
 		REQUIRE(env.fx->freeze_clock(t0));
 		REQUIRE(env.fx->dp().set_state(SPSEC_STATE_WAITING, SPSEC_AEAD_CHACHA20POLY1305,
 		                               SPSEC_MODE_ENCRYPT, kWindow, SPSEC_DEFAULT_DROP));
 		expect(s, SPSEC_R_RX_NOT_SECURE);
-		expect(plain, SPSEC_R_TX_NOT_SECURE, false);
+		expect(own, SPSEC_R_TX_NOT_SECURE, false);
 		REQUIRE(env.fx->dp().set_state(SPSEC_STATE_WARNING, SPSEC_AEAD_CHACHA20POLY1305,
 		                               SPSEC_MODE_ENCRYPT, kWindow, SPSEC_DEFAULT_DROP));
 		expect(s, SPSEC_R_RX_OK);
@@ -402,7 +408,7 @@ TEST_CASE("keys, windows, freshness and geometry", "[bpf]")
 		const CanFrame s = env.seal(plain, t0);
 		REQUIRE(env.fx->dp().wipe_keys());
 		expect(s, SPSEC_R_RX_NO_KEY);
-		expect(plain, SPSEC_R_TX_NO_KEY, false);
+		expect(own, SPSEC_R_TX_NO_KEY, false);
 	}
 	SECTION("key of another AEAD is no key")
 	{
@@ -472,7 +478,9 @@ TEST_CASE("classification: echo, control plane, plain IDs, injection, default ac
 	CHECK(events[0].type == SPSEC_EV_INJECTION);
 	CHECK(events[0].can_id == 0x7e2);
 	// the own ID still goes out stamped
-	run(false, p, SPSEC_R_TX_OK, TC_ACT_OK);
+	CanFrame own_plain = p;
+	own_plain.can_id = 0x7e2;
+	run(false, own_plain, SPSEC_R_TX_OK, TC_ACT_OK);
 	// a flood is rate limited: at most SPSEC_EV_PER_SEC events per second and CPU
 	for (int i = 0; i < 100; i++)
 		run(true, own, SPSEC_R_RX_INJECTION, TC_ACT_SHOT);
@@ -489,6 +497,7 @@ TEST_CASE("egress output opens with the codec, T = max(now, last + 1)", "[bpf][d
 		{
 			const std::uint64_t t0 = (0x5ull << SPSEC_WINDOW_SHIFT) + 12345;
 			Env env(net, t0);
+			secured_policy(*env.fx, env.ids, {}, SPSEC_POL_SECURED | SPSEC_POL_OWN_TX);
 			std::mt19937_64 rng(99 + static_cast<unsigned>(net.kind));
 			FreshnessTable tx;
 			FreshnessTable rx;
@@ -534,6 +543,311 @@ TEST_CASE("egress output opens with the codec, T = max(now, last + 1)", "[bpf][d
 			CHECK(moved(before2, counters(*env.fx)) == SPSEC_R_TX_CLASSIC);
 		}
 	}
+}
+
+namespace {
+
+// Runs one frame and checks its verdict and the one counter that moved.
+struct Runner {
+	Env& env;
+	std::vector<std::uint8_t> operator()(bool ingress, const CanFrame& f, std::uint32_t reason,
+	                                     int act, std::uint32_t cb0 = 0)
+	{
+		const Counters before = counters(*env.fx);
+		auto r = env.fx->run(ingress, to_wire(f), cb0);
+		REQUIRE(r);
+		CHECK(r->retval == act);
+		CHECK(moved(before, counters(*env.fx)) == static_cast<int>(reason));
+		return r->out;
+	}
+};
+
+std::optional<std::uint64_t> tx_last(DpFixture& fx, std::uint32_t id)
+{
+	const MapWriter w(fx.skel()->maps.spsec_tx_last);
+	auto v = w.get<spsec_fresh>(spsec_id_key{id, 0});
+	if (!v)
+		return std::nullopt;
+	return v->last_t;
+}
+
+}  // namespace
+
+TEST_CASE("egress stamps only this node's own secured IDs", "[bpf]")
+{
+	const Net net{AeadKind::ChaCha20Poly1305, StampMode::Encrypt};
+	const std::uint64_t t0 = (0x31ull << SPSEC_WINDOW_SHIFT) + 500;
+	Env env(net, t0);
+	constexpr std::uint32_t kOther = 0x120, kOwn = 0x121;
+	secured_policy(*env.fx, {kOther}, {{kOwn, SPSEC_POL_SECURED | SPSEC_POL_OWN_TX}});
+	std::vector<spsec_event> events;
+	auto rb = RingBuffer::open(env.fx->dp().events_map(),
+	                           [&](const spsec_event& ev) { events.push_back(ev); });
+	REQUIRE(rb);
+	Runner run{env};
+	std::mt19937_64 rng(31);
+	CanFrame f = random_plain(rng, {kOther}, 16);
+
+	// another node's secured ID from a local process: never stamped with the group key
+	CHECK(run(false, f, SPSEC_R_TX_NOT_OWN, TC_ACT_SHOT) == to_wire(f));
+	CHECK_FALSE(tx_last(*env.fx, kOther));  // no T claimed for it either
+	REQUIRE(rb->consume());
+	REQUIRE(events.size() == 1);
+	CHECK(events[0].type == SPSEC_EV_TX_REFUSED);
+	CHECK(events[0].reason == SPSEC_R_TX_NOT_OWN);
+	CHECK(events[0].can_id == kOther);
+
+	f.can_id = kOwn;
+	const auto out = run(false, f, SPSEC_R_TX_OK, TC_ACT_OK);
+	auto opened = open_frame(env.open_params(), from_wire(out), t0, env.lookup());
+	REQUIRE(opened);
+	CHECK(opened->plain == f);
+}
+
+TEST_CASE("egress T runs at most W/2 ahead of the clock, and a dropped frame claims no T", "[bpf]")
+{
+	const Net net{AeadKind::Ascon, StampMode::Encrypt};
+	const std::uint64_t t0 = (0x32ull << SPSEC_WINDOW_SHIFT) + 700;
+	Env env(net, t0);
+	constexpr std::uint32_t kOwn = 0x230, kOwn2 = 0x231;
+	secured_policy(*env.fx, {},
+	               {{kOwn, SPSEC_POL_SECURED | SPSEC_POL_OWN_TX},
+	                {kOwn2, SPSEC_POL_SECURED | SPSEC_POL_OWN_TX}});
+	Runner run{env};
+	std::mt19937_64 rng(32);
+	const CanFrame f = random_plain(rng, {kOwn}, 8);
+	constexpr std::uint64_t kLead = kWindow / 2;
+
+	SECTION("a flood of one ID is refused once its T leads by W/2")
+	{
+		// the clock stands still: frame i gets T = t0 + i
+		for (std::uint64_t i = 0; i <= kLead; i++) {
+			const auto out = run(false, f, SPSEC_R_TX_OK, TC_ACT_OK);
+			auto o =
+			        open_frame(env.open_params(), from_wire(out), t0 + i, env.lookup());
+			REQUIRE(o);
+			CHECK(o->t == t0 + i);
+		}
+		for (int i = 0; i < 100; i++)
+			CHECK(run(false, f, SPSEC_R_TX_T_LEAD, TC_ACT_SHOT) == to_wire(f));
+		CHECK(tx_last(*env.fx, kOwn) == t0 + kLead);
+		// as the clock moves on, the ID may send again, still within the lead
+		REQUIRE(env.fx->freeze_clock(t0 + 10));
+		for (std::uint64_t i = 0; i < 10; i++)
+			run(false, f, SPSEC_R_TX_OK, TC_ACT_OK);
+		run(false, f, SPSEC_R_TX_T_LEAD, TC_ACT_SHOT);
+		CHECK(tx_last(*env.fx, kOwn) == t0 + 10 + kLead);
+	}
+	SECTION("frames dropped after the T was chosen give it back")
+	{
+		run(false, f, SPSEC_R_TX_OK, TC_ACT_OK);  // T = t0
+		run(false, f, SPSEC_R_TX_OK, TC_ACT_OK);  // T = t0 + 1
+		REQUIRE(env.fx->dp().wipe_keys());
+		for (int i = 0; i < 200; i++)
+			run(false, f, SPSEC_R_TX_NO_KEY, TC_ACT_SHOT);
+		CHECK(tx_last(*env.fx, kOwn) == t0 + 1);
+		install(*env.fx, env.keys, net.kind, env.e0);
+		install(*env.fx, env.keys, net.kind, env.e0 + 1);
+		const auto out = run(false, f, SPSEC_R_TX_OK, TC_ACT_OK);
+		auto o = open_frame(env.open_params(), from_wire(out), t0, env.lookup());
+		REQUIRE(o);
+		CHECK(o->t == t0 + 2);
+	}
+	SECTION("an acceptance window of 0 allows one frame per ID and tick")
+	{
+		REQUIRE(env.fx->dp().set_state(SPSEC_STATE_SECURE, SPSEC_AEAD_ASCON128,
+		                               SPSEC_MODE_ENCRYPT, 0, SPSEC_DEFAULT_DROP));
+		CanFrame g = f;
+		g.can_id = kOwn2;
+		run(false, g, SPSEC_R_TX_OK, TC_ACT_OK);
+		run(false, g, SPSEC_R_TX_T_LEAD, TC_ACT_SHOT);
+	}
+}
+
+TEST_CASE("control-plane IDs pass ingress only as well-formed SPsec messages", "[bpf]")
+{
+	const Net net{AeadKind::Ascon, StampMode::AuthOnly};
+	Env env(net, (0x33ull << SPSEC_WINDOW_SHIFT) + 5);
+	Runner run{env};
+	auto frame = [](std::uint32_t id29, std::size_t len, bool fd = true) {
+		CanFrame f;
+		f.can_id = CAN_EFF_FLAG | id29;
+		f.fd = fd;
+		f.len = static_cast<std::uint8_t>(len);
+		for (std::size_t i = 0; i < len; i++)
+			f.data[i] = static_cast<std::uint8_t>(0xA0 + i);
+		return f;
+	};
+	const CanFrame good[] = {
+	        frame(0x0AFF0805, 16),        // PA request
+	        frame(0x06230885, 20),        // PA response
+	        frame(0x02210900, 20),        // Sync broadcast
+	        frame(0x12020A05, 12),        // Secure heartbeat (status Secure)
+	        frame(0x12000A7F, 64),        // heartbeat of pp 127, longer frame
+	        frame(0x1EFF0085, 20),        // ClientHello
+	        frame(0x1EFF0005, 16),        // ServerHello
+	        frame(0x1E070185, 8, false),  // ClientFinished as a classical frame
+	        frame(0x1E080285, 16),        // ReadInit request
+	        frame(0x1E090605, 8),         // Terminate response
+	        frame(0x0E000B05, 0),         // security event (type 11: no layout)
+	        frame(0x1E000C05, 5),         // internal event
+	};
+	const CanFrame bad[] = {
+	        frame(0x12000705, 12),        // message type 7 does not exist
+	        frame(0x12000E05, 12),        // nor 14
+	        frame(0x13000A05, 12),        // bit 24 set
+	        frame(0x0E000A05, 12),        // heartbeat at priority 3
+	        frame(0x12000A85, 12),        // heartbeat addressed to a destination
+	        frame(0x12000A00, 12),        // heartbeat of pp 0
+	        frame(0x12000A05, 8),         // heartbeat too short to be stamped
+	        frame(0x12000A05, 8, false),  // heartbeat as a classical frame
+	        frame(0x0A000805, 16),        // PA request without context FFh
+	        frame(0x02210905, 20),        // Sync broadcast with a participant
+	        frame(0x02210980, 20),        // Sync broadcast to a destination
+	        frame(0x1EFF0085, 16),        // ClientHello too short
+	        frame(0x1E070185, 4),         // ClientFinished without its tag
+	        frame(0x1E000C85, 5),         // internal event to a destination
+	};
+	for (const auto& f : good) {
+		INFO(format_can_frame(f));
+		CHECK(run(true, f, SPSEC_R_RX_CONTROL, TC_ACT_OK) == to_wire(f));
+	}
+	CanFrame rtr = good[3];
+	rtr.can_id |= CAN_RTR_FLAG;
+	rtr.fd = false;
+	rtr.len = 0;
+	run(true, rtr, SPSEC_R_RX_UNKNOWN_ID, TC_ACT_SHOT);
+	for (const auto& f : bad) {
+		INFO(format_can_frame(f));
+		run(true, f, SPSEC_R_RX_UNKNOWN_ID, TC_ACT_SHOT);
+	}
+	// the range follows the policy: default pass lets them through, counted as such
+	REQUIRE(env.fx->dp().set_state(SPSEC_STATE_SECURE, SPSEC_AEAD_ASCON128,
+	                               SPSEC_MODE_AUTH_ONLY, kWindow, SPSEC_DEFAULT_PASS));
+	for (const auto& f : bad) {
+		INFO(format_can_frame(f));
+		run(true, f, SPSEC_R_RX_DEFAULT_PASS, TC_ACT_OK);
+	}
+}
+
+TEST_CASE("a device echo (IFF_ECHO) of a stamped frame is opened, without injection or "
+          "freshness checks",
+          "[bpf]")
+{
+	for (const Net& net : kNets) {
+		DYNAMIC_SECTION(net_name(net))
+		{
+			const std::uint64_t t0 = (0x34ull << SPSEC_WINDOW_SHIFT) + 900;
+			Env env(net, t0);
+			constexpr std::uint32_t kOwn = 0x340, kPlain = 0x341, kOther = 0x342;
+			secured_policy(*env.fx, {kOther},
+			               {{kOwn, SPSEC_POL_SECURED | SPSEC_POL_OWN_TX},
+			                {kPlain, SPSEC_POL_PLAIN_RX | SPSEC_POL_PLAIN_TX}});
+			Runner run{env};
+			std::mt19937_64 rng(34);
+			for (std::size_t l : {0u, 1u, 7u, 20u, 54u}) {
+				const CanFrame plain = random_plain(rng, {kOwn}, l);
+				const auto stamped = run(false, plain, SPSEC_R_TX_OK, TC_ACT_OK);
+				const CanFrame s = from_wire(stamped);
+				// the local socket gets the plain frame, as often as the echo comes
+				for (int i = 0; i < 2; i++)
+					CHECK(run(true, s, SPSEC_R_RX_ECHO_OPENED, TC_ACT_OK,
+					          kEchoStampedMagic) == to_wire(plain));
+				// the same bytes from the bus are an injection
+				run(true, s, SPSEC_R_RX_INJECTION, TC_ACT_SHOT);
+			}
+			// an echo that comes back later than W still opens
+			const CanFrame late = random_plain(rng, {kOwn}, 9);
+			const CanFrame s = from_wire(run(false, late, SPSEC_R_TX_OK, TC_ACT_OK));
+			REQUIRE(env.fx->freeze_clock(t0 + 10 * kWindow));
+			CHECK(run(true, s, SPSEC_R_RX_ECHO_OPENED, TC_ACT_OK, kEchoStampedMagic) ==
+			      to_wire(late));
+			auto fresh = env.fx->dp().freshness_entries();
+			REQUIRE(fresh);
+			CHECK(fresh->rx == 0);  // echoes never touch rx freshness
+			// a forged or damaged "echo" of an own ID is dropped, never passed as is
+			CanFrame bent = s;
+			bent.data[0] ^= 1;
+			run(true, bent, SPSEC_R_RX_ECHO_FAILED, TC_ACT_SHOT, kEchoStampedMagic);
+			// frames egress let out as they are come back as they are
+			CanFrame p = random_plain(rng, {kPlain}, 12);
+			CHECK(run(true, p, SPSEC_R_RX_LOCAL_ECHO, TC_ACT_OK, kEchoStampedMagic) ==
+			      to_wire(p));
+			CanFrame ctrl = p;
+			ctrl.can_id = CAN_EFF_FLAG | 0x12020A05u;
+			run(true, ctrl, SPSEC_R_RX_LOCAL_ECHO, TC_ACT_OK, kEchoStampedMagic);
+			// the CAN core's plain clone (devices without IFF_ECHO) passes untouched
+			CHECK(run(true, late, SPSEC_R_RX_LOCAL_ECHO, TC_ACT_OK, kEchoMagic) ==
+			      to_wire(late));
+		}
+	}
+}
+
+TEST_CASE("freshness maps stay bounded by the policy across reloads", "[bpf]")
+{
+	const Net net{AeadKind::ChaCha20Poly1305, StampMode::AuthOnly};
+	std::uint64_t t = (0x35ull << SPSEC_WINDOW_SHIFT) + 10;
+	Env env(net, t);
+	Runner run{env};
+	std::mt19937_64 rng(35);
+	// 5 reloads x 1000 distinct IDs per direction = 5000 > SPSEC_FRESH_MAX, each ID verified
+	// (or stamped) once
+	constexpr std::uint32_t kPerRound = 1000, kRounds = 5;
+	static_assert(kRounds * kPerRound > SPSEC_FRESH_MAX);
+	for (std::uint32_t round = 0; round < kRounds; round++) {
+		std::vector<PolicyEntry> pol;
+		std::vector<std::uint32_t> rx_ids, tx_ids;
+		for (std::uint32_t i = 0; i < kPerRound; i++) {
+			const std::uint32_t id = CAN_EFF_FLAG | ((round + 1) << 16) | (i * 2);
+			rx_ids.push_back(id);
+			tx_ids.push_back(id + 1);
+			pol.push_back({id, SPSEC_POL_SECURED});
+			pol.push_back({id + 1, SPSEC_POL_SECURED | SPSEC_POL_OWN_TX});
+		}
+		// the clock moves on between reloads, as it does in life
+		t += 10 * kWindow;
+		REQUIRE(env.fx->freeze_clock(t));
+		auto r = env.fx->dp().replace_policy(pol);
+		INFO((r ? std::string() : r.error().message()));
+		REQUIRE(r);
+		auto before = env.fx->dp().freshness_entries();
+		REQUIRE(before);
+		CHECK(before->rx == 0);
+		CHECK(before->tx == 0);
+		int bad = 0;
+		for (std::uint32_t i = 0; i < kPerRound; i++) {
+			const CanFrame p = random_plain(rng, {rx_ids[i]}, 4);
+			auto in = env.fx->run(true, to_wire(env.seal(p, t)));
+			REQUIRE(in);
+			CanFrame q = p;
+			q.can_id = tx_ids[i];
+			auto out = env.fx->run(false, to_wire(q));
+			REQUIRE(out);
+			if (in->retval != TC_ACT_OK || out->retval != TC_ACT_OK)
+				bad++;
+		}
+		INFO("round " << round);
+		CHECK(bad == 0);
+		auto after = env.fx->dp().freshness_entries();
+		REQUIRE(after);
+		CHECK(after->rx == kPerRound);
+		CHECK(after->tx == kPerRound);
+	}
+	const Counters c = counters(*env.fx);
+	CHECK(c[SPSEC_R_RX_INTERNAL] == 0);
+	CHECK(c[SPSEC_R_TX_INTERNAL] == 0);
+	// a tx entry whose T still leads the clock survives a reload that drops its ID
+	const std::uint32_t lead_id = CAN_EFF_FLAG | 0x00990000u;
+	REQUIRE(env.fx->dp().replace_policy(
+	        std::vector<PolicyEntry>{{lead_id, SPSEC_POL_SECURED | SPSEC_POL_OWN_TX}}));
+	CanFrame q = random_plain(rng, {lead_id}, 4);
+	run(false, q, SPSEC_R_TX_OK, TC_ACT_OK);
+	run(false, q, SPSEC_R_TX_OK, TC_ACT_OK);  // T = t + 1 > now
+	REQUIRE(env.fx->dp().replace_policy(std::vector<PolicyEntry>{}));
+	CHECK(tx_last(*env.fx, lead_id) == t + 1);
+	REQUIRE(env.fx->freeze_clock(t + 2));
+	REQUIRE(env.fx->dp().replace_policy(std::vector<PolicyEntry>{}));
+	CHECK_FALSE(tx_last(*env.fx, lead_id));
 }
 
 TEST_CASE("DataPlane writers reject bad input with a named error", "[bpf]")
@@ -595,6 +909,7 @@ TEST_CASE("loader: pin directory, pinned maps reused on restart, ABI check", "[b
 	const std::string root = fs + "/spsec";
 	LoadOptions opts;
 	opts.pin_root = root;
+	opts.dev_echo = false;  // no interface spt0 here
 	{
 		auto a = load_data_plane("spt0", opts);
 		INFO((a ? std::string() : a.error().message()));

@@ -35,8 +35,10 @@
 
 namespace spsec::test {
 
-// skb->cb[0] value that makes the test entries treat a frame as the CAN core's local echo.
+// skb->cb[0] value that makes the test entries treat a frame as the CAN core's local echo
+// (the plain clone), and one for a device's echo (IFF_ECHO) of the skb egress stamped.
 inline constexpr std::uint32_t kEchoMagic = 0x4543484fu;
+inline constexpr std::uint32_t kEchoStampedMagic = 0x45434853u;
 // skb->cb[1] value that makes the egress test entry restore the plain frame after sealing, so
 // that BPF_PROG_TEST_RUN with repeat > 1 seals the same frame every time (benchmarks).
 inline constexpr std::uint32_t kRestoreMagic = 0x52455354u;

@@ -2,7 +2,7 @@
 /*
  * Test-only entry points for BPF_PROG_TEST_RUN. A test run cannot set skb->protocol (it is
  * derived from the buffer by eth_type_trans()) and its skbs have no socket, so these entries
- * decide CAN FD vs classical by length alone and take the local-echo flag from skb->cb[0]
+ * decide CAN FD vs classical by length alone and take the local-echo kind from skb->cb[0]
  * (settable through ctx_in). Everything else is the production verdict code.
  */
 #include <linux/bpf.h>
@@ -14,8 +14,10 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* skb->cb[0] value that makes the test entry treat the frame as a local echo */
-#define SPSEC_TEST_ECHO 0x4543484fu /* "ECHO" */
+/* skb->cb[0] values that make the test entry treat the frame as a local echo: the CAN core's
+ * plain clone, or a device's echo (IFF_ECHO) of the skb egress stamped */
+#define SPSEC_TEST_ECHO		0x4543484fu /* "ECHO" */
+#define SPSEC_TEST_ECHO_STAMPED 0x45434853u /* "ECHS" */
 /* skb->cb[1] value that makes the egress test entry restore the frame after the verdict:
  * BPF_PROG_TEST_RUN with repeat > 1 runs on one skb, and the benchmark must seal the same plain
  * frame every time (costs 9 loads and 9 stores, measured in the benchmark's baseline). */
@@ -34,13 +36,18 @@ SEC("tc")
 int spsec_test_ingress(struct __sk_buff *skb)
 {
 	int kind = spsec_test_kind(skb);
+	__u32 echo = SPSEC_ECHO_NONE;
 
 	if (kind < 0) {
 		spsec_count(SPSEC_R_RX_MALFORMED);
 		return TC_ACT_SHOT;
 	}
+	if (skb->cb[0] == SPSEC_TEST_ECHO)
+		echo = SPSEC_ECHO_PLAIN;
+	else if (skb->cb[0] == SPSEC_TEST_ECHO_STAMPED)
+		echo = SPSEC_ECHO_STAMPED;
 	return spsec_ingress_verdict((void *)(long)skb->data, (void *)(long)skb->data_end, kind,
-				     skb->cb[0] == SPSEC_TEST_ECHO);
+				     echo);
 }
 
 SEC("tc")

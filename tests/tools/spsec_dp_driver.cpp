@@ -12,6 +12,8 @@
 //       every node of one VM, so nodes agree on T without a Sync.
 //   spsec_dp_driver counters <ifname>    one "<reason name> <count>" line per non-zero reason
 //   spsec_dp_driver detach <ifname> [--netns NS]
+//   spsec_dp_driver reasons              the reason table of docs/data-plane.md (SPSEC_REASONS)
+//   spsec_dp_driver reasons --json [{"code":1,"name":"rx_ok","direction":"rx","pass":true},..]
 //
 // --netns enters the network namespace with setns() rather than `ip netns exec`, which would
 // remount /sys and hide the bpffs under /sys/fs/bpf. Exit status 0 on success, 1 with a message
@@ -37,6 +39,7 @@
 #include "bpf/libbpf_log.h"
 #include "bpf/tc_attachment.h"
 #include "core/key_schedule.h"
+#include "core/reasons.h"
 #include "core/stamp.h"
 
 namespace {
@@ -197,8 +200,10 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 			            "insns\n",
 			            st->name.c_str(), st->xlated_insns, st->jited_bytes,
 			            st->verified_insns);
-	std::printf("attached %s: %s %s, window %u, %zu policy entries\n", ifname.c_str(),
-	            aead.c_str(), mode.c_str(), window, entries->size());
+	auto echo = device_echoes(ifname);
+	std::printf("attached %s: %s %s, window %u, %zu policy entries, device echo %s\n",
+	            ifname.c_str(), aead.c_str(), mode.c_str(), window, entries->size(),
+	            echo ? (*echo ? "on (IFF_ECHO)" : "off") : "unknown");
 	return 0;
 }
 
@@ -225,6 +230,24 @@ int cmd_counters(const std::string& ifname)
 	return 0;
 }
 
+int cmd_reasons(bool json)
+{
+	if (!json) {
+		std::fputs(reason_table_markdown().c_str(), stdout);
+		return 0;
+	}
+	std::string out = "[";
+	for (const auto& r : reason_table()) {
+		if (out.size() > 1)
+			out += ",";
+		out += "{\"code\":" + std::to_string(r.code) + ",\"name\":\"" +
+		       std::string(r.name) + "\",\"direction\":\"" + std::string(r.direction) +
+		       "\",\"pass\":" + (r.passed ? "true" : "false") + "}";
+	}
+	std::puts((out + "]").c_str());
+	return 0;
+}
+
 int cmd_detach(const std::string& ifname, int argc, char** argv)
 {
 	if (argc >= 2 && std::string(argv[0]) == "--netns")
@@ -246,8 +269,11 @@ int cmd_detach(const std::string& ifname, int argc, char** argv)
 
 int main(int argc, char** argv)
 {
+	if (argc >= 2 && std::string(argv[1]) == "reasons")
+		return cmd_reasons(argc >= 3 && std::string(argv[2]) == "--json");
 	if (argc < 3)
-		return die("usage: spsec_dp_driver attach|counters|detach <ifname> [options]");
+		return die("usage: spsec_dp_driver attach|counters|detach <ifname> [options] | "
+		           "reasons [--json]");
 	set_libbpf_verbosity(std::getenv("SPSEC_VERBOSE") ? LibbpfVerbosity::Verbose
 	                                                  : LibbpfVerbosity::Quiet);
 	const std::string cmd = argv[1], ifname = argv[2];

@@ -16,6 +16,7 @@
 #include "core/aead.h"
 #include "core/can_frame.h"
 #include "core/hex.h"
+#include "core/reasons.h"
 #include "core/stamp.h"
 
 using namespace spsec;
@@ -94,7 +95,7 @@ CanFrame payload_frame(std::uint32_t can_id, std::size_t l, std::uint8_t seed = 
 
 std::uint32_t reason_of(const tl::expected<Opened, Rejection>& r)
 {
-	return r ? SPSEC_R_RX_OK : r.error().reason;
+	return r ? std::uint32_t{SPSEC_R_RX_OK} : r.error().reason;
 }
 
 // Independent AES-256-GCM / ChaCha20-Poly1305 through raw EVP: returns ciphertext || 16-byte tag.
@@ -695,6 +696,20 @@ TEST_CASE("reason names cover every ABI code", "[codec]")
 		CHECK(reason_description(r) != "unknown reason");
 		CHECK(seen.emplace(reason_name(r), r).second);
 	}
-	// ingress 1..21, egress 32..44: every defined code has a distinct name.
-	CHECK(seen.size() == 21 + 13);
+	// every code of SPSEC_REASONS, and nothing else, has a distinct name
+	CHECK(seen.size() == SPSEC_R_COUNT);
+	CHECK(reason_name(SPSEC_R_RX_INTERNAL) == "rx_internal");
+	CHECK(reason_name(SPSEC_R_TX_INTERNAL) == "tx_internal");
+}
+
+TEST_CASE("docs/data-plane.md's reason table is the one SPSEC_REASONS generates", "[codec]")
+{
+	std::ifstream in(std::string(SPSEC_DOCS_DIR) + "/data-plane.md");
+	REQUIRE(in);
+	std::stringstream ss;
+	ss << in.rdbuf();
+	const std::string doc = ss.str();
+	const std::string want = reason_table_markdown();
+	INFO("expected table (`tests/tools/spsec_dp_driver reasons` prints it):\n" << want);
+	CHECK(doc.find(want) != std::string::npos);
 }

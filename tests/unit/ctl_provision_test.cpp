@@ -199,6 +199,17 @@ TEST_CASE("provision: bad plans are rejected before the bus is touched", "[ctl]"
 	        {"format: 1\ninterface: vcan0\nnodes: []\n", "'nodes' is required"},
 	        {"format: 1\ninterface: vcan0\nnodes:\n  - [1, 2\n", "YAML syntax"},
 	        {"just a string\n", "expected a mapping"},
+	        // two nodes must never transmit one secured ID
+	        {replace(good, "transmit-ids: [0x124, 0x7FF]", "transmit-ids: [0x124, 0x123]"),
+	         "node 2 transmits secured ID 0x123, which node 1 (line"},
+	        // without secured-ids every transmit ID counts as secured
+	        {replace(good, "secured-ids: [0x123, 0x124]", ""),
+	         "node 2 transmits secured ID 0x7FF, which node 1"},
+	        {replace(good, "transmit-ids: [0x124, 0x7FF]", "transmit-ids: [0x1234]"),
+	         "transmit-ids:"},
+	        {replace(good, "transmit-ids: [0x124, 0x7FF]", "transmit-ids: 0x124"),
+	         "expected a list of CAN IDs"},
+	        {replace(good, "secured-ids: [0x123, 0x124]", "secured-ids: [x]"), "secured-ids:"},
 	};
 	MemBus bus;
 	bus.add(127, "node-a");

@@ -105,7 +105,17 @@ TEST_CASE("every reason code has one unique name", "[daemon]")
 	CHECK(reason_info(SPSEC_R_UNUSED0) == nullptr);
 	CHECK(reason_info(SPSEC_R_RX_BAD_TAG)->name == "rx_bad_tag");
 	CHECK(reason_info(SPSEC_R_TX_CONTROL_UNMARKED)->name == "tx_control_unmarked");
-	CHECK(codes.size() == 32);
+	// every code the data plane can count is in the table (SPSEC_REASONS is the one source)
+	CHECK(codes.size() == SPSEC_R_COUNT);
+	REQUIRE(reason_info(SPSEC_R_RX_INTERNAL) != nullptr);
+	REQUIRE(reason_info(SPSEC_R_TX_INTERNAL) != nullptr);
+	CHECK(reason_info(SPSEC_R_RX_INTERNAL)->name == "rx_internal");
+	CHECK_FALSE(reason_info(SPSEC_R_TX_INTERNAL)->passed);
+	std::uint64_t pass_mask = 0;
+	for (const auto& r : reason_table())
+		if (r.passed)
+			pass_mask |= 1ull << r.code;
+	CHECK(pass_mask == SPSEC_R_PASS_MASK);
 }
 
 TEST_CASE("counters render as text, JSON and Prometheus textfile", "[daemon]")
@@ -126,6 +136,11 @@ TEST_CASE("counters render as text, JSON and Prometheus textfile", "[daemon]")
 	CHECK(j->find("counters")->find("rx_bad_tag")->as_u64() == 3u);
 	CHECK(j->find("counters")->find("tx_ok")->as_u64() == 18446744073709551615u);
 	CHECK(j->find("counters")->members().size() == reason_table().size());
+	std::size_t passes = 0;
+	for (const auto& r : reason_table())
+		passes += r.passed ? 1 : 0;
+	REQUIRE(j->find("passes") != nullptr);
+	CHECK(j->find("passes")->items().size() == passes);
 
 	std::string prom = format_prometheus(s, "ca\"n0");
 	CHECK_THAT(prom, Catch::StartsWith("# HELP spsec_frames_total "));
@@ -139,6 +154,17 @@ TEST_CASE("counters render as text, JSON and Prometheus textfile", "[daemon]")
 	     p++)
 		samples++;
 	CHECK(samples == reason_table().size());
+	// the fail-closed internal drops are visible in every output
+	s.by_reason[SPSEC_R_RX_INTERNAL] = 5;
+	s.by_reason[SPSEC_R_TX_INTERNAL] = 6;
+	CHECK_THAT(format_counters_text(s, false),
+	           Catch::Contains("rx_internal") && Catch::Contains("tx_internal"));
+	CHECK(parse_json(format_counters_json(s, "can0"))
+	              ->find("counters")
+	              ->find("tx_internal")
+	              ->as_u64() == 6u);
+	CHECK_THAT(format_prometheus(s, "can0"),
+	           Catch::Contains("verdict=\"drop\",reason=\"rx_internal\"} 5\n"));
 }
 
 TEST_CASE("write_file_atomic replaces with the given mode", "[daemon]")

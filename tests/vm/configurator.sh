@@ -55,7 +55,7 @@ SPSEC_KEY_STORE=([S]=$W/keys-S [A]=$W/keys-A [B]=$W/keys-B [F]=/var/lib/spsec/vx
 SPSEC_SECURED_IDS="0x123, 0x124"
 SPSEC_TIMEOUTS_EXTRA="response: 5s" # the 5 s session response time (header)
 spsec_write_config S 1 on "5, 6" ""
-spsec_write_config A 5 off "1, 6" ""
+spsec_write_config A 5 off "1, 6" "0x123, 0x124" # A sends both secured IDs
 spsec_write_config B 6 off "1, 5" ""
 spsec_write_config F 127 off "1" ""
 check "spsec-setup --factory-fresh installs F's config and an empty key store" \

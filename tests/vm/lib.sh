@@ -565,14 +565,11 @@ spsec_count() { # spsec_count <node> <reason name>...: those counters, space-sep
 	names=$(printf '.%s,' "$@")
 	spsec_stats_json "$n" | jq -r "[.counters | ${names%,}] | map(tostring) | join(\" \")"
 }
-# The reasons under which the data plane passes a frame (counters.cpp); every other one is a drop.
-SPSEC_JQ_PASSES='def passes: ["rx_ok","rx_control","rx_plain","rx_local_echo","rx_error_frame",
-	"rx_default_pass","tx_ok","tx_control","tx_plain","tx_default_pass"];'
 # spsec_drops <node>: "reason=count ..." of every data-plane drop counter that is not 0; "" when
-# none
+# none. The stats JSON lists the pass reasons itself ("passes", from SPSEC_REASONS in abi.h).
 spsec_drops() {
-	spsec_stats_json "$1" | jq -r "$SPSEC_JQ_PASSES"'
-		[.counters | to_entries[] | select(.value != 0 and (.key as $k | passes | index($k) | not))
+	spsec_stats_json "$1" | jq -r '.passes as $p
+		| [.counters | to_entries[] | select(.value != 0 and (.key as $k | $p | index($k) | not))
 		| "\(.key)=\(.value)"] | join(" ")'
 }
 
@@ -622,7 +619,8 @@ spsec_snap() {
 # valid_sent and dropped == attack_sent.
 spsec_account() {
 	jq -c -n --argjson attack "$3" --slurpfile from "$SPSEC_DIR/snap-$1.json" \
-		--slurpfile to "$SPSEC_DIR/snap-$2.json" "$SPSEC_JQ_PASSES"'
+		--slurpfile to "$SPSEC_DIR/snap-$2.json" '
+	def passes: [$to[0][]][0].passes;
 	def drops($d; $dir): [$d | to_entries[] | select(.key | startswith($dir))
 		| select(.key as $k | passes | index($k) | not) | .value] | add // 0;
 	[$to[0] | keys_unsorted[] as $n | {node: $n, d: ($to[0][$n].counters

@@ -3,16 +3,20 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <ctime>
 #include <linux/membarrier.h>
 #include <memory>
 #include <set>
 #include <string>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <vector>
 
 #include <linux/can.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 
 #include "bpf/map_writer.h"
@@ -270,7 +274,79 @@ Result<void> DataPlane::replace_policy(std::span<const PolicyEntry> entries)
 		if (k.gen == live)
 			if (auto r = pol.erase(k); !r && r.error().errno_value != ENOENT)
 				return r;
+	if (auto r = prune_freshness(entries, *st); !r)
+		return tl::unexpected(r.error().with_context("pruning freshness entries"));
 	return {};
+}
+
+Result<void> DataPlane::prune_freshness(std::span<const PolicyEntry> entries, const spsec_state& st)
+{
+	std::set<std::uint32_t> rx_ids, tx_ids;
+	for (const auto& e : entries) {
+		if (!(e.flags & SPSEC_POL_SECURED))
+			continue;
+		// the data plane keeps rx freshness for IDs it verifies, tx T for IDs it stamps
+		if (e.flags & SPSEC_POL_OWN_TX)
+			tx_ids.insert(e.can_id);
+		else
+			rx_ids.insert(e.can_id);
+	}
+	// T now, as spsec_now_t() computes it; 0 (prune nothing by age) without a clock
+	std::uint64_t now_t = 0;
+	if (st.clock_set != 0 && st.tick_ns != 0) {
+		timespec ts{};
+		::clock_gettime(CLOCK_MONOTONIC, &ts);
+		const auto ns = static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull +
+		                static_cast<std::uint64_t>(ts.tv_nsec);
+		now_t = ns >= st.base_ns ? st.base_t + (ns - st.base_ns) / st.tick_ns
+		                         : st.base_t - (st.base_ns - ns) / st.tick_ns;
+	}
+	// An rx entry of an ID the policy no longer secures can only refuse frames the policy
+	// refuses anyway. A tx entry is kept while its T is still ahead of the clock: should the
+	// ID come back in a quick second reload, a fresh entry would start at now and could
+	// repeat a T that was already sent. Entries with T < now are a no-op either way
+	// (T = max(now, last + 1)).
+	const MapWriter rx(rx_fresh_);
+	auto rx_keys = rx.keys<spsec_id_key>();
+	if (!rx_keys)
+		return tl::unexpected(rx_keys.error());
+	for (const auto& k : *rx_keys)
+		if (!rx_ids.count(k.can_id))
+			if (auto r = rx.erase(k); !r && r.error().errno_value != ENOENT)
+				return r;
+	const MapWriter tx(tx_last_);
+	auto tx_keys = tx.keys<spsec_id_key>();
+	if (!tx_keys)
+		return tl::unexpected(tx_keys.error());
+	for (const auto& k : *tx_keys) {
+		if (tx_ids.count(k.can_id))
+			continue;
+		auto v = tx.get<spsec_fresh>(k);
+		if (!v) {
+			if (v.error().errno_value == ENOENT)
+				continue;
+			return tl::unexpected(v.error());
+		}
+		if (now_t == 0 || v->last_t >= now_t)
+			continue;
+		if (auto r = tx.erase(k); !r && r.error().errno_value != ENOENT)
+			return r;
+	}
+	return {};
+}
+
+Result<FreshnessCounts> DataPlane::freshness_entries() const
+{
+	FreshnessCounts out;
+	auto rx = MapWriter(rx_fresh_).keys<spsec_id_key>();
+	if (!rx)
+		return tl::unexpected(rx.error());
+	auto tx = MapWriter(tx_last_).keys<spsec_id_key>();
+	if (!tx)
+		return tl::unexpected(tx.error());
+	out.rx = rx->size();
+	out.tx = tx->size();
+	return out;
 }
 
 Result<Counters> DataPlane::read_counters() const
@@ -320,8 +396,65 @@ Result<void> remove_pins(const std::vector<std::string>& pins, const std::string
 
 }  // namespace
 
+Result<bool> device_echoes(std::string_view ifname)
+{
+	if (ifname.empty() || ifname.size() >= IFNAMSIZ)
+		return fail_errno(EINVAL,
+		                  "interface name '" + std::string(ifname) + "' is invalid");
+	const std::string name(ifname);
+	const unsigned index = ::if_nametoindex(name.c_str());
+	if (index == 0)
+		return fail_errno(errno, "looking up interface " + name);
+	// IFF_ECHO is bit 18: beyond the 16-bit ifr_flags of SIOCGIFFLAGS, so ask rtnetlink, and
+	// not sysfs, which shows the mount's network namespace rather than ours.
+	const int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return fail_errno(errno, "opening an rtnetlink socket");
+	struct {
+		nlmsghdr nh;
+		ifinfomsg ifi;
+	} req{};
+	req.nh.nlmsg_len = sizeof req;
+	req.nh.nlmsg_type = RTM_GETLINK;
+	req.nh.nlmsg_flags = NLM_F_REQUEST;
+	req.nh.nlmsg_seq = 1;
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.ifi.ifi_index = static_cast<int>(index);
+	alignas(nlmsghdr) char buf[16384];
+	ssize_t n = -1;
+	if (::send(fd, &req, sizeof req, 0) == static_cast<ssize_t>(sizeof req))
+		n = ::recv(fd, buf, sizeof buf, 0);
+	const int e = errno;
+	::close(fd);
+	if (n < 0)
+		return fail_errno(e, "reading the flags of " + name + " over rtnetlink");
+	const auto* nh = reinterpret_cast<const nlmsghdr*>(buf);
+	if (static_cast<std::size_t>(n) < sizeof(nlmsghdr) ||
+	    nh->nlmsg_len > static_cast<std::size_t>(n))
+		return fail_errno(EPROTO, "short rtnetlink answer for " + name);
+	if (nh->nlmsg_type == NLMSG_ERROR) {
+		const auto* err = reinterpret_cast<const nlmsgerr*>(buf + NLMSG_HDRLEN);
+		return fail_errno(-err->error, "reading the flags of " + name + " over rtnetlink");
+	}
+	if (nh->nlmsg_type != RTM_NEWLINK || nh->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg)))
+		return fail_errno(EPROTO, "unexpected rtnetlink answer for " + name);
+	const auto* ifi = reinterpret_cast<const ifinfomsg*>(buf + NLMSG_HDRLEN);
+	constexpr unsigned kIffEcho =
+	        1u << 18;  // IFF_ECHO of <linux/if.h>, which clashes with <net/if.h>
+	return (ifi->ifi_flags & kIffEcho) != 0;
+}
+
 Result<LoadedDataPlane> load_data_plane(std::string_view ifname, const LoadOptions& opts)
 {
+	bool echo = false;
+	if (opts.dev_echo) {
+		echo = *opts.dev_echo;
+	} else {
+		auto e = device_echoes(ifname);
+		if (!e)
+			return tl::unexpected(e.error().with_context("loading the data plane"));
+		echo = *e;
+	}
 	std::string pin_dir;
 	std::string created_dir;
 	if (opts.pin) {
@@ -342,6 +475,7 @@ Result<LoadedDataPlane> load_data_plane(std::string_view ifname, const LoadOptio
 		(void)remove_pins({}, created_dir);
 		return tl::unexpected(skel.error());
 	}
+	(*skel)->rodata->spsec_dev_echo = echo ? 1 : 0;
 	// Which pins this load will create (libbpf reuses a map already pinned at its path).
 	std::vector<std::string> created;
 	for (bpf_map* m = bpf_object__next_map(skel->object(), nullptr); m != nullptr;

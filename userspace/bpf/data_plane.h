@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,6 +33,11 @@ struct PolicyEntry {
 };
 
 using Counters = std::array<std::uint64_t, SPSEC_R_MAX>;
+
+struct FreshnessCounts {
+	std::size_t rx = 0;  // entries in spsec_rx_fresh
+	std::size_t tx = 0;  // entries in spsec_tx_last
+};
 
 class DataPlane {
 public:
@@ -69,11 +75,17 @@ public:
 	[[nodiscard]] Result<void> clear_freshness();
 
 	// Replaces the whole policy atomically: writes the entries as the spare generation, flips
-	// spsec_state.policy_gen, deletes the old generation. Errors: more than
+	// spsec_state.policy_gen, deletes the old generation, then prunes the freshness maps: rx
+	// entries of IDs the new policy does not verify, tx entries of IDs it does not stamp once
+	// their T is behind the clock. So both maps stay bounded by the policy however many IDs
+	// come and go across reloads. Errors: more than
 	// SPSEC_POLICY_MAX / 2 entries (E2BIG), a duplicate or malformed ID or unknown flag bit
 	// (EINVAL, the ID named), a control-plane ID (EINVAL), map update failed (the live
 	// generation is unchanged then).
 	[[nodiscard]] Result<void> replace_policy(std::span<const PolicyEntry> entries);
+
+	// Entries in spsec_rx_fresh and spsec_tx_last. Errors: map read failed.
+	[[nodiscard]] Result<FreshnessCounts> freshness_entries() const;
 
 	// Frames per reason, summed over CPUs. Errors: map read failed.
 	[[nodiscard]] Result<Counters> read_counters() const;
@@ -85,6 +97,8 @@ public:
 private:
 	DataPlane() = default;
 	[[nodiscard]] Result<void> write_state(const spsec_state& st);
+	[[nodiscard]] Result<void> prune_freshness(std::span<const PolicyEntry> entries,
+	                                           const spsec_state& st);
 
 	bpf_map* state_ = nullptr;
 	bpf_map* keys_ = nullptr;
@@ -116,11 +130,19 @@ struct LoadedDataPlane {
 struct LoadOptions {
 	std::string pin_root = SPSEC_PIN_ROOT;
 	bool pin = true;  // false: private maps (tests, benchmarks)
+	// Whether the interface echoes sent frames itself (IFF_ECHO); unset: read from the
+	// interface (device_echoes()). Decides how ingress treats local echoes (spsec.bpf.c).
+	std::optional<bool> dev_echo;
 };
 
-// Errors: as make_pin_dir(), Skeleton::open/load (verifier refusal, incompatible pinned maps,
-// EPERM without CAP_BPF/CAP_NET_ADMIN), DataPlane::from_object. On an error no map this call
-// pinned stays pinned (libbpf unpins them when load fails; this function after it).
+// IFF_ECHO of the interface: true for every real CAN driver and `vcan echo=1`, false for vxcan
+// and plain vcan. Errors: a bad name (EINVAL), no such interface (ENODEV), ioctl failures.
+[[nodiscard]] Result<bool> device_echoes(std::string_view ifname);
+
+// Errors: as device_echoes() unless opts.dev_echo is set, make_pin_dir(), Skeleton::open/load
+// (verifier refusal, incompatible pinned maps, EPERM without CAP_BPF/CAP_NET_ADMIN),
+// DataPlane::from_object. On an error no map this call pinned stays pinned (libbpf unpins them
+// when load fails; this function after it).
 [[nodiscard]] Result<LoadedDataPlane> load_data_plane(std::string_view ifname,
                                                       const LoadOptions& opts = {});
 

@@ -2,6 +2,8 @@
 // The data-plane codec: seal_frame() and open_frame() (contract and check order in stamp.h).
 #include "core/stamp.h"
 
+#include "core/reasons.h"
+
 #include <algorithm>
 #include <string>
 
@@ -177,154 +179,14 @@ tl::expected<Opened, Rejection> open_frame(const OpenParams& params, const CanFr
 
 std::string_view reason_name(std::uint32_t reason) noexcept
 {
-	switch (reason) {
-	case SPSEC_R_RX_OK:
-		return "rx_ok";
-	case SPSEC_R_RX_CONTROL:
-		return "rx_control";
-	case SPSEC_R_RX_PLAIN:
-		return "rx_plain";
-	case SPSEC_R_RX_LOCAL_ECHO:
-		return "rx_local_echo";
-	case SPSEC_R_RX_ERROR_FRAME:
-		return "rx_error_frame";
-	case SPSEC_R_RX_DEFAULT_PASS:
-		return "rx_default_pass";
-	case SPSEC_R_RX_NOT_SECURE:
-		return "rx_not_secure";
-	case SPSEC_R_RX_UNKNOWN_ID:
-		return "rx_unknown_id";
-	case SPSEC_R_RX_CLASSIC:
-		return "rx_classic";
-	case SPSEC_R_RX_BAD_LENGTH:
-		return "rx_bad_length";
-	case SPSEC_R_RX_BAD_PAD_COUNT:
-		return "rx_bad_pad_count";
-	case SPSEC_R_RX_BAD_PAD_BYTES:
-		return "rx_bad_pad_bytes";
-	case SPSEC_R_RX_OUTSIDE_WINDOW:
-		return "rx_outside_window";
-	case SPSEC_R_RX_NO_KEY:
-		return "rx_no_key";
-	case SPSEC_R_RX_BAD_TAG:
-		return "rx_bad_tag";
-	case SPSEC_R_RX_REPLAY:
-		return "rx_replay";
-	case SPSEC_R_RX_INJECTION:
-		return "rx_injection";
-	case SPSEC_R_RX_NO_CLOCK:
-		return "rx_no_clock";
-	case SPSEC_R_RX_MALFORMED:
-		return "rx_malformed";
-	case SPSEC_R_RX_CONTROL_INJECTION:
-		return "rx_control_injection";
-	case SPSEC_R_RX_INTERNAL:
-		return "rx_internal";
-	case SPSEC_R_TX_OK:
-		return "tx_ok";
-	case SPSEC_R_TX_CONTROL:
-		return "tx_control";
-	case SPSEC_R_TX_PLAIN:
-		return "tx_plain";
-	case SPSEC_R_TX_DEFAULT_PASS:
-		return "tx_default_pass";
-	case SPSEC_R_TX_NOT_SECURE:
-		return "tx_not_secure";
-	case SPSEC_R_TX_TOO_LONG:
-		return "tx_too_long";
-	case SPSEC_R_TX_CLASSIC:
-		return "tx_classic";
-	case SPSEC_R_TX_NO_KEY:
-		return "tx_no_key";
-	case SPSEC_R_TX_UNKNOWN_ID:
-		return "tx_unknown_id";
-	case SPSEC_R_TX_NO_CLOCK:
-		return "tx_no_clock";
-	case SPSEC_R_TX_MALFORMED:
-		return "tx_malformed";
-	case SPSEC_R_TX_CONTROL_UNMARKED:
-		return "tx_control_unmarked";
-	case SPSEC_R_TX_INTERNAL:
-		return "tx_internal";
-	default:
-		return "unknown";
-	}
+	const ReasonInfo* r = reason_info(reason);
+	return r != nullptr ? r->name : "unknown";
 }
 
 std::string_view reason_description(std::uint32_t reason) noexcept
 {
-	switch (reason) {
-	case SPSEC_R_RX_OK:
-		return "verified and stripped";
-	case SPSEC_R_RX_CONTROL:
-		return "control-plane frame passed to the daemon";
-	case SPSEC_R_RX_PLAIN:
-		return "plaintext-allowed ID";
-	case SPSEC_R_RX_LOCAL_ECHO:
-		return "local echo of a frame sent by a local socket";
-	case SPSEC_R_RX_ERROR_FRAME:
-		return "CAN error frame";
-	case SPSEC_R_RX_DEFAULT_PASS:
-		return "unknown ID, default action pass";
-	case SPSEC_R_RX_NOT_SECURE:
-		return "participant not in Secure or Warning";
-	case SPSEC_R_RX_UNKNOWN_ID:
-		return "ID in no policy entry, default action drop";
-	case SPSEC_R_RX_CLASSIC:
-		return "classical CAN or RTR frame where a secured CAN FD frame is required";
-	case SPSEC_R_RX_BAD_LENGTH:
-		return "length below 12 or not a valid CAN FD length";
-	case SPSEC_R_RX_BAD_PAD_COUNT:
-		return "padding count larger than the frame allows";
-	case SPSEC_R_RX_BAD_PAD_BYTES:
-		return "padding bytes not all FF";
-	case SPSEC_R_RX_OUTSIDE_WINDOW:
-		return "timestamp outside the acceptance window";
-	case SPSEC_R_RX_NO_KEY:
-		return "no live key for the frame's key window";
-	case SPSEC_R_RX_BAD_TAG:
-		return "AEAD tag mismatch";
-	case SPSEC_R_RX_REPLAY:
-		return "T not newer than the last accepted frame of this ID (replay)";
-	case SPSEC_R_RX_INJECTION:
-		return "own transmit ID received from the bus";
-	case SPSEC_R_RX_NO_CLOCK:
-		return "synchronized clock not set";
-	case SPSEC_R_RX_MALFORMED:
-		return "neither a CAN nor a CAN FD frame";
-	case SPSEC_R_RX_CONTROL_INJECTION:
-		return "control-plane frame with our own source ID from the bus";
-	case SPSEC_R_RX_INTERNAL:
-		return "freshness map full or contended (fail closed)";
-	case SPSEC_R_TX_OK:
-		return "padded, stamped and sealed";
-	case SPSEC_R_TX_CONTROL:
-		return "control-plane frame from the daemon";
-	case SPSEC_R_TX_PLAIN:
-		return "plaintext-allowed ID";
-	case SPSEC_R_TX_DEFAULT_PASS:
-		return "unknown ID, default action pass";
-	case SPSEC_R_TX_NOT_SECURE:
-		return "participant not in Secure or Warning";
-	case SPSEC_R_TX_TOO_LONG:
-		return "payload longer than 54 bytes cannot be secured";
-	case SPSEC_R_TX_CLASSIC:
-		return "classical CAN frame for a secured ID";
-	case SPSEC_R_TX_NO_KEY:
-		return "no live key for the current window";
-	case SPSEC_R_TX_UNKNOWN_ID:
-		return "ID in no policy entry, default action drop";
-	case SPSEC_R_TX_NO_CLOCK:
-		return "synchronized clock not set";
-	case SPSEC_R_TX_MALFORMED:
-		return "neither a CAN nor a CAN FD frame";
-	case SPSEC_R_TX_CONTROL_UNMARKED:
-		return "control-plane frame not sent by the daemon";
-	case SPSEC_R_TX_INTERNAL:
-		return "tx map full or contended (fail closed)";
-	default:
-		return "unknown reason";
-	}
+	const ReasonInfo* r = reason_info(reason);
+	return r != nullptr ? r->help : "unknown reason";
 }
 
 }  // namespace spsec

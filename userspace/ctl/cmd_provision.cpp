@@ -47,7 +47,8 @@ constexpr const char* kProvisionHelp =
         "ID, heartbeat and Sync role. Idempotent: reads the Key IDs and settings first and\n"
         "writes only what differs. Stops at the first failure (exit 1) and reports what was\n"
         "done. The whole plan, key files included, is checked before the bus is touched;\n"
-        "--check only does that. --response-timeout MS: wait this long for each response\n"
+        "--check only does that; it refuses a plan in which two nodes' transmit-ids share a\n"
+        "secured ID. --response-timeout MS: wait this long for each response\n"
         "(default 100, the spec's; only for slow links). Format: docs/commissioning.md.\n";
 
 struct NodePlan {
@@ -59,6 +60,8 @@ struct NodePlan {
 	std::optional<KeyMaterial> seed;
 	// Configuration registers the plan sets, as wire bytes, in register order.
 	std::map<std::uint8_t, std::vector<std::uint8_t>> config;
+	// The node's transmit_ids (its spsecd.yaml): checked against the other nodes', not sent.
+	std::vector<CanId> transmit_ids;
 };
 
 struct PlanFile {
@@ -137,7 +140,8 @@ Result<PlanFile> load_plan(const std::string& path)
 	}
 	if (!root.IsMap())
 		return fail(path + ": expected a mapping with format, interface, nodes");
-	static constexpr std::string_view kTop[] = {"format", "interface", "aead", "nodes"};
+	static constexpr std::string_view kTop[] = {"format", "interface", "aead", "secured-ids",
+	                                            "nodes"};
 	if (auto r = check_keys(path, root, kTop, "plan"); !r)
 		return tl::unexpected(r.error());
 	PlanFile plan;
@@ -158,13 +162,39 @@ Result<PlanFile> load_plan(const std::string& path)
 			return fail(where(path, root["aead"]) + ": aead: " + k.error().context);
 		plan.aead = *k;
 	}
+	// A list of CAN IDs in spsecd.yaml's notation (0x181, 0x00000181).
+	auto id_list = [&](const YAML::Node& v, const char* key) -> Result<std::vector<CanId>> {
+		if (!v.IsSequence())
+			return fail(where(path, v) + ": " + key + ": expected a list of CAN IDs");
+		std::vector<CanId> out;
+		for (const auto& e : v) {
+			auto item = scalar(path, e, key);
+			if (!item)
+				return tl::unexpected(item.error());
+			auto id = parse_can_id(*item);
+			if (!id)
+				return fail(where(path, e) + ": " + key + ": " +
+				            id.error().context);
+			out.push_back(*id);
+		}
+		return out;
+	};
+	// Without secured-ids every transmit ID counts as secured for the check below.
+	std::optional<std::vector<CanId>> secured;
+	if (root["secured-ids"]) {
+		auto l = id_list(root["secured-ids"], "secured-ids");
+		if (!l)
+			return tl::unexpected(l.error());
+		secured = std::move(*l);
+	}
 	const YAML::Node nodes = root["nodes"];
 	if (!nodes || !nodes.IsSequence() || nodes.size() == 0)
 		return fail(path + ": 'nodes' is required: a list of at least one node");
 
 	static constexpr std::string_view kNode[] = {
-	        "participant-id", "address",   "provisioning-key",  "integrator-key",
-	        "seed-key",       "heartbeat", "heartbeat-monitor", "sync-role"};
+	        "participant-id",    "address",   "provisioning-key",
+	        "integrator-key",    "seed-key",  "heartbeat",
+	        "heartbeat-monitor", "sync-role", "transmit-ids"};
 	for (const auto& n : nodes) {
 		if (!n.IsMap())
 			return fail(where(path, n) + ": a node must be a mapping");
@@ -243,11 +273,35 @@ Result<PlanFile> load_plan(const std::string& path)
 				            v.error().context);
 			np.config[r] = std::move(*v);
 		}
+		if (n["transmit-ids"]) {
+			auto l = id_list(n["transmit-ids"], "transmit-ids");
+			if (!l)
+				return tl::unexpected(l.error());
+			np.transmit_ids = std::move(*l);
+		}
 		for (const auto& other : plan.nodes)
 			if (other.pp == np.pp)
 				return fail(at + ": participant-id " + std::to_string(np.pp) +
 				            " is used twice (also line " +
 				            std::to_string(other.line) + ")");
+		// Two senders of one secured ID would seal two frames under one key and nonce
+		// whenever they send in one tick (keystream reuse), and each would see the other's
+		// frames as injections of its own ID.
+		for (const CanId& id : np.transmit_ids) {
+			if (secured &&
+			    std::find(secured->begin(), secured->end(), id) == secured->end())
+				continue;
+			for (const auto& other : plan.nodes)
+				if (std::find(other.transmit_ids.begin(), other.transmit_ids.end(),
+				              id) != other.transmit_ids.end())
+					return fail(
+					        at + ": node " + std::to_string(np.pp) +
+					        " transmits secured ID " + format_can_id(id) +
+					        ", which node " + std::to_string(other.pp) +
+					        " (line " + std::to_string(other.line) +
+					        ") transmits too: two nodes must never send one "
+					        "secured ID (AEAD nonce reuse)");
+		}
 		plan.nodes.push_back(std::move(np));
 	}
 	return plan;

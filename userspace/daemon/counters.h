@@ -10,23 +10,11 @@
 #include <string>
 #include <string_view>
 
+#include "core/reasons.h"
 #include "spsec/abi.h"
 #include "spsec/result.h"
 
 namespace spsec {
-
-struct ReasonInfo {
-	std::uint32_t code;          // SPSEC_R_*
-	std::string_view name;       // stable label: "rx_ok", "rx_bad_tag", ...
-	std::string_view direction;  // "rx" or "tx"
-	bool passed;                 // true: the frame went on; false: dropped
-	std::string_view help;       // one line for humans
-};
-
-// Every defined reason code, in code order.
-[[nodiscard]] std::span<const ReasonInfo> reason_table() noexcept;
-// The entry of `code`, or nullptr for unused codes.
-[[nodiscard]] const ReasonInfo* reason_info(std::uint32_t code) noexcept;
 
 struct CounterSnapshot {
 	std::array<std::uint64_t, SPSEC_R_MAX> by_reason{};  // summed over all CPUs
@@ -39,7 +27,8 @@ struct CounterSnapshot {
 
 // "reason count" table for humans, non-zero counters only unless `all`.
 [[nodiscard]] std::string format_counters_text(const CounterSnapshot& s, bool all);
-// {"interface":"can0","counters":{"rx_ok":12,...}} with every defined reason.
+// {"interface":"can0","counters":{"rx_ok":12,...},"passes":["rx_ok",...]}: every defined
+// reason, and the names of those whose verdict is pass.
 [[nodiscard]] std::string format_counters_json(const CounterSnapshot& s, std::string_view ifname);
 // node_exporter textfile format: one spsec_frames_total sample per defined reason.
 [[nodiscard]] std::string format_prometheus(const CounterSnapshot& s, std::string_view ifname);
