@@ -245,3 +245,48 @@ TEST_CASE("a kernel receive stamp moves to CLOCK_MONOTONIC by its age", "[daemon
 	// Never before the monotonic epoch.
 	CHECK(stamp_to_monotonic(real - 3 * kMs, real, kMs, real, kMax) == kMs);
 }
+
+TEST_CASE("an authentic heartbeat that fails the window is counted with how far off it was",
+          "[daemon][time]")
+{
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 250ms, monitor: [5]}");
+	Node part(bus.clock, 5, false, "{cycle: 250ms, monitor: [1]}");
+	bus.nodes = {&sync, &part};
+	bus.start_all();
+	bus.advance(1'000, 1);
+	REQUIRE(part.state() == State::Secure);
+	// The Sync's next heartbeat reaches the participant 30 ms (300 ticks, W = 150) late.
+	canfd_frame hb{};
+	for (int i = 0; i < 300 && hb.can_id == 0; i++) {
+		bus.clock.advance_ns(kMs);
+		sync.d->run_timers();
+		part.d->run_timers();
+		for (const auto& f : sync.can->sent)
+			if (classify_control_id(f.can_id) &&
+			    classify_control_id(f.can_id)->kind == ControlKind::Heartbeat)
+				hb = f;
+		sync.can->sent.clear();
+		bus.pump();
+	}
+	REQUIRE(hb.can_id != 0);
+	bus.clock.advance_ns(30 * kMs);
+	part.can->inbox.push_back({hb, bus.clock.monotonic_ns()});
+	part.d->process_can();
+	CHECK(part.security_event("0x0000ee00"));
+	JsonValue st = part.status();
+	for (const auto& p : st.find("peers")->items()) {
+		if (p.find("pp")->as_u64() != 1u)
+			continue;
+		CHECK(p.find("window_misses")->as_u64() == 1u);
+		CHECK(p.find("window_miss_worst_us")->text() == "-30000");
+	}
+	// Garbage on a heartbeat ID is not counted: only authentic frames are samples.
+	hb.data[hb.len - 1] ^= 1;
+	part.can->inbox.push_back({hb, bus.clock.monotonic_ns()});
+	part.d->process_can();
+	st = part.status();
+	for (const auto& p : st.find("peers")->items())
+		if (p.find("pp")->as_u64() == 1u)
+			CHECK(p.find("window_misses")->as_u64() == 1u);
+}

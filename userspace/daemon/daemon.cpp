@@ -419,6 +419,11 @@ std::string Daemon::status_json()
 		} else {
 			w.key("offset_us").null();
 		}
+		w.key("window_misses").value(p.window_misses);
+		if (p.window_misses != 0)
+			w.key("window_miss_worst_us").value(p.window_miss_worst_ns / 1000);
+		else
+			w.key("window_miss_worst_us").null();
 		w.end_object();
 	}
 	w.end_array();

@@ -137,10 +137,13 @@ public:
 	//  "state_code":1,"clock_set":false,"t":0,"key_window":0,"tick_ns":100000,
 	//  "acceptance_window":150,"keys":{"seed":"0x00000001","integrator":null,...},
 	//  "peers":[{"pp":6,"state":"Secure","missing":false,"last_heartbeat_ms_ago":120,
-	//           "offset_us":-310,"offset_last_us":-420,"offset_samples":8}],
+	//           "offset_us":-310,"offset_last_us":-420,"offset_samples":8,
+	//           "window_misses":0,"window_miss_worst_us":null}],
 	//  "counters":{"rx_ok":0,...},"uptime_ms":1234}
 	// offset_us: the peer's clock against ours, the largest of the last samples (Peer), null
-	// before its first verified heartbeat; offset_last_us: the newest sample.
+	// before its first verified heartbeat; offset_last_us: the newest sample; window_misses:
+	// its authentic heartbeats that failed the window, window_miss_worst_us the sample of the
+	// one furthest off (negative: delayed; positive: its clock ahead).
 	[[nodiscard]] std::string status_json();
 
 	// Sets the participant state, publishes it to the data plane and emits a "state" event.
@@ -255,12 +258,17 @@ private:
 		// kernel receive time, ns (SyncClock::offset_ns), newest last, at most
 		// kOffsetSamples, since our clock was last set or stepped.
 		std::vector<std::int64_t> offsets;
+		// Its authentic heartbeats that failed the window since spsecd started, and the
+		// sample of the one furthest off (note_window_miss).
+		std::uint64_t window_misses = 0;
+		std::int64_t window_miss_worst_ns = 0;
 	};
 	// The offset reported per peer is the largest of the last kOffsetSamples: every delay
 	// (sender scheduling, bus, receive path) only lowers a sample, so the largest is the
 	// closest to the clocks' true offset (as NTP's minimum-delay filter).
 	static constexpr std::size_t kOffsetSamples = 8;
 	void clear_peer_offsets() noexcept;
+	void note_window_miss(const CanFrame& f, std::uint64_t rx_ns);
 	Status sm_;
 	std::optional<CommSalt> csalt_;
 	std::array<std::optional<LiveKey>, 2> live_keys_;  // by window parity

@@ -766,6 +766,28 @@ void Daemon::clear_peer_offsets() noexcept
 		p.offsets.clear();
 }
 
+// A heartbeat failed the window: was it authentic, and how far off? Opened once more with the
+// window spanning the whole 12-bit stamp period and no freshness update (the frame stays
+// rejected and reported). An authentic one is a sample like any other (stamp T minus our T at
+// its receive time): late means it was delayed (its sender stalled between stamping and
+// sending), early means that peer's clock is ahead of ours. Only counted, per peer.
+void Daemon::note_window_miss(const CanFrame& f, std::uint64_t rx_ns)
+{
+	OpenParams op;
+	op.stamp = stamp_params();
+	op.window = 2048;
+	auto h = open_heartbeat(op, f, clock_->t_at(rx_ns),
+	                        [this](std::uint64_t w) { return key_for(w); });
+	if (!h || h->pp == config_->participant_id)
+		return;
+	Peer& p = peers_[h->pp];
+	const std::int64_t off = clock_->offset_ns(h->t, rx_ns);
+	auto magnitude = [](std::int64_t v) { return v < 0 ? -v : v; };
+	p.window_misses++;
+	if (magnitude(off) > magnitude(p.window_miss_worst_ns))
+		p.window_miss_worst_ns = off;
+}
+
 void Daemon::on_heartbeat(const CanFrame& f, std::uint64_t rx_ns)
 {
 	if (!clock_->is_set() || !has_seed() ||
@@ -782,6 +804,9 @@ void Daemon::on_heartbeat(const CanFrame& f, std::uint64_t rx_ns)
 			return;  // our keys are not re-established yet
 		const bool replay = h.error().code == MsgErrc::StampRejected &&
 		                    h.error().stamp_reason == SPSEC_R_RX_REPLAY;
+		if (h.error().code == MsgErrc::StampRejected &&
+		    h.error().stamp_reason == SPSEC_R_RX_OUTSIDE_WINDOW)
+			note_window_miss(f, rx_ns);
 		security_event(replay ? event_code::kDuplicate : event_code::kDataAuthFailure,
 		               to_error(h.error(), "heartbeat").message());
 		return;
