@@ -282,11 +282,23 @@ TEST_CASE("an authentic heartbeat that fails the window is counted with how far 
 		CHECK(p.find("window_miss_worst_us")->text() == "-30000");
 	}
 	// Garbage on a heartbeat ID is not counted: only authentic frames are samples.
-	hb.data[hb.len - 1] ^= 1;
-	part.can->inbox.push_back({hb, bus.clock.monotonic_ns()});
+	canfd_frame bad = hb;
+	bad.data[bad.len - 1] ^= 1;
+	part.can->inbox.push_back({bad, bus.clock.monotonic_ns()});
 	part.d->process_can();
 	st = part.status();
 	for (const auto& p : st.find("peers")->items())
 		if (p.find("pp")->as_u64() == 1u)
 			CHECK(p.find("window_misses")->as_u64() == 1u);
+	// Late by more than half a stamp period (330 ms > 2048 ticks): still recognised.
+	bus.clock.advance_ns(300 * kMs);
+	part.can->inbox.push_back({hb, bus.clock.monotonic_ns()});
+	part.d->process_can();
+	st = part.status();
+	for (const auto& p : st.find("peers")->items()) {
+		if (p.find("pp")->as_u64() != 1u)
+			continue;
+		CHECK(p.find("window_misses")->as_u64() == 2u);
+		CHECK(p.find("window_miss_worst_us")->text() == "-330000");
+	}
 }

@@ -98,6 +98,7 @@ for n in S A B; do
 	counted=$(jq '[.peers[].window_misses] | add // 0' <<<"$st")
 	worst=$(jq -c '[.peers[] | {pp, window_misses, window_miss_worst_us}]' <<<"$st")
 	echo "# $n: heartbeats rejected outside the window: $rejected; per peer: $worst"
+	echo "# $n: longest from taking a heartbeat's T to sending it: $(jq .heartbeat.send_lag_max_us <<<"$st") us"
 	echo "# $n: state $(jq -r .state <<<"$st"), security events $(grep -c 'security event' "$VM_OUT/spsecd-$n.log")"
 	check_eq "node $n: every heartbeat rejected for the window was authentic (counted per peer)" \
 		"$rejected" "$counted"

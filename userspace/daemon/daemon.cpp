@@ -399,6 +399,7 @@ std::string Daemon::status_json()
 		w.key("last_sent_ms_ago").value((now - last_hb_sent_ns_) / 1'000'000);
 	else
 		w.key("last_sent_ms_ago").null();
+	w.key("send_lag_max_us").value(hb_send_lag_max_ns_ / 1000);
 	w.end_object();
 	w.key("peers").begin_array();
 	for (const auto& [pp, p] : peers_) {

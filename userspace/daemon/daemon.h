@@ -284,6 +284,7 @@ private:
 	std::uint64_t key_due_ = 0;
 	std::uint64_t monitor_since_ = 0;  // when peers became due (entering Secure)
 	std::uint64_t last_hb_sent_ns_ = 0;
+	std::uint64_t hb_send_lag_max_ns_ = 0;  // longest from taking a heartbeat's T to sending it
 	bool pa_pending_ = false;
 	Random16 pa_rnd_{};
 	std::uint64_t pa_sent_ns_ = 0;

@@ -504,7 +504,8 @@ void Daemon::send_heartbeat()
 {
 	if (sm_.state != State::Secure && sm_.state != State::Warning)
 		return;
-	const std::uint64_t t = clock_->now_t();
+	const std::uint64_t stamped_ns = deps_.clock->monotonic_ns();
+	const std::uint64_t t = clock_->t_at(stamped_ns);
 	Aead* k = key_for(key_window(t));
 	if (k == nullptr)
 		return;  // resumed, our own PA has not completed yet
@@ -514,7 +515,10 @@ void Daemon::send_heartbeat()
 		return;
 	}
 	last_hb_sent_ns_ = deps_.clock->monotonic_ns();
-	send_frame(*f, "the heartbeat");
+	// Everything between taking T and the frame leaving makes it late at every receiver.
+	const std::uint64_t tx_ns = send_frame(*f, "the heartbeat");
+	if (tx_ns > stamped_ns)
+		hb_send_lag_max_ns_ = std::max(hb_send_lag_max_ns_, tx_ns - stamped_ns);
 }
 
 // ---- receiving -------------------------------------------------------------------------------
@@ -767,17 +771,26 @@ void Daemon::clear_peer_offsets() noexcept
 }
 
 // A heartbeat failed the window: was it authentic, and how far off? Opened once more with the
-// window spanning the whole 12-bit stamp period and no freshness update (the frame stays
-// rejected and reported). An authentic one is a sample like any other (stamp T minus our T at
-// its receive time): late means it was delayed (its sender stalled between stamping and
-// sending), early means that peer's clock is ahead of ours. Only counted, per peer.
+// window spanning the whole 12-bit stamp period, at the T values its stamp bits allow within one
+// period (4096 ticks) either side of ours, and no freshness update (the frame stays rejected and
+// reported). An authentic one is a sample like any other (stamp T minus our T at its receive
+// time): late means it was delayed (its sender stalled between stamping and sending, or the
+// path to us did), early means that peer's clock is ahead of ours. Only counted, per peer.
 void Daemon::note_window_miss(const CanFrame& f, std::uint64_t rx_ns)
 {
+	constexpr std::uint64_t kPeriod = 4096;
 	OpenParams op;
 	op.stamp = stamp_params();
-	op.window = 2048;
-	auto h = open_heartbeat(op, f, clock_->t_at(rx_ns),
-	                        [this](std::uint64_t w) { return key_for(w); });
+	op.window = kPeriod / 2;
+	const std::uint64_t local_t = clock_->t_at(rx_ns);
+	MsgResult<Heartbeat> h = tl::unexpected(MsgError{});
+	for (std::uint64_t guess : {local_t, local_t - kPeriod, local_t + kPeriod}) {
+		if (guess > local_t + kPeriod || guess == 0)
+			continue;  // below T = 1
+		h = open_heartbeat(op, f, guess, [this](std::uint64_t w) { return key_for(w); });
+		if (h)
+			break;
+	}
 	if (!h || h->pp == config_->participant_id)
 		return;
 	Peer& p = peers_[h->pp];
