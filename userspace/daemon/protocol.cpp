@@ -649,11 +649,10 @@ void Daemon::on_pa_response(const CanFrame& f, std::uint64_t rx_ns)
 		fresh_.clear();
 	}
 	csalt_ = m->csalt;
+	const std::uint64_t handled_us = now > rx_ns ? (now - rx_ns) / 1000 : 0;
 	deps_.log->info(cat("Parameter Authentication succeeded: T = ", t,
-	                    " at the response's "
-	                    "receive time, round trip ",
-	                    rtt / 1000, " us, handled ", (now - rx_ns) / 1000,
-	                    " us after it arrived"));
+	                    " at the response's receive time, round trip ", rtt / 1000,
+	                    " us, handled ", handled_us, " us after it arrived"));
 	emit_event("pa_ok", cat("\"t\":", t, ",\"rtt_us\":", rtt / 1000));
 	update_keys();
 	if (resumed_ || sm_.state == State::Secure || sm_.state == State::Warning) {
