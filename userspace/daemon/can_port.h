@@ -22,9 +22,10 @@
 //     the driver's xmit; on vcan/vxcan the peer's netif_rx runs inside it), so the frame is
 //     handed to the driver between the monotonic reads just before and just after write();
 //     send() returns their midpoint. Kernel TX stamps (SOF_TIMESTAMPING_TX_SOFTWARE through the
-//     error queue) are not used: they exist only where a driver calls skb_tx_timestamp(), and
-//     on a real controller the frame may still wait for arbitration after that, so they would
-//     not measure the bus either (docs/architecture.md, "Time").
+//     error queue) are not used: on 6.1 vcan and vxcan do deliver them, but from inside that
+//     same synchronous write(), so they would cost an error-queue read per frame for no better
+//     time; on a real controller they are taken at the driver's xmit, before the frame waits
+//     for arbitration, so they would not measure the bus either (docs/architecture.md, "Time").
 #pragma once
 
 #include <linux/can.h>
