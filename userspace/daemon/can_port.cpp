@@ -90,13 +90,12 @@ Result<std::uint64_t> CanRawPort::send(const canfd_frame& frame)
 		before = now_ns(CLOCK_MONOTONIC);
 		w = ::write(fd_.get(), &frame, sizeof frame);
 	} while (w < 0 && errno == EINTR);
-	const std::uint64_t after = now_ns(CLOCK_MONOTONIC);
 	if (w < 0)
 		return fail_errno(errno, cat("sending CAN frame ", hex32(frame.can_id)));
 	if (static_cast<std::size_t>(w) != sizeof frame)
 		return fail(cat("short write of CAN frame ", hex32(frame.can_id)));
-	// The frame reached the driver inside write(): the middle of the call (see can_port.h).
-	return before + (after - before) / 2;
+	// The frame left inside write(): its start bounds that from below (see can_port.h).
+	return before;
 }
 
 Result<std::optional<RxFrame>> CanRawPort::receive()

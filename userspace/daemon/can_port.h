@@ -20,8 +20,11 @@
 //     0 or above kMaxStampAge is therefore not trusted and the read time is used instead.
 //   - send: Linux CAN transmits synchronously inside write() (can_send -> dev_queue_xmit ->
 //     the driver's xmit; on vcan/vxcan the peer's netif_rx runs inside it), so the frame is
-//     handed to the driver between the monotonic reads just before and just after write();
-//     send() returns their midpoint. Kernel TX stamps (SOF_TIMESTAMPING_TX_SOFTWARE through the
+//     handed to the driver after the monotonic read just before write(), which send()
+//     returns. A lower bound, not a midpoint: a response is then never stamped before its
+//     request's send time, so PA's RTT is never under-measured and its error bound of RTT/2
+//     holds even when write() itself stalls (under emulation a midpoint once came out after
+//     the response's receive stamp). Kernel TX stamps (SOF_TIMESTAMPING_TX_SOFTWARE through the
 //     error queue) are not used: on 6.1 vcan and vxcan do deliver them, but from inside that
 //     same synchronous write(), so they would cost an error-queue read per frame for no better
 //     time; on a real controller they are taken at the driver's xmit, before the frame waits
