@@ -176,7 +176,7 @@ int main(int argc, char** argv)
 					moved = true;
 					for (auto& to : bus)
 						if (to != from) {
-							to->can->inbox.push_back(f);
+							to->can->inbox.push_back({f, 0});
 							to->received++;
 						}
 				}

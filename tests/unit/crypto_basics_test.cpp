@@ -198,3 +198,14 @@ TEST_CASE("derive_key is HKDF-SHA256 with empty info and L = 32", "[crypto][hkdf
 	REQUIRE(k2);
 	CHECK_FALSE(spsec::ct_equal(k->expose(), k2->expose()));
 }
+
+TEST_CASE("prepare_crypto fetches and runs every OpenSSL algorithm, and may run again", "[crypto]")
+{
+	// spsecd calls it at start-up so that no frame pays OpenSSL's first use; it must succeed
+	// on this OpenSSL and leave the algorithms usable.
+	REQUIRE(spsec::prepare_crypto());
+	REQUIRE(spsec::prepare_crypto());
+	const spsec::Key32 k;
+	CHECK(spsec::derive_key(k, {}));
+	CHECK(spsec::Aead::create(spsec::AeadKind::ChaCha20Poly1305, k));
+}

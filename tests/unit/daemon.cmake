@@ -9,6 +9,8 @@ spsec_unit_test(test_daemon
     ${CMAKE_CURRENT_LIST_DIR}/daemon_misc_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/daemon_run_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/daemon_protocol_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/daemon_time_test.cpp
+    ${PROJECT_SOURCE_DIR}/userspace/ctl/cmd_daemon.cpp
   LIBS spsec_daemon)
 
 # bpf tier (root): `spsecctl stats`'s reader against a real pinned PERCPU_ARRAY.

@@ -38,6 +38,8 @@ struct Node {
 	std::vector<std::string> events;
 	std::uint8_t rnd_counter = 0;
 	bool connected = true;  // false: the node's frames do not reach the bus and back
+	// Runs while the node verifies a PA response (a test makes fake time pass there).
+	std::function<void()> during_pa_verify;
 	FakeClock& clock_;
 
 	Node(FakeClock& clock, int pp, bool sync, const std::string& heartbeat,
@@ -84,6 +86,12 @@ struct Node {
 			return {};
 		};
 		deps.on_event = [this](std::string_view l) { events.emplace_back(l); };
+		deps.verify_pa = [this](AeadKind a, const Key32& k, const Random16& r,
+		                        const PaResponse& m) {
+			if (during_pa_verify)
+				during_pa_verify();
+			return verify_pa_response(a, k, r, m);
+		};
 		d = std::make_unique<Daemon>(std::move(deps), dir.file("spsecd.yaml"));
 	}
 	// The daemon reports its teardown through on_event: it must go before `events`.
@@ -150,7 +158,8 @@ struct Bus {
 						tap(f);
 					for (Node* to : nodes)
 						if (to != from && to->connected)
-							to->can->inbox.push_back(f);
+							to->can->inbox.push_back(
+							        {f, clock.monotonic_ns()});
 				}
 			}
 			for (Node* n : nodes)

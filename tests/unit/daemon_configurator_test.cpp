@@ -48,7 +48,7 @@ public:
 		bus_.wire.push_back(k);
 		for (Node* n : bus_.nodes)
 			if (n->connected)
-				n->can->inbox.push_back(k);
+				n->can->inbox.push_back({k, bus_.clock.monotonic_ns()});
 		for (Node* n : bus_.nodes)
 			n->d->process_can();
 		bus_.pump();
@@ -315,7 +315,7 @@ TEST_CASE("attacks on Configurator sessions change nothing on the node", "[daemo
 				finished = f;
 		REQUIRE(finished);
 		const auto states = node.seen("state").size();
-		node.can->inbox.push_back(*finished);
+		node.can->inbox.push_back({*finished, bus.clock.monotonic_ns()});
 		node.d->process_can();
 		bus.pump();
 		CHECK(node.security_event("0x00005e02"));

@@ -81,13 +81,14 @@ TEST_CASE("the CAN receive filter passes exactly the control plane", "[daemon]")
 	FakeCanPort p;
 	canfd_frame fr{};
 	fr.can_id = CAN_EFF_FLAG | 0x02210900;
-	p.inbox.push_back(fr);
+	p.inbox.push_back({fr, 7});
 	REQUIRE(p.send(fr));
 	CHECK(p.sent.size() == 1);
 	auto got = p.receive();
 	REQUIRE(got);
 	REQUIRE(got->has_value());
-	CHECK((*got)->can_id == fr.can_id);
+	CHECK((*got)->frame.can_id == fr.can_id);
+	CHECK((*got)->rx_ns == 7u);
 	CHECK_FALSE(p.receive()->has_value());
 }
 

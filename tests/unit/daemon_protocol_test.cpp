@@ -270,7 +270,7 @@ TEST_CASE("a heartbeat with our own ID is an injection", "[daemon][protocol]")
 	for (const auto& f : bus.wire)
 		if (f.can_id == (0x80000000u | heartbeat_id(1, 2)))
 			hb = f;
-	sync.can->inbox.push_back(hb);
+	sync.can->inbox.push_back({hb, bus.clock.monotonic_ns()});
 	sync.d->process_can();
 	// A replayed frame fails freshness first (DE04h) if it was seen; the Sync never receives
 	// its own frames, so this one is fresh and names our own ID.

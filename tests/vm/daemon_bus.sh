@@ -42,6 +42,9 @@ check "A sees B's heartbeat" wait_until 30 hb_seen A 6
 check "the Sync sees A's heartbeat" wait_until 30 hb_seen S 5
 check "the wire carries heartbeats of A" grep -q ' vxAw 12..0A05##' "$LOGW"
 echo "# A status: $(spsec_status_json A | jq -c '{state,t,comm_key_windows,heartbeat,peers}')"
+for n in S A B; do # each peer's clock offset, measured from its heartbeats' stamps
+	echo "# $n: $("$SPSECCTL" status --socket "$SPSEC_DIR/$n.sock" | grep '^peer ' | tr '\n' ';')"
+done
 
 # ---- kill -9: the data plane keeps enforcing, a restarted spsecd resumes ----------------------
 kill -KILL "${SPSEC_PIDS[A]}"

@@ -8,3 +8,7 @@ spsec_vm_test(daemon_rollover SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon_rollover.s
 # continuous stream: every frame sent arrives, the restarted daemon resumes and runs its own PA.
 spsec_vm_test(daemon_restart SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon_restart.sh TIMEOUT 400
               DEPENDS spsecd spsecctl)
+# Clock accuracy at the production timing (1 Mbit/s: 100 us tick, W = 150, pa_max_rtt 20 ms):
+# every node's measured offset to each peer stays inside W/2 after PA; offsets are printed.
+spsec_vm_test(daemon_time SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon_time.sh TIMEOUT 400
+              DEPENDS spsecd spsecctl)

@@ -511,7 +511,8 @@ spsec_bus_start() {
 # PA round trip, because processes under TCG start and get scheduled slowly; sync_abort at its
 # minimum (20 s) so Sync loss shows quickly; warning_abort from SPSEC_WARNING_ABORT (default 60s);
 # further timeouts from SPSEC_TIMEOUTS_EXTRA (e.g. "response: 5s"; the test says why).
-# The product's defaults stay strict.
+# The product's defaults stay strict. A test of the production timing sets SPSEC_DATA_BITRATE
+# (1M: 100 us tick), SPSEC_WINDOW (150), SPSEC_PA_MAX_RTT (20ms) and SPSEC_HB_CYCLE.
 spsec_write_config() {
 	local ks=${SPSEC_KEY_STORE[$1]:-}
 	if [ -z "$ks" ]; then
@@ -524,16 +525,16 @@ participant_id: $2
 sync: $3
 aead: $SPSEC_AEAD
 mode: $SPSEC_MODE
-data_bitrate: 100k
-acceptance_window: 2047
-heartbeat: {cycle: 2s, monitor: [$4]}
+data_bitrate: ${SPSEC_DATA_BITRATE:-100k}
+acceptance_window: ${SPSEC_WINDOW:-2047}
+heartbeat: {cycle: ${SPSEC_HB_CYCLE:-2s}, monitor: [$4]}
 secured_ids: [$SPSEC_SECURED_IDS]
 plaintext_ids: [$SPSEC_PLAIN_IDS]
 transmit_ids: [$5]
 key_store: $ks
 control_socket: $SPSEC_DIR/$1.sock
 pin_dir: /sys/fs/bpf/spsec/vx$1
-timeouts: {pa_retry: 2s, pa_max_rtt: 2s, sync_abort: 20s, warning_abort: ${SPSEC_WARNING_ABORT:-60s}${SPSEC_TIMEOUTS_EXTRA:+, $SPSEC_TIMEOUTS_EXTRA}}
+timeouts: {pa_retry: 2s, pa_max_rtt: ${SPSEC_PA_MAX_RTT:-2s}, sync_abort: 20s, warning_abort: ${SPSEC_WARNING_ABORT:-60s}${SPSEC_TIMEOUTS_EXTRA:+, $SPSEC_TIMEOUTS_EXTRA}}
 CFG
 }
 

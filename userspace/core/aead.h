@@ -89,4 +89,12 @@ namespace detail {
 // The SPsec derivation: HKDF-SHA256 with empty info and L = 32 (spec §3).
 [[nodiscard]] Result<Key32> derive_key(const Key32& ikm, std::span<const std::uint8_t> salt);
 
+// Fetches every OpenSSL algorithm SPsec uses (HKDF, SHA-256, AES-256-GCM, ChaCha20-Poly1305) and
+// runs each once on a throwaway all-zero key, so that no later call pays OpenSSL's lazy first-use
+// cost (provider method lookup and caching: milliseconds natively, hundreds of ms under
+// emulation). spsecd calls it at start-up: that cost must never fall inside a Parameter
+// Authentication round trip or a frame's handling. Idempotent. Errors: OpenSSL cannot fetch or
+// run one of them (the error names which).
+[[nodiscard]] Result<void> prepare_crypto();
+
 }  // namespace spsec

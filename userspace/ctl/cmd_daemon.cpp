@@ -3,6 +3,7 @@
 // reading the data plane's pinned counters directly (which works while spsecd is down).
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -96,6 +97,35 @@ int parse_socket_args(int argc, char** argv, const char* cmd, const char* usage,
 
 }  // namespace
 
+std::string peer_offset_lines(const JsonValue& status)
+{
+	std::string out;
+	const JsonValue* peers = status.find("peers");
+	if (peers == nullptr)
+		return out;
+	for (const JsonValue& p : peers->items()) {
+		const JsonValue* pp = p.find("pp");
+		const JsonValue* off = p.find("offset_us");
+		if (pp == nullptr || off == nullptr || off->type() != JsonValue::Type::Number)
+			continue;
+		auto ms = [](const JsonValue* us) {
+			char buf[32];
+			std::snprintf(
+			        buf, sizeof buf, "%.2f",
+			        static_cast<double>(std::strtoll(us->text().c_str(), nullptr, 10)) /
+			                1000.0);
+			return std::string(buf);
+		};
+		out += cat("peer ", pp->text(), ": offset ", ms(off), " ms");
+		const JsonValue* last = p.find("offset_last_us");
+		const JsonValue* n = p.find("offset_samples");
+		if (last != nullptr && n != nullptr)
+			out += cat(" (last ", ms(last), " ms, ", n->text(), " heartbeats)");
+		out += "\n";
+	}
+	return out;
+}
+
 int cmd_status(int argc, char** argv)
 {
 	const char* usage = "spsecctl status [--socket PATH | --interface IF] [--json]";
@@ -127,7 +157,7 @@ int cmd_status(int argc, char** argv)
 	if (args.json)
 		std::printf("%s\n", line->c_str());
 	else
-		std::fputs(json_to_text(*v).c_str(), stdout);
+		std::fputs((json_to_text(*v) + peer_offset_lines(*v)).c_str(), stdout);
 	return 0;
 }
 

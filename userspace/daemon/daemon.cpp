@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/daemon.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 
@@ -68,6 +69,12 @@ Result<void> Daemon::start_steps()
 		log.info(cat("configuration: ", key, " is the value a Configurator wrote (",
 		             overlay_path(), ")"));
 	device_ = local_device_info();
+	// OpenSSL's first use is slow (provider lookups): pay it now, never inside a PA round trip.
+	const std::uint64_t crypto_start = deps_.clock->monotonic_ns();
+	if (auto c = prepare_crypto(); !c)
+		return c;
+	log.debug(cat("OpenSSL algorithms fetched and run once in ",
+	              (deps_.clock->monotonic_ns() - crypto_start) / 1000, " us"));
 	log.info(cat("configuration ", config_path_, ": interface ", config_->interface,
 	             ", participant ", config_->participant_id,
 	             config_->sync_role ? ", Sync role" : ""));
@@ -392,6 +399,7 @@ std::string Daemon::status_json()
 		w.key("last_sent_ms_ago").value((now - last_hb_sent_ns_) / 1'000'000);
 	else
 		w.key("last_sent_ms_ago").null();
+	w.key("send_lag_max_us").value(hb_send_lag_max_ns_ / 1000);
 	w.end_object();
 	w.key("peers").begin_array();
 	for (const auto& [pp, p] : peers_) {
@@ -402,6 +410,21 @@ std::string Daemon::status_json()
 			w.key("last_heartbeat_ms_ago").value((now - p.last_ns) / 1'000'000);
 		else
 			w.key("last_heartbeat_ms_ago").null();
+		// Its clock against ours, from the stamps of its heartbeats (daemon.h, Peer).
+		if (!p.offsets.empty()) {
+			const std::int64_t best =
+			        *std::max_element(p.offsets.begin(), p.offsets.end());
+			w.key("offset_us").value(best / 1000);
+			w.key("offset_last_us").value(p.offsets.back() / 1000);
+			w.key("offset_samples").value(static_cast<std::uint64_t>(p.offsets.size()));
+		} else {
+			w.key("offset_us").null();
+		}
+		w.key("window_misses").value(p.window_misses);
+		if (p.window_misses != 0)
+			w.key("window_miss_worst_us").value(p.window_miss_worst_ns / 1000);
+		else
+			w.key("window_miss_worst_us").null();
 		w.end_object();
 	}
 	w.end_array();

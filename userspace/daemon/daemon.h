@@ -2,7 +2,8 @@
 // Daemon: spsecd's ordered start-up, event loop, reload and teardown.
 //
 // start() runs, in order, stopping at the first failure:
-//   1. parse the config (core/config.h; a bad file names the key and line)
+//   1. parse the config (core/config.h; a bad file names the key and line), and fetch and run
+//      OpenSSL's algorithms once (prepare_crypto), so that no later frame pays their first use
 //   2. load the key store (owner-only file) and the configuration registers a Configurator
 //      wrote (register_overlay.h); without a Seed Key the node is factory-fresh: it stays in
 //      Waiting, its data plane closed, and answers only Configurator sessions
@@ -36,6 +37,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/config.h"
 #include "core/messages.h"
@@ -92,6 +94,10 @@ struct DaemonDeps {
 		}
 		return {};
 	};
+	// Verifies a PA response (verify_pa_response; tests wrap it to make fake time pass while
+	// it runs, as OpenSSL's first use once did).
+	std::function<MsgResult<void>(AeadKind, const Key32&, const Random16&, const PaResponse&)>
+	        verify_pa = verify_pa_response;
 	// Sees every event line the control socket streams (tests; empty in spsecd).
 	std::function<void(std::string_view)> on_event;
 	// Watch signals with a signalfd (off in tests that run several daemons in one process).
@@ -130,7 +136,14 @@ public:
 	// {"interface":"can0","participant_id":5,"role":"participant","state":"Waiting",
 	//  "state_code":1,"clock_set":false,"t":0,"key_window":0,"tick_ns":100000,
 	//  "acceptance_window":150,"keys":{"seed":"0x00000001","integrator":null,...},
-	//  "peers":[],"counters":{"rx_ok":0,...},"uptime_ms":1234}
+	//  "peers":[{"pp":6,"state":"Secure","missing":false,"last_heartbeat_ms_ago":120,
+	//           "offset_us":-310,"offset_last_us":-420,"offset_samples":8,
+	//           "window_misses":0,"window_miss_worst_us":null}],
+	//  "counters":{"rx_ok":0,...},"uptime_ms":1234}
+	// offset_us: the peer's clock against ours, the largest of the last samples (Peer), null
+	// before its first verified heartbeat; offset_last_us: the newest sample; window_misses:
+	// its authentic heartbeats that failed the window, window_miss_worst_us the sample of the
+	// one furthest off (negative: delayed; positive: its clock ahead).
 	[[nodiscard]] std::string status_json();
 
 	// Sets the participant state, publishes it to the data plane and emits a "state" event.
@@ -179,11 +192,14 @@ private:
 	[[nodiscard]] Result<void> resume_or_start();
 	void establish_sync();
 	void send_pa_request();
-	void send_frame(const CanFrame& f, std::string_view what);
+	// Returns when the frame went out (deps.clock ns; the port's stamp where it has one).
+	std::uint64_t send_frame(const CanFrame& f, std::string_view what);
+	// `rx_ns`: the frame's kernel receive time on deps.clock (RxFrame::rx_ns).
 	void on_pa_request(const CanFrame& f);
-	void on_pa_response(const CanFrame& f);
-	void on_sync_broadcast(const CanFrame& f);
-	void on_heartbeat(const CanFrame& f);
+	void on_pa_response(const CanFrame& f, std::uint64_t rx_ns);
+	void on_sync_broadcast(const CanFrame& f, std::uint64_t rx_ns);
+	[[nodiscard]] bool clock_behind_sync(const CanFrame& f, std::uint64_t rx_ns);
+	void on_heartbeat(const CanFrame& f, std::uint64_t rx_ns);
 	void update_keys();
 	void wipe_comm_keys();
 	void send_heartbeat();
@@ -238,7 +254,21 @@ private:
 		        0;                // deps.clock time of the last verified heartbeat, 0: none
 		std::uint8_t status = 0;  // its register 50h
 		bool missing = false;     // EF00h+pp raised and no heartbeat since
+		// Clock offset samples: T in each verified heartbeat's stamp minus our T at its
+		// kernel receive time, ns (SyncClock::offset_ns), newest last, at most
+		// kOffsetSamples, since our clock was last set or stepped.
+		std::vector<std::int64_t> offsets;
+		// Its authentic heartbeats that failed the window since spsecd started, and the
+		// sample of the one furthest off (note_window_miss).
+		std::uint64_t window_misses = 0;
+		std::int64_t window_miss_worst_ns = 0;
 	};
+	// The offset reported per peer is the largest of the last kOffsetSamples: every delay
+	// (sender scheduling, bus, receive path) only lowers a sample, so the largest is the
+	// closest to the clocks' true offset (as NTP's minimum-delay filter).
+	static constexpr std::size_t kOffsetSamples = 8;
+	void clear_peer_offsets() noexcept;
+	void note_window_miss(const CanFrame& f, std::uint64_t rx_ns);
 	Status sm_;
 	std::optional<CommSalt> csalt_;
 	std::array<std::optional<LiveKey>, 2> live_keys_;  // by window parity
@@ -254,9 +284,15 @@ private:
 	std::uint64_t key_due_ = 0;
 	std::uint64_t monitor_since_ = 0;  // when peers became due (entering Secure)
 	std::uint64_t last_hb_sent_ns_ = 0;
+	std::uint64_t hb_send_lag_max_ns_ = 0;  // longest from taking a heartbeat's T to sending it
 	bool pa_pending_ = false;
 	Random16 pa_rnd_{};
 	std::uint64_t pa_sent_ns_ = 0;
+	// From a PA that set our clock until a Sync broadcast passes the window: a broadcast that
+	// is authentic but stamped more than W ahead of our clock then shows our clock is behind
+	// and PA runs again at once (docs/threat-model.md, "Clock").
+	bool clock_probation_ = false;
+	unsigned quick_pa_count_ = 0;  // such immediate re-runs since the last in-window broadcast
 	// Resumed from a live pinned data plane: Secure on the previous daemon's clock and keys
 	// until our own PA response (participant) re-establishes them.
 	bool resumed_ = false;

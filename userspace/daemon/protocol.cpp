@@ -452,12 +452,17 @@ void Daemon::rearm_timer()
 
 // ---- sending ---------------------------------------------------------------------------------
 
-void Daemon::send_frame(const CanFrame& f, std::string_view what)
+std::uint64_t Daemon::send_frame(const CanFrame& f, std::string_view what)
 {
+	const std::uint64_t before = deps_.clock->monotonic_ns();
 	if (!can_)
-		return;
-	if (auto r = can_->send(to_kernel_frame(f)); !r)
+		return before;
+	auto r = can_->send(to_kernel_frame(f));
+	if (!r) {
 		deps_.log->warning(r.error().with_context(cat("sending ", what)).message());
+		return before;
+	}
+	return *r != 0 ? *r : before;
 }
 
 void Daemon::send_pa_request()
@@ -473,10 +478,10 @@ void Daemon::send_pa_request()
 		return;
 	}
 	pa_rnd_ = m.random;
-	pa_sent_ns_ = deps_.clock->monotonic_ns();
 	pa_pending_ = true;
+	// The round trip starts when the request went out, not when we built it.
+	pa_sent_ns_ = send_frame(encode_pa_request(m), "a PA request");
 	deps_.log->debug("Parameter Authentication request sent");
-	send_frame(encode_pa_request(m), "a PA request");
 }
 
 void Daemon::send_sync_broadcast()
@@ -499,7 +504,8 @@ void Daemon::send_heartbeat()
 {
 	if (sm_.state != State::Secure && sm_.state != State::Warning)
 		return;
-	const std::uint64_t t = clock_->now_t();
+	const std::uint64_t stamped_ns = deps_.clock->monotonic_ns();
+	const std::uint64_t t = clock_->t_at(stamped_ns);
 	Aead* k = key_for(key_window(t));
 	if (k == nullptr)
 		return;  // resumed, our own PA has not completed yet
@@ -509,7 +515,10 @@ void Daemon::send_heartbeat()
 		return;
 	}
 	last_hb_sent_ns_ = deps_.clock->monotonic_ns();
-	send_frame(*f, "the heartbeat");
+	// Everything between taking T and the frame leaving makes it late at every receiver.
+	const std::uint64_t tx_ns = send_frame(*f, "the heartbeat");
+	if (tx_ns > stamped_ns)
+		hb_send_lag_max_ns_ = std::max(hb_send_lag_max_ns_, tx_ns - stamped_ns);
 }
 
 // ---- receiving -------------------------------------------------------------------------------
@@ -526,9 +535,13 @@ void Daemon::process_can()
 		}
 		if (!*r)
 			break;
+		// The frame's time is when the kernel received it: nothing spsecd does after that
+		// (waking up, reading, verifying) may enter the clock.
+		const std::uint64_t rx_ns =
+		        (*r)->rx_ns != 0 ? (*r)->rx_ns : deps_.clock->monotonic_ns();
+		const canfd_frame& kf = (*r)->frame;
 		// CanPort gives no read size: a frame is CAN FD by its length or flag.
-		const CanFrame f =
-		        from_kernel_frame(**r, (*r)->len > 8 || ((*r)->flags & CANFD_FDF) != 0);
+		const CanFrame f = from_kernel_frame(kf, kf.len > 8 || (kf.flags & CANFD_FDF) != 0);
 		deps_.log->debug(cat("control frame ", hex32(f.can_id), " len ",
 		                     static_cast<unsigned>(f.len)));
 		auto c = classify_control_id(f.can_id);
@@ -542,13 +555,13 @@ void Daemon::process_can()
 			on_pa_request(f);
 			break;
 		case ControlKind::PaResponse:
-			on_pa_response(f);
+			on_pa_response(f, rx_ns);
 			break;
 		case ControlKind::SyncBroadcast:
-			on_sync_broadcast(f);
+			on_sync_broadcast(f, rx_ns);
 			break;
 		case ControlKind::Heartbeat:
-			on_heartbeat(f);
+			on_heartbeat(f, rx_ns);
 			break;
 		case ControlKind::ClientHello:
 		case ControlKind::ClientFinished:
@@ -591,7 +604,7 @@ void Daemon::on_pa_request(const CanFrame& f)
 	send_frame(encode_pa_response(*resp), "a PA response");
 }
 
-void Daemon::on_pa_response(const CanFrame& f)
+void Daemon::on_pa_response(const CanFrame& f, std::uint64_t rx_ns)
 {
 	if (config_->sync_role || !has_seed())
 		return;
@@ -602,9 +615,10 @@ void Daemon::on_pa_response(const CanFrame& f)
 	}
 	if (m->pp != config_->participant_id || !pa_pending_)
 		return;  // for another node, or no request outstanding (late or duplicate)
-	const std::uint64_t now = deps_.clock->monotonic_ns();
-	const std::uint64_t rtt = now - pa_sent_ns_;
-	if (auto v = verify_pa_response(config_->aead, keys_->get(KeyRole::Seed)->key, pa_rnd_, *m);
+	// The round trip from the request's send time to the response's kernel receive time;
+	// verification below takes what it takes, T is set for rx_ns.
+	const std::uint64_t rtt = rx_ns > pa_sent_ns_ ? rx_ns - pa_sent_ns_ : 0;
+	if (auto v = deps_.verify_pa(config_->aead, keys_->get(KeyRole::Seed)->key, pa_rnd_, *m);
 	    !v) {
 		// FE00h; in Waiting the state machine has nothing to do, the request is retried.
 		deps_.log->warning(to_error(v.error(), "PA response").message());
@@ -622,23 +636,28 @@ void Daemon::on_pa_response(const CanFrame& f)
 	}
 	pa_pending_ = false;
 	const std::uint64_t t = m->tim + rtt / 2 / config_->tick_ns;
-	if (auto s = clock_->set(t); !s) {
+	if (auto s = clock_->set_at(t, rx_ns); !s) {
 		deps_.log->error(s.error().message());
 		return;
 	}
+	clock_probation_ = true;
+	clear_peer_offsets();
+	const std::uint64_t now = deps_.clock->monotonic_ns();
 	if (csalt_ != m->csalt) {
 		for (auto& k : live_keys_)
 			k.reset();
 		fresh_.clear();
 	}
 	csalt_ = m->csalt;
-	deps_.log->info(cat("Parameter Authentication succeeded: T = ", t, ", round trip ",
-	                    rtt / 1000, " us"));
+	const std::uint64_t handled_us = now > rx_ns ? (now - rx_ns) / 1000 : 0;
+	deps_.log->info(cat("Parameter Authentication succeeded: T = ", t,
+	                    " at the response's receive time, round trip ", rtt / 1000,
+	                    " us, handled ", handled_us, " us after it arrived"));
 	emit_event("pa_ok", cat("\"t\":", t, ",\"rtt_us\":", rtt / 1000));
 	update_keys();
-	if (resumed_) {
-		// Taking over from the resumed state: the state stays, now on our own clock and
-		// keys.
+	if (resumed_ || sm_.state == State::Secure || sm_.state == State::Warning) {
+		// Taking over from the resumed state, or a PA run again in service because our
+		// clock was behind: the state stays, now on our own (new) clock and keys.
 		resumed_ = false;
 		pa_due_ = 0;
 		sync_deadline_ = now + ms(config_->timeouts.sync_abort);
@@ -651,7 +670,7 @@ void Daemon::on_pa_response(const CanFrame& f)
 	apply(SmEvent::SecurityEstablished);
 }
 
-void Daemon::on_sync_broadcast(const CanFrame& f)
+void Daemon::on_sync_broadcast(const CanFrame& f, std::uint64_t rx_ns)
 {
 	if (config_->sync_role || !clock_->is_set() || resumed_ || !has_seed())
 		return;
@@ -660,14 +679,21 @@ void Daemon::on_sync_broadcast(const CanFrame& f)
 	OpenParams op;
 	op.stamp = stamp_params();
 	op.window = config_->acceptance_window;
+	// Checked, and applied, at the broadcast's receive time.
 	auto b = open_sync_broadcast(
-	        op, f, clock_->now_t(), [this](std::uint64_t w) { return key_for(w); }, &fresh_);
+	        op, f, clock_->t_at(rx_ns), [this](std::uint64_t w) { return key_for(w); },
+	        &fresh_);
 	if (!b) {
+		if (clock_probation_ && b.error().code == MsgErrc::StampRejected &&
+		    clock_behind_sync(f, rx_ns))
+			return;
 		security_event(event_code::kSyncAuthFailure,
 		               to_error(b.error(), "Sync broadcast").message());
 		return;
 	}
-	auto adj = clock_->adjust(b->t);
+	clock_probation_ = false;
+	quick_pa_count_ = 0;
+	auto adj = clock_->adjust_at(b->t, rx_ns);
 	if (!adj) {
 		deps_.log->warning(adj.error().with_context("Sync broadcast").message());
 		emit_event("sync_refused", cat("\"t\":", b->t));
@@ -676,6 +702,7 @@ void Daemon::on_sync_broadcast(const CanFrame& f)
 	sync_deadline_ = deps_.clock->monotonic_ns() + ms(config_->timeouts.sync_abort);
 	const bool forward = *adj == SyncClock::Adjust::Forward;
 	if (forward) {
+		clear_peer_offsets();
 		set_state(state_);  // publishes the re-based clock
 		update_keys();
 	}
@@ -684,7 +711,96 @@ void Daemon::on_sync_broadcast(const CanFrame& f)
 	rearm_timer();
 }
 
-void Daemon::on_heartbeat(const CanFrame& f)
+// A Sync broadcast failed the window (or, 12-bit stamp wrapped, the tag) while our clock is on
+// probation after PA. Is it authentic, stamped more than W ahead of us? Then our clock is behind
+// the Sync's: run PA again now rather than wait for sync_abort. Only an authentic frame counts,
+// and only one stamped ahead: a keyless sender cannot make one (the tag), and a replayed or
+// delayed broadcast is stamped behind, never ahead. The search tries the T candidates that the
+// frame's 12 stamp bits allow within kSearchPeriods stamp periods (4096 ticks) either side of our
+// T, each with the window opened to the whole period and no freshness update; it runs at most
+// for kMaxQuickPa broadcasts until one passes the window, so garbage costs a bounded number of
+// AEAD operations and cannot start more than kMaxQuickPa PA runs in a row.
+bool Daemon::clock_behind_sync(const CanFrame& f, std::uint64_t rx_ns)
+{
+	constexpr std::int64_t kSearchPeriods = 4;
+	constexpr std::uint64_t kPeriod = 4096;  // ticks one 12-bit stamp spans
+	constexpr unsigned kMaxQuickPa = 3;
+	if (quick_pa_count_ >= kMaxQuickPa)
+		return false;
+	const std::uint64_t local_t = clock_->t_at(rx_ns);
+	OpenParams op;
+	op.stamp = stamp_params();
+	op.window = kPeriod / 2;  // every reconstruction is accepted; the tag decides
+	std::optional<SyncBroadcast> found;
+	for (std::int64_t k = -kSearchPeriods; k <= kSearchPeriods && !found; k++) {
+		const std::int64_t shift = k * static_cast<std::int64_t>(kPeriod);
+		if (shift < 0 && local_t <= static_cast<std::uint64_t>(-shift))
+			continue;
+		const std::uint64_t guess = local_t + static_cast<std::uint64_t>(shift);
+		auto b = open_sync_broadcast(op, f, guess,
+		                             [this](std::uint64_t w) { return key_for(w); });
+		if (b)
+			found = *b;
+	}
+	if (!found)
+		return false;
+	const std::int64_t ahead_ns = clock_->offset_ns(found->frame_t, rx_ns);
+	const auto w_ns = static_cast<std::int64_t>(config_->acceptance_window * config_->tick_ns);
+	if (ahead_ns <= w_ns) {
+		deps_.log->debug(cat("Sync broadcast outside the window is authentic but ",
+		                     -ahead_ns / 1000, " us behind our clock: not acted on"));
+		return false;
+	}
+	quick_pa_count_++;
+	clock_probation_ = false;
+	deps_.log->warning(cat("our clock is ", ahead_ns / 1000,
+	                       " us behind the Sync's (an authentic Sync broadcast outside the "
+	                       "window right after PA): Parameter Authentication again"));
+	emit_event("clock_behind", cat("\"behind_us\":", ahead_ns / 1000));
+	send_pa_request();
+	pa_due_ = deps_.clock->monotonic_ns() + ms(config_->timeouts.pa_retry);
+	rearm_timer();
+	return true;
+}
+
+void Daemon::clear_peer_offsets() noexcept
+{
+	for (auto& [pp, p] : peers_)
+		p.offsets.clear();
+}
+
+// A heartbeat failed the window: was it authentic, and how far off? Opened once more with the
+// window spanning the whole 12-bit stamp period, at the T values its stamp bits allow within one
+// period (4096 ticks) either side of ours, and no freshness update (the frame stays rejected and
+// reported). An authentic one is a sample like any other (stamp T minus our T at its receive
+// time): late means it was delayed (its sender stalled between stamping and sending, or the
+// path to us did), early means that peer's clock is ahead of ours. Only counted, per peer.
+void Daemon::note_window_miss(const CanFrame& f, std::uint64_t rx_ns)
+{
+	constexpr std::uint64_t kPeriod = 4096;
+	OpenParams op;
+	op.stamp = stamp_params();
+	op.window = kPeriod / 2;
+	const std::uint64_t local_t = clock_->t_at(rx_ns);
+	MsgResult<Heartbeat> h = tl::unexpected(MsgError{});
+	for (std::uint64_t guess : {local_t, local_t - kPeriod, local_t + kPeriod}) {
+		if (guess > local_t + kPeriod || guess == 0)
+			continue;  // below T = 1
+		h = open_heartbeat(op, f, guess, [this](std::uint64_t w) { return key_for(w); });
+		if (h)
+			break;
+	}
+	if (!h || h->pp == config_->participant_id)
+		return;
+	Peer& p = peers_[h->pp];
+	const std::int64_t off = clock_->offset_ns(h->t, rx_ns);
+	auto magnitude = [](std::int64_t v) { return v < 0 ? -v : v; };
+	p.window_misses++;
+	if (magnitude(off) > magnitude(p.window_miss_worst_ns))
+		p.window_miss_worst_ns = off;
+}
+
+void Daemon::on_heartbeat(const CanFrame& f, std::uint64_t rx_ns)
 {
 	if (!clock_->is_set() || !has_seed() ||
 	    (sm_.state != State::Secure && sm_.state != State::Warning))
@@ -693,12 +809,16 @@ void Daemon::on_heartbeat(const CanFrame& f)
 	op.stamp = stamp_params();
 	op.window = config_->acceptance_window;
 	auto h = open_heartbeat(
-	        op, f, clock_->now_t(), [this](std::uint64_t w) { return key_for(w); }, &fresh_);
+	        op, f, clock_->t_at(rx_ns), [this](std::uint64_t w) { return key_for(w); },
+	        &fresh_);
 	if (!h) {
 		if (resumed_)
 			return;  // our keys are not re-established yet
 		const bool replay = h.error().code == MsgErrc::StampRejected &&
 		                    h.error().stamp_reason == SPSEC_R_RX_REPLAY;
+		if (h.error().code == MsgErrc::StampRejected &&
+		    h.error().stamp_reason == SPSEC_R_RX_OUTSIDE_WINDOW)
+			note_window_miss(f, rx_ns);
 		security_event(replay ? event_code::kDuplicate : event_code::kDataAuthFailure,
 		               to_error(h.error(), "heartbeat").message());
 		return;
@@ -712,6 +832,9 @@ void Daemon::on_heartbeat(const CanFrame& f)
 	p.last_ns = deps_.clock->monotonic_ns();
 	p.status = h->status;
 	p.missing = false;
+	if (p.offsets.size() == kOffsetSamples)
+		p.offsets.erase(p.offsets.begin());
+	p.offsets.push_back(clock_->offset_ns(h->t, rx_ns));
 	if (was_missing) {
 		deps_.log->info(
 		        cat("heartbeat of participant ", static_cast<unsigned>(h->pp), " is back"));

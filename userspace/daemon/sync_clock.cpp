@@ -41,12 +41,27 @@ std::uint64_t SyncClock::mono_at(std::uint64_t t) const noexcept
 
 Result<void> SyncClock::set(std::uint64_t t)
 {
+	return set_at(t, clock_->monotonic_ns());
+}
+
+Result<void> SyncClock::set_at(std::uint64_t t, std::uint64_t at_ns)
+{
 	if (t == 0)
 		return fail("SPsec time T = 0 is invalid");
-	base_ns_ = clock_->monotonic_ns();
+	base_ns_ = at_ns;
 	base_t_ = t;
 	set_ = true;
 	return {};
+}
+
+std::int64_t SyncClock::offset_ns(std::uint64_t t, std::uint64_t at_ns) const noexcept
+{
+	if (!set_)
+		return 0;
+	// Differences first (two's complement), so neither T nor ns values need to fit an int64.
+	const auto dt = static_cast<std::int64_t>(t - base_t_);
+	const auto dns = static_cast<std::int64_t>(at_ns - base_ns_);
+	return dt * static_cast<std::int64_t>(tick_ns_) - dns;
 }
 
 Result<void> SyncClock::adopt(std::uint64_t base_ns, std::uint64_t base_t, std::uint64_t tick_ns)
@@ -64,15 +79,21 @@ Result<void> SyncClock::adopt(std::uint64_t base_ns, std::uint64_t base_t, std::
 
 Result<SyncClock::Adjust> SyncClock::adjust(std::uint64_t t)
 {
+	return adjust_at(t, clock_->monotonic_ns());
+}
+
+Result<SyncClock::Adjust> SyncClock::adjust_at(std::uint64_t t, std::uint64_t at_ns)
+{
 	if (!set_)
 		return fail("adjusting an unsynchronized clock");
-	std::uint64_t now_ns = clock_->monotonic_ns();
-	std::uint64_t cur = t_at(now_ns);
+	std::uint64_t cur = t_at(at_ns);
 	if (t == cur)
 		return Adjust::Unchanged;
 	if (t > cur) {
-		// Re-base at now: T(now) = t, and from here T keeps counting at the same tick.
-		base_ns_ = now_ns;
+		// Re-base at at_ns: T(at_ns) = t, and from there T keeps counting at the same
+		// tick. T(now) does not go backwards: t > T(at_ns) and both count from at_ns on
+		// (at_ns before base_ns_ only moves the base earlier under a larger T).
+		base_ns_ = at_ns;
 		base_t_ = t;
 		return Adjust::Forward;
 	}

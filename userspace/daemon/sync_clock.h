@@ -43,8 +43,15 @@ public:
 	// The monotonic time at which T reaches `t` (for arming timers), >= base_ns.
 	[[nodiscard]] std::uint64_t mono_at(std::uint64_t t) const noexcept;
 
-	// First synchronization (Parameter Authentication, Sync boot): T = `t` now. Errors: t == 0.
+	// First synchronization (Sync boot): T = `t` now. Errors: t == 0.
 	[[nodiscard]] Result<void> set(std::uint64_t t);
+	// First synchronization against a frame (Parameter Authentication): T = `t` at the
+	// monotonic time `at_ns` (the response's kernel receive time, <= now), so the time spent
+	// since (reading, verifying) keeps counting on the new clock. Errors: t == 0.
+	[[nodiscard]] Result<void> set_at(std::uint64_t t, std::uint64_t at_ns);
+	// How far T = `t` (a received stamp) is ahead of this clock at the monotonic time `at_ns`,
+	// in ns (negative: behind), T taken as the start of its tick. 0 when the clock is not set.
+	[[nodiscard]] std::int64_t offset_ns(std::uint64_t t, std::uint64_t at_ns) const noexcept;
 
 	// Takes over a clock a previous spsecd published (resume without a gap): T(now) continues
 	// exactly as the data plane computes it. Errors: base_t == 0, tick differs from ours.
@@ -56,6 +63,9 @@ public:
 	// Unchanged: already equal; IgnoredBehind: `t` is behind by <= 1 s and was ignored.
 	// Errors: the clock is not set; `t` is behind by more than 1 s (refused, clock unchanged).
 	[[nodiscard]] Result<Adjust> adjust(std::uint64_t t);
+	// As adjust(), with `t` valid at the monotonic time `at_ns` (the broadcast's kernel
+	// receive time) instead of now: a forward step re-bases T = `t` at `at_ns`.
+	[[nodiscard]] Result<Adjust> adjust_at(std::uint64_t t, std::uint64_t at_ns);
 
 	// Forgets the synchronization (Security Abort).
 	void reset() noexcept { set_ = false; }
