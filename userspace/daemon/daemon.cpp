@@ -148,6 +148,9 @@ Result<void> Daemon::start_steps()
 
 	ControlSocket::Options opts;
 	opts.path = config_->control_socket;
+	opts.command = [this](std::string_view cmd, const JsonValue& req, uid_t peer) {
+		return on_control_command(cmd, req, peer);
+	};
 	auto cs = ControlSocket::open(*loop_, log, opts, [this] { return status_json(); });
 	if (!cs)
 		return tl::unexpected(cs.error());
@@ -376,6 +379,21 @@ std::string Daemon::status_json()
 	if (config_ && overlay_.sync_role && (*overlay_.sync_role != 0) != config_->sync_role)
 		w.value("sync_role");
 	w.end_array();
+	w.key("hellos_refused").value(hellos_.refused());
+	w.end_object();
+	w.key("commissioning").begin_object();
+	w.key("open").value(commissioning_open());
+	if (commissioning_open())
+		w.key("remaining_s")
+		        .value((commission_until_ - deps_.clock->monotonic_ns()) / 1'000'000'000);
+	w.end_object();
+	// Security reports dropped by the one-per-code-per-second limit.
+	w.key("suppressed").begin_object();
+	w.key("total").value(reports_.suppressed_total());
+	reports_.for_each([&w](std::uint32_t key, std::uint64_t n) {
+		if (key <= 0xFFFF)
+			w.key(hex32(key)).value(n);
+	});
 	w.end_object();
 	w.key("resumed").value(resumed_);
 	w.key("csalt_set").value(csalt_.has_value());
@@ -549,22 +567,31 @@ void Daemon::on_data_plane_event(const spsec_event& e)
 	}
 	const ReasonInfo* reason = reason_info(e.reason);
 	std::string_view reason_name = reason != nullptr ? reason->name : "unknown";
-	deps_.log->warning(cat("data plane: ", type, " (", reason_name, ") CAN ID ",
-	                       hex32(e.can_id), code != 0 ? cat(", event ", hex32(code)) : ""));
-	JsonWriter w;
-	w.begin_object().key("type").value(type);
-	if (code != 0)
-		w.key("code").value(hex32(code));
-	else
-		w.key("code").null();
-	w.key("reason").value(reason_name).key("can_id").value(hex32(e.can_id));
-	w.key("frame_t").value(static_cast<std::uint64_t>(e.frame_t)).end_object();
-	std::string f = w.take();
-	emit_event("data_plane", std::string_view(f).substr(1, f.size() - 2));
+	// One report per code (per type when there is no code) per second: the data plane's own
+	// limit is per CPU, this one bounds the journal.
+	std::uint64_t suppressed = 0;
+	if (admit_report(code != 0 ? code : 0x20000u + e.type, suppressed)) {
+		deps_.log->warning(
+		        cat("data plane: ", type, " (", reason_name, ") CAN ID ", hex32(e.can_id),
+		            code != 0 ? cat(", event ", hex32(code)) : "",
+		            suppressed != 0 ? cat(" (", suppressed, " more suppressed)") : ""));
+		JsonWriter w;
+		w.begin_object().key("type").value(type);
+		if (code != 0)
+			w.key("code").value(hex32(code));
+		else
+			w.key("code").null();
+		w.key("reason").value(reason_name).key("can_id").value(hex32(e.can_id));
+		w.key("frame_t").value(static_cast<std::uint64_t>(e.frame_t));
+		w.key("suppressed").value(suppressed).end_object();
+		std::string f = w.take();
+		emit_event("data_plane", std::string_view(f).substr(1, f.size() - 2));
+	}
 	if (code != 0) {
-		// Secure -> Warning (DE03h also stops our heartbeat while in Warning).
+		// Secure -> Warning (DE03h also stops our heartbeat while in Warning). Nothing the
+		// data plane reports verified: unauthenticated input, never a Security Abort.
 		record_event_code(static_cast<std::uint16_t>(code));
-		apply(SmEvent::SecurityEvent, static_cast<std::uint16_t>(code));
+		apply(SmEvent::SecurityEvent, static_cast<std::uint16_t>(code), true);
 		rearm_timer();
 	}
 }
