@@ -585,7 +585,10 @@ TEST_CASE("the control-plane receive path does bounded work per wake-up", "[daem
 		part.can->inbox.push_back(
 		        to_kernel_frame(garbage_sync_broadcast(static_cast<std::uint8_t>(i))));
 	part.d->process_can();
-	CHECK(part.can->inbox.size() == 1000u - Daemon::kMaxFramesPerWake);
+	// A small bound (64), not the whole queue nor hundreds.
+	const std::size_t read = 1000u - part.can->inbox.size();
+	CHECK(read == static_cast<std::size_t>(Daemon::kMaxFramesPerWake));
+	CHECK(read <= 64u);
 	// The rest is read on later wake-ups (the socket stays readable).
 	while (!part.can->inbox.empty())
 		part.d->process_can();
