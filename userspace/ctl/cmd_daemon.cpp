@@ -2,8 +2,10 @@
 // spsecctl status / events / stats: talking to a running spsecd over its control socket, and
 // reading the data plane's pinned counters directly (which works while spsecd is down).
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -128,6 +130,93 @@ int cmd_status(int argc, char** argv)
 		std::printf("%s\n", line->c_str());
 	else
 		std::fputs(json_to_text(*v).c_str(), stdout);
+	return 0;
+}
+
+namespace {
+
+// "600", "600s", "10m", "1h" -> seconds; nullopt when malformed.
+std::optional<std::uint64_t> parse_window(std::string_view v)
+{
+	std::uint64_t unit = 1;
+	if (!v.empty() && (v.back() == 's' || v.back() == 'm' || v.back() == 'h')) {
+		unit = v.back() == 's' ? 1 : v.back() == 'm' ? 60 : 3600;
+		v.remove_suffix(1);
+	}
+	std::uint64_t n = 0;
+	auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+	if (v.empty() || ec != std::errc() || p != v.data() + v.size() || n > 1'000'000)
+		return std::nullopt;
+	return n * unit;
+}
+
+}  // namespace
+
+int cmd_commission(int argc, char** argv)
+{
+	const char* usage =
+	        "spsecctl commission [--socket PATH | --interface IF] (--window DURATION | "
+	        "--close)\n"
+	        "  Opens the node's commissioning window: for DURATION (e.g. 10m; at most 1h) a\n"
+	        "  Zero-Key session may install the Provisioning Key although the node holds "
+	        "keys.\n"
+	        "  It closes after that one install, at the end of DURATION, or with --close. Root "
+	        "only.";
+	std::vector<char*> rest{argv[0]};
+	std::optional<std::uint64_t> window;
+	bool close = false;
+	for (int i = 1; i < argc; i++) {
+		std::string_view a = argv[i];
+		if (a == "--window" && i + 1 < argc) {
+			window = parse_window(argv[++i]);
+			if (!window || *window == 0)
+				return usage_error(
+				        "commission",
+				        cat("--window '", argv[i],
+				            "': expected a duration such as 600s, 10m or 1h"),
+				        usage);
+		} else if (a == "--close") {
+			close = true;
+		} else {
+			rest.push_back(argv[i]);
+		}
+	}
+	SocketArgs args;
+	if (int rc = parse_socket_args(static_cast<int>(rest.size()), rest.data(), "commission",
+	                               usage, false, args);
+	    rc != 0)
+		return rc < 0 ? 0 : rc;
+	if (window.has_value() == close)
+		return usage_error("commission", "give --window DURATION or --close", usage);
+	auto fd = control_connect(args.socket, 5000);
+	if (!fd) {
+		std::fprintf(stderr, "spsecctl commission: %s\n", fd.error().message().c_str());
+		return 1;
+	}
+	const std::string req =
+	        close ? std::string("{\"cmd\":\"commission\",\"close\":true}\n")
+	              : cat("{\"cmd\":\"commission\",\"window_s\":", *window, "}\n");
+	std::string buf;
+	auto w = control_write(fd->get(), req);
+	auto line = w ? control_read_line(fd->get(), buf) : tl::unexpected(w.error());
+	if (!line) {
+		std::fprintf(stderr, "spsecctl commission: %s\n", line.error().message().c_str());
+		return 1;
+	}
+	auto v = parse_json(*line);
+	if (!v || v->find("ok") == nullptr || !v->find("ok")->as_bool().value_or(false)) {
+		const JsonValue* e = v ? v->find("error") : nullptr;
+		std::fprintf(stderr, "spsecctl commission: spsecd refused: %s\n",
+		             e != nullptr ? e->text().c_str() : line->c_str());
+		return 1;
+	}
+	if (close)
+		std::printf("commissioning window closed\n");
+	else
+		std::printf(
+		        "commissioning window open for %llu s: a Zero-Key session may now install "
+		        "the Provisioning Key once\n",
+		        static_cast<unsigned long long>(*window));
 	return 0;
 }
 

@@ -30,6 +30,7 @@ int cmd_verify_log(int argc, char** argv);
 int cmd_status(int argc, char** argv);
 int cmd_events(int argc, char** argv);
 int cmd_stats(int argc, char** argv);
+int cmd_commission(int argc, char** argv);
 
 // cmd_configure.cpp / cmd_provision.cpp: Configurator sessions (spec §5, docs/commissioning.md).
 int cmd_configure(int argc, char** argv);
