@@ -151,6 +151,8 @@ struct Bus {
 		for (int round = 0; round < 20; round++) {
 			bool moved = false;
 			for (Node* from : nodes) {
+				if (from->d->can() == nullptr)
+					continue;  // its interface is gone (no CAN socket)
 				auto sent = std::move(from->can->sent);
 				from->can->sent.clear();
 				if (!from->connected)
@@ -163,7 +165,8 @@ struct Bus {
 					if (tap)
 						tap(f);
 					for (Node* to : nodes)
-						if (to != from && to->connected)
+						if (to != from && to->connected &&
+						    to->d->can() != nullptr)
 							to->can->inbox.push_back(f);
 				}
 			}

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // spsecd as a live SPsec participant: a Sync and participants on the in-process bus of
 // daemon_bus_fixture.h. Time moves only when the test says so.
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -617,4 +621,124 @@ TEST_CASE("register_store() refers to the locked keys, it copies none", "[daemon
 		CHECK(k.material().expose()[1] == (slot == KeySlotId::Seed ? 0x01 : 0x11));
 	}
 	CHECK_FALSE(store.key(KeySlotId::Integrator).present);
+}
+
+// ---- the interface is re-created --------------------------------------------------------------
+
+namespace {
+
+// One RTM_NEWLINK/RTM_DELLINK message as the kernel sends it: nlmsghdr, ifinfomsg, IFLA_IFNAME.
+std::vector<std::uint8_t> link_message(std::uint16_t type, int ifindex, const std::string& name,
+                                       bool up)
+{
+	std::vector<std::uint8_t> m(NLMSG_LENGTH(sizeof(ifinfomsg)));
+	ifinfomsg ifi{};
+	ifi.ifi_index = ifindex;
+	ifi.ifi_flags = up ? static_cast<unsigned>(IFF_UP) : 0u;
+	std::memcpy(m.data() + NLMSG_HDRLEN, &ifi, sizeof ifi);
+	rtattr ra{};
+	ra.rta_type = IFLA_IFNAME;
+	ra.rta_len = static_cast<unsigned short>(RTA_LENGTH(name.size() + 1));
+	std::vector<std::uint8_t> a(RTA_SPACE(name.size() + 1));
+	std::memcpy(a.data(), &ra, sizeof ra);
+	std::memcpy(a.data() + RTA_LENGTH(0), name.c_str(), name.size() + 1);
+	m.insert(m.end(), a.begin(), a.end());
+	nlmsghdr h{};
+	h.nlmsg_len = static_cast<std::uint32_t>(m.size());
+	h.nlmsg_type = type;
+	std::memcpy(m.data(), &h, sizeof h);
+	return m;
+}
+
+}  // namespace
+
+TEST_CASE("rtnetlink link messages are parsed, malformed ones skipped", "[daemon][link]")
+{
+	auto del = link_message(RTM_DELLINK, 7, "can0", false);
+	auto add = link_message(RTM_NEWLINK, 9, "can0", true);
+	std::vector<std::uint8_t> both = del;
+	both.resize(NLMSG_ALIGN(both.size()));
+	both.insert(both.end(), add.begin(), add.end());
+	const auto evs = parse_link_messages(both);
+	REQUIRE(evs.size() == 2u);
+	CHECK(evs[0] == LinkEvent{LinkEvent::Kind::Removed, 7, "can0", false});
+	CHECK(evs[1] == LinkEvent{LinkEvent::Kind::Added, 9, "can0", true});
+	// Truncated anywhere: nothing read past the end, no event from the broken message.
+	for (std::size_t n = 0; n < add.size(); n++) {
+		auto part = parse_link_messages(std::span<const std::uint8_t>(add.data(), n));
+		CHECK(part.empty());
+	}
+	// A length field that claims more than the datagram holds.
+	auto bad = add;
+	nlmsghdr h{};
+	std::memcpy(&h, bad.data(), sizeof h);
+	h.nlmsg_len += 100;
+	std::memcpy(bad.data(), &h, sizeof h);
+	CHECK(parse_link_messages(bad).empty());
+}
+
+TEST_CASE("the interface is deleted and re-created: detached, then attached again",
+          "[daemon][link]")
+{
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 1s}");
+	Node part(bus.clock, 5, false, "{cycle: 1s}");
+	bus.nodes = {&sync, &part};
+	bus.start_all();
+	REQUIRE(part.state() == State::Secure);
+	CHECK(part.status().find("data_plane")->find("attached")->as_bool() == true);
+
+	part.d->on_link_events({{LinkEvent::Kind::Removed, 0, "vcan0", false}});
+	CHECK_FALSE(part.d->data_plane_attached());
+	CHECK(part.dp.calls.back() == "lost_interface");
+	CHECK(part.d->can() == nullptr);
+	REQUIRE(part.seen("data_plane_detached").size() == 1u);
+	const auto st = part.status();
+	const JsonValue* dp = st.find("data_plane");
+	CHECK(dp->find("attached")->as_bool() == false);
+	CHECK(dp->find("detaches")->as_u64() == 1u);
+	CHECK(part.log_lines("data plane detached") == 1u);
+	// Without the device nothing is sent; the state and keys are kept for the return.
+	bus.advance(2000);
+	CHECK(part.state() == State::Secure);
+
+	// Another interface coming and going is none of its business.
+	part.d->on_link_events({{LinkEvent::Kind::Added, 12, "vcan1", true}});
+	CHECK_FALSE(part.d->data_plane_attached());
+
+	// It returns (new ifindex) but the first attach fails: retried at the next event.
+	part.dp.fail_reattach = true;
+	part.d->on_link_events({{LinkEvent::Kind::Added, 13, "vcan0", false}});
+	CHECK_FALSE(part.d->data_plane_attached());
+	part.dp.fail_reattach = false;
+	bus.clock.advance_ns(5 * kMs);
+	part.d->on_link_events({{LinkEvent::Kind::Added, 13, "vcan0", true}});
+	CHECK(part.d->data_plane_attached());
+	CHECK(part.dp.calls.back() == "reattach vcan0");
+	REQUIRE(part.d->can() != nullptr);
+	const auto att = part.seen("data_plane_attached");
+	REQUIRE(att.size() == 1u);
+	CHECK(att[0].find("detached_ms")->as_u64() == 2005u);
+	CHECK(part.status().find("data_plane")->find("attached")->as_bool() == true);
+	// The new CAN socket is in use: heartbeats go out again.
+	const std::size_t hb = part.can->sent.size();
+	bus.advance(2000);
+	CHECK(bus.count(heartbeat_id(5, 0x02)) > 0u);
+	(void)hb;
+	// A flag change of the re-attached device changes nothing.
+	part.d->on_link_events({{LinkEvent::Kind::Added, 13, "vcan0", false}});
+	CHECK(part.seen("data_plane_attached").size() == 1u);
+}
+
+TEST_CASE("a re-creation seen only as a new ifindex is a detach and a re-attach", "[daemon][link]")
+{
+	Bus bus;
+	Node part(bus.clock, 5, false, "{cycle: 'off'}");
+	bus.nodes = {&part};
+	bus.start_all();
+	// Event overflow lost the DELLINK: the NEWLINK carries another ifindex than ours.
+	part.d->on_link_events({{LinkEvent::Kind::Added, 4242, "vcan0", true}});
+	CHECK(part.seen("data_plane_detached").size() == 1u);
+	CHECK(part.seen("data_plane_attached").size() == 1u);
+	CHECK(part.d->data_plane_attached());
 }

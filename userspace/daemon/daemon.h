@@ -48,6 +48,7 @@
 #include "daemon/data_plane_port.h"
 #include "daemon/event_loop.h"
 #include "daemon/key_store.h"
+#include "daemon/link_watch.h"
 #include "daemon/logger.h"
 #include "daemon/rate_limit.h"
 #include "daemon/register_overlay.h"
@@ -97,6 +98,9 @@ struct DaemonDeps {
 	std::function<void(std::string_view)> on_event;
 	// Watch signals with a signalfd (off in tests that run several daemons in one process).
 	bool handle_signals = true;
+	// Opens the link-event source (open_rtnetlink_link_watch in spsecd; empty: no watch,
+	// tests call Daemon::on_link_events themselves).
+	std::function<Result<std::unique_ptr<LinkSource>>()> open_link_watch;
 };
 
 // "NotSet", "Waiting", "Secure", "Warning", "Configuration", "Shutdown".
@@ -152,6 +156,13 @@ public:
 	// Reads and handles every pending control-plane frame (the CAN socket's handler; tests
 	// with a FakeCanPort call it after queueing frames).
 	void process_can();
+	// The interface vanished or came back (the link watch's handler). Gone: the data plane is
+	// reported detached (log, event "data_plane_detached", status "data_plane.attached":
+	// false) and the CAN socket closed. Back under the same name: the loaded programs are
+	// attached again on the same pinned maps, the CAN socket reopened, "data_plane_attached"
+	// with the gap. A failed re-attach is retried at the link's next event.
+	void on_link_events(const std::vector<LinkEvent>& events);
+	[[nodiscard]] bool data_plane_attached() const noexcept { return attached_; }
 	// The register map as a Configurator sees it now (keys from the key store, configuration
 	// registers from the YAML with the written ones over it, live status and last event).
 	[[nodiscard]] RegisterStore register_store() const;
@@ -192,6 +203,10 @@ private:
 	[[nodiscard]] Result<void> publish_state();
 	void on_signal();
 	void on_can();
+	[[nodiscard]] Result<void> open_can_socket();
+	void close_can_socket() noexcept;
+	void on_links();
+	void recheck_link();
 	// Protocol (protocol.cpp).
 	void apply(SmEvent ev, std::uint16_t code = 0, bool unauthenticated = false);
 	// Records a security event (register 51h), reports it (log line and event, at most one
@@ -252,6 +267,12 @@ private:
 	std::optional<KeyStore> keys_;
 	std::optional<EventLoop> loop_;
 	std::unique_ptr<CanPort> can_;
+	EventLoop::SourceId can_source_ = 0;
+	std::unique_ptr<LinkSource> links_;
+	int ifindex_ = 0;       // of the interface the data plane is attached to
+	bool attached_ = true;  // false from the interface's removal to the re-attach
+	std::uint64_t detached_at_ = 0;
+	std::uint64_t detaches_ = 0;
 	Fd signal_fd_;
 	std::optional<ClockJumpWatch> clock_jump_;
 	std::optional<Timer> persist_timer_;
