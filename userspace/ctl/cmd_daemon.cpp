@@ -10,6 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include <bpf/libbpf.h>
+#include <net/if.h>
+
 #include "ctl/commands.h"
 #include "daemon/atomic_file.h"
 #include "daemon/control_socket.h"
@@ -134,6 +137,22 @@ int cmd_status(int argc, char** argv)
 }
 
 namespace {
+
+// Both spsec filters (handle 1, priority 1: TcAttachment) on the interface's clsact hooks. A
+// re-created interface has none until spsecd attaches again; this works while spsecd is down.
+bool data_plane_attached(const std::string& ifname)
+{
+	const unsigned idx = ::if_nametoindex(ifname.c_str());
+	if (idx == 0)
+		return false;
+	for (bpf_tc_attach_point p : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(idx), .attach_point = p);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
+		if (bpf_tc_query(&hook, &opts) != 0)
+			return false;
+	}
+	return true;
+}
 
 // "600", "600s", "10m", "1h" -> seconds; nullopt when malformed.
 std::optional<std::uint64_t> parse_window(std::string_view v)
@@ -306,8 +325,12 @@ int cmd_stats(int argc, char** argv)
 		std::fprintf(stderr, "spsecctl stats: %s\n", snap.error().message().c_str());
 		return 1;
 	}
+	const bool attached = data_plane_attached(iface);
 	if (!prom.empty()) {
-		auto w = write_file_atomic(prom, format_prometheus(*snap, iface), 0644);
+		auto w = write_file_atomic(prom,
+		                           format_prometheus(*snap, iface) +
+		                                   format_prometheus_attached(iface, attached),
+		                           0644);
 		if (!w) {
 			std::fprintf(stderr, "spsecctl stats: %s\n", w.error().message().c_str());
 			return 1;
@@ -319,6 +342,11 @@ int cmd_stats(int argc, char** argv)
 		std::printf("%s\n", format_counters_json(*snap, iface).c_str());
 	else
 		std::fputs(format_counters_text(*snap, all).c_str(), stdout);
+	if (!attached)
+		std::fprintf(stderr,
+		             "spsecctl stats: warning: the spsec tc filters are not attached to %s "
+		             "(interface gone or re-created?)\n",
+		             iface.c_str());
 	return 0;
 }
 
