@@ -8,3 +8,7 @@ spsec_vm_test(daemon_rollover SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon_rollover.s
 # continuous stream: every frame sent arrives, the restarted daemon resumes and runs its own PA.
 spsec_vm_test(daemon_restart SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon_restart.sh TIMEOUT 400
               DEPENDS spsecd spsecctl)
+# The CAN interface deleted and re-created under live traffic and an attacker: detached, then
+# re-attached on the same pinned maps; forged/clear frames only inside the measured gap.
+spsec_vm_test(daemon_relink SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon_relink.sh TIMEOUT 400
+              DEPENDS spsecd spsecctl)
