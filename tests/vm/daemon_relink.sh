@@ -17,8 +17,7 @@ SPSEC_SECURED_IDS="0x123, 0x124"
 FORGED=0BAD0BAD0BAD0BAD # the attacker's plain 0x123 payload
 CLEAR=C1EAC1EAC1EAC1EA  # B's application's plain 0x124 payload (ciphertext on the wire)
 LOGO=$VM_OUT/relink-wire.log
-LOGB1=$VM_OUT/relink-appB-before.log
-LOGB2=$VM_OUT/relink-appB-after.log
+LOGB=$VM_OUT/relink-appB.log # B's applications' view (candump on "any": it survives the device)
 
 require_built "$SPSECD" "$SPSECCTL"
 check "nodes S A B O in namespaces, joined by can-gw" spsec_bus_up S A B O || vm_finish
@@ -39,7 +38,9 @@ check_eq "B reports its data plane attached" true "$(spsec_status_field B data_p
 check_eq "the attached gauge is 1" 1 "$(gauge_in_nsB)"
 
 start_candump -n nsO vxO "$LOGO" || not_ok "candump on the observer O"
-start_candump -n nsB vxB "$LOGB1" || not_ok "candump on B"
+# Bound to any interface: a socket bound to vxB would end with it (ENETDOWN, ENODEV).
+ip netns exec nsB candump -L any >"$LOGB" 2>&1 &
+DUMP_B=$!
 # Live traffic: A -> B secured, B's application -> bus secured, the attacker's forgeries.
 ip netns exec nsA cangen vxA -f -I 123 -L 8 -D i -g 20 -i &
 PID_A=$!
@@ -49,8 +50,8 @@ PID_O=$!
 # when its interface disappears).
 (while :; do ip netns exec nsB cangen vxB -f -I 124 -L 8 -D "$CLEAR" -g 10 -i 2>/dev/null; vm_nap 0.05; done) &
 PID_B=$!
-check "B's application receives A's secured frames" wait_until 30 grep -q ' vxB 123##.' "$LOGB1"
-check_eq "no forged frame reached B before the re-creation" 0 "$(grep -c "##.$FORGED" "$LOGB1")"
+check "B's application receives A's secured frames" wait_until 30 grep -q ' vxB 123##.' "$LOGB"
+check_eq "no forged frame reached B before the re-creation" 0 "$(grep -c "##.$FORGED" "$LOGB")"
 
 # ---- delete ----------------------------------------------------------------------------------
 ip -n nsB link del vxB
@@ -61,7 +62,6 @@ check "B keeps its state while detached" state_kept
 
 # ---- re-create, as a driver does: the device appears down, joins the bus, then goes up -------
 ip link add dev vxB netns nsB mtu 72 type vxcan peer name vxBw netns W mtu 72
-start_candump -n nsB vxB "$LOGB2" || not_ok "candump on the new vxB"
 ip netns exec W sh -c 'for d in vxSw vxAw vxOw; do
 	cangw -A -s vxBw -d $d -X -i && cangw -A -s vxBw -d $d -i &&
 	cangw -A -s $d -d vxBw -X -i && cangw -A -s $d -d vxBw -i; done'
@@ -75,17 +75,19 @@ echo "# B: $(spsec_status_json B | jq -c '{state,data_plane}')"
 
 # Traffic after the re-attach: A's frames reach B again under the same keys; B's own go out
 # secured.
-check "A's secured frames reach B's application again" wait_until 60 bash -c "[ \$(grep -c ' vxB 123##.' '$LOGB2') -ge 20 ]"
+after() { awk -v t="$T_ATT" '{ s = $1; gsub(/[().]/, "", s); if (s + 0 > t + 0) print }' "$1"; }
+a_frames_after() { [ "$(after "$LOGB" | grep -c ' vxB 123##.')" -ge 20 ]; }
+check "A's secured frames reach B's application again" wait_until 60 a_frames_after
 check "B's 0x124 frames are on the wire after the re-attach" wait_until 60 bash -c "[ \$(awk -v t=$T_ATT '{ gsub(/[().]/, \"\", \$1); if (\$1 + 0 > t + 0) print }' '$LOGO' | grep -c ' vxO 124##') -ge 20 ]"
 pkill -P "$PID_B" 2>/dev/null # B's current cangen (a child of that loop, by its parent's PID)
-kill "$PID_A" "$PID_O" "$PID_B" 2>/dev/null
-wait "$PID_A" "$PID_O" 2>/dev/null
+kill "$PID_A" "$PID_O" "$PID_B" "$DUMP_B" 2>/dev/null
+wait "$PID_A" "$PID_O" "$DUMP_B" 2>/dev/null
 
 # ---- the count ---------------------------------------------------------------------------------
 # Timestamps (us) of the violations: forged frames B's applications received, and B's 0x124
 # frames on the wire in clear (the plain payload, unstamped).
 times() { grep "$2" "$1" | sed 's/^(\([0-9]*\)\.\([0-9]*\)).*/\1\2/'; }
-mapfile -t FORGED_T < <(times "$LOGB2" "##.$FORGED\$")
+mapfile -t FORGED_T < <(times "$LOGB" "##.$FORGED\$")
 mapfile -t CLEAR_T < <(times "$LOGO" " vxO 124##.$CLEAR\$")
 late=0
 for t in "${FORGED_T[@]}" "${CLEAR_T[@]}"; do
@@ -95,8 +97,15 @@ gap_ms=$(((T_ATT - T_UP) / 1000))
 echo "# re-attach gap: device up -> attach observed by the test <= ${gap_ms} ms;" \
 	"spsecd: $(grep -o 'attached again after [0-9]* ms' "$VM_OUT/spsecd-B.log" | tail -1) (from the removal)"
 echo "# in the gap: ${#FORGED_T[@]} forged frame(s) delivered, ${#CLEAR_T[@]} frame(s) of 0x124 in clear"
+# The data's view of the gap: B's first frame on the wire after the device went up.
+first=$(awk -v t="$T_UP" '{ s = $1; gsub(/[().]/, "", s); if (s + 0 > t + 0 && $3 ~ /^124##/) { print s, $3; exit } }' "$LOGO")
+if [ -n "$first" ]; then
+	echo "# B's first frame on the wire after the device went up: +$(((${first%% *} - T_UP) / 1000)) ms," \
+		"$([[ ${first#* } == "124##"?"$CLEAR" ]] && echo "IN CLEAR" || echo "stamped")"
+fi
 check_eq "no forged frame delivered and nothing in clear outside the re-attach gap" 0 "$late"
-check_eq "no forged frame reached B's applications before the deletion" 0 "$(grep -c "##.$FORGED" "$LOGB1")"
+check_eq "no forged frame reached B's applications outside the gap" 0 \
+	"$(after "$LOGB" | grep -c "##.$FORGED")"
 check_eq "no 0x124 frame in clear on the wire before the deletion" 0 \
 	"$(awk -v t="$T_UP" '{ gsub(/[().]/, "", $1); if ($1 + 0 < t + 0) print }' "$LOGO" | grep -c " vxO 124##.$CLEAR\$")"
 check "B is Secure or Warning (state kept, nothing aborted)" state_kept
