@@ -5,14 +5,39 @@
 # bounded time. Exits non-zero on any failure. A tier that cannot run prints SKIP and the reason;
 # under CI=true a skipped tier fails the run, because CI machines can run every tier.
 #
-# usage: scripts/test.sh [--quick]   (--quick: no sanitizer build, no fuzzing)
+# usage: scripts/test.sh [--quick] [--repeat N] [--tier T]...
+#   --quick      no sanitizer build, no fuzzing
+#   --repeat N   run each test of the tiers up to N times, stopping at its first failure (ctest
+#                --repeat until-fail:N): hunts flaky tests, e.g. `--repeat 5 --tier vm`
+#   --tier T     run only tier T (unit, unit-asan, bpf, vm, fuzz; repeatable); build and format
+#                check always run
+# SPSEC_TEST_SEED=N replays the random input of the vm tier and the fuzzers (each prints its seed).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${SPSEC_BUILD_DIR:-$ROOT/build}
 ASAN_BUILD=${SPSEC_ASAN_BUILD_DIR:-$ROOT/build-asan}
 FUZZ_BUILD=${SPSEC_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 QUICK=0
-[ "${1:-}" = "--quick" ] && QUICK=1
+REPEAT=1
+TIERS=""
+usage() { sed -n '/^# usage:/,/^# SPSEC_TEST_SEED/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) QUICK=1 && shift ;;
+	--repeat)
+		[[ ${2:-} =~ ^[1-9][0-9]{0,3}$ ]] || { echo "test: --repeat needs a count 1..9999, got '${2:-}'" >&2 && usage; }
+		REPEAT=$2 && shift 2
+		;;
+	--tier)
+		case ${2:-} in
+		unit | unit-asan | bpf | vm | fuzz) TIERS+=" $2 " && shift 2 ;;
+		*) echo "test: --tier needs one of unit, unit-asan, bpf, vm, fuzz, got '${2:-}'" >&2 && usage ;;
+		esac
+		;;
+	*) echo "test: unknown argument '$1'" >&2 && usage ;;
+	esac
+done
+wanted() { [ -z "$TIERS" ] || [[ $TIERS == *" $1 "* ]]; } # wanted <tier>
 JOBS=$(nproc)
 
 declare -A RESULT
@@ -47,10 +72,12 @@ step "clang-format"
 if "$ROOT/scripts/check-format.sh"; then record format PASS; else record format FAIL; fi
 
 run_tier() { # run_tier <label> <build dir> <step name>
-	local label=$1 dir=$2 name=$3 log
+	local label=$1 dir=$2 name=$3 log repeat=()
+	wanted "$name" || return 0
+	[ "$REPEAT" -gt 1 ] && repeat=(--repeat "until-fail:$REPEAT")
 	log=$(mktemp)
-	step "tier $name"
-	ctest --test-dir "$dir" -L "^$label\$" --output-on-failure -j "$4" 2>&1 | tee "$log"
+	step "tier $name${repeat[*]:+ (${repeat[*]})}"
+	ctest --test-dir "$dir" -L "^$label\$" --output-on-failure -j "$4" "${repeat[@]}" 2>&1 | tee "$log"
 	local rc=${PIPESTATUS[0]}
 	if grep -q 'No tests were found' "$log"; then
 		record "$name" FAIL "no tests"
@@ -66,7 +93,7 @@ run_tier() { # run_tier <label> <build dir> <step name>
 
 run_tier unit "$BUILD" unit "$JOBS"
 
-if [ "$QUICK" = 0 ]; then
+if [ "$QUICK" = 0 ] && wanted unit-asan; then
 	step "build with ASan+UBSan ($ASAN_BUILD)"
 	if cmake -S "$ROOT" -B "$ASAN_BUILD" -G Ninja -DSPSEC_WERROR=ON -DSPSEC_ASAN=ON \
 		-DSPSEC_UBSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null &&
@@ -80,7 +107,7 @@ fi
 run_tier bpf "$BUILD" bpf 1
 run_tier vm "$BUILD" vm 1
 
-if [ "$QUICK" = 0 ]; then
+if [ "$QUICK" = 0 ] && wanted fuzz; then
 	step "fuzz (bounded)"
 	if "$ROOT/scripts/fuzz.sh" "$FUZZ_BUILD" "${SPSEC_FUZZ_SECONDS:-20}"; then
 		record fuzz PASS

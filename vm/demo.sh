@@ -219,9 +219,14 @@ fi
 
 # ---- 3. forgery -------------------------------------------------------------------------------
 phase_begin forgery "3. forgery: the attacker injects frames it made up (random lengths and data)"
-for id in 123 124 1A0 1B0; do ip netns exec nsX cangen vxX -f -n 50 -g 0 -I "$id" -L r -D r; done
-ip netns exec nsX cangen vxX -n 20 -g 0 -I 1A0 -L 8 -D r # classic frames of a secured ID
-ip netns exec nsX cangen vxX -f -n 20 -g 0 -I 555 -L r -D r # an ID nobody configured
+# Random lengths and data from the seeded generator (tests/vm/lib.sh gen_frames), sent in order.
+FORGED=$VM_OUT/demo-forged.log
+: >"$FORGED"
+for id in 123 124 1A0 1B0; do gen_frames "$FORGED.1" 50 "$id" && cat "$FORGED.1" >>"$FORGED"; done
+gen_frames -c -L 8 "$FORGED.1" 20 1A0 && cat "$FORGED.1" >>"$FORGED" # classic, of a secured ID
+gen_frames "$FORGED.1" 20 555 && cat "$FORGED.1" >>"$FORGED"          # an ID nobody configured
+rm -f "$FORGED.1"
+play_frames -n nsX vxX "$FORGED"
 phase_end
 spsec_check_books forgery "$ACCT"
 check_eq "forgery: 240 frames forged" 240 "$ATTACK"

@@ -26,11 +26,13 @@ require_built "$SPSECD" "$SPSECCTL"
 check "can-gw in W joins the five namespaces" spsec_bus_up "${NODES[@]}" || vm_finish
 rm -rf /var/lib/spsec/vx?.t /var/lib/spsec/vx?.csalt /var/lib/spsec/vx?.registers /var/lib/spsec/vxF
 
-# ---- keys: random, in key files (0600) ---------------------------------------------------------
-hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
+# ---- keys: random (seeded, tests/vm/lib.sh rand_hex), in key files (0600) ------------------------
 key_file() { # key_file <file> <role> <id>
+	local key salt
+	rand_hex key 32
+	rand_hex salt 8
 	(umask 077 && printf 'format = 1\n%s.key = %s\n%s.salt = %s\n%s.id = %s\n' \
-		"$2" "$(hex 32)" "$2" "$(hex 8)" "$2" "$3" >"$1")
+		"$2" "$key" "$2" "$salt" "$2" "$3" >"$1")
 }
 key_store() { # key_store <out> <key file>...: one store holding the keys of the files
 	(umask 077 && { echo "format = 1" && grep -hv '^format' "${@:2}"; } >"$1")

@@ -37,6 +37,7 @@ not_ok() { # not_ok <description> [detail lines...]
 	shift
 	local d
 	for d in "$@"; do echo "#   $d"; done
+	echo "#   random input: SPSEC_TEST_SEED=$VM_SEED reproduces it"
 }
 
 # check <description> <command...>: ok when the command succeeds. The command runs in a subshell
@@ -94,6 +95,93 @@ vm_cleanup() { # stops the candumps still running
 	local p
 	for p in "${VM_CANDUMP_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	VM_CANDUMP_PIDS=()
+}
+
+# ---- reproducible random input ------------------------------------------------------------------
+# Every random choice a test makes comes from bash's RANDOM, seeded with VM_SEED: SPSEC_TEST_SEED
+# when set (vm/run.sh passes SPSEC_* into the guest), else a fresh seed. The seed is printed at
+# the start and with every failed check, so `SPSEC_TEST_SEED=N ctest -R vm_x` replays the same
+# frames (the timing of the VM still differs from run to run). Bash reseeds RANDOM in every
+# subshell, so a background subshell that draws numbers calls vm_seed_subshell first, and
+# helpers that draw return their results in variables, never through $(...). cangen's random
+# modes (-I r, -L r, -D r) seed from the clock: tests make random frames with gen_frames and send
+# them with play_frames instead.
+if [ -n "${SPSEC_TEST_SEED:-}" ]; then
+	[[ $SPSEC_TEST_SEED =~ ^[0-9]{1,9}$ ]] || {
+		echo "vm: SPSEC_TEST_SEED must be a decimal number below 10^9, got '$SPSEC_TEST_SEED'" >&2
+		exit 1
+	}
+	VM_SEED=$((10#$SPSEC_TEST_SEED))
+else
+	VM_SEED=$((SRANDOM % 1000000000))
+fi
+RANDOM=$VM_SEED
+echo "# random input: seed $VM_SEED (SPSEC_TEST_SEED=$VM_SEED reproduces it)"
+
+vm_seed_subshell() { RANDOM=$((VM_SEED + ${1:-1})); } # vm_seed_subshell <n>: distinct per subshell
+
+rand_hex() { # rand_hex <var> <bytes>: <bytes> random bytes as upper-case hex, into <var>
+	local -n _rh_out=$1
+	local i b
+	_rh_out=""
+	for ((i = 0; i < $2; i++)); do
+		printf -v b '%02X' $((RANDOM & 255))
+		_rh_out+=$b
+	done
+}
+
+VM_FD_LENS=(0 1 2 3 4 5 6 7 8 12 16 20 24 32 48 64)
+
+# gen_frames [-c] [-L <len>] [-X <id>,...] <log> <count> <id>...
+# Writes <count> random frames in candump -L form (interface "gen") to <log>: each frame's ID is
+# drawn from the <id> list, where "r" is a random standard (11-bit) ID that is none of the -X IDs;
+# the length is a random CAN FD length (-c: classic, 0..8) unless -L sets it; data are random.
+# Send them with play_frames; the log is the exact record of what was sent.
+gen_frames() {
+	local classic=0 len="" exclude=","
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-c) classic=1 && shift ;;
+		-L) len=$2 && shift 2 ;;
+		-X) exclude=",${2^^}," && shift 2 ;;
+		*) break ;;
+		esac
+	done
+	local log=$1 count=$2 i id n data
+	shift 2
+	local ids=("$@")
+	: >"$log" || return 1
+	for ((i = 0; i < count; i++)); do
+		id=${ids[RANDOM % ${#ids[@]}]}
+		if [ "$id" = r ]; then
+			printf -v id '%03X' $((RANDOM & 0x7FF))
+			while [[ $exclude == *",$id,"* ]]; do printf -v id '%03X' $((RANDOM & 0x7FF)); done
+		fi
+		if [ -n "$len" ]; then
+			n=$len
+		elif [ "$classic" = 1 ]; then
+			n=$((RANDOM % 9))
+		else
+			n=${VM_FD_LENS[RANDOM % ${#VM_FD_LENS[@]}]}
+		fi
+		rand_hex data "$n"
+		# 8 classic bytes starting 5E17 would read as a sentinel (is_sentinel): draw again
+		while [ "$classic" = 1 ] && [[ $data == 5E17* ]]; do rand_hex data "$n"; done
+		if [ "$classic" = 1 ]; then
+			echo "(0.000000) gen $id#$data"
+		else
+			echo "(0.000000) gen $id##0$data"
+		fi
+	done >>"$log"
+}
+
+play_frames() { # play_frames [-n NS] <ifname> <log>: sends gen_frames' frames on <ifname>, in order
+	local ns=""
+	if [ "$1" = -n ]; then
+		ns=$2
+		shift 2
+	fi
+	_vm_ns "$ns" canplayer -t -I "$2" "$1=gen"
 }
 
 # ---- waiting without sleep(1) ----------------------------------------------------------------

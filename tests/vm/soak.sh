@@ -56,34 +56,39 @@ spsec_snap start "${NODES[@]}" || not_ok "counters readable"
 X0=$(spsec_x_tx)
 
 attacker() { # random attacks until the deadline (a background subshell; counts in the kernel)
-	local ids=(1A0 1B0 1C0 555 00012345) own=(1A0 1B0 1C0) f data ext
-	local kind names=(forge tamper replay spoof)
+	local ids=(1A0 1B0 1C0 555 00012345) own=(1A0 1B0 1C0) f data b n
+	local kind names=(forge tamper replay spoof) gen=$SPSEC_DIR/attack.log
+	vm_seed_subshell 1
 	while [ "${EPOCHREALTIME/./}" -lt "$1" ]; do
 		kind=$((RANDOM % 4))
 		echo "${names[kind]}" >>"$VM_OUT/soak-attacks.log"
 		case $kind in
 		0)
-			f=${ids[RANDOM % 5]}
-			ext=()
-			[ ${#f} = 8 ] && ext=(-e) # a 29-bit ID
-			ip netns exec nsX cangen vxX -f "${ext[@]}" -n $((1 + RANDOM % 50)) -g 1 \
-				-I "$f" -L r -D r
+			gen_frames "$gen" $((1 + RANDOM % 50)) "${ids[RANDOM % 5]}"
+			cat "$gen" >>"$VM_OUT/soak-attack-frames.log"
+			play_frames -n nsX vxX "$gen"
 			;;
 		1)
 			f=$(tail -n 10 "$PROBE" | grep "$DATA_RE" | tail -n 1 | cut -d' ' -f3)
 			data=${f#*##?}
-			[ -n "$data" ] && ip netns exec nsX cansend vxX \
-				"${f%%#*}##1$(printf '%02X' $((16#${data:0:2} ^ (1 << (RANDOM % 8)))))${data:2}"
+			# RANDOM is read here, in this shell: inside $(...) or a pipeline bash reseeds it
+			b=$((RANDOM % 8))
+			if [ -n "$data" ]; then
+				printf -v b '%02X' $((16#${data:0:2} ^ (1 << b)))
+				ip netns exec nsX cansend vxX "${f%%#*}##1$b${data:2}"
+			fi
 			;;
 		2)
-			tail -n 100 "$PROBE" | grep "$DATA_RE" | tail -n $((1 + RANDOM % 30)) \
+			n=$((1 + RANDOM % 30))
+			tail -n 100 "$PROBE" | grep "$DATA_RE" | tail -n "$n" \
 				>"$SPSEC_DIR/replay.log"
 			ip netns exec nsX canplayer -t -I "$SPSEC_DIR/replay.log" \
 				vxX=vxAw vxX=vxBw vxX=vxSw || echo "# soak: canplayer failed" >&2
 			;;
 		3)
-			ip netns exec nsX cangen vxX -f -n $((1 + RANDOM % 10)) -g 1 \
-				-I "${own[RANDOM % 3]}" -L 16 -D r
+			gen_frames -L 16 "$gen" $((1 + RANDOM % 10)) "${own[RANDOM % 3]}"
+			cat "$gen" >>"$VM_OUT/soak-attack-frames.log"
+			play_frames -n nsX vxX "$gen"
 			;;
 		esac
 		vm_nap 0.05
