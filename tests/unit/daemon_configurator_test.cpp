@@ -4,6 +4,8 @@
 // fake bus of daemon_bus_fixture.h. Every attack compares the key store file, the registers
 // file and the daemon's status before and after.
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -588,6 +590,35 @@ TEST_CASE("the commissioning window admits one Provisioning Key, for a limited t
 		// The node holds keys: the session was discovery-and-that-key only, no
 		// Configuration state, so the data plane stayed open.
 		CHECK(node.state() == State::Secure);
+	}
+	SECTION("another local user cannot open it")
+	{
+		if (::geteuid() != 0)
+			return;  // needs root to act as another uid
+		const std::string sock = node.dir.file("ctl.sock");
+		// Reachable by anyone, for this test.
+		REQUIRE(::chmod(node.dir.path().c_str(), 0711) == 0);
+		REQUIRE(::chmod(sock.c_str(), 0666) == 0);
+		const pid_t child = ::fork();
+		REQUIRE(child >= 0);
+		if (child == 0) {
+			// nobody: connects, asks, and exits 0 only when refused.
+			if (::setgid(65534) != 0 || ::setuid(65534) != 0)
+				::_exit(2);
+			auto fd = control_connect(sock, 5000);
+			std::string buf;
+			if (!fd ||
+			    !control_write(fd->get(), "{\"cmd\":\"commission\",\"window_s\":60}\n"))
+				::_exit(3);
+			auto line = control_read_line(fd->get(), buf);
+			::_exit(line && contains(*line, "needs root") ? 0 : 1);
+		}
+		int status = 0;
+		while (::waitpid(child, &status, WNOHANG) == 0)
+			(void)node.d->run_once(10);
+		REQUIRE(WIFEXITED(status));
+		CHECK(WEXITSTATUS(status) == 0);
+		CHECK_FALSE(node.d->commissioning_open());
 	}
 	SECTION("the window's limits")
 	{
