@@ -400,7 +400,7 @@ if [ "$FULL" = 1 ]; then
 		"sessions back to back"
 	zk() { # a Zero-Key session from the attacker to the Sync (participant 1)
 		ip netns exec nsX "$SPSECCTL" configure --interface vxX --participant 1 \
-			--key-selector zero --response-timeout 5000 "$@"
+			--key-selector zero --aead "$AEAD" --response-timeout 5000 "$@"
 	}
 	(umask 077 && printf 'format = 1\nprovisioning.key = %s\nprovisioning.salt = %s\nprovisioning.id = 0x00000666\n' \
 		"$(printf 'EE%.0s' {1..32})" "$(printf 'EE%.0s' {1..8})" >"$SPSEC_DIR/evil-prov.keys")
