@@ -396,6 +396,50 @@ if [ "$FULL" = 1 ]; then
 		"$(tail -n 2 "$ISOTP_RX" | paste -sd '|')"
 fi
 
+# ---- Zero-Key sessions --------------------------------------------------------------------------
+# Not a counted phase: session frames are control plane, which the firewall passes to spsecd.
+# (Before the fix: the Provisioning Key was installed, and each session closed the Sync's data
+# plane, so A and B aborted to Waiting.)
+ZK_TAKEOVER="not tried (--short)" ZK_HOLD="not tried (--short)"
+if [ "$FULL" = 1 ]; then
+	say "Zero-Key sessions: the attacker tries to take the Sync over, and to stop it with" \
+		"sessions back to back for 10 s"
+	zk() { # a Zero-Key session from the attacker to the Sync (participant 1)
+		ip netns exec nsX "$SPSECCTL" configure --interface vxX --participant 1 \
+			--key-selector zero --aead "$AEAD" --response-timeout 5000 "$@"
+	}
+	(umask 077 && printf 'format = 1\nprovisioning.key = %s\nprovisioning.salt = %s\nprovisioning.id = 0x00000666\n' \
+		"$(printf 'EE%.0s' {1..32})" "$(printf 'EE%.0s' {1..8})" >"$SPSEC_DIR/evil-prov.keys")
+	ks0=$(sha256sum "$SPSEC_DIR/keys-S" | cut -d' ' -f1)
+	out=$(zk install-provisioning --key-file "$SPSEC_DIR/evil-prov.keys" 2>&1)
+	rc=$?
+	info "the attacker's Provisioning Key: $(grep -o 'participant refused [^[]*' <<<"$out" | head -1)"
+	check_eq "zero-key: the takeover attempt (its own Provisioning Key) is refused" "1 yes" \
+		"$rc $(grep -q access_denied <<<"$out" && echo yes)"
+	check_eq "zero-key: the Sync's key store is unchanged" "$ks0" \
+		"$(sha256sum "$SPSEC_DIR/keys-S" | cut -d' ' -f1)"
+	[ "$rc" = 1 ] && [ "$(sha256sum "$SPSEC_DIR/keys-S" | cut -d' ' -f1)" = "$ks0" ] &&
+		ZK_TAKEOVER="refused (access_denied), key store unchanged" || ZK_TAKEOVER="NOT refused"
+	# Transitions that would stop the Sync's traffic (the data plane closes in both).
+	stops() { grep -c '"event":"state".*"to":"\(Configuration\|Waiting\)"' "$SPSEC_DIR/events-S.jsonl"; }
+	ev0=$(stops)
+	sessions=0
+	end=$((${EPOCHREALTIME/./} + 10000000))
+	while [ "${EPOCHREALTIME/./}" -lt "$end" ]; do
+		zk read status >/dev/null 2>&1 && sessions=$((sessions + 1))
+	done
+	info "$sessions Zero-Key sessions to the Sync in 10 s (discovery reads answered)"
+	check "zero-key: the Sync answered the attacker's discovery reads" test "$sessions" -gt 0
+	check_eq "zero-key: the Sync never entered Configuration or Waiting during them" "$ev0" "$(stops)"
+	for n in A B; do
+		check "zero-key: $n is still Secure or Warning (it kept its Sync)" \
+			bash -c "s=\$('$SPSECCTL' status --socket '$SPSEC_DIR/$n.sock' --json | jq -r .state); [ \"\$s\" = Secure ] || [ \"\$s\" = Warning ]"
+	done
+	[ "$(stops)" = "$ev0" ] &&
+		ZK_HOLD="the Sync kept its data plane open through $sessions sessions" ||
+		ZK_HOLD="the Sync WAS STOPPED"
+fi
+
 # ---- summary ----------------------------------------------------------------------------------
 say "summary (frames counted by each node's data plane; each frame on the bus reaches 3 nodes)"
 TOT=$(jq -s -c '{phases: [.[] | {phase, attack_frames, isotp_pdus_received,
@@ -419,6 +463,8 @@ echo
 info "forged, tampered or replayed frames delivered to an application: $forged_delivered"
 info "valid frames dropped (outside the Sync's absence):               $valid_lost"
 info "ISO-TP PDUs B received: $(wc -l <"$ISOTP_RX"), all byte for byte as sent"
+info "Zero-Key takeover attempt on the Sync:                         $ZK_TAKEOVER"
+info "Zero-Key sessions against the Sync:                            $ZK_HOLD"
 check_eq "zero attack frames delivered in the whole demo" 0 "$forged_delivered"
 check_eq "zero valid frames dropped in steady state and across the roll-over" 0 "$valid_lost"
 

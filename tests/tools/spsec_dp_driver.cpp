@@ -6,7 +6,7 @@
 //
 //   spsec_dp_driver attach <ifname> [--netns NS] [--aead aes-gcm|chacha20-poly1305|ascon]
 //         [--mode encrypt|auth] [--seed-fill HEXBYTE] [--base-t T] [--tick-ns N] [--window W]
-//         [--default drop|pass] [--policy ID:FLAGS[,ID:FLAGS...]]
+//         [--default drop|pass] [--policy ID:FLAGS[,ID:FLAGS...]] [--egress-fd bad]
 //       FLAGS: letters s (secured), r (plain rx), t (plain tx), o (own tx); ID in hex,
 //       8 digits = 29-bit. The clock is T = base_t + CLOCK_MONOTONIC ns / tick_ns, the same on
 //       every node of one VM, so nodes agree on T without a Sync.
@@ -123,6 +123,7 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 	std::uint64_t base_t = (0x100ull << SPSEC_WINDOW_SHIFT) + 1000, tick_ns = 100000;
 	std::uint32_t window = 150;
 	unsigned fill = 0x5a;
+	bool broken_egress = false;
 	for (int i = 0; i + 1 < argc; i += 2) {
 		const std::string k = argv[i], v = argv[i + 1];
 		if (k == "--netns")
@@ -143,6 +144,8 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 			def = v;
 		else if (k == "--policy")
 			policy = v;
+		else if (k == "--egress-fd")  // "bad": attaching egress fails after ingress
+			broken_egress = v == "bad";
 		else
 			return die("unknown option " + k);
 	}
@@ -187,8 +190,11 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 	if (auto r = dp.replace_policy(*entries); !r)
 		return die(r.error().message());
 
-	auto att = TcAttachment::attach(ifname, bpf_program__fd(loaded->skel->progs.spsec_ingress),
-	                                bpf_program__fd(loaded->skel->progs.spsec_egress));
+	// --egress-fd bad: a program fd the kernel refuses, so the egress attach fails after
+	// the ingress filter has replaced the previous one (the error path under test).
+	auto att = TcAttachment::attach(
+	        ifname, bpf_program__fd(loaded->skel->progs.spsec_ingress),
+	        broken_egress ? -1 : bpf_program__fd(loaded->skel->progs.spsec_egress));
 	if (!att)
 		return die(att.error().message());
 	att->release();  // stays attached after we exit, like a firewall whose daemon died

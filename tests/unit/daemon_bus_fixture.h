@@ -4,12 +4,14 @@
 // all on one FakeClock. Time moves only when the test says so.
 #pragma once
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <functional>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -31,7 +33,10 @@ constexpr const char* kKeys =
 
 struct Node {
 	TempDir dir;
-	Logger log{-1, LogLevel::Error, false};
+	// Warnings and errors go to <dir>/spsecd.log, so tests can count log lines.
+	Fd log_fd{::open(dir.file("spsecd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	                 0600)};
+	Logger log{log_fd.get(), LogLevel::Warning, false};
 	FakeDataPlane dp;
 	FakeCanPort* can = nullptr;  // owned by the daemon
 	std::unique_ptr<Daemon> d;
@@ -123,6 +128,15 @@ struct Node {
 		}
 		return out;
 	}
+	// Lines of the node's log (warnings and errors) that contain `part`.
+	[[nodiscard]] std::size_t log_lines(std::string_view part) const
+	{
+		std::size_t n = 0;
+		std::istringstream in(spsec::test::read_file(dir.file("spsecd.log")));
+		for (std::string l; std::getline(in, l);)
+			n += l.find(part) != std::string::npos ? 1u : 0u;
+		return n;
+	}
 	[[nodiscard]] bool security_event(std::string_view code) const
 	{
 		for (const auto& e : seen("security_event"))
@@ -145,6 +159,8 @@ struct Bus {
 		for (int round = 0; round < 20; round++) {
 			bool moved = false;
 			for (Node* from : nodes) {
+				if (from->d->can() == nullptr)
+					continue;  // its interface is gone (no CAN socket)
 				auto sent = std::move(from->can->sent);
 				from->can->sent.clear();
 				if (!from->connected)
@@ -157,7 +173,8 @@ struct Bus {
 					if (tap)
 						tap(f);
 					for (Node* to : nodes)
-						if (to != from && to->connected)
+						if (to != from && to->connected &&
+						    to->d->can() != nullptr)
 							to->can->inbox.push_back(
 							        {f, clock.monotonic_ns()});
 				}

@@ -4,11 +4,14 @@
 // fake bus of daemon_bus_fixture.h. Every attack compares the key store file, the registers
 // file and the daemon's status before and after.
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -44,6 +47,8 @@ public:
 
 	Result<void> send(const CanFrame& f) override
 	{
+		if (drop && drop(f))
+			return {};  // lost on the way (the test plays a Configurator that vanishes)
 		const canfd_frame k = to_kernel_frame(f);
 		bus_.wire.push_back(k);
 		for (Node* n : bus_.nodes)
@@ -71,6 +76,9 @@ public:
 	}
 	std::uint64_t now_ns() override { return bus_.clock.monotonic_ns(); }
 
+	// Frames of the Configurator that never reach the bus.
+	std::function<bool(const CanFrame&)> drop;
+
 private:
 	Bus& bus_;
 	std::deque<CanFrame> queue_;
@@ -82,11 +90,15 @@ struct Outcome {
 	std::string err;
 };
 
-Outcome configure(Bus& bus, std::vector<std::string> args)
+Outcome configure(Bus& bus, std::vector<std::string> args,
+                  std::function<bool(const CanFrame&)> drop = {})
 {
 	ctl::CtlEnv env;
-	env.open_link = [&bus](const std::string&) -> Result<std::unique_ptr<ctl::FrameLink>> {
-		return std::unique_ptr<ctl::FrameLink>(new DaemonBusLink(bus));
+	env.open_link = [&bus,
+	                 drop](const std::string&) -> Result<std::unique_ptr<ctl::FrameLink>> {
+		auto link = std::make_unique<DaemonBusLink>(bus);
+		link->drop = drop;
+		return std::unique_ptr<ctl::FrameLink>(std::move(link));
 	};
 	auto next = std::make_shared<std::uint8_t>(0x40);
 	env.rng = [next](std::span<std::uint8_t> b) {
@@ -483,4 +495,274 @@ TEST_CASE("the registers file: round trip and clear errors", "[daemon][configura
 	(void)apply_register_overlay(m, cfg);
 	CHECK(cfg.participant_id == 6);
 	CHECK(cfg.heartbeat.monitor == std::vector<std::uint8_t>{5});
+}
+
+// ---- Zero-Key sessions on a node that holds keys -------------------------------------------
+
+namespace {
+
+bool is_kind(const CanFrame& f, ControlKind k)
+{
+	auto c = classify_control_id(f.can_id);
+	return c && c->kind == k;
+}
+
+// State changes seen by `n` since `from` events.
+std::size_t state_changes(const Node& n)
+{
+	return n.seen("state").size();
+}
+
+}  // namespace
+
+TEST_CASE("a keyless attacker cannot take over a node that holds only a Seed Key",
+          "[daemon][configurator][takeover]")
+{
+	// Set up the documented way before the fix: a Seed Key, no Provisioning Key.
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
+	Node node(bus.clock, 5, false, "{cycle: 1s, monitor: [1]}");
+	bus.nodes = {&sync, &node};
+	bus.start_all();
+	REQUIRE(node.state() == State::Secure);
+	const std::string ks = node.dir.file("keys");
+	const std::string before = read_file(ks);
+	const auto evil = key_file(node, "evil-prov.keys", "provisioning", 0xEE, 0x666);
+
+	// 1. The attacker's Provisioning Key through a Zero-Key session: refused.
+	auto o =
+	        configure(bus, session(5, "zero") + std::vector<std::string>{"install-provisioning",
+	                                                                     "--key-file", evil});
+	INFO(o.out << o.err);
+	CHECK(o.rc == 1);
+	CHECK(contains(o.err, "access_denied"));
+	CHECK(read_file(ks) == before);
+	CHECK(node.seen("key_written").empty());
+	// 2. So no session with that key opens (5E01h: the node holds no Provisioning Key), and
+	// nothing else changes either.
+	const auto evil_integ = key_file(node, "evil-integ.keys", "integrator", 0xEF, 0x667);
+	o = configure(bus, session(5, "provisioning", evil) +
+	                           std::vector<std::string>{"install-integrator", "--key-file",
+	                                                    evil_integ, "install-seed",
+	                                                    "--key-file", evil_integ});
+	CHECK(o.rc != 0);
+	CHECK(read_file(ks) == before);
+	CHECK(node.status().find("keys")->find("provisioning")->type() == JsonValue::Type::Null);
+	CHECK(node.state() != State::Configuration);
+}
+
+TEST_CASE("the commissioning window admits one Provisioning Key, for a limited time",
+          "[daemon][configurator][takeover]")
+{
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
+	Node node(bus.clock, 5, false, "{cycle: 'off'}");
+	bus.nodes = {&sync, &node};
+	bus.start_all();
+	REQUIRE(node.state() == State::Secure);
+	const std::string ks = node.dir.file("keys");
+	const auto prov = key_file(node, "prov.keys", "provisioning", 0x11, 0x101);
+	const auto install = session(5, "zero") +
+	                     std::vector<std::string>{"install-provisioning", "--key-file", prov};
+
+	SECTION("it expires")
+	{
+		REQUIRE(node.d->open_commissioning(10'000 * kMs));
+		CHECK(node.status().find("commissioning")->find("open")->as_bool() == true);
+		bus.advance(10'100);
+		CHECK(node.status().find("commissioning")->find("open")->as_bool() == false);
+		auto o = configure(bus, install);
+		CHECK(o.rc == 1);
+		CHECK(contains(o.err, "access_denied"));
+		CHECK_FALSE(contains(read_file(ks), "provisioning."));
+	}
+	SECTION("it serves one install and closes")
+	{
+		REQUIRE(node.d->open_commissioning(600'000 * kMs));
+		auto o = configure(bus, install);
+		INFO(o.out << o.err);
+		REQUIRE(o.rc == 0);
+		CHECK(contains(read_file(ks), "provisioning.id = 0x00000101"));
+		CHECK(node.status().find("commissioning")->find("open")->as_bool() == false);
+		const auto closed = node.seen("commissioning");
+		REQUIRE(closed.size() == 2u);
+		CHECK(closed.back().find("reason")->as_string() == "used");
+		// The node holds keys: the session was discovery-and-that-key only, no
+		// Configuration state, so the data plane stayed open.
+		CHECK(node.state() == State::Secure);
+	}
+	SECTION("another local user cannot open it")
+	{
+		if (::geteuid() != 0)
+			return;  // needs root to act as another uid
+		const std::string sock = node.dir.file("ctl.sock");
+		// Reachable by anyone, for this test.
+		REQUIRE(::chmod(node.dir.path().c_str(), 0711) == 0);
+		REQUIRE(::chmod(sock.c_str(), 0666) == 0);
+		const pid_t child = ::fork();
+		REQUIRE(child >= 0);
+		if (child == 0) {
+			// nobody: connects, asks, and exits 0 only when refused.
+			if (::setgid(65534) != 0 || ::setuid(65534) != 0)
+				::_exit(2);
+			auto fd = control_connect(sock, 5000);
+			std::string buf;
+			if (!fd ||
+			    !control_write(fd->get(), "{\"cmd\":\"commission\",\"window_s\":60}\n"))
+				::_exit(3);
+			auto line = control_read_line(fd->get(), buf);
+			::_exit(line && contains(*line, "needs root") ? 0 : 1);
+		}
+		int status = 0;
+		while (::waitpid(child, &status, WNOHANG) == 0)
+			(void)node.d->run_once(10);
+		REQUIRE(WIFEXITED(status));
+		CHECK(WEXITSTATUS(status) == 0);
+		CHECK_FALSE(node.d->commissioning_open());
+	}
+	SECTION("the window's limits")
+	{
+		CHECK_FALSE(node.d->open_commissioning(0));
+		CHECK_FALSE(node.d->open_commissioning(Daemon::kMaxCommissionNs + 1));
+		CHECK_FALSE(node.d->commissioning_open());
+	}
+	SECTION("opened over the control socket by root")
+	{
+		auto fd = control_connect(node.dir.file("ctl.sock"), 2000);
+		REQUIRE(fd);
+		std::string buf;
+		REQUIRE(control_write(fd->get(), "{\"cmd\":\"commission\",\"window_s\":60}\n"));
+		// The daemon answers from its loop.
+		for (int i = 0; i < 10 && !node.d->commissioning_open(); i++)
+			(void)node.d->run_once(10);
+		auto line = control_read_line(fd->get(), buf);
+		REQUIRE(line);
+		if (::geteuid() == 0) {
+			CHECK(*line == "{\"ok\":true}");
+			CHECK(node.d->commissioning_open());
+		} else {
+			// Not root: this test runs as the daemon's own uid, which is allowed too.
+			CHECK(*line == "{\"ok\":true}");
+		}
+		REQUIRE(control_write(fd->get(), "{\"cmd\":\"commission\",\"close\":true}\n"));
+		for (int i = 0; i < 10 && node.d->commissioning_open(); i++)
+			(void)node.d->run_once(10);
+		CHECK_FALSE(node.d->commissioning_open());
+		(void)control_read_line(fd->get(), buf);
+		REQUIRE(control_write(fd->get(), "{\"cmd\":\"commission\",\"window_s\":99999}\n"));
+		for (int i = 0; i < 5; i++)
+			(void)node.d->run_once(10);
+		line = control_read_line(fd->get(), buf);
+		REQUIRE(line);
+		CHECK(contains(*line, "\"ok\":false"));
+		CHECK_FALSE(node.d->commissioning_open());
+	}
+}
+
+TEST_CASE("a Zero-Key session to a keyed node changes no state", "[daemon][configurator][zero]")
+{
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 1s, monitor: [5]}");
+	Node node(bus.clock, 5, false, "{cycle: 1s, monitor: [1]}", provisioned_keys());
+	bus.nodes = {&sync, &node};
+	bus.start_all();
+	bus.advance(3000);
+	REQUIRE(sync.state() == State::Secure);
+	REQUIRE(node.state() == State::Secure);
+
+	SECTION("discovery reads work, the Sync stays Secure and keeps broadcasting")
+	{
+		const auto changes = state_changes(sync);
+		auto o = configure(bus, session(1, "zero") + std::vector<std::string>{"identify"});
+		INFO(o.out << o.err);
+		REQUIRE(o.rc == 0);
+		CHECK(contains(o.out, "spsec-linux"));
+		CHECK(state_changes(sync) == changes);
+		const auto cfg = sync.seen("configuration");
+		REQUIRE(cfg.size() == 2u);
+		CHECK(cfg[0].find("discovery_only")->as_bool() == true);
+	}
+	SECTION("a session held open against the Sync for a minute: nobody leaves Secure")
+	{
+		// The attacker's Configurator never sends its Terminate and keeps the session
+		// alive with a read every 4 s.
+		auto o = configure(bus, session(1, "zero") + std::vector<std::string>{"status"},
+		                   [](const CanFrame& f) {
+			                   return is_kind(f, ControlKind::TerminateRequest);
+		                   });
+		CHECK(o.rc == 1);
+		REQUIRE(sync.d->session()->in_configuration());
+		const std::size_t bcasts = bus.count(sync_broadcast_id());
+		bus.advance(60'000);
+		CHECK(sync.state() == State::Secure);
+		CHECK(node.state() == State::Secure);
+		CHECK(bus.count(sync_broadcast_id()) >= bcasts + 5);
+		CHECK_FALSE(node.security_event("0x0000fe0f"));
+	}
+	SECTION("the owner's keyed session pre-empts a held Zero-Key session")
+	{
+		auto o = configure(bus, session(5, "zero") + std::vector<std::string>{"status"},
+		                   [](const CanFrame& f) {
+			                   return is_kind(f, ControlKind::TerminateRequest);
+		                   });
+		REQUIRE(node.d->session()->in_configuration());
+		o = configure(bus, session(5, "integrator", integrator_file(node)) +
+		                           std::vector<std::string>{"set", "heartbeat", "2s"});
+		INFO(o.out << o.err);
+		CHECK(o.rc == 0);
+		CHECK(contains(read_file(node.dir.file("vcan0.registers")),
+		               "heartbeat_timing = 3"));
+	}
+	SECTION("session openings are rate-limited")
+	{
+		const std::size_t hellos_before = bus.count(session_id(CpType::Hello, false, 5, 0));
+		for (int i = 0; i < 20; i++) {
+			ClientHello h;
+			h.pp = 5;
+			h.selector = selector::kZero;
+			h.client_random[0] = static_cast<std::uint8_t>(i);
+			node.can->inbox.push_back(to_kernel_frame(encode_client_hello(h)));
+		}
+		node.d->process_can();
+		bus.pump();
+		const std::size_t answered =
+		        bus.count(session_id(CpType::Hello, false, 5, 0)) - hellos_before;
+		CHECK(answered == Daemon::kHelloBurst);
+		CHECK(node.status().find("configurator")->find("hellos_refused")->as_u64() ==
+		      20u - Daemon::kHelloBurst);
+		// Refilled with time: one more a quarter second later.
+		bus.advance(300, 300);
+		ClientHello h;
+		h.pp = 5;
+		h.selector = selector::kZero;
+		node.can->inbox.push_back(to_kernel_frame(encode_client_hello(h)));
+		node.d->process_can();
+		bus.pump();
+		CHECK(bus.count(session_id(CpType::Hello, false, 5, 0)) - hellos_before ==
+		      Daemon::kHelloBurst + 1);
+	}
+}
+
+TEST_CASE("Exit Config never clears a pending Warning or the alert", "[daemon][configurator][zero]")
+{
+	SecureNode n;
+	Bus& bus = n.bus;
+	Node& node = n.node;
+	// A forged Sync broadcast: FE0Eh, Warning with the alert set.
+	CanFrame junk;
+	junk.can_id = sync_broadcast_id();
+	junk.fd = true;
+	junk.len = 16;
+	node.can->inbox.push_back(to_kernel_frame(junk));
+	node.d->process_can();
+	REQUIRE(node.state() == State::Warning);
+	REQUIRE(node.d->sm_status().alert);
+	auto o = configure(bus, session(5, "integrator", integrator_file(node)) +
+	                                std::vector<std::string>{"status"});
+	INFO(o.out << o.err);
+	REQUIRE(o.rc == 0);
+	CHECK(node.state() == State::Warning);
+	CHECK(node.d->sm_status().alert);
+	CHECK(node.status().find("alert")->as_bool() == true);
+	CHECK(node.dp.last.state == SPSEC_STATE_WARNING);  // traffic flows as in Warning
 }

@@ -159,9 +159,9 @@ TEST_CASE("control socket replaces a stale socket file but not a live one", "[da
 	std::string path = dir.file("s.sock");
 	auto status = [] { return std::string("{}"); };
 	{
-		auto a = ControlSocket::open(*loop, log, {path, 1024, 4}, status);
+		auto a = ControlSocket::open(*loop, log, {path, 1024, 4, {}}, status);
 		REQUIRE(a);
-		auto b = ControlSocket::open(*loop, log, {path, 1024, 4}, status);
+		auto b = ControlSocket::open(*loop, log, {path, 1024, 4, {}}, status);
 		REQUIRE_FALSE(b);
 		CHECK_THAT(b.error().context, Catch::Contains("running process"));
 	}
@@ -177,16 +177,16 @@ TEST_CASE("control socket replaces a stale socket file but not a live one", "[da
 		REQUIRE(::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
 	}
 	REQUIRE(::access(path.c_str(), F_OK) == 0);
-	auto c = ControlSocket::open(*loop, log, {path, 1024, 4}, status);
+	auto c = ControlSocket::open(*loop, log, {path, 1024, 4, {}}, status);
 	REQUIRE(c);
 
 	std::string plain = dir.file("plain");
 	spsec::test::write_file(plain, "x");
-	auto d = ControlSocket::open(*loop, log, {plain, 1024, 4}, status);
+	auto d = ControlSocket::open(*loop, log, {plain, 1024, 4, {}}, status);
 	REQUIRE_FALSE(d);
 	CHECK_THAT(d.error().context, Catch::Contains("not a socket"));
 
-	auto e = ControlSocket::open(*loop, log, {std::string(200, 'a'), 1024, 4}, status);
+	auto e = ControlSocket::open(*loop, log, {std::string(200, 'a'), 1024, 4, {}}, status);
 	REQUIRE_FALSE(e);
 	CHECK_THAT(e.error().context, Catch::Contains("longer than"));
 

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // spsecd as a live SPsec participant: a Sync and participants on the in-process bus of
 // daemon_bus_fixture.h. Time moves only when the test says so.
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -454,4 +458,287 @@ TEST_CASE("a Sync broadcast more than 1 s behind is refused, the clock stays", "
 	CHECK(part.seen("sync").empty());
 	CHECK(part.d->sync_clock()->now_t() == before + 10'000);
 	CHECK(part.state() == State::Secure);
+}
+
+// ---- unauthenticated input: rate-limited reports, no Security Abort --------------------------
+
+namespace {
+
+CanFrame garbage_sync_broadcast(std::uint8_t n)
+{
+	CanFrame f;
+	f.can_id = sync_broadcast_id();
+	f.fd = true;
+	f.len = 16;
+	f.data[0] = n;
+	return f;
+}
+
+}  // namespace
+
+TEST_CASE("garbage on the Sync-broadcast ID: one report per second, the rest counted",
+          "[daemon][protocol][flood]")
+{
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
+	Node part(bus.clock, 5, false, "{cycle: 'off'}");
+	bus.nodes = {&sync, &part};
+	bus.start_all();
+	REQUIRE(part.state() == State::Secure);
+	// 301 frames over 3 s (one every 10 ms).
+	for (int i = 0; i < 301; i++) {
+		part.can->inbox.push_back(
+		        to_kernel_frame(garbage_sync_broadcast(static_cast<std::uint8_t>(i))));
+		part.d->process_can();
+		bus.clock.advance_ns(10 * kMs);
+	}
+	std::size_t events = 0;
+	std::uint64_t reported_suppressed = 0;
+	for (const auto& e : part.seen("security_event"))
+		if (e.find("code")->as_string() == "0x0000fe0e") {
+			events++;
+			reported_suppressed += e.find("suppressed")->as_u64().value_or(0);
+		}
+	// One per started second: 0 s, 1 s, 2 s, 3 s.
+	CHECK(events <= 4u);
+	CHECK(events >= 3u);
+	CHECK(part.log_lines("security event 0x0000fe0e") == events);
+	const auto st = part.status();
+	const auto total = st.find("suppressed")->find("0x0000fe0e")->as_u64();
+	CHECK(total == 301u - events);
+	CHECK(st.find("suppressed")->find("total")->as_u64() == total);
+	// The reports that got through say how many were dropped before them.
+	CHECK(reported_suppressed <= *total);
+	CHECK(reported_suppressed >= *total - 100);
+	// Register 51h still has it, and the node is in Warning.
+	CHECK(st.find("last_event")->as_string() == "0x0000fe0e");
+	CHECK(part.state() == State::Warning);
+}
+
+TEST_CASE("unauthenticated input alone never drives a node into Security Abort",
+          "[daemon][protocol][flood]")
+{
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
+	Node part(bus.clock, 5, false, "{cycle: 'off'}");
+	bus.nodes = {&sync, &part};
+	bus.start_all();
+	REQUIRE(part.state() == State::Secure);
+	const int wipes = part.dp.wipes;
+	// One forged Sync broadcast every 4 s for 60 s (warning_hold 5 s, warning_abort 15 s),
+	// and a forged data-plane authentication failure in between.
+	for (int i = 0; i < 15; i++) {
+		part.can->inbox.push_back(
+		        to_kernel_frame(garbage_sync_broadcast(static_cast<std::uint8_t>(i))));
+		part.d->process_can();
+		spsec_event ev{};
+		ev.type = SPSEC_EV_AUTH_FAIL;
+		ev.reason = SPSEC_R_RX_BAD_TAG;
+		ev.can_id = 0x123;
+		part.dp.inject(ev);
+		(void)part.d->run_once(0);
+		bus.advance(4000, 500);
+		CHECK(part.state() == State::Warning);
+	}
+	CHECK(part.dp.wipes == wipes);  // no Security Abort: keys never wiped
+	CHECK(part.seen("keys_wiped").empty());
+	// The forgeries stop: back to Secure after warning_hold.
+	bus.advance(6000, 500);
+	CHECK(part.state() == State::Secure);
+	CHECK_FALSE(part.d->sm_status().alert);
+}
+
+TEST_CASE("authenticated evidence still aborts a sustained Warning", "[daemon][protocol][flood]")
+{
+	// A second Seed-Key holder sends heartbeats with participant 5's ID: verified frames,
+	// DE03h every second. That Warning is sustained and ends in a Security Abort.
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
+	Node part(bus.clock, 5, false, "{cycle: 1s}");
+	Node impostor(bus.clock, 5, false, "{cycle: 1s}");
+	bus.nodes = {&sync, &part, &impostor};
+	bus.start_all();
+	REQUIRE(part.state() == State::Secure);
+	bus.advance(3000);
+	REQUIRE(part.state() == State::Warning);
+	REQUIRE(part.d->sm_status().abort_armed);
+	// The impostor goes quiet; forged frames keep the Warning up, and the abort armed by
+	// the authenticated evidence fires at timeouts.warning_abort (15 s).
+	impostor.connected = false;
+	for (int i = 0; i < 5 && part.seen("keys_wiped").empty(); i++) {
+		part.can->inbox.push_back(
+		        to_kernel_frame(garbage_sync_broadcast(static_cast<std::uint8_t>(i))));
+		part.d->process_can();
+		bus.advance(4000, 500);
+	}
+	CHECK(part.seen("keys_wiped").size() == 1u);
+	const auto states = part.seen("state");
+	CHECK(std::any_of(states.begin(), states.end(), [](const JsonValue& e) {
+		return e.find("from")->as_string() == "Warning" &&
+		       e.find("to")->as_string() == "Waiting";
+	}));
+}
+
+TEST_CASE("the control-plane receive path does bounded work per wake-up", "[daemon][protocol]")
+{
+	Bus bus;
+	Node part(bus.clock, 5, false, "{cycle: 'off'}");
+	bus.nodes = {&part};
+	bus.start_all();
+	for (int i = 0; i < 1000; i++)
+		part.can->inbox.push_back(
+		        to_kernel_frame(garbage_sync_broadcast(static_cast<std::uint8_t>(i))));
+	part.d->process_can();
+	// A small bound (64), not the whole queue nor hundreds.
+	const std::size_t read = 1000u - part.can->inbox.size();
+	CHECK(read == static_cast<std::size_t>(Daemon::kMaxFramesPerWake));
+	CHECK(read <= 64u);
+	// The rest is read on later wake-ups (the socket stays readable).
+	while (!part.can->inbox.empty())
+		part.d->process_can();
+}
+
+TEST_CASE("register_store() refers to the locked keys, it copies none", "[daemon][protocol]")
+{
+	Bus bus;
+	const std::string k1(64, '1');
+	Node part(bus.clock, 5, false, "{cycle: 'off'}",
+	          std::string(kKeys) + "provisioning.key = " + k1 +
+	                  "\nprovisioning.salt = eeeeeeeeeeeeeeee\nprovisioning.id = 0x00000101\n");
+	part.start();
+	const RegisterStore store = part.d->register_store();
+	for (KeySlotId slot : {KeySlotId::Provisioning, KeySlotId::Seed}) {
+		INFO(key_slot_name(slot));
+		const KeySlot& k = store.key(slot);
+		REQUIRE(k.present);
+		// No copy of the key in the store (heap memory): all zero.
+		const auto bytes = k.key.expose();
+		CHECK(std::all_of(bytes.begin(), bytes.end(),
+		                  [](std::uint8_t b) { return b == 0; }));
+		// The key itself is reached by reference, and it is the right one.
+		REQUIRE(k.ref != nullptr);
+		CHECK(k.material().expose()[0] == (slot == KeySlotId::Seed ? 0x00 : 0x11));
+		CHECK(k.material().expose()[1] == (slot == KeySlotId::Seed ? 0x01 : 0x11));
+	}
+	CHECK_FALSE(store.key(KeySlotId::Integrator).present);
+}
+
+// ---- the interface is re-created --------------------------------------------------------------
+
+namespace {
+
+// One RTM_NEWLINK/RTM_DELLINK message as the kernel sends it: nlmsghdr, ifinfomsg, IFLA_IFNAME.
+std::vector<std::uint8_t> link_message(std::uint16_t type, int ifindex, const std::string& name,
+                                       bool up)
+{
+	std::vector<std::uint8_t> m(NLMSG_LENGTH(sizeof(ifinfomsg)));
+	ifinfomsg ifi{};
+	ifi.ifi_index = ifindex;
+	ifi.ifi_flags = up ? static_cast<unsigned>(IFF_UP) : 0u;
+	std::memcpy(m.data() + NLMSG_HDRLEN, &ifi, sizeof ifi);
+	rtattr ra{};
+	ra.rta_type = IFLA_IFNAME;
+	ra.rta_len = static_cast<unsigned short>(RTA_LENGTH(name.size() + 1));
+	std::vector<std::uint8_t> a(RTA_SPACE(name.size() + 1));
+	std::memcpy(a.data(), &ra, sizeof ra);
+	std::memcpy(a.data() + RTA_LENGTH(0), name.c_str(), name.size() + 1);
+	m.insert(m.end(), a.begin(), a.end());
+	nlmsghdr h{};
+	h.nlmsg_len = static_cast<std::uint32_t>(m.size());
+	h.nlmsg_type = type;
+	std::memcpy(m.data(), &h, sizeof h);
+	return m;
+}
+
+}  // namespace
+
+TEST_CASE("rtnetlink link messages are parsed, malformed ones skipped", "[daemon][link]")
+{
+	auto del = link_message(RTM_DELLINK, 7, "can0", false);
+	auto add = link_message(RTM_NEWLINK, 9, "can0", true);
+	std::vector<std::uint8_t> both = del;
+	both.resize(NLMSG_ALIGN(both.size()));
+	both.insert(both.end(), add.begin(), add.end());
+	const auto evs = parse_link_messages(both);
+	REQUIRE(evs.size() == 2u);
+	CHECK(evs[0] == LinkEvent{LinkEvent::Kind::Removed, 7, "can0", false});
+	CHECK(evs[1] == LinkEvent{LinkEvent::Kind::Added, 9, "can0", true});
+	// Truncated anywhere: nothing read past the end, no event from the broken message.
+	for (std::size_t n = 0; n < add.size(); n++) {
+		auto part = parse_link_messages(std::span<const std::uint8_t>(add.data(), n));
+		CHECK(part.empty());
+	}
+	// A length field that claims more than the datagram holds.
+	auto bad = add;
+	nlmsghdr h{};
+	std::memcpy(&h, bad.data(), sizeof h);
+	h.nlmsg_len += 100;
+	std::memcpy(bad.data(), &h, sizeof h);
+	CHECK(parse_link_messages(bad).empty());
+}
+
+TEST_CASE("the interface is deleted and re-created: detached, then attached again",
+          "[daemon][link]")
+{
+	Bus bus;
+	Node sync(bus.clock, 1, true, "{cycle: 1s}");
+	Node part(bus.clock, 5, false, "{cycle: 1s}");
+	bus.nodes = {&sync, &part};
+	bus.start_all();
+	REQUIRE(part.state() == State::Secure);
+	CHECK(part.status().find("data_plane")->find("attached")->as_bool() == true);
+
+	part.d->on_link_events({{LinkEvent::Kind::Removed, 0, "vcan0", false}});
+	CHECK_FALSE(part.d->data_plane_attached());
+	CHECK(part.dp.calls.back() == "lost_interface");
+	CHECK(part.d->can() == nullptr);
+	REQUIRE(part.seen("data_plane_detached").size() == 1u);
+	const auto st = part.status();
+	const JsonValue* dp = st.find("data_plane");
+	CHECK(dp->find("attached")->as_bool() == false);
+	CHECK(dp->find("detaches")->as_u64() == 1u);
+	CHECK(part.log_lines("data plane detached") == 1u);
+	// Without the device nothing is sent; the state and keys are kept for the return.
+	bus.advance(2000);
+	CHECK(part.state() == State::Secure);
+
+	// Another interface coming and going is none of its business.
+	part.d->on_link_events({{LinkEvent::Kind::Added, 12, "vcan1", true}});
+	CHECK_FALSE(part.d->data_plane_attached());
+
+	// It returns (new ifindex) but the first attach fails: retried at the next event.
+	part.dp.fail_reattach = true;
+	part.d->on_link_events({{LinkEvent::Kind::Added, 13, "vcan0", false}});
+	CHECK_FALSE(part.d->data_plane_attached());
+	part.dp.fail_reattach = false;
+	bus.clock.advance_ns(5 * kMs);
+	part.d->on_link_events({{LinkEvent::Kind::Added, 13, "vcan0", true}});
+	CHECK(part.d->data_plane_attached());
+	CHECK(part.dp.calls.back() == "reattach vcan0");
+	REQUIRE(part.d->can() != nullptr);
+	const auto att = part.seen("data_plane_attached");
+	REQUIRE(att.size() == 1u);
+	CHECK(att[0].find("detached_ms")->as_u64() == 2005u);
+	CHECK(part.status().find("data_plane")->find("attached")->as_bool() == true);
+	// The new CAN socket is in use: heartbeats go out again.
+	const std::size_t hb = part.can->sent.size();
+	bus.advance(2000);
+	CHECK(bus.count(heartbeat_id(5, 0x02)) > 0u);
+	(void)hb;
+	// A flag change of the re-attached device changes nothing.
+	part.d->on_link_events({{LinkEvent::Kind::Added, 13, "vcan0", false}});
+	CHECK(part.seen("data_plane_attached").size() == 1u);
+}
+
+TEST_CASE("a re-creation seen only as a new ifindex is a detach and a re-attach", "[daemon][link]")
+{
+	Bus bus;
+	Node part(bus.clock, 5, false, "{cycle: 'off'}");
+	bus.nodes = {&part};
+	bus.start_all();
+	// Event overflow lost the DELLINK: the NEWLINK carries another ifindex than ours.
+	part.d->on_link_events({{LinkEvent::Kind::Added, 4242, "vcan0", true}});
+	CHECK(part.seen("data_plane_detached").size() == 1u);
+	CHECK(part.seen("data_plane_attached").size() == 1u);
+	CHECK(part.d->data_plane_attached());
 }

@@ -77,32 +77,47 @@ TEST_CASE("every row of the spec §1 table", "[state]")
 	        {"Secure: Security Event",
 	         {State::Secure},
 	         {SmEvent::SecurityEvent, 0xEE00},
-	         {State::Warning, true},
+	         {State::Warning, true, false, true},
 	         acts({A::StartHoldTimer, A::StartAbortTimer})},
 	        {"Secure: injection stops the heartbeat",
 	         {State::Secure},
 	         {SmEvent::SecurityEvent, 0xDE03},
-	         {State::Warning, true, true},
+	         {State::Warning, true, true, true},
 	         acts({A::StartHoldTimer, A::StartAbortTimer, A::StopHeartbeat})},
-	        {"Warning: Security Event restarts hold",
+	        {"Secure: unauthenticated Security Event does not arm the abort [choice]",
+	         {State::Secure},
+	         {SmEvent::SecurityEvent, 0xFE0E, false, true},
+	         {State::Warning, true, false, false},
+	         acts({A::StartHoldTimer})},
+	        {"Warning (not armed): unauthenticated events only restart hold [choice]",
+	         {State::Warning, true},
+	         {SmEvent::SecurityEvent, 0xEE00, false, true},
+	         {State::Warning, true},
+	         acts({A::StartHoldTimer})},
+	        {"Warning (not armed): an authenticated event arms the abort",
 	         {State::Warning, true},
 	         {SmEvent::SecurityEvent, 0xEF07},
-	         {State::Warning, true},
+	         {State::Warning, true, false, true},
+	         acts({A::StartHoldTimer, A::StartAbortTimer})},
+	        {"Warning: Security Event restarts hold",
+	         {State::Warning, true, false, true},
+	         {SmEvent::SecurityEvent, 0xEF07},
+	         {State::Warning, true, false, true},
 	         acts({A::StartHoldTimer})},
 	        {"Warning: injection stops the heartbeat once",
-	         {State::Warning, true},
+	         {State::Warning, true, false, true},
 	         {SmEvent::SecurityEvent, 0xDE03},
-	         {State::Warning, true, true},
+	         {State::Warning, true, true, true},
 	         acts({A::StartHoldTimer, A::StopHeartbeat})},
 	        {"Warning (heartbeat stopped): another injection",
-	         {State::Warning, true, true},
+	         {State::Warning, true, true, true},
 	         {SmEvent::SecurityEvent, 0xDE03},
-	         {State::Warning, true, true},
+	         {State::Warning, true, true, true},
 	         acts({A::StartHoldTimer})},
 	        {"Warning (heartbeat stopped): other event keeps it stopped",
-	         {State::Warning, true, true},
+	         {State::Warning, true, true, true},
 	         {SmEvent::SecurityEvent, 0xEE00},
-	         {State::Warning, true, true},
+	         {State::Warning, true, true, true},
 	         acts({A::StartHoldTimer})},
 	        {"Warning: Events Clear",
 	         {State::Warning, true},
@@ -125,7 +140,7 @@ TEST_CASE("every row of the spec §1 table", "[state]")
 	         {State::Waiting, true},
 	         kAbort},
 	        {"Warning sustained 15 s: Security Abort [choice]",
-	         {State::Warning, true},
+	         {State::Warning, true, false, true},
 	         {SmEvent::WarningSustained},
 	         {State::Waiting, true},
 	         kAbort},
@@ -147,11 +162,29 @@ TEST_CASE("every row of the spec §1 table", "[state]")
 	         {State::Configuration, true},
 	         acts({A::DataPlaneOff, A::StopHeartbeat, A::StopHoldTimer, A::StopAbortTimer,
 	               A::StopPa})},
+	        {"Warning (armed): Enter Config keeps alert and abort",
+	         {State::Warning, true, false, true},
+	         {SmEvent::EnterConfig},
+	         {State::Configuration, true, false, true},
+	         acts({A::DataPlaneOff, A::StopHeartbeat, A::StopHoldTimer, A::StopAbortTimer,
+	               A::StopPa})},
 	        {"Configuration: Exit Config, synchronized",
-	         {State::Configuration, true},
+	         {State::Configuration},
 	         {SmEvent::ExitConfig, 0, true},
 	         {State::Secure, false},
 	         acts({A::StartSyncWatchdog, A::DataPlaneOn, A::StartHeartbeat})},
+	        {"Configuration (alert): Exit Config keeps the Warning [choice]",
+	         {State::Configuration, true},
+	         {SmEvent::ExitConfig, 0, true},
+	         {State::Warning, true},
+	         acts({A::StartSyncWatchdog, A::DataPlaneOn, A::StartHeartbeat,
+	               A::StartHoldTimer})},
+	        {"Configuration (alert, armed): Exit Config restarts both Warning timers",
+	         {State::Configuration, true, false, true},
+	         {SmEvent::ExitConfig, 0, true},
+	         {State::Warning, true, false, true},
+	         acts({A::StartSyncWatchdog, A::DataPlaneOn, A::StartHeartbeat, A::StartHoldTimer,
+	               A::StartAbortTimer})},
 	        {"Configuration: Exit Config, not synchronized",
 	         {State::Configuration},
 	         {SmEvent::ExitConfig, 0, false},
@@ -245,7 +278,7 @@ TEST_CASE("a typical life: start, secure, warning, clear, abort", "[state]")
 	s = t.next;
 	t = step(s, {SmEvent::SecurityEvent, 0xEE00});
 	s = t.next;
-	REQUIRE(s == Status{State::Warning, true, false});
+	REQUIRE(s == Status{State::Warning, true, false, true});
 	t = step(s, {SmEvent::HoldExpired});
 	s = t.next;
 	REQUIRE(s == Status{State::Secure, false, false});
@@ -255,4 +288,21 @@ TEST_CASE("a typical life: start, secure, warning, clear, abort", "[state]")
 	t = step(s, {SmEvent::SyncLost});
 	CHECK(t.actions.has(Action::WipeKeys));
 	CHECK(t.next.state == State::Waiting);
+}
+
+TEST_CASE("unauthenticated input alone never reaches a Security Abort", "[state]")
+{
+	// Garbage keeps arriving: Warning is held, but the abort timer is never armed, and a
+	// stray expiry of it (stale timer) is refused.
+	Status s{State::Secure};
+	for (int i = 0; i < 100; i++) {
+		const auto t = step(s, {SmEvent::SecurityEvent, 0xFE0E, false, true});
+		REQUIRE(t.valid);
+		CHECK_FALSE(t.actions.has(Action::StartAbortTimer));
+		s = t.next;
+	}
+	CHECK(s == Status{State::Warning, true, false, false});
+	const auto t = step(s, {SmEvent::WarningSustained});
+	CHECK_FALSE(t.valid);
+	CHECK(t.next == s);
 }

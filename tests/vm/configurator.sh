@@ -190,6 +190,25 @@ check_eq "the same plan again succeeds" 0 $?
 check "... and writes nothing" grep -q "provisioned 4 node(s), 0 register write(s)" <<<"$out"
 check_eq "no key store changed" "$before" "$(for n in S A B F; do sum_of "${SPSEC_KEY_STORE[$n]}"; done)"
 
+# ---- 4. spsec-setup --keys gives a node its own Provisioning Key -----------------------------
+SPSEC_KEY_STORE[G]=/var/lib/spsec/vxG/keys
+spsec_write_config G 9 off "" ""
+rm -rf /var/lib/spsec/vxG
+check "spsec-setup --keys installs G's key store (a Seed Key only in the file)" \
+	"$SPSEC_SOURCE_DIR/scripts/spsec-setup" --interface vxG --config "$W/G.yaml" \
+	--keys "$W/seed1.keys" --no-enable
+GK=/var/lib/spsec/vxG
+check "G's key store got a Provisioning Key of its own" grep -q '^provisioning.id = 0x' "$GK/keys"
+check "... and kept the Seed Key" grep -q '^seed.id = 0x00000042' "$GK/keys"
+check_eq "the Configurator's copy holds the same Provisioning Key" \
+	"$(grep '^provisioning\.' "$GK/keys")" "$(grep '^provisioning\.' "$GK/provisioning.keys")"
+check_eq "the copy is owner-only" 600 "$(stat -c %a "$GK/provisioning.keys")"
+# No node answers at 9: exit 1 (no ServerHello) shows the key file was accepted (a bad one: 2).
+rc=$(ip netns exec nsC "$SPSECCTL" configure --interface vxC --participant 9 \
+	--key-selector provisioning --key-file "$GK/provisioning.keys" --response-timeout 100 \
+	status >/dev/null 2>&1; echo $?)
+check_eq "spsecctl accepts the copy as a Configurator key file" 1 "$rc"
+
 for n in S A B F; do spsec_stop_node_ok "$n"; done
 rm -rf "$SPSEC_DIR"
 vm_finish

@@ -12,3 +12,7 @@ spsec_vm_test(daemon_restart SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon_restart.sh 
 # every node's measured offset to each peer stays inside W/2 after PA; offsets are printed.
 spsec_vm_test(daemon_time SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon_time.sh TIMEOUT 400
               DEPENDS spsecd spsecctl)
+# The CAN interface deleted and re-created under live traffic and an attacker: detached, then
+# re-attached on the same pinned maps; forged/clear frames only inside the measured gap.
+spsec_vm_test(daemon_relink SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon_relink.sh TIMEOUT 400
+              DEPENDS spsecd spsecctl)

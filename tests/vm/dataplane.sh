@@ -54,6 +54,14 @@ check "tc shows spsec filters on vxA ingress and egress" \
 	bash -c "ip netns exec nsA tc filter show dev vxA ingress | grep -q spsec_ingress &&
 		ip netns exec nsA tc filter show dev vxA egress | grep -q spsec_egress"
 
+# Re-attaching where egress fails after ingress replaced the filter: the error path must not
+# leave vxA unfiltered (both of A's filters are still there, and A still stamps below).
+check "a re-attach with a refused egress program fails" \
+	bash -c "! '$DRV' attach vxA --netns nsA ${COMMON[*]} --policy 123:so,456:s,7FF:rt --egress-fd bad"
+check "after the failed re-attach vxA still has its ingress and egress filters" \
+	bash -c "ip netns exec nsA tc filter show dev vxA ingress | grep -q spsec_ingress &&
+		ip netns exec nsA tc filter show dev vxA egress | grep -q spsec_egress"
+
 start_candump -n W vxAw "$LOGW" || not_ok "candump on the wire"
 start_candump -n nsA vxA "$LOGA" || not_ok "candump on node A"
 start_candump -n nsB vxB "$LOGB" || not_ok "candump on node B"

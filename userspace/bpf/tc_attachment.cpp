@@ -70,10 +70,20 @@ Result<TcAttachment> TcAttachment::attach(std::string_view ifname, int ingress_f
 		return fail_errno(-err, "creating clsact qdisc " + where);
 	TcAttachment att(ifindex, err == 0);
 
-	if (auto r = attach_one(ifindex, BPF_TC_INGRESS, ingress_fd); !r)
+	// On an error nothing is detached: the filters in place (a previous instance's, or the
+	// ingress filter just swapped in, both on the same pinned maps) keep enforcing. Detaching
+	// here would remove the previous instance's filters too (same handle and priority) and
+	// leave the interface unfiltered.
+	if (auto r = attach_one(ifindex, BPF_TC_INGRESS, ingress_fd); !r) {
+		att.release();
 		return tl::unexpected(r.error().with_context("attaching the data plane " + where));
-	if (auto r = attach_one(ifindex, BPF_TC_EGRESS, egress_fd); !r)
-		return tl::unexpected(r.error().with_context("attaching the data plane " + where));
+	}
+	if (auto r = attach_one(ifindex, BPF_TC_EGRESS, egress_fd); !r) {
+		att.release();
+		return tl::unexpected(r.error().with_context(
+		        "attaching the data plane " + where +
+		        " (the ingress filter stays attached, egress keeps its previous filter)"));
+	}
 	return att;
 }
 

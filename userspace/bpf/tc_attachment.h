@@ -20,8 +20,9 @@ public:
 
 	// Attaches `ingress_fd` and `egress_fd` (loaded SCHED_CLS programs) to `ifname`, creating
 	// the clsact qdisc when there is none (and remembering that it did). Errors: no such
-	// interface (ENODEV), no privilege (EPERM), the kernel refused the qdisc or filter; on an
-	// error nothing stays attached that this call attached.
+	// interface (ENODEV), no privilege (EPERM), the kernel refused the qdisc or filter. On an
+	// error nothing is detached (fail closed): a previous instance's filters stay, and an
+	// ingress filter this call swapped in before the egress attach failed stays too.
 	[[nodiscard]] static Result<TcAttachment> attach(std::string_view ifname, int ingress_fd,
 	                                                 int egress_fd);
 

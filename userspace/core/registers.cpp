@@ -85,6 +85,12 @@ RegResult<void> key_write_allowed(const RegisterStore& st, KeySlotId slot, Openi
 	case KeySlotId::Provisioning:
 		if (session != OpeningKey::Zero)
 			return tl::unexpected(RegStatus::AccessDenied);
+		if (st.key(slot).present)
+			return tl::unexpected(RegStatus::AlreadySet);
+		// [choice] An unauthenticated session may not add a key to a node that holds one:
+		// that would let a keyless attacker install its own hierarchy (registers.h).
+		if (st.holds_any_key() && !st.commissioning())
+			return tl::unexpected(RegStatus::AccessDenied);
 		break;
 	case KeySlotId::Integrator:
 		if (session != OpeningKey::Provisioning)
@@ -423,6 +429,20 @@ RegResult<void> RegisterStore::apply_key_change(const KeyChange& c, OpeningKey s
 	return restore_key(c.slot, c.key, c.salt, c.id);
 }
 
+RegResult<void> RegisterStore::refer_key(KeySlotId slot, const Key32& key, KeySalt salt,
+                                         std::uint32_t id)
+{
+	if (!valid_key_id(id))
+		return tl::unexpected(RegStatus::BadValue);
+	KeySlot next;
+	next.present = true;
+	next.ref = &key;
+	next.salt = salt;
+	next.id = id;
+	keys_[static_cast<std::size_t>(slot)] = std::move(next);
+	return {};
+}
+
 RegResult<void> RegisterStore::restore_key(KeySlotId slot, const Key32& key, KeySalt salt,
                                            std::uint32_t id)
 {
@@ -450,7 +470,7 @@ bool operator==(const RegisterStore& a, const RegisterStore& b) noexcept
 		const auto& x = a.keys_[i];
 		const auto& y = b.keys_[i];
 		if (x.present != y.present || x.salt != y.salt || x.id != y.id ||
-		    !ct_equal(x.key.expose(), y.key.expose()))
+		    !ct_equal(x.material().expose(), y.material().expose()))
 			return false;
 	}
 	return a.config_ == b.config_ && a.device_.core_version == b.device_.core_version &&

@@ -4,7 +4,9 @@
 // RegisterStore and the Configurator session (session.h) reads and writes it.
 //
 // Write rules (session = the key that opened the Configurator session):
-//   21h/31h/41h Provisioning Key, salt, ID   Zero-Key session only, once (until a reset)
+//   21h/31h/41h Provisioning Key, salt, ID   Zero-Key session only, once (until a reset), and
+//                                            only on a node with no key at all or while a
+//                                            commissioning window is open [choice]
 //   22h/32h/42h Integrator Key, salt, ID     Provisioning-Key session only, once
 //   23h/33h/43h Seed Key, salt, ID           Provisioning- or Integrator-Key session, re-writable
 //   60h-63h, 7Bh configuration               any session except a Zero-Key session
@@ -115,12 +117,19 @@ enum class KeySlotId : std::uint8_t { Provisioning = 0, Integrator = 1, Seed = 2
 
 struct KeySlot {
 	bool present = false;  // a key is installed (factory state: none)
-	Key32 key;             // all zero when !present
-	KeySalt salt{};        // all zero when !present
+	Key32 key;             // an owned copy; all zero when !present or when `ref` is set
+	// The key kept elsewhere (the daemon's locked key store, refer_key()): the store then holds
+	// no copy of it. Must outlive every copy of this slot.
+	const Key32* ref = nullptr;
+	KeySalt salt{};  // all zero when !present
 	std::uint32_t id = kKeyIdErased;
 
+	// The key bytes, wherever they are kept.
+	[[nodiscard]] const Key32& material() const noexcept { return ref != nullptr ? *ref : key; }
+
 	KeySlot() = default;
-	KeySlot(const KeySlot& o) : present(o.present), key(o.key.clone()), salt(o.salt), id(o.id)
+	KeySlot(const KeySlot& o)
+	    : present(o.present), key(o.key.clone()), ref(o.ref), salt(o.salt), id(o.id)
 	{
 	}
 	KeySlot& operator=(const KeySlot& o)
@@ -128,6 +137,7 @@ struct KeySlot {
 		if (this != &o) {
 			present = o.present;
 			key = o.key.clone();
+			ref = o.ref;
 			salt = o.salt;
 			id = o.id;
 		}
@@ -184,6 +194,18 @@ public:
 	[[nodiscard]] const RegisterConfig& config() const noexcept { return config_; }
 	[[nodiscard]] const DeviceInfo& device() const noexcept { return device_; }
 
+	// [choice] A commissioning window (spsecctl commission) is open: a Zero-Key session may
+	// install the Provisioning Key although the node holds other keys. Without it, and on
+	// every node that holds any key, a Zero-Key session writes no key (AccessDenied); a
+	// factory-fresh node (no key at all) needs no window.
+	void set_commissioning(bool open) noexcept { commissioning_ = open; }
+	[[nodiscard]] bool commissioning() const noexcept { return commissioning_; }
+	// True when any of the three keys is installed.
+	[[nodiscard]] bool holds_any_key() const noexcept
+	{
+		return keys_[0].present || keys_[1].present || keys_[2].present;
+	}
+
 	// Live values owned by the daemon (50h status, 51h last security event).
 	void set_status(std::uint8_t s) noexcept { status_ = s; }
 	void set_last_event(std::uint16_t e) noexcept { last_event_ = e; }
@@ -225,6 +247,11 @@ public:
 	// FFFFFFFFh).
 	[[nodiscard]] RegResult<void> restore_key(KeySlotId slot, const Key32& key, KeySalt salt,
 	                                          std::uint32_t id);
+	// As restore_key, but keeps a reference to `key` instead of a copy, so key material stays
+	// where the caller keeps it (spsecd: mlock()ed memory). `key` must outlive this store and
+	// every copy of it.
+	[[nodiscard]] RegResult<void> refer_key(KeySlotId slot, const Key32& key, KeySalt salt,
+	                                        std::uint32_t id);
 
 	// Equal when every value and every key byte is equal (keys compared in constant time).
 	friend bool operator==(const RegisterStore& a, const RegisterStore& b) noexcept;
@@ -235,6 +262,7 @@ private:
 	DeviceInfo device_{};
 	std::uint8_t status_ = 0;
 	std::uint16_t last_event_ = 0;
+	bool commissioning_ = false;
 };
 
 // Collects the parts of one key installation as they arrive register by register (21h/31h/41h,

@@ -180,12 +180,25 @@ ServerOutput SessionServer::on_frame(const CanFrame& f, std::uint64_t now,
 void SessionServer::on_client_hello(const CanFrame& f, std::uint64_t now,
                                     const RegisterStore& store, ServerOutput& out)
 {
-	if (state_ == State::Configuration)
-		return;  // the reference's configuration loop ignores Hellos
 	auto h = decode_client_hello(f);
 	if (!h)
 		return;
 	const auto opening = opening_key_from_selector(h->selector);
+	if (state_ == State::Configuration) {
+		// The reference's configuration loop ignores Hellos. [choice] Except that a Hello
+		// for a key this node holds ends an open Zero-Key session on a node that holds
+		// keys: that session is unauthenticated and read-only there, so nothing is lost,
+		// and a keyless attacker cannot lock the owner's Configurator out by holding one
+		// open.
+		const bool keyed =
+		        opening && *opening != OpeningKey::Zero &&
+		        store.key(*opening == OpeningKey::Provisioning ? KeySlotId::Provisioning
+		                                                       : KeySlotId::Integrator)
+		                .present;
+		if (!(opening_ == OpeningKey::Zero && store.holds_any_key() && keyed))
+			return;
+		reset_session(out, "preempted", true);
+	}
 	// Selector 13 (Seed) never opens sessions; others are not session keys at all.
 	if (!opening) {
 		out.events.push_back(security_event(event_code::kSessionKeyNotFound));
@@ -202,7 +215,7 @@ void SessionServer::on_client_hello(const CanFrame& f, std::uint64_t now,
 			out.events.push_back(security_event(event_code::kSessionKeyNotFound));
 			return;
 		}
-		key = &slot.key;
+		key = &slot.material();
 		salt = slot.salt;
 	}
 	Random16 sr{};

@@ -42,8 +42,10 @@
 //   5E05h  a session message that does not verify: bad tag, counter low byte not the next
 //          value (replay, reorder, injection); refused, the counter does not move
 // [choice] A ClientHello while this node is in Configuration is ignored, as the reference's
-// configuration loop ignores every non-request message; one during a pending handshake
-// replaces that handshake (Hellos are unauthenticated; the newest one wins).
+// configuration loop ignores every non-request message, except that a Hello for a key the node
+// holds ends an open Zero-Key session on a node that holds keys (ExitConfiguration, reason
+// "preempted"); one during a pending handshake replaces that handshake (Hellos are
+// unauthenticated; the newest one wins).
 // The counter may not reach kSessionCounterLimit (2^32 - 1 - 1000): the server then ends the
 // session (ExitConfiguration, reason counter_exhausted), the client fails with that reason.
 #pragma once
@@ -87,7 +89,8 @@ struct SessionEvent {
 		SecurityEvent,       // code: 5E01h..5E05h
 		EnterConfiguration,  // the participant enters Configuration (ClientFinished
 		                     // verified)
-		ExitConfiguration,   // reason: "terminate", "session_timeout", "counter_exhausted"
+		ExitConfiguration,   // reason: "terminate", "session_timeout", "counter_exhausted",
+		                     // "preempted"
 		RegisterRead,        // reg
 		RegisterWritten,     // reg (configuration register; the commit carries it)
 		KeyInstalled,        // reg = the key register (21h/22h/23h)

@@ -52,19 +52,26 @@ Transition step(const Status& s, const SmInput& in) noexcept
 		// Injection of an own ID: stop the heartbeat so the impostor cannot hide behind
 		// ours (spec §5); it restarts on the way back to Secure.
 		const bool injection = in.event_code == event_code::kInjection;
+		// Only authenticated evidence may lead to a Security Abort [choice].
+		const bool arm = !in.unauthenticated && !s.abort_armed;
 		if (st == State::Secure) {
-			Actions a = Action::StartHoldTimer | Action::StartAbortTimer;
+			Actions a{static_cast<std::uint32_t>(Action::StartHoldTimer)};
+			if (arm)
+				a |= Action::StartAbortTimer;
 			if (injection)
 				a |= Action::StopHeartbeat;
-			return go({State::Warning, true, injection}, a,
+			return go({State::Warning, true, injection, arm}, a,
 			          "Security Event: Secure -> Warning");
 		}
 		if (st == State::Warning) {
 			Actions a{static_cast<std::uint32_t>(Action::StartHoldTimer)};
+			if (arm)
+				a |= Action::StartAbortTimer;
 			if (injection && !s.heartbeat_suppressed)
 				a |= Action::StopHeartbeat;
-			return go({State::Warning, true, s.heartbeat_suppressed || injection}, a,
-			          "Security Event in Warning: hold timer restarted");
+			return go({State::Warning, true, s.heartbeat_suppressed || injection,
+			           s.abort_armed || arm},
+			          a, "Security Event in Warning: hold timer restarted");
 		}
 		return invalid(s, "Security Event does not change this state");
 	}
@@ -80,10 +87,11 @@ Transition step(const Status& s, const SmInput& in) noexcept
 		return invalid(s, "hold timer expiry ignored: not in Warning (stale timer)");
 
 	case SmEvent::WarningSustained:
-		if (st == State::Warning)
+		if (st == State::Warning && s.abort_armed)
 			return go({State::Waiting, true, false}, kAbort,
 			          "Security Abort: Warning sustained [choice]");
-		return invalid(s, "Warning abort timer ignored: not in Warning (stale timer)");
+		return invalid(s, "Warning abort timer ignored: not in Warning or not armed (stale "
+		                  "timer)");
 
 	case SmEvent::SyncLost:
 		if (secure_or_warning)
@@ -93,7 +101,7 @@ Transition step(const Status& s, const SmInput& in) noexcept
 
 	case SmEvent::EnterConfig:
 		if (st == State::Waiting || secure_or_warning)
-			return go({State::Configuration, s.alert, false},
+			return go({State::Configuration, s.alert, false, s.abort_armed},
 			          Action::DataPlaneOff | Action::StopHeartbeat |
 			                  Action::StopHoldTimer | Action::StopAbortTimer |
 			                  Action::StopPa,
@@ -103,6 +111,16 @@ Transition step(const Status& s, const SmInput& in) noexcept
 	case SmEvent::ExitConfig:
 		if (st != State::Configuration)
 			return invalid(s, "Exit Config ignored: not in Configuration");
+		if (in.synchronized && s.alert) {
+			// [choice] A session never clears a pending Warning or the alert: back to
+			// Warning, its timers restarted as if it began now.
+			Actions a = Action::StartSyncWatchdog | Action::DataPlaneOn |
+			            Action::StartHeartbeat | Action::StartHoldTimer;
+			if (s.abort_armed)
+				a |= Action::StartAbortTimer;
+			return go({State::Warning, true, false, s.abort_armed}, a,
+			          "Exit Config: still synchronized, alert pending -> Warning");
+		}
 		if (in.synchronized)
 			return go({State::Secure, false, false},
 			          Action::StartSyncWatchdog | Action::DataPlaneOn |

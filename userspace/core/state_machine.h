@@ -28,6 +28,12 @@
 // wipe keys, PA start          | | any                       | Shutdown            | Shutdown |
 // everything off, wipe keys    |
 //
+// [choice] Unauthenticated security events (SmInput::unauthenticated) never arm the abort timer:
+// Secure -> Warning without StartAbortTimer; in Warning only an authenticated event arms it.
+// [choice] Exit Config never clears a pending Warning or the alert: with the alert set a
+// synchronized Exit Config returns to Warning (hold timer restarted, the abort timer too when it
+// was armed before Enter Config), not to Secure.
+//
 // Security Abort: DP off, HB stop, hold + abort timers stop, sync watchdog off, wipe the
 // Communication Keys and csalt, restart Parameter Authentication. [choice] The alert flag stays
 // set through an abort (Waiting + alert = "aborted on a security condition", distinguishable
@@ -60,6 +66,10 @@ struct Status {
 	// The heartbeat was stopped in Warning because of an injection of an own ID (DE03h); it
 	// restarts when the node returns to Secure.
 	bool heartbeat_suppressed = false;
+	// The Warning-sustained abort timer runs: set by a security event backed by authenticated
+	// evidence (SmInput::unauthenticated false); kept through Configuration so Exit Config can
+	// restore it.
+	bool abort_armed = false;
 
 	// Register 50h: bits 0..3 state, bit 7 alert (also the context byte of heartbeat IDs).
 	[[nodiscard]] constexpr std::uint8_t reg50() const noexcept
@@ -90,6 +100,11 @@ struct SmInput {
 	std::uint16_t event_code = 0;
 	// ExitConfig: the clock is still synchronized (decides Secure vs Waiting).
 	bool synchronized = false;
+	// SecurityEvent: raised by input that did not verify (a bad tag, a replay, an own ID
+	// arriving from the bus, a session frame). [choice] Such input moves Secure to Warning
+	// and restarts the hold timer, but never starts the Warning-sustained abort: a keyless
+	// attacker must not be able to wipe the keys of a node by sending garbage.
+	bool unauthenticated = false;
 };
 
 // Things the daemon must do, as bits; carry them out in this (numeric) order.

@@ -2,12 +2,17 @@
 // spsecctl status / events / stats: talking to a running spsecd over its control socket, and
 // reading the data plane's pinned counters directly (which works while spsecd is down).
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <bpf/libbpf.h>
+#include <net/if.h>
 
 #include "ctl/commands.h"
 #include "daemon/atomic_file.h"
@@ -161,6 +166,109 @@ int cmd_status(int argc, char** argv)
 	return 0;
 }
 
+namespace {
+
+// Both spsec filters (handle 1, priority 1: TcAttachment) on the interface's clsact hooks. A
+// re-created interface has none until spsecd attaches again; this works while spsecd is down.
+bool data_plane_attached(const std::string& ifname)
+{
+	const unsigned idx = ::if_nametoindex(ifname.c_str());
+	if (idx == 0)
+		return false;
+	for (bpf_tc_attach_point p : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(idx), .attach_point = p);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
+		if (bpf_tc_query(&hook, &opts) != 0)
+			return false;
+	}
+	return true;
+}
+
+// "600", "600s", "10m", "1h" -> seconds; nullopt when malformed.
+std::optional<std::uint64_t> parse_window(std::string_view v)
+{
+	std::uint64_t unit = 1;
+	if (!v.empty() && (v.back() == 's' || v.back() == 'm' || v.back() == 'h')) {
+		unit = v.back() == 's' ? 1 : v.back() == 'm' ? 60 : 3600;
+		v.remove_suffix(1);
+	}
+	std::uint64_t n = 0;
+	auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+	if (v.empty() || ec != std::errc() || p != v.data() + v.size() || n > 1'000'000)
+		return std::nullopt;
+	return n * unit;
+}
+
+}  // namespace
+
+int cmd_commission(int argc, char** argv)
+{
+	const char* usage =
+	        "spsecctl commission [--socket PATH | --interface IF] (--window DURATION | "
+	        "--close)\n"
+	        "  Opens the node's commissioning window: for DURATION (e.g. 10m; at most 1h) a\n"
+	        "  Zero-Key session may install the Provisioning Key although the node holds "
+	        "keys.\n"
+	        "  It closes after that one install, at the end of DURATION, or with --close. Root "
+	        "only.";
+	std::vector<char*> rest{argv[0]};
+	std::optional<std::uint64_t> window;
+	bool close = false;
+	for (int i = 1; i < argc; i++) {
+		std::string_view a = argv[i];
+		if (a == "--window" && i + 1 < argc) {
+			window = parse_window(argv[++i]);
+			if (!window || *window == 0)
+				return usage_error(
+				        "commission",
+				        cat("--window '", argv[i],
+				            "': expected a duration such as 600s, 10m or 1h"),
+				        usage);
+		} else if (a == "--close") {
+			close = true;
+		} else {
+			rest.push_back(argv[i]);
+		}
+	}
+	SocketArgs args;
+	if (int rc = parse_socket_args(static_cast<int>(rest.size()), rest.data(), "commission",
+	                               usage, false, args);
+	    rc != 0)
+		return rc < 0 ? 0 : rc;
+	if (window.has_value() == close)
+		return usage_error("commission", "give --window DURATION or --close", usage);
+	auto fd = control_connect(args.socket, 5000);
+	if (!fd) {
+		std::fprintf(stderr, "spsecctl commission: %s\n", fd.error().message().c_str());
+		return 1;
+	}
+	const std::string req =
+	        close ? std::string("{\"cmd\":\"commission\",\"close\":true}\n")
+	              : cat("{\"cmd\":\"commission\",\"window_s\":", *window, "}\n");
+	std::string buf;
+	auto w = control_write(fd->get(), req);
+	auto line = w ? control_read_line(fd->get(), buf) : tl::unexpected(w.error());
+	if (!line) {
+		std::fprintf(stderr, "spsecctl commission: %s\n", line.error().message().c_str());
+		return 1;
+	}
+	auto v = parse_json(*line);
+	if (!v || v->find("ok") == nullptr || !v->find("ok")->as_bool().value_or(false)) {
+		const JsonValue* e = v ? v->find("error") : nullptr;
+		std::fprintf(stderr, "spsecctl commission: spsecd refused: %s\n",
+		             e != nullptr ? e->text().c_str() : line->c_str());
+		return 1;
+	}
+	if (close)
+		std::printf("commissioning window closed\n");
+	else
+		std::printf(
+		        "commissioning window open for %llu s: a Zero-Key session may now install "
+		        "the Provisioning Key once\n",
+		        static_cast<unsigned long long>(*window));
+	return 0;
+}
+
 int cmd_events(int argc, char** argv)
 {
 	const char* usage = "spsecctl events [--socket PATH | --interface IF]   (JSON lines until "
@@ -247,8 +355,12 @@ int cmd_stats(int argc, char** argv)
 		std::fprintf(stderr, "spsecctl stats: %s\n", snap.error().message().c_str());
 		return 1;
 	}
+	const bool attached = data_plane_attached(iface);
 	if (!prom.empty()) {
-		auto w = write_file_atomic(prom, format_prometheus(*snap, iface), 0644);
+		auto w = write_file_atomic(prom,
+		                           format_prometheus(*snap, iface) +
+		                                   format_prometheus_attached(iface, attached),
+		                           0644);
 		if (!w) {
 			std::fprintf(stderr, "spsecctl stats: %s\n", w.error().message().c_str());
 			return 1;
@@ -260,6 +372,11 @@ int cmd_stats(int argc, char** argv)
 		std::printf("%s\n", format_counters_json(*snap, iface).c_str());
 	else
 		std::fputs(format_counters_text(*snap, all).c_str(), stdout);
+	if (!attached)
+		std::fprintf(stderr,
+		             "spsecctl stats: warning: the spsec tc filters are not attached to %s "
+		             "(interface gone or re-created?)\n",
+		             iface.c_str());
 	return 0;
 }
 

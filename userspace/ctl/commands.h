@@ -34,6 +34,7 @@ int cmd_verify_log(int argc, char** argv);
 int cmd_status(int argc, char** argv);
 int cmd_events(int argc, char** argv);
 int cmd_stats(int argc, char** argv);
+int cmd_commission(int argc, char** argv);
 // One line per peer of a status object whose clock offset spsecd has measured:
 // "peer 5: offset -0.31 ms (last -0.42 ms, 8 heartbeats)\n". Peers without one are left out.
 [[nodiscard]] std::string peer_offset_lines(const JsonValue& status);

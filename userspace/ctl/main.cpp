@@ -24,6 +24,8 @@ constexpr Command kCommands[] = {
         {"status", spsec::ctl::cmd_status, "state, clock, keys and peers of the running spsecd"},
         {"events", spsec::ctl::cmd_events, "follow spsecd's events as JSON lines"},
         {"stats", spsec::ctl::cmd_stats, "data-plane counters by reason (works without spsecd)"},
+        {"commission", spsec::ctl::cmd_commission,
+         "open the node's commissioning window for a Zero-Key Provisioning Key (root)"},
         {"configure", spsec::ctl::cmd_configure,
          "Configurator session to one participant: read/write registers, install keys"},
         {"provision", spsec::ctl::cmd_provision,

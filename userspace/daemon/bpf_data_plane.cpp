@@ -187,6 +187,31 @@ Result<int> BpfDataPlane::drain_events(const EventSink& sink)
 	return r;
 }
 
+void BpfDataPlane::lost_interface() noexcept
+{
+	// The filters went with the device; there is nothing to detach.
+	if (tc_)
+		tc_->release();
+	tc_.reset();
+}
+
+Result<void> BpfDataPlane::reattach(const Config& cfg)
+{
+	if (!dp_)
+		return fail("data plane not open");
+	lost_interface();
+	// The same loaded programs, so the same pinned maps: the state, clock, keys and policy
+	// of before apply to the first frame the new device carries.
+	auto tc =
+	        TcAttachment::attach(cfg.interface, bpf_program__fd(dp_->skel->progs.spsec_ingress),
+	                             bpf_program__fd(dp_->skel->progs.spsec_egress));
+	if (!tc)
+		return tl::unexpected(
+		        tc.error().with_context(cat("re-attaching to ", cfg.interface)));
+	tc_.emplace(std::move(*tc));
+	return {};
+}
+
 void BpfDataPlane::close() noexcept
 {
 	events_.reset();

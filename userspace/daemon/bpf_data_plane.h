@@ -45,6 +45,8 @@ public:
 	[[nodiscard]] int event_fd() const noexcept override;
 	[[nodiscard]] Result<int> drain_events(const EventSink& sink) override;
 	void close() noexcept override;
+	void lost_interface() noexcept override;
+	[[nodiscard]] Result<void> reattach(const Config& cfg) override;
 
 private:
 	[[nodiscard]] Result<void> write_state(const Config& cfg, std::uint32_t state);

@@ -12,6 +12,8 @@
 // timeout) applies the heartbeat registers, derives the Communication Keys again when the Seed
 // Key changed, and returns to Secure when the node is synchronized and holds a Seed Key, else to
 // Waiting (Parameter Authentication; a Sync draws csalt and goes Secure by itself).
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "daemon/daemon.h"
@@ -57,12 +59,14 @@ RegisterStore Daemon::register_store() const
 	RegisterStore s(device_, overlay_.over(register_config_of(*config_)));
 	s.set_status(sm_.reg50());
 	s.set_last_event(last_event_);
+	s.set_commissioning(commissioning_open());
 	if (keys_) {
 		for (const auto& [role, slot] : kSlots) {
 			const KeyEntry* e = keys_->get(role);
+			// A reference into the locked key store, not a copy: long-term keys never
+			// leave the mlock()ed memory. IDs were checked on load.
 			if (e != nullptr)
-				(void)s.restore_key(slot, e->key, e->salt,
-				                    e->id);  // IDs checked on load
+				(void)s.refer_key(slot, e->key, e->salt, e->id);
 		}
 	}
 	return s;
@@ -72,9 +76,18 @@ void Daemon::on_session_frame(const CanFrame& f)
 {
 	if (!session_)
 		return;
-	// Built per frame: the key copies live only as long as this call.
+	const std::uint64_t now = deps_.clock->monotonic_ns();
+	if (auto c = classify_control_id(f.can_id);
+	    c && c->kind == ControlKind::ClientHello && c->id.to_dest &&
+	    c->id.pp == config_->participant_id && !hellos_.take(now)) {
+		// Session openings cost a key derivation each and can replace a pending
+		// handshake: at most kHelloBurst at once, then one per kHelloIntervalNs.
+		deps_.log->debug("ClientHello dropped: session openings rate-limited");
+		return;
+	}
+	// Built per frame; it refers to the keys in the locked key store.
 	const RegisterStore store = register_store();
-	handle_session_output(session_->on_frame(f, deps_.clock->monotonic_ns(), store));
+	handle_session_output(session_->on_frame(f, now, store));
 }
 
 void Daemon::handle_session_output(ServerOutput out)
@@ -121,7 +134,9 @@ Result<void> Daemon::commit_registers(const RegisterStore& next,
 			const KeySlot& k = next.key(slot);
 			if (!k.present)
 				continue;
-			if (auto r = store->set(role, KeyEntry{k.key.clone(), k.salt, k.id}); !r)
+			// Locked memory to locked memory (or the new key from the session).
+			if (auto r = store->set(role, KeyEntry{k.material().clone(), k.salt, k.id});
+			    !r)
 				return r;
 		}
 		if (auto r = store->save(config_->key_store); !r)
@@ -144,15 +159,25 @@ void Daemon::on_session_event(const SessionEvent& e)
 	using K = SessionEvent::Kind;
 	switch (e.kind) {
 	case K::SecurityEvent:
-		security_event(e.code, "Configurator session");
+		// Session frames that did not verify, or timeouts: nothing authenticated.
+		security_event(e.code, "Configurator session", true);
 		break;
 	case K::EnterConfiguration:
 		seed_changed_ = false;
-		deps_.log->info(cat("Configurator session opened with the ",
-		                    opening_key_name(session_->opening_key()), " key"));
-		emit_event("configuration", cat("\"phase\":\"enter\",\"key\":\"",
-		                                opening_key_name(session_->opening_key()), "\""));
-		apply(SmEvent::EnterConfig);
+		// [choice] A Zero-Key session on a node that holds keys is discovery only: the
+		// public reads, no key written (RegisterStore), and no Configuration state, so
+		// the data plane, heartbeats and Sync broadcasts go on and no alert is cleared.
+		config_entered_ = session_->opening_key() != OpeningKey::Zero || !holds_any_key();
+		deps_.log->info(
+		        cat("Configurator session opened with the ",
+		            opening_key_name(session_->opening_key()), " key",
+		            config_entered_ ? "" : " (discovery only: this node holds keys)"));
+		emit_event("configuration",
+		           cat("\"phase\":\"enter\",\"key\":\"",
+		               opening_key_name(session_->opening_key()),
+		               "\",\"discovery_only\":", config_entered_ ? "false" : "true"));
+		if (config_entered_)
+			apply(SmEvent::EnterConfig);
 		break;
 	case K::ExitConfiguration:
 		exit_configuration(e.reason);
@@ -176,6 +201,9 @@ void Daemon::on_session_event(const SessionEvent& e)
 		                    hex32(id)));
 		emit_event("key_written",
 		           cat(reg_fields(e.reg), ",\"key_id\":\"", hex32(id), "\""));
+		// A commissioning window serves one Provisioning Key.
+		if (session_->opening_key() == OpeningKey::Zero && commissioning_open())
+			close_commissioning("used");
 		break;
 	}
 	case K::ManufacturerReset:
@@ -214,6 +242,14 @@ void Daemon::rederive_comm_keys()
 
 void Daemon::exit_configuration(std::string_view reason)
 {
+	if (!config_entered_) {
+		// A discovery-only session: nothing was changed, nothing to apply.
+		deps_.log->info(cat("Configurator session ended (", reason, ")"));
+		emit_event("configuration", cat("\"phase\":\"exit\",\"reason\":\"", reason,
+		                                "\",\"discovery_only\":true"));
+		return;
+	}
+	config_entered_ = false;
 	apply_live_registers(overlay_, *config_);
 	// Without a Seed Key (manufacturer reset) Exit Config goes to Waiting and wipes the keys.
 	if (has_seed() && seed_changed_) {
@@ -236,6 +272,64 @@ void Daemon::exit_configuration(std::string_view reason)
 			bcast_due_ = now + kSyncBroadcastNs;
 		rearm_timer();
 	}
+}
+
+Result<void> Daemon::open_commissioning(std::uint64_t duration_ns)
+{
+	if (duration_ns == 0 || duration_ns > kMaxCommissionNs)
+		return fail(cat("commissioning window of ", duration_ns / 1'000'000'000,
+		                " s: must be 1 s .. ", kMaxCommissionNs / 1'000'000'000, " s"));
+	commission_until_ = deps_.clock->monotonic_ns() + duration_ns;
+	deps_.log->warning(cat("commissioning window open for ", duration_ns / 1'000'000'000,
+	                       " s: a Zero-Key session may install the Provisioning Key"));
+	emit_event("commissioning",
+	           cat("\"open\":true,\"window_s\":", duration_ns / 1'000'000'000));
+	rearm_timer();
+	return {};
+}
+
+void Daemon::close_commissioning(std::string_view reason)
+{
+	if (commission_until_ == 0)
+		return;
+	commission_until_ = 0;
+	deps_.log->info(cat("commissioning window closed (", reason, ")"));
+	emit_event("commissioning", cat("\"open\":false,\"reason\":\"", reason, "\""));
+	rearm_timer();
+}
+
+std::optional<std::string> Daemon::on_control_command(std::string_view cmd, const JsonValue& req,
+                                                      uid_t peer)
+{
+	if (cmd != "commission")
+		return std::nullopt;
+	auto reply = [](bool ok, std::string_view error) {
+		JsonWriter w;
+		w.begin_object().key("ok").value(ok);
+		if (!error.empty())
+			w.key("error").value(error);
+		w.end_object();
+		return w.take();
+	};
+	// Local and privileged: root or spsecd's own uid (group spsec may only watch).
+	if (peer != 0 && peer != ::geteuid()) {
+		deps_.log->warning(cat("commissioning refused to uid ", peer, " (root only)"));
+		return reply(false, "commissioning needs root");
+	}
+	if (const JsonValue* close = req.find("close"); close && close->as_bool().value_or(false)) {
+		close_commissioning("closed by the operator");
+		return reply(true, "");
+	}
+	const JsonValue* w = req.find("window_s");
+	auto secs = w != nullptr ? w->as_u64() : std::nullopt;
+	if (!secs)
+		return reply(false, "expected \"window_s\": seconds, or \"close\": true");
+	// Clamped before the multiplication so a huge value is refused, not wrapped.
+	const std::uint64_t s =
+	        std::min<std::uint64_t>(*secs, kMaxCommissionNs / 1'000'000'000 + 1);
+	if (auto r = open_commissioning(s * 1'000'000'000); !r)
+		return reply(false, r.error().message());
+	return reply(true, "");
 }
 
 }  // namespace spsec

@@ -137,6 +137,12 @@ void ControlSocket::on_accept()
 			continue;
 		}
 		Client c;
+		// Who connected, for commands that change something (only root or spsecd's own
+		// uid may): the kernel's record of the peer, not anything the client says.
+		ucred cred{};
+		socklen_t len = sizeof cred;
+		if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+			c.peer_uid = cred.uid;
 		c.fd = std::move(fd);
 		c.source = *src;
 		clients_.emplace(id, std::move(c));
@@ -208,9 +214,13 @@ void ControlSocket::handle_line(Client& c, std::string_view line)
 		} else if (cmd == "events") {
 			c.subscriber = true;
 			reply = R"({"subscribed":true})";
+		} else if (auto r = options_.command ? options_.command(cmd, *req, c.peer_uid)
+		                                     : std::nullopt;
+		           r) {
+			reply = std::move(*r);
 		} else {
-			reply = error_line(
-			        cat("unknown cmd '", cmd, "' (expected status or events)"));
+			reply = error_line(cat("unknown cmd '", cmd,
+			                       "' (expected status, events or commission)"));
 		}
 	}
 	reply.push_back('\n');

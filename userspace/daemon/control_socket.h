@@ -6,6 +6,9 @@
 //                            stays open for more requests
 //   -> {"cmd":"events"}   <- {"subscribed":true}, then every event as one line until either
 //                            side closes
+//   -> {"cmd":"commission","window_s":600} / {"cmd":"commission","close":true}
+//                         <- handled by Options::command (spsecd: the commissioning window,
+//                            root or spsecd's own uid only, by SO_PEERCRED)
 //   anything else         <- {"error":"..."} naming the problem
 // Requests longer than 4 KiB are refused and the client dropped.
 //
@@ -15,16 +18,20 @@
 // connect), a stale file from a dead daemon is replaced, a live daemon's socket is not.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 #include "daemon/event_loop.h"
 #include "daemon/fd.h"
+#include "daemon/json.h"
 #include "daemon/logger.h"
 #include "spsec/result.h"
 
@@ -36,6 +43,10 @@ public:
 		std::string path;  // socket file, e.g. /run/spsec/can0.sock
 		std::size_t max_queued_bytes = 256 * 1024;  // per client, before it is dropped
 		std::size_t max_clients = 32;
+		// Other commands: (cmd, the whole request, the peer's uid from SO_PEERCRED) -> one
+		// reply line (no newline), or nullopt for an unknown cmd.
+		std::function<std::optional<std::string>(std::string_view, const JsonValue&, uid_t)>
+		        command;
 	};
 	// Returns the status object as one line of JSON (no trailing newline).
 	using StatusProvider = std::function<std::string()>;
@@ -66,6 +77,7 @@ private:
 		std::string out;  // queued, not yet accepted by the kernel
 		bool subscriber = false;
 		bool want_out = false;
+		uid_t peer_uid = static_cast<uid_t>(-1);  // SO_PEERCRED; -1: unknown
 	};
 
 	ControlSocket(EventLoop& loop, const Logger& log, Options options, StatusProvider status)

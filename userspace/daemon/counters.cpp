@@ -125,4 +125,12 @@ std::string format_prometheus(const CounterSnapshot& s, std::string_view ifname)
 	return out;
 }
 
+std::string format_prometheus_attached(std::string_view ifname, bool attached)
+{
+	return cat("# HELP spsec_data_plane_attached 1 when both spsec tc filters are on the "
+	           "interface.\n# TYPE spsec_data_plane_attached gauge\n"
+	           "spsec_data_plane_attached{interface=\"",
+	           prom_label(ifname), "\"} ", attached ? 1 : 0, "\n");
+}
+
 }  // namespace spsec

@@ -32,5 +32,8 @@ struct CounterSnapshot {
 [[nodiscard]] std::string format_counters_json(const CounterSnapshot& s, std::string_view ifname);
 // node_exporter textfile format: one spsec_frames_total sample per defined reason.
 [[nodiscard]] std::string format_prometheus(const CounterSnapshot& s, std::string_view ifname);
+// The gauge spsec_data_plane_attached{interface=...} 0|1 in the same format: 0 while the spsec tc
+// filters are not on the interface (gone, or re-created and not attached yet).
+[[nodiscard]] std::string format_prometheus_attached(std::string_view ifname, bool attached);
 
 }  // namespace spsec

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/daemon.h"
 
+#include <net/if.h>
+
 #include <algorithm>
 #include <csignal>
 #include <cstring>
@@ -95,10 +97,18 @@ Result<void> Daemon::start_steps()
 	if (!keys_->memory_locked())
 		log.warning("key memory could not be locked (RLIMIT_MEMLOCK); keys may reach swap");
 
-	// 3. data plane
+	// 3. data plane. The link watch subscribes first, so a removal right after the attach
+	// is not missed.
+	if (deps_.open_link_watch) {
+		auto lw = deps_.open_link_watch();
+		if (!lw)
+			return tl::unexpected(lw.error());
+		links_ = std::move(*lw);
+	}
 	if (auto r = deps_.data_plane->open(*config_); !r)
 		return tl::unexpected(r.error().with_context("opening the data plane"));
 	data_plane_open_ = true;
+	ifindex_ = static_cast<int>(::if_nametoindex(config_->interface.c_str()));
 
 	// 4.-5. event sources
 	auto loop = EventLoop::create(log);
@@ -113,14 +123,11 @@ Result<void> Daemon::start_steps()
 			return tl::unexpected(w.error());
 	}
 
-	auto can = deps_.open_can(config_->interface);
-	if (!can)
-		return tl::unexpected(
-		        can.error().with_context("opening the control-plane CAN socket"));
-	can_ = std::move(*can);
-	if (can_->fd() >= 0) {
-		auto w = loop_->watch(can_->fd(), EPOLLIN, cat("can-", config_->interface),
-		                      [this](std::uint32_t) { on_can(); });
+	if (auto r = open_can_socket(); !r)
+		return r;
+	if (links_) {
+		auto w = loop_->watch(links_->fd(), EPOLLIN, "link-events",
+		                      [this](std::uint32_t) { on_links(); });
 		if (!w)
 			return tl::unexpected(w.error());
 	}
@@ -155,6 +162,9 @@ Result<void> Daemon::start_steps()
 
 	ControlSocket::Options opts;
 	opts.path = config_->control_socket;
+	opts.command = [this](std::string_view cmd, const JsonValue& req, uid_t peer) {
+		return on_control_command(cmd, req, peer);
+	};
 	auto cs = ControlSocket::open(*loop_, log, opts, [this] { return status_json(); });
 	if (!cs)
 		return tl::unexpected(cs.error());
@@ -383,6 +393,21 @@ std::string Daemon::status_json()
 	if (config_ && overlay_.sync_role && (*overlay_.sync_role != 0) != config_->sync_role)
 		w.value("sync_role");
 	w.end_array();
+	w.key("hellos_refused").value(hellos_.refused());
+	w.end_object();
+	w.key("commissioning").begin_object();
+	w.key("open").value(commissioning_open());
+	if (commissioning_open())
+		w.key("remaining_s")
+		        .value((commission_until_ - deps_.clock->monotonic_ns()) / 1'000'000'000);
+	w.end_object();
+	// Security reports dropped by the one-per-code-per-second limit.
+	w.key("suppressed").begin_object();
+	w.key("total").value(reports_.suppressed_total());
+	reports_.for_each([&w](std::uint32_t key, std::uint64_t n) {
+		if (key <= 0xFFFF)
+			w.key(hex32(key)).value(n);
+	});
 	w.end_object();
 	w.key("resumed").value(resumed_);
 	w.key("csalt_set").value(csalt_.has_value());
@@ -428,6 +453,12 @@ std::string Daemon::status_json()
 		w.end_object();
 	}
 	w.end_array();
+	w.key("data_plane").begin_object();
+	w.key("attached").value(attached_);
+	if (!attached_)
+		w.key("detached_ms").value((now - detached_at_) / 1'000'000);
+	w.key("detaches").value(detaches_);
+	w.end_object();
 	w.key("counters").begin_object();
 	if (auto c = deps_.data_plane->counters(); c) {
 		for (const auto& r : reason_table())
@@ -572,22 +603,31 @@ void Daemon::on_data_plane_event(const spsec_event& e)
 	}
 	const ReasonInfo* reason = reason_info(e.reason);
 	std::string_view reason_name = reason != nullptr ? reason->name : "unknown";
-	deps_.log->warning(cat("data plane: ", type, " (", reason_name, ") CAN ID ",
-	                       hex32(e.can_id), code != 0 ? cat(", event ", hex32(code)) : ""));
-	JsonWriter w;
-	w.begin_object().key("type").value(type);
-	if (code != 0)
-		w.key("code").value(hex32(code));
-	else
-		w.key("code").null();
-	w.key("reason").value(reason_name).key("can_id").value(hex32(e.can_id));
-	w.key("frame_t").value(static_cast<std::uint64_t>(e.frame_t)).end_object();
-	std::string f = w.take();
-	emit_event("data_plane", std::string_view(f).substr(1, f.size() - 2));
+	// One report per code (per type when there is no code) per second: the data plane's own
+	// limit is per CPU, this one bounds the journal.
+	std::uint64_t suppressed = 0;
+	if (admit_report(code != 0 ? code : 0x20000u + e.type, suppressed)) {
+		deps_.log->warning(
+		        cat("data plane: ", type, " (", reason_name, ") CAN ID ", hex32(e.can_id),
+		            code != 0 ? cat(", event ", hex32(code)) : "",
+		            suppressed != 0 ? cat(" (", suppressed, " more suppressed)") : ""));
+		JsonWriter w;
+		w.begin_object().key("type").value(type);
+		if (code != 0)
+			w.key("code").value(hex32(code));
+		else
+			w.key("code").null();
+		w.key("reason").value(reason_name).key("can_id").value(hex32(e.can_id));
+		w.key("frame_t").value(static_cast<std::uint64_t>(e.frame_t));
+		w.key("suppressed").value(suppressed).end_object();
+		std::string f = w.take();
+		emit_event("data_plane", std::string_view(f).substr(1, f.size() - 2));
+	}
 	if (code != 0) {
-		// Secure -> Warning (DE03h also stops our heartbeat while in Warning).
+		// Secure -> Warning (DE03h also stops our heartbeat while in Warning). Nothing the
+		// data plane reports verified: unauthenticated input, never a Security Abort.
 		record_event_code(static_cast<std::uint16_t>(code));
-		apply(SmEvent::SecurityEvent, static_cast<std::uint16_t>(code));
+		apply(SmEvent::SecurityEvent, static_cast<std::uint16_t>(code), true);
 		rearm_timer();
 	}
 }
@@ -595,6 +635,108 @@ void Daemon::on_data_plane_event(const spsec_event& e)
 void Daemon::on_can()
 {
 	process_can();
+}
+
+Result<void> Daemon::open_can_socket()
+{
+	auto can = deps_.open_can(config_->interface);
+	if (!can)
+		return tl::unexpected(
+		        can.error().with_context("opening the control-plane CAN socket"));
+	can_ = std::move(*can);
+	if (can_->fd() >= 0) {
+		auto w = loop_->watch(can_->fd(), EPOLLIN, cat("can-", config_->interface),
+		                      [this](std::uint32_t) { on_can(); });
+		if (!w)
+			return tl::unexpected(w.error());
+		can_source_ = *w;
+	}
+	return {};
+}
+
+void Daemon::close_can_socket() noexcept
+{
+	if (can_source_ != 0 && loop_)
+		loop_->unwatch(can_source_);
+	can_source_ = 0;
+	can_.reset();
+}
+
+void Daemon::on_links()
+{
+	auto evs = links_->read();
+	if (!evs) {
+		// ENOBUFS: events were lost; look at the link directly.
+		deps_.log->warning(evs.error().message());
+		recheck_link();
+		return;
+	}
+	on_link_events(*evs);
+}
+
+void Daemon::recheck_link()
+{
+	const int now_index = static_cast<int>(::if_nametoindex(config_->interface.c_str()));
+	std::vector<LinkEvent> evs;
+	if (attached_ && now_index != ifindex_)
+		evs.push_back({LinkEvent::Kind::Removed, ifindex_, config_->interface, false});
+	if (now_index != 0)
+		evs.push_back({LinkEvent::Kind::Added, now_index, config_->interface, false});
+	on_link_events(evs);
+}
+
+void Daemon::on_link_events(const std::vector<LinkEvent>& events)
+{
+	const std::uint64_t now = deps_.clock->monotonic_ns();
+	for (const LinkEvent& e : events) {
+		if (e.kind == LinkEvent::Kind::Removed && attached_ &&
+		    (e.ifindex == ifindex_ || e.name == config_->interface)) {
+			// Fail closed: the filters are gone with the device; nothing secured can
+			// pass until it is back and attached again. Report it loudly.
+			attached_ = false;
+			detached_at_ = now;
+			detaches_++;
+			deps_.data_plane->lost_interface();
+			close_can_socket();
+			deps_.log->error(cat("interface ", config_->interface,
+			                     " is gone: data plane detached until it returns"));
+			emit_event("data_plane_detached",
+			           cat("\"interface\":\"", config_->interface, "\""));
+			continue;
+		}
+		if (e.kind != LinkEvent::Kind::Added || e.name != config_->interface)
+			continue;
+		if (attached_ && e.ifindex == ifindex_)
+			continue;  // a flag change of our own device
+		if (attached_) {
+			// Re-created between two events we did not see apart: the old device went.
+			attached_ = false;
+			detached_at_ = now;
+			detaches_++;
+			deps_.data_plane->lost_interface();
+			close_can_socket();
+			emit_event("data_plane_detached",
+			           cat("\"interface\":\"", config_->interface, "\""));
+		}
+		if (auto r = deps_.data_plane->reattach(*config_); !r) {
+			deps_.log->error(
+			        r.error().with_context("re-attaching the data plane").message());
+			continue;  // retried at the link's next event (it is re-sent when it goes
+			           // up)
+		}
+		attached_ = true;
+		ifindex_ = e.ifindex;
+		if (auto r = open_can_socket(); !r)
+			deps_.log->error(r.error().message());
+		const std::uint64_t gap_ms = (now - detached_at_) / 1'000'000;
+		deps_.log->warning(cat("interface ", config_->interface, " is back (ifindex ",
+		                       e.ifindex, ", ", e.up ? "up" : "down",
+		                       "): data plane attached again after ", gap_ms, " ms"));
+		emit_event("data_plane_attached",
+		           cat("\"interface\":\"", config_->interface, "\",\"ifindex\":", e.ifindex,
+		               ",\"detached_ms\":", gap_ms,
+		               ",\"link_up\":", e.up ? "true" : "false"));
+	}
 }
 
 Result<int> Daemon::run_once(int timeout_ms)
@@ -636,7 +778,8 @@ void Daemon::teardown() noexcept
 	watchdog_timer_.reset();
 	clock_jump_.reset();
 	signal_fd_.reset();
-	can_.reset();
+	close_can_socket();
+	links_.reset();
 	if (data_plane_open_) {
 		deps_.data_plane->close();
 		data_plane_open_ = false;

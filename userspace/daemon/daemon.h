@@ -50,7 +50,9 @@
 #include "daemon/data_plane_port.h"
 #include "daemon/event_loop.h"
 #include "daemon/key_store.h"
+#include "daemon/link_watch.h"
 #include "daemon/logger.h"
+#include "daemon/rate_limit.h"
 #include "daemon/register_overlay.h"
 #include "daemon/sync_clock.h"
 
@@ -102,6 +104,9 @@ struct DaemonDeps {
 	std::function<void(std::string_view)> on_event;
 	// Watch signals with a signalfd (off in tests that run several daemons in one process).
 	bool handle_signals = true;
+	// Opens the link-event source (open_rtnetlink_link_watch in spsecd; empty: no watch,
+	// tests call Daemon::on_link_events themselves).
+	std::function<Result<std::unique_ptr<LinkSource>>()> open_link_watch;
 };
 
 // "NotSet", "Waiting", "Secure", "Warning", "Configuration", "Shutdown".
@@ -164,6 +169,13 @@ public:
 	// Reads and handles every pending control-plane frame (the CAN socket's handler; tests
 	// with a FakeCanPort call it after queueing frames).
 	void process_can();
+	// The interface vanished or came back (the link watch's handler). Gone: the data plane is
+	// reported detached (log, event "data_plane_detached", status "data_plane.attached":
+	// false) and the CAN socket closed. Back under the same name: the loaded programs are
+	// attached again on the same pinned maps, the CAN socket reopened, "data_plane_attached"
+	// with the gap. A failed re-attach is retried at the link's next event.
+	void on_link_events(const std::vector<LinkEvent>& events);
+	[[nodiscard]] bool data_plane_attached() const noexcept { return attached_; }
 	// The register map as a Configurator sees it now (keys from the key store, configuration
 	// registers from the YAML with the written ones over it, live status and last event).
 	[[nodiscard]] RegisterStore register_store() const;
@@ -179,6 +191,24 @@ public:
 	// is a JSON object's inner members ("\"from\":\"Waiting\"") or empty.
 	void emit_event(std::string_view name, std::string_view fields_json);
 
+	// The commissioning window (docs/commissioning.md): while it is open a Zero-Key session
+	// may install the Provisioning Key on a node that already holds keys. Only a local root
+	// (or spsecd's uid) opens it, over the control socket (`spsecctl commission`); it closes
+	// after `duration_ns`, after that one install, or by close_commissioning(). Errors:
+	// duration 0 or longer than kMaxCommissionNs.
+	static constexpr std::uint64_t kMaxCommissionNs = 3600'000'000'000;  // 1 h
+	[[nodiscard]] Result<void> open_commissioning(std::uint64_t duration_ns);
+	void close_commissioning(std::string_view reason);
+	[[nodiscard]] bool commissioning_open() const noexcept { return commission_until_ != 0; }
+
+	// Session openings: at most kHelloBurst ClientHellos to this node are answered at once,
+	// refilled at one per kHelloIntervalNs; the rest are dropped unanswered and counted.
+	static constexpr unsigned kHelloBurst = 4;
+	static constexpr std::uint64_t kHelloIntervalNs = 250'000'000;
+	// Control-plane frames read per wake-up of the CAN socket; the rest wait for the next
+	// one, so timers and the control socket are served in between.
+	static constexpr int kMaxFramesPerWake = 64;
+
 private:
 	[[nodiscard]] Result<void> start_steps();
 	[[nodiscard]] Result<void> start_clock();
@@ -186,9 +216,28 @@ private:
 	[[nodiscard]] Result<void> publish_state();
 	void on_signal();
 	void on_can();
+	[[nodiscard]] Result<void> open_can_socket();
+	void close_can_socket() noexcept;
+	void on_links();
+	void recheck_link();
 	// Protocol (protocol.cpp).
-	void apply(SmEvent ev, std::uint16_t code = 0);
-	void security_event(std::uint16_t code, std::string_view detail);
+	void apply(SmEvent ev, std::uint16_t code = 0, bool unauthenticated = false);
+	// Records a security event (register 51h), reports it (log line and event, at most one
+	// per code per second: the rest are counted and the next report says how many) and feeds
+	// the state machine. `unauthenticated`: raised by input that did not verify, which never
+	// arms the Warning-sustained abort (state_machine.h).
+	void security_event(std::uint16_t code, std::string_view detail, bool unauthenticated);
+	// The rate limit of security reports: true when this one may be logged and emitted;
+	// `suppressed` then holds how many of `key` were dropped since the last report.
+	[[nodiscard]] bool admit_report(std::uint32_t key, std::uint64_t& suppressed);
+	[[nodiscard]] std::optional<std::string>
+	on_control_command(std::string_view cmd, const JsonValue& req, uid_t peer);
+	[[nodiscard]] bool holds_any_key() const noexcept
+	{
+		return keys_ && (keys_->get(KeyRole::Seed) != nullptr ||
+		                 keys_->get(KeyRole::Integrator) != nullptr ||
+		                 keys_->get(KeyRole::Provisioning) != nullptr);
+	}
 	[[nodiscard]] Result<void> resume_or_start();
 	void establish_sync();
 	void send_pa_request();
@@ -234,6 +283,12 @@ private:
 	std::optional<KeyStore> keys_;
 	std::optional<EventLoop> loop_;
 	std::unique_ptr<CanPort> can_;
+	EventLoop::SourceId can_source_ = 0;
+	std::unique_ptr<LinkSource> links_;
+	int ifindex_ = 0;       // of the interface the data plane is attached to
+	bool attached_ = true;  // false from the interface's removal to the re-attach
+	std::uint64_t detached_at_ = 0;
+	std::uint64_t detaches_ = 0;
 	Fd signal_fd_;
 	std::optional<ClockJumpWatch> clock_jump_;
 	std::optional<Timer> persist_timer_;
@@ -303,6 +358,13 @@ private:
 	DeviceInfo device_;
 	std::uint16_t last_event_ = 0;  // register 51h
 	bool seed_changed_ = false;     // a Seed Key was installed in the open session
+	// The open session put the node into Configuration. [choice] A Zero-Key session on a
+	// node that holds keys does not: it serves the public discovery reads and changes no
+	// state.
+	bool config_entered_ = false;
+	std::uint64_t commission_until_ = 0;  // deps.clock deadline of the window; 0 = closed
+	TokenBucket hellos_{kHelloBurst, kHelloIntervalNs};
+	EventLimiter reports_;  // security reports, one per code per second
 	bool data_plane_open_ = false;
 	bool torn_down_ = true;
 };

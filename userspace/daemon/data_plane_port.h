@@ -70,6 +70,13 @@ public:
 	// Releases user-space handles. The data plane stays attached and pinned, enforcing with
 	// what it has (fail closed once the key window passes).
 	virtual void close() noexcept = 0;
+	// The interface is gone (its tc filters with it): forget the attachment, keep the loaded
+	// programs and the pinned maps for reattach().
+	virtual void lost_interface() noexcept = 0;
+	// Attaches the loaded programs to the interface of that name again (it was re-created),
+	// on the same pinned maps: state, clock, keys and policy are enforced at once. Errors: no
+	// such interface yet, the kernel refused the filters.
+	[[nodiscard]] virtual Result<void> reattach(const Config& cfg) = 0;
 };
 
 // Records every call; each step can be made to fail. inject() queues a data-plane event and
@@ -141,10 +148,25 @@ public:
 		calls.push_back("close");
 		opened = false;
 	}
+	void lost_interface() noexcept override
+	{
+		calls.push_back("lost_interface");
+		attached = false;
+	}
+	[[nodiscard]] Result<void> reattach(const Config& cfg) override
+	{
+		calls.push_back("reattach " + cfg.interface);
+		if (fail_reattach)
+			return fail("fake data plane: no such interface");
+		attached = true;
+		return {};
+	}
 
 	std::vector<std::string> calls;
 	bool fail_open = false;
+	bool fail_reattach = false;
 	bool opened = false;
+	bool attached = true;
 	DataPlaneState last;
 	CounterSnapshot snapshot;
 	std::vector<std::uint64_t> installs;  // windows, in install order

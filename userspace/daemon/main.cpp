@@ -93,6 +93,7 @@ int run(int argc, char** argv)
 		return std::make_unique<spsec::CanRawPort>(std::move(*p));
 	};
 	deps.notify = [](std::string_view s) { return spsec::sd_notify(s); };
+	deps.open_link_watch = [] { return spsec::open_rtnetlink_link_watch(); };
 	deps.key_owner = ::geteuid();
 	// sd_watchdog_enabled(3): WATCHDOG_USEC, meant for us when WATCHDOG_PID is unset or ours.
 	if (const char* usec = std::getenv("WATCHDOG_USEC")) {

@@ -20,6 +20,9 @@ namespace spsec {
 namespace {
 
 constexpr std::uint64_t kMs = 1'000'000;
+// Report-limiter keys of log lines that are not security events (codes are 16 bits).
+constexpr std::uint32_t kMalformedPaRequest = 0x10001;
+constexpr std::uint32_t kMalformedPaResponse = 0x10002;
 
 std::uint64_t ms(std::chrono::milliseconds d)
 {
@@ -63,20 +66,38 @@ std::uint64_t Daemon::heartbeat_period_ns() const
 
 // ---- state machine ---------------------------------------------------------------------------
 
-void Daemon::security_event(std::uint16_t code, std::string_view detail)
+bool Daemon::admit_report(std::uint32_t key, std::uint64_t& suppressed)
 {
-	deps_.log->warning(
-	        cat("security event ", hex32(code), " (", event_code_name(code), "): ", detail));
-	record_event_code(code);
-	emit_event("security_event", code_fields(code, detail));
-	apply(SmEvent::SecurityEvent, code);
+	auto r = reports_.admit(key, deps_.clock->monotonic_ns());
+	if (!r)
+		return false;
+	suppressed = *r;
+	return true;
 }
 
-void Daemon::apply(SmEvent ev, std::uint16_t code)
+void Daemon::security_event(std::uint16_t code, std::string_view detail, bool unauthenticated)
+{
+	record_event_code(code);
+	// [choice] Unauthenticated input can raise these as fast as the bus carries frames: the
+	// log line and the event are rate-limited, the state machine still sees every one.
+	std::uint64_t suppressed = 0;
+	if (admit_report(code, suppressed)) {
+		deps_.log->warning(cat("security event ", hex32(code), " (", event_code_name(code),
+		                       "): ", detail,
+		                       suppressed != 0 ? cat(" (", suppressed, " more suppressed)")
+		                                       : std::string()));
+		emit_event("security_event",
+		           cat(code_fields(code, detail), ",\"suppressed\":", suppressed));
+	}
+	apply(SmEvent::SecurityEvent, code, unauthenticated);
+}
+
+void Daemon::apply(SmEvent ev, std::uint16_t code, bool unauthenticated)
 {
 	SmInput in;
 	in.event = ev;
 	in.event_code = code;
+	in.unauthenticated = unauthenticated;
 	// Exit Config returns to Secure only with usable keys: clock, Seed Key and csalt.
 	in.synchronized = clock_ && clock_->is_set() && has_seed() && csalt_.has_value();
 	const Transition tr = step(sm_, in);
@@ -385,6 +406,8 @@ void Daemon::run_timers()
 		if (auto d = session_->next_deadline(); d && *d <= now)
 			handle_session_output(session_->on_tick(now));
 	}
+	if (commission_until_ != 0 && commission_until_ <= now)
+		close_commissioning("expired");
 	check_peers(now);
 	rearm_timer();
 }
@@ -409,7 +432,8 @@ void Daemon::check_peers(std::uint64_t now)
 		p.missing = true;
 		security_event(heartbeat_missing_event(pp),
 		               cat("heartbeat of participant ", static_cast<unsigned>(pp),
-		                   " missing for 2.5 cycles"));
+		                   " missing for 2.5 cycles"),
+		               false);
 	}
 }
 
@@ -422,8 +446,8 @@ void Daemon::rearm_timer()
 		if (d != 0 && (next == 0 || d < next))
 			next = d;
 	};
-	for (std::uint64_t d :
-	     {pa_due_, bcast_due_, hb_due_, sync_deadline_, hold_due_, abort_due_, key_due_})
+	for (std::uint64_t d : {pa_due_, bcast_due_, hb_due_, sync_deadline_, hold_due_, abort_due_,
+	                        key_due_, commission_until_})
 		consider(d);
 	if (session_)
 		if (auto d = session_->next_deadline(); d)
@@ -527,7 +551,7 @@ void Daemon::process_can()
 {
 	if (!can_)
 		return;
-	for (int i = 0; i < 256; i++) {
+	for (int i = 0; i < kMaxFramesPerWake; i++) {
 		auto r = can_->receive();
 		if (!r) {
 			deps_.log->warning(r.error().message());
@@ -589,7 +613,8 @@ void Daemon::on_pa_request(const CanFrame& f)
 		return;
 	auto m = decode_pa_request(f);
 	if (!m) {
-		deps_.log->warning(to_error(m.error(), "PA request").message());
+		if (std::uint64_t n = 0; admit_report(kMalformedPaRequest, n))
+			deps_.log->warning(to_error(m.error(), "PA request").message());
 		return;
 	}
 	auto resp = make_pa_response(config_->aead, keys_->get(KeyRole::Seed)->key, m->random,
@@ -610,7 +635,8 @@ void Daemon::on_pa_response(const CanFrame& f, std::uint64_t rx_ns)
 		return;
 	auto m = decode_pa_response(f);
 	if (!m) {
-		deps_.log->warning(to_error(m.error(), "PA response").message());
+		if (std::uint64_t n = 0; admit_report(kMalformedPaResponse, n))
+			deps_.log->warning(to_error(m.error(), "PA response").message());
 		return;
 	}
 	if (m->pp != config_->participant_id || !pa_pending_)
@@ -621,10 +647,14 @@ void Daemon::on_pa_response(const CanFrame& f, std::uint64_t rx_ns)
 	if (auto v = deps_.verify_pa(config_->aead, keys_->get(KeyRole::Seed)->key, pa_rnd_, *m);
 	    !v) {
 		// FE00h; in Waiting the state machine has nothing to do, the request is retried.
-		deps_.log->warning(to_error(v.error(), "PA response").message());
 		record_event_code(event_code::kPaAuthFailure);
-		emit_event("security_event",
-		           code_fields(event_code::kPaAuthFailure, msg_errc_name(v.error().code)));
+		std::uint64_t suppressed = 0;
+		if (admit_report(event_code::kPaAuthFailure, suppressed)) {
+			deps_.log->warning(to_error(v.error(), "PA response").message());
+			emit_event("security_event", cat(code_fields(event_code::kPaAuthFailure,
+			                                             msg_errc_name(v.error().code)),
+			                                 ",\"suppressed\":", suppressed));
+		}
 		return;
 	}
 	if (rtt > ms(config_->timeouts.pa_max_rtt)) {
@@ -688,7 +718,7 @@ void Daemon::on_sync_broadcast(const CanFrame& f, std::uint64_t rx_ns)
 		    clock_behind_sync(f, rx_ns))
 			return;
 		security_event(event_code::kSyncAuthFailure,
-		               to_error(b.error(), "Sync broadcast").message());
+		               to_error(b.error(), "Sync broadcast").message(), true);
 		return;
 	}
 	clock_probation_ = false;
@@ -820,11 +850,13 @@ void Daemon::on_heartbeat(const CanFrame& f, std::uint64_t rx_ns)
 		    h.error().stamp_reason == SPSEC_R_RX_OUTSIDE_WINDOW)
 			note_window_miss(f, rx_ns);
 		security_event(replay ? event_code::kDuplicate : event_code::kDataAuthFailure,
-		               to_error(h.error(), "heartbeat").message());
+		               to_error(h.error(), "heartbeat").message(), true);
 		return;
 	}
 	if (h->pp == config_->participant_id) {
-		security_event(event_code::kInjection, "a heartbeat with our own participant ID");
+		// Verified: a Seed-Key holder sends our ID (authenticated evidence).
+		security_event(event_code::kInjection, "a heartbeat with our own participant ID",
+		               false);
 		return;
 	}
 	Peer& p = peers_[h->pp];
