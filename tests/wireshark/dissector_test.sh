@@ -7,7 +7,8 @@
 #   3. auth-only mode shows the clear-text payloads and the Sync broadcast's T
 #   4. malformed frames raise the expert infos named in the table below
 #   5. hostile or malformed config files never break the dissector: expert info, no ID applied
-#   6. decrypt-log annotations (packet comments) are shown as verdicts
+#   6. spsec-setup wireshark-plugin installs it where tshark loads it
+#   7. decrypt-log annotations (packet comments) are shown as verdicts
 # usage: dissector_test.sh CAPTURE_GEN_BINARY [SPSECCTL_BINARY]
 # Exit 77 (skipped) when tshark is not installed (scripts/install-deps.sh installs it).
 set -uo pipefail
@@ -208,7 +209,21 @@ for name in "${!HOSTILE[@]}"; do
 	fi
 done
 
-# 6. decrypt-log output: packet comments "spsec: ..." become verdict fields.
+# 6. spsec-setup wireshark-plugin --user puts it where Wireshark finds it (HOME is $work).
+if "$src/scripts/spsec-setup" wireshark-plugin --user >"$work/setup.out" 2>&1 &&
+	[ -f "$work/.local/lib/wireshark/plugins/spsec.lua" ]; then
+	got=$(tshark -n -r "$data/spsec-all.log" -o 'spsec.secured_ids:0x181' \
+		-Y 'frame.number == 22' -T fields -e spsec.msg -e spsec.t 2>/dev/null)
+	if [ "$got" = "$(printf 'data\t0x0234')" ]; then
+		ok "spsec-setup wireshark-plugin --user: tshark loads the installed plugin"
+	else
+		not_ok "installed plugin not loaded by tshark: got \"$got\""
+	fi
+else
+	not_ok "spsec-setup wireshark-plugin --user failed: $(cat "$work/setup.out")"
+fi
+
+# 7. decrypt-log output: packet comments "spsec: ..." become verdict fields.
 if [ -n "$spsecctl" ]; then
 	"$here/decrypt_log_check.sh" "$spsecctl" "$data" "$work" "$lua" || failures=$((failures + 1))
 fi
