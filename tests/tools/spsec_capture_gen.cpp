@@ -3,7 +3,8 @@
 // candump -L log holding every control-plane message of spec §5 and data frames of each AEAD and
 // mode, all made by the project's own codec (core/messages.h, core/stamp.h). Everything is fixed
 // (keys, randoms, T), so the output is byte-for-byte reproducible; the ctest regenerates it and
-// compares it with the checked-in file before tshark decodes it.
+// compares it with the checked-in file before tshark decodes it. With --pcap it writes the same
+// frames as a pcap of link type SocketCAN, the encapsulation of a live `tshark -i can0`.
 //
 // The values the dissector must show are listed in tests/data/wireshark/expected-fields.txt,
 // which was written by hand from the inputs below and the spec (not from the dissector's output).
@@ -24,17 +25,66 @@ namespace {
 
 using namespace spsec;
 
-std::uint64_t g_usec = 0;  // log time, 1 ms per frame
+std::vector<CanFrame> g_frames;  // in log order, 1 ms apart
 
 void emit(const CanFrame& f)
 {
-	CandumpLine l;
-	l.sec = 1'700'000'000 + g_usec / 1'000'000;
-	l.usec = static_cast<std::uint32_t>(g_usec % 1'000'000);
-	l.ifname = "can0";
-	l.frame = f;
-	g_usec += 1000;
-	std::printf("%s\n", format_candump_line(l).c_str());
+	g_frames.push_back(f);
+}
+
+void put_be32(std::vector<std::uint8_t>& out, std::uint32_t v)
+{
+	for (int i = 3; i >= 0; i--)
+		out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+
+void put_le32(std::vector<std::uint8_t>& out, std::uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+
+// The candump -L log (the checked-in capture).
+void write_candump()
+{
+	for (std::size_t i = 0; i < g_frames.size(); i++) {
+		CandumpLine l;
+		l.sec = 1'700'000'000;
+		l.usec = static_cast<std::uint32_t>(i * 1000);
+		l.ifname = "can0";
+		l.frame = g_frames[i];
+		std::printf("%s\n", format_candump_line(l).c_str());
+	}
+}
+
+// The same frames as a pcap with LINKTYPE_CAN_SOCKETCAN (227), what `tshark -i can0` records:
+// the SocketCAN header with the CAN ID in network byte order, CAN FD frames with CANFD_FDF (0x04)
+// set in the flags byte, data padded to 8 or 64 bytes.
+void write_pcap()
+{
+	std::vector<std::uint8_t> out;
+	put_le32(out, 0xA1B2C3D4);  // magic, microseconds
+	put_le32(out, 0x00040002);  // version 2.4
+	put_le32(out, 0);           // thiszone
+	put_le32(out, 0);           // sigfigs
+	put_le32(out, 262144);      // snaplen
+	put_le32(out, 227);         // LINKTYPE_CAN_SOCKETCAN
+	for (std::size_t i = 0; i < g_frames.size(); i++) {
+		const CanFrame& f = g_frames[i];
+		const std::uint32_t caplen = f.fd ? 72 : 16;
+		put_le32(out, 1'700'000'000);
+		put_le32(out, static_cast<std::uint32_t>(i * 1000));
+		put_le32(out, caplen);
+		put_le32(out, caplen);
+		put_be32(out, f.can_id);
+		out.push_back(f.len);
+		out.push_back(f.fd ? static_cast<std::uint8_t>(f.flags | 0x04) : 0);
+		out.push_back(0);
+		out.push_back(0);
+		for (std::uint32_t b = 0; b < caplen - 8; b++)
+			out.push_back(b < f.len ? f.data[b] : 0);
+	}
+	std::fwrite(out.data(), 1, out.size(), stdout);
 }
 
 [[noreturn]] void die(const char* what)
@@ -77,8 +127,11 @@ CanFrame plain(std::uint32_t can_id, std::size_t len, std::uint8_t first)
 
 }  // namespace
 
-int main()
+int main(int argc, char** argv)
 {
+	const bool pcap = argc == 2 && std::string(argv[1]) == "--pcap";
+	if (argc > 2 || (argc == 2 && !pcap))
+		die("usage: spsec_capture_gen [--pcap] > FILE");
 	const Key32 seed(iota_bytes<32>(0x00));
 	const CommSalt csalt{0x01, 0x02, 0x03, 0x04};
 	const KeySalt seed_salt{0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7};
@@ -182,5 +235,9 @@ int main()
 	auto cha = must(Aead::create(AeadKind::ChaCha20Poly1305, comm), "ChaCha20-Poly1305");
 	const StampParams cha_auth{AeadKind::ChaCha20Poly1305, StampMode::AuthOnly, seed_salt};
 	emit(must(seal_sync_broadcast(*cha, cha_auth, 0x1003000), "Sync broadcast (auth-only)"));
+	if (pcap)
+		write_pcap();
+	else
+		write_candump();
 	return 0;
 }

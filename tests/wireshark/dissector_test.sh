@@ -3,7 +3,8 @@
 #   1. the checked-in capture is what the project's codec makes (spsec_capture_gen)
 #   2. every message type and every stamp decodes to the values of expected-fields.txt, which
 #      were written by hand from the spec; secured IDs from the preference and, the same, from
-#      the shipped config/spsecd.yaml (block list) and a flow-list file
+#      the shipped config/spsecd.yaml (block list) and a flow-list file; the same frames as a
+#      pcap of link type SocketCAN (what tshark -i can0 writes) give the same table
 #   3. auth-only mode shows the clear-text payloads and the Sync broadcast's T
 #   4. malformed frames raise the expert infos named in the table below
 #   5. hostile or malformed config files never break the dissector: expert info, no ID applied
@@ -89,7 +90,7 @@ expected_table >"$work/expected"
 check_table() {
 	local what=$1
 	shift
-	table "$data/spsec-all.log" "$@" >"$work/got"
+	table "${CAPTURE:-$data/spsec-all.log}" "$@" >"$work/got"
 	if diff -u "$work/expected" "$work/got" >"$work/diff" && no_lua_error "$what" "$work/got"; then
 		ok "$what: all 30 frames decode as the spec says"
 	else
@@ -107,6 +108,13 @@ secured_ids: [0x181,   # a comment inside the list
 plaintext_ids: [0x700]
 EOF
 check_table "secured IDs from a flow list across lines" -o "spsec.config_file:$work/flow.yaml"
+# The same frames in the encapsulation of a live capture (tshark -i can0): LINKTYPE_CAN_SOCKETCAN.
+if "$gen" --pcap >"$work/all.pcap"; then
+	CAPTURE=$work/all.pcap check_table "SocketCAN pcap (live-capture link type)" \
+		-o 'spsec.secured_ids:0x181, 0x201 0x00012345'
+else
+	not_ok "spsec_capture_gen --pcap failed"
+fi
 
 # Without any secured ID the data frames are left to Wireshark (no SPsec tree).
 ts -r "$data/spsec-all.log" -Y 'frame.number >= 22 && frame.number <= 29 && spsec' \
