@@ -706,6 +706,7 @@ local can_id_f = Field.new("can.id")
 local can_xtd_f = Field.new("can.flags.xtd")
 local comment_f = Field.new("frame.comment")
 local brs_f = Field.new("canfd.flags.brs")
+local rtr_f = Field.new("can.flags.rtr")
 
 -- Only CAN FD frames carry canfd.flags.*.
 local function is_fd()
@@ -755,21 +756,29 @@ local function add_config_problems(tree)
 end
 
 -- Dissects one frame; `force` (Decode As) treats a non-control-plane frame as secured data.
+-- Returns whether the frame was SPsec's (also for an empty frame, which is still claimed).
 local function dissect(tvb, pinfo, tree, force)
 	local id, ext = current_can_id()
 	if id == nil then
-		return 0
+		return false
 	end
 	local control = ext and bits(id, 25, 1) == 1
 	local verdict = verdict_comment()
 	local secured = not control and (force or cfg.secured[frame_key(id, ext)] or verdict ~= nil)
 	if not control and not secured then
-		return 0
+		return false
 	end
 
 	pinfo.cols.protocol = "SPsec"
 	local root = tree:add(spsec, tvb())
 	add_config_problems(root)
+	local rtr = rtr_f()
+	if rtr and rtr.value then
+		-- A remote frame has no data: neither a stamp nor a message body.
+		root:add_proto_expert_info(ex.malformed, "remote frame (RTR): SPsec frames carry data")
+		pinfo.cols.info = string.format(ext and "%08X: RTR" or "%03X: RTR", id)
+		return true
+	end
 	local info
 	if control then
 		local kind, c, problems = classify(id)
@@ -809,11 +818,12 @@ local function dissect(tvb, pinfo, tree, force)
 				if tvb:len() > 0 then
 					root:add(f.plain, tvb())
 				end
-				info = "Verified data frame, " .. verdict
+				info = "Verified data " .. (verdict:match("T=0x%x+") or "")
+					.. string.format(" L=%d", tvb:len())
 			else
 				vt:add_proto_expert_info(ex.rejected, verdict)
 				local st = dissect_stamp(tvb, pinfo, root)
-				info = "Data frame " .. verdict
+				info = "Data " .. verdict:gsub(" secured=.*$", "")
 				if st then
 					info = info .. string.format(" T12=0x%03X", st.t12)
 				end
@@ -829,15 +839,18 @@ local function dissect(tvb, pinfo, tree, force)
 	end
 	pinfo.cols.info = string.format("%s: %s", ext and string.format("%08X", id)
 		or string.format("%03X", id), info)
-	return tvb:len()
+	return true
 end
 
 function spsec.dissector(tvb, pinfo, tree)
-	return dissect(tvb, pinfo, tree, true)
+	if dissect(tvb, pinfo, tree, true) then
+		return tvb:len()
+	end
+	return 0
 end
 
 local function heuristic(tvb, pinfo, tree)
-	return dissect(tvb, pinfo, tree, false) > 0 or false
+	return dissect(tvb, pinfo, tree, false)
 end
 
 spsec:register_heuristic("can", heuristic)
