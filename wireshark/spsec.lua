@@ -220,12 +220,16 @@ local function frame_key(id, ext)
 	return string.format("s%03x", id)
 end
 
--- Adds every ID of a list text ("0x181, 0x201" or "0x181 0x201") to `set`; returns the number
--- added and a list of errors (all IDs of a list with an error are still reported, none added).
+local function unquote(v)
+	return (v:gsub("^[\"'](.*)[\"']$", "%1"))
+end
+
+-- The ID keys of a list text ("0x181, 0x201" or "0x181 0x201", IDs may be quoted); every bad
+-- token is appended to `errors` (the caller then applies none of the list).
 local function parse_id_list(text, where, errors)
 	local found = {}
 	for token in text:gmatch("[^,%s]+") do
-		local k, why = id_key(token)
+		local k, why = id_key(unquote(token))
 		if k then
 			found[#found + 1] = k
 		else
@@ -241,11 +245,7 @@ local function strip_comment(line)
 	return s
 end
 
-local function unquote(v)
-	return (v:gsub("^[\"'](.*)[\"']$", "%1"))
-end
-
--- A minimal reader for the keys of spsecd.yaml the dissector needs (secured_ids, mode, aead).
+-- A minimal reader for the keys of spsecd.yaml the dissector needs (secured_ids, mode).
 -- It accepts the flow form (secured_ids: [0x181, 0x201], also across lines) and the block
 -- form (one "- 0x181" per line). Anything it does not understand is an error, never a crash.
 local function parse_config_text(text, path)
@@ -265,8 +265,6 @@ local function parse_config_text(text, path)
 		local key, value = line:match("^([%w_]+):%s*(.-)%s*$")
 		if key == "mode" then
 			out.mode = unquote(value)
-		elseif key == "aead" then
-			out.aead = unquote(value)
 		elseif key == "secured_ids" then
 			if seen then
 				out.errors[#out.errors + 1] = path .. ":" .. i .. ": secured_ids given twice"
