@@ -540,7 +540,10 @@ function bodies.pa_response(tvb, tree)
 	if not need(tvb, tree, 20, "PA response") then
 		return ""
 	end
-	tree:add_le(f.tim, tvb(0, 8))
+	local ti = tree:add_le(f.tim, tvb(0, 8))
+	if tvb(0, 8):le_uint64() == UInt64(0) then
+		ti:add_proto_expert_info(ex.malformed, "T is 0 (T is never 0, spec §2)")
+	end
 	tree:add(f.csalt, tvb(8, 4))
 	tree:add(f.tag, tvb(12, TAG_LEN))
 	add_trailing(tvb, tree, 20)

@@ -142,9 +142,9 @@ fi
 #    reserved bit 24, 4 message type 7, 5 secured ID on a classical 8-byte frame, 6 pad count
 #    3 > S - 10, 7 heartbeat with a 6-byte payload, 8 empty ClientHello, 9 Sync broadcast with
 #    participant 5, 10 secured ID with 0 bytes, 11 and 12 remote frames (RTR) on a secured and a
-#    control-plane ID.
+#    control-plane ID, 13 PA response with T = 0.
 declare -A EXPERTS=(
-	[spsec.malformed]="1 7 8 11 12"
+	[spsec.malformed]="1 7 8 11 12 13"
 	[spsec.bad_id]="2 3 4 9"
 	[spsec.bad_stamp]="5 6 10"
 	[spsec.not_fd]="5"
