@@ -12,6 +12,8 @@ PKGS=(
 	libclang-rt-14-dev
 	# runtime tools used by tests and the demo
 	iproute2 can-utils kmod jq
+	# the Wireshark dissector's test (tests/wireshark)
+	tshark
 	# the test VM
 	qemu-system-x86 linux-image-amd64 busybox-static cpio xz-utils file
 )
@@ -34,5 +36,7 @@ fi
 
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# wireshark-common asks whether non-root users may capture; answer no without a prompt.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

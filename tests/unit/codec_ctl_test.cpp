@@ -294,6 +294,15 @@ TEST_CASE("spsecctl usage errors exit 2 and name the problem", "[codec]")
 	         {"verify-log", "--aead", "aes-gcm", "--salt", kSalt, "--t", "1", "--key", k,
 	          "--bitrate", "3000000", "x.log"},
 	         "whole-ns"},
+	        {spsec::ctl::cmd_decrypt_log,
+	         {"decrypt-log", "--aead", "aes-gcm", "--salt", kSalt, "--t", "1", "--key", k,
+	          "x.log"},
+	         "--out FILE.pcapng is required"},
+	        // The decrypted capture holds plaintext: an existing file is never replaced.
+	        {spsec::ctl::cmd_decrypt_log,
+	         {"decrypt-log", "--aead", "aes-gcm", "--salt", kSalt, "--t", "1", "--key", k,
+	          "--out", "/", "x.log"},
+	         "exists; refusing to overwrite"},
 	};
 	for (const Case& c : cases) {
 		std::string joined;
@@ -313,7 +322,7 @@ TEST_CASE("spsecctl usage errors exit 2 and name the problem", "[codec]")
 	CHECK_THAT(longf.err, Catch::Contains("at most 54"));
 	// --help exits 0 and mentions the key file.
 	for (auto* cmd : {spsec::ctl::cmd_seal, spsec::ctl::cmd_open, spsec::ctl::cmd_derive,
-	                  spsec::ctl::cmd_verify_log}) {
+	                  spsec::ctl::cmd_verify_log, spsec::ctl::cmd_decrypt_log}) {
 		Run h = run(cmd, {"x", "--help"});
 		CHECK(h.rc == 0);
 		CHECK_THAT(h.out, Catch::Contains("usage: spsecctl"));

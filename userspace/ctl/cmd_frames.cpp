@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Offline frame tools: seal, open, derive, verify-log. They run the same codec (core/stamp.h) the
-// BPF data plane is tested against, so an integrator can check frames by hand or a candump log.
+// Offline frame tools: seal, open, derive, verify-log, decrypt-log. They run the same codec
+// (core/stamp.h) the BPF data plane is tested against, so an integrator can check frames by hand or
+// a candump log.
 //
 // Key material: keys are accepted as --key HEX / --seed HEX or, better, from a file
 // (--key-file / --seed-file: hex digits, whitespace ignored) so they never appear in argv, ps or
@@ -18,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include <unistd.h>
+
 #include "core/aead.h"
 #include "core/can_frame.h"
 #include "core/hex.h"
@@ -26,6 +29,7 @@
 #include "core/stamp.h"
 #include "core/timestamp.h"
 #include "ctl/commands.h"
+#include "ctl/pcapng_writer.h"
 
 namespace spsec::ctl {
 
@@ -684,6 +688,216 @@ int cmd_verify_log(int argc, char** argv)
 		std::printf(" %s=%llu", std::string(reason_name(reason)).c_str(),
 		            static_cast<unsigned long long>(n));
 	std::printf("\n");
+	return rejected == 0 && unparsable == 0 ? kExitOk : kExitFailed;
+}
+
+// ---- decrypt-log ----------------------------------------------------------------------------
+// The verify-log replay (same options, same local clock, same per-ID freshness), writing a
+// pcapng for Wireshark instead of text: verified frames plain, every data-plane frame commented
+// with its verdict (wireshark/spsec.lua shows the comments as spsec.verdict).
+
+namespace {
+
+constexpr const char* kDecryptLogHelp =
+        "usage: spsecctl decrypt-log --aead NAME (--key HEX64 | --key-file PATH |\n"
+        "                             (--seed HEX64 | --seed-file PATH) --csalt HEX8)\n"
+        "                            --salt HEX16 --t T0 [--bitrate BPS] [--window W]\n"
+        "                            [--auth-only] --out FILE.pcapng LOGFILE\n"
+        "\n"
+        "Replays a candump -L log (LOGFILE, or - for stdin) as verify-log does and writes a\n"
+        "pcapng for Wireshark (docs/wireshark.md): a verified frame as the plain frame with the\n"
+        "comment \"spsec: ok T=0x.. L=.. secured=<frame as received>\", a rejected one as\n"
+        "received with \"spsec: REJECTED <reason> (<description>) T=0x..\", control-plane frames\n"
+        "as received. The file holds decrypted payloads: it is created mode 0600 and an\n"
+        "existing FILE is never overwritten. Prints the verify-log summary line. Exit 0 when\n"
+        "every data-plane frame verified, 1 otherwise, 2 on usage errors.\n";
+
+std::string hex_t(std::uint64_t t)
+{
+	char buf[24];
+	std::snprintf(buf, sizeof buf, "0x%llX", static_cast<unsigned long long>(t));
+	return buf;
+}
+
+// Writes `bytes` to a new file `path`, mode 0600, via a temporary file renamed into place, so a
+// failure leaves no partial capture and an existing file is never replaced.
+tl::expected<void, std::string> write_new_file(const std::string& path,
+                                               const std::vector<std::uint8_t>& bytes)
+{
+	std::string tmp = path + ".XXXXXX";
+	const int fd = ::mkstemp(tmp.data());  // mode 0600
+	if (fd < 0)
+		return tl::unexpected("cannot create a temporary file next to " + path + ": " +
+		                      std::strerror(errno));
+	std::size_t done = 0;
+	while (done < bytes.size()) {
+		const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			const int e = errno;
+			::close(fd);
+			::unlink(tmp.c_str());
+			return tl::unexpected("writing " + tmp + ": " + std::strerror(e));
+		}
+		done += static_cast<std::size_t>(n);
+	}
+	if (::fsync(fd) != 0 || ::close(fd) != 0) {
+		const int e = errno;
+		::unlink(tmp.c_str());
+		return tl::unexpected("writing " + tmp + ": " + std::strerror(e));
+	}
+	// link() fails with EEXIST instead of replacing a file created meanwhile.
+	if (::link(tmp.c_str(), path.c_str()) != 0) {
+		const int e = errno;
+		::unlink(tmp.c_str());
+		return tl::unexpected("cannot create " + path + ": " + std::strerror(e));
+	}
+	::unlink(tmp.c_str());
+	return {};
+}
+
+}  // namespace
+
+int cmd_decrypt_log(int argc, char** argv)
+{
+	Args a;
+	if (auto r = parse_args(argc, argv,
+	                        {"aead", "key", "key-file", "seed", "seed-file", "csalt", "salt",
+	                         "t", "window", "bitrate", "out"},
+	                        a);
+	    !r)
+		return usage_error("decrypt-log", r.error(), kDecryptLogHelp);
+	if (a.help)
+		return print_help(kDecryptLogHelp);
+	auto params = stamp_params(a);
+	if (!params)
+		return usage_error("decrypt-log", params.error(), kDecryptLogHelp);
+	auto t0 = required_u64(a, "t");
+	if (!t0)
+		return usage_error("decrypt-log", t0.error(), kDecryptLogHelp);
+	auto window = window_arg(a);
+	if (!window)
+		return usage_error("decrypt-log", window.error(), kDecryptLogHelp);
+	std::uint64_t bitrate = 1'000'000;
+	if (const std::string* b = a.get("bitrate")) {
+		auto v = parse_u64("bitrate", *b);
+		if (!v)
+			return usage_error("decrypt-log", v.error(), kDecryptLogHelp);
+		bitrate = *v;
+	}
+	auto tick = tick_ns_from_bitrate(bitrate);
+	if (!tick)
+		return usage_error("decrypt-log", Usage{"--bitrate: " + tick.error().context},
+		                   kDecryptLogHelp);
+	const std::string* out_path = a.get("out");
+	if (out_path == nullptr || out_path->empty())
+		return usage_error("decrypt-log", Usage{"--out FILE.pcapng is required"},
+		                   kDecryptLogHelp);
+	if (::access(out_path->c_str(), F_OK) == 0)
+		return usage_error(
+		        "decrypt-log",
+		        Usage{"--out " + *out_path + " exists; refusing to overwrite it"},
+		        kDecryptLogHelp);
+	if (a.positional.size() != 1)
+		return usage_error("decrypt-log", Usage{"one LOGFILE expected (- for stdin)"},
+		                   kDecryptLogHelp);
+	auto keys = KeySource::from_args(a, params->aead);
+	if (!keys)
+		return usage_error("decrypt-log", keys.error(), kDecryptLogHelp);
+
+	const std::string& path = a.positional[0];
+	std::FILE* in = stdin;
+	if (path != "-") {
+		in = std::fopen(path.c_str(), "r");
+		if (in == nullptr) {
+			std::fprintf(stderr, "spsecctl decrypt-log: cannot open %s: %s\n",
+			             path.c_str(), std::strerror(errno));
+			return kExitUsage;
+		}
+	}
+	const std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(in == stdin ? nullptr : in,
+	                                                             &std::fclose);
+
+	KeySource& ks = **keys;
+	FreshnessTable fresh;
+	const OpenParams op{*params, *window};
+	PcapngWriter pcap;
+	// Local clock anchor as in verify-log: (log time in ns, T at that time), re-anchored to the
+	// T of every verified frame.
+	bool anchored = false;
+	std::uint64_t anchor_ns = 0;
+	std::uint64_t anchor_t = *t0;
+	std::uint64_t total = 0, ok = 0, skipped = 0, unparsable = 0;
+	std::map<std::uint32_t, std::uint64_t> by_reason;
+	std::uint64_t lineno = 0;
+	char* raw_line = nullptr;
+	std::size_t raw_cap = 0;
+	const std::unique_ptr<char*, void (*)(char**)> raw_free(&raw_line,
+	                                                        [](char** p) { std::free(*p); });
+	while (::getline(&raw_line, &raw_cap, in) >= 0) {
+		const std::string_view line(raw_line);
+		lineno++;
+		if (line.find_first_not_of(" \t\r\n") == std::string_view::npos || line[0] == '#')
+			continue;
+		auto rec = parse_candump_line(line);
+		if (!rec) {
+			unparsable++;
+			std::fprintf(stderr, "spsecctl decrypt-log: line %llu unparsable: %s\n",
+			             static_cast<unsigned long long>(lineno),
+			             rec.error().context.c_str());
+			continue;
+		}
+		total++;
+		if (rec->frame.extended() && !rec->frame.error() &&
+		    (rec->frame.can_id & SPSEC_CTRL_BIT) != 0) {
+			skipped++;
+			pcap.add(rec->ifname, rec->sec, rec->usec, rec->frame, {});
+			continue;
+		}
+		const std::uint64_t now_ns = rec->sec * 1'000'000'000ull + rec->usec * 1000ull;
+		if (!anchored) {
+			anchored = true;
+			anchor_ns = now_ns;
+		}
+		const std::uint64_t elapsed = now_ns > anchor_ns ? now_ns - anchor_ns : 0;
+		const std::uint64_t local = anchor_t + elapsed / *tick;
+		const KeyLookup lookup = [&ks, local](std::uint64_t e) {
+			return ks.lookup(e, local);
+		};
+		auto opened = open_frame(op, rec->frame, local, lookup, &fresh);
+		if (opened) {
+			ok++;
+			anchor_ns = now_ns;
+			anchor_t = opened->t;
+			pcap.add(rec->ifname, rec->sec, rec->usec, opened->plain,
+			         "spsec: ok T=" + hex_t(opened->t) +
+			                 " L=" + std::to_string(opened->plain.len) +
+			                 " secured=" + format_can_frame(rec->frame));
+		} else {
+			const auto& rj = opened.error();
+			by_reason[rj.reason]++;
+			std::string c = "spsec: REJECTED " + std::string(reason_name(rj.reason)) +
+			                " (" + std::string(reason_description(rj.reason)) + ")";
+			if (rj.t != 0)
+				c += " T=" + hex_t(rj.t);
+			pcap.add(rec->ifname, rec->sec, rec->usec, rec->frame, c);
+		}
+	}
+	if (auto w = write_new_file(*out_path, pcap.bytes()); !w) {
+		std::fprintf(stderr, "spsecctl decrypt-log: %s\n", w.error().c_str());
+		return kExitFailed;
+	}
+	const std::uint64_t rejected = total - ok - skipped;
+	std::printf("total: %llu frames, %llu ok, %llu rejected, %llu skipped, %llu unparsable",
+	            static_cast<unsigned long long>(total), static_cast<unsigned long long>(ok),
+	            static_cast<unsigned long long>(rejected),
+	            static_cast<unsigned long long>(skipped),
+	            static_cast<unsigned long long>(unparsable));
+	for (const auto& [reason, n] : by_reason)
+		std::printf(" %s=%llu", std::string(reason_name(reason)).c_str(),
+		            static_cast<unsigned long long>(n));
+	std::printf("\nwrote %s\n", out_path->c_str());
 	return rejected == 0 && unparsable == 0 ? kExitOk : kExitFailed;
 }
 

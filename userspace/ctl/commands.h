@@ -29,6 +29,7 @@ int cmd_seal(int argc, char** argv);
 int cmd_open(int argc, char** argv);
 int cmd_derive(int argc, char** argv);
 int cmd_verify_log(int argc, char** argv);
+int cmd_decrypt_log(int argc, char** argv);
 
 // cmd_daemon.cpp: talking to a running spsecd and reading the pinned counters.
 int cmd_status(int argc, char** argv);

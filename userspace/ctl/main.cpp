@@ -21,6 +21,8 @@ constexpr Command kCommands[] = {
         {"derive", spsec::ctl::cmd_derive,
          "print the Communication Key for a Seed Key, csalt and T"},
         {"verify-log", spsec::ctl::cmd_verify_log, "verify every frame of a candump -L log"},
+        {"decrypt-log", spsec::ctl::cmd_decrypt_log,
+         "decrypt a candump -L log into a pcapng with each frame's verdict (Wireshark)"},
         {"status", spsec::ctl::cmd_status, "state, clock, keys and peers of the running spsecd"},
         {"events", spsec::ctl::cmd_events, "follow spsecd's events as JSON lines"},
         {"stats", spsec::ctl::cmd_stats, "data-plane counters by reason (works without spsecd)"},
