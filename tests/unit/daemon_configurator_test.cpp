@@ -721,7 +721,7 @@ TEST_CASE("a Zero-Key session to a keyed node changes no state", "[daemon][confi
 			h.pp = 5;
 			h.selector = selector::kZero;
 			h.client_random[0] = static_cast<std::uint8_t>(i);
-			node.can->inbox.push_back(to_kernel_frame(encode_client_hello(h)));
+			node.can->inbox.push_back({to_kernel_frame(encode_client_hello(h))});
 		}
 		node.d->process_can();
 		bus.pump();
@@ -735,7 +735,7 @@ TEST_CASE("a Zero-Key session to a keyed node changes no state", "[daemon][confi
 		ClientHello h;
 		h.pp = 5;
 		h.selector = selector::kZero;
-		node.can->inbox.push_back(to_kernel_frame(encode_client_hello(h)));
+		node.can->inbox.push_back({to_kernel_frame(encode_client_hello(h))});
 		node.d->process_can();
 		bus.pump();
 		CHECK(bus.count(session_id(CpType::Hello, false, 5, 0)) - hellos_before ==
@@ -753,7 +753,7 @@ TEST_CASE("Exit Config never clears a pending Warning or the alert", "[daemon][c
 	junk.can_id = sync_broadcast_id();
 	junk.fd = true;
 	junk.len = 16;
-	node.can->inbox.push_back(to_kernel_frame(junk));
+	node.can->inbox.push_back({to_kernel_frame(junk)});
 	node.d->process_can();
 	REQUIRE(node.state() == State::Warning);
 	REQUIRE(node.d->sm_status().alert);

@@ -488,7 +488,7 @@ TEST_CASE("garbage on the Sync-broadcast ID: one report per second, the rest cou
 	// 301 frames over 3 s (one every 10 ms).
 	for (int i = 0; i < 301; i++) {
 		part.can->inbox.push_back(
-		        to_kernel_frame(garbage_sync_broadcast(static_cast<std::uint8_t>(i))));
+		        {to_kernel_frame(garbage_sync_broadcast(static_cast<std::uint8_t>(i)))});
 		part.d->process_can();
 		bus.clock.advance_ns(10 * kMs);
 	}
@@ -529,7 +529,7 @@ TEST_CASE("unauthenticated input alone never drives a node into Security Abort",
 	// and a forged data-plane authentication failure in between.
 	for (int i = 0; i < 15; i++) {
 		part.can->inbox.push_back(
-		        to_kernel_frame(garbage_sync_broadcast(static_cast<std::uint8_t>(i))));
+		        {to_kernel_frame(garbage_sync_broadcast(static_cast<std::uint8_t>(i)))});
 		part.d->process_can();
 		spsec_event ev{};
 		ev.type = SPSEC_EV_AUTH_FAIL;
@@ -567,7 +567,7 @@ TEST_CASE("authenticated evidence still aborts a sustained Warning", "[daemon][p
 	impostor.connected = false;
 	for (int i = 0; i < 5 && part.seen("keys_wiped").empty(); i++) {
 		part.can->inbox.push_back(
-		        to_kernel_frame(garbage_sync_broadcast(static_cast<std::uint8_t>(i))));
+		        {to_kernel_frame(garbage_sync_broadcast(static_cast<std::uint8_t>(i)))});
 		part.d->process_can();
 		bus.advance(4000, 500);
 	}
@@ -587,7 +587,7 @@ TEST_CASE("the control-plane receive path does bounded work per wake-up", "[daem
 	bus.start_all();
 	for (int i = 0; i < 1000; i++)
 		part.can->inbox.push_back(
-		        to_kernel_frame(garbage_sync_broadcast(static_cast<std::uint8_t>(i))));
+		        {to_kernel_frame(garbage_sync_broadcast(static_cast<std::uint8_t>(i)))});
 	part.d->process_can();
 	// A small bound (64), not the whole queue nor hundreds.
 	const std::size_t read = 1000u - part.can->inbox.size();

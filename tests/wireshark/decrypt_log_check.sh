@@ -67,7 +67,7 @@ want=$(printf '%s\n' \
 	"2	data	1122334455	0x0000000001001240	ok T=0x1001240 L=5 secured=$f2" \
 	"3	data		0x0000000001001240	REJECTED rx_bad_tag (AEAD tag mismatch) T=0x1001240" \
 	"4	pa_request			" \
-	"5	data		0x0000000001001234	REJECTED rx_replay (T not newer than the last accepted frame of this ID (replay)) T=0x1001234")
+	"5	data		0x0000000001001234	REJECTED rx_replay (T not greater than the ID's last accepted T) T=0x1001234")
 if [ "$got" = "$want" ]; then
 	ok "tshark shows plain payloads, T and verdicts"
 else
