@@ -563,66 +563,96 @@ int cmd_derive(int argc, char** argv)
 	return kExitOk;
 }
 
-int cmd_verify_log(int argc, char** argv)
+namespace {
+
+// ---- log replay: what verify-log and decrypt-log share -----------------------------------------
+// The options after parse_args, a local clock that follows the log's timestamps at the tick of
+// --bitrate and is re-anchored to the T of every verified frame, per-ID freshness, the counts
+// and the summary line. The verbs differ only in what they do with each frame.
+
+struct LogReplay {
+	StampParams params;
+	std::uint64_t t0 = 0;
+	std::uint32_t window = 0;
+	std::uint64_t tick_ns = 0;
+	std::unique_ptr<KeySource> keys;
+	std::string path;  // LOGFILE, "-" for stdin
+};
+
+struct ReplayCounts {
+	std::uint64_t total = 0, ok = 0, skipped = 0, unparsable = 0;
+	std::map<std::uint32_t, std::uint64_t> by_reason;
+	[[nodiscard]] std::uint64_t rejected() const { return total - ok - skipped; }
+	[[nodiscard]] int exit_code() const
+	{
+		return rejected() == 0 && unparsable == 0 ? kExitOk : kExitFailed;
+	}
+};
+
+// The options both verbs take; a usage error is reported and its exit code returned.
+tl::expected<LogReplay, int> replay_options(const char* verb, const char* help, const Args& a)
 {
-	Args a;
-	if (auto r = parse_args(argc, argv,
-	                        {"aead", "key", "key-file", "seed", "seed-file", "csalt", "salt",
-	                         "t", "window", "bitrate"},
-	                        a);
-	    !r)
-		return usage_error("verify-log", r.error(), kVerifyLogHelp);
-	if (a.help)
-		return print_help(kVerifyLogHelp);
+	LogReplay r;
 	auto params = stamp_params(a);
 	if (!params)
-		return usage_error("verify-log", params.error(), kVerifyLogHelp);
+		return tl::unexpected(usage_error(verb, params.error(), help));
+	r.params = *params;
 	auto t0 = required_u64(a, "t");
 	if (!t0)
-		return usage_error("verify-log", t0.error(), kVerifyLogHelp);
+		return tl::unexpected(usage_error(verb, t0.error(), help));
+	r.t0 = *t0;
 	auto window = window_arg(a);
 	if (!window)
-		return usage_error("verify-log", window.error(), kVerifyLogHelp);
+		return tl::unexpected(usage_error(verb, window.error(), help));
+	r.window = *window;
 	std::uint64_t bitrate = 1'000'000;
 	if (const std::string* b = a.get("bitrate")) {
 		auto v = parse_u64("bitrate", *b);
 		if (!v)
-			return usage_error("verify-log", v.error(), kVerifyLogHelp);
+			return tl::unexpected(usage_error(verb, v.error(), help));
 		bitrate = *v;
 	}
 	auto tick = tick_ns_from_bitrate(bitrate);
 	if (!tick)
-		return usage_error("verify-log", Usage{"--bitrate: " + tick.error().context},
-		                   kVerifyLogHelp);
+		return tl::unexpected(
+		        usage_error(verb, Usage{"--bitrate: " + tick.error().context}, help));
+	r.tick_ns = *tick;
 	if (a.positional.size() != 1)
-		return usage_error("verify-log", Usage{"one LOGFILE expected (- for stdin)"},
-		                   kVerifyLogHelp);
-	auto keys = KeySource::from_args(a, params->aead);
+		return tl::unexpected(
+		        usage_error(verb, Usage{"one LOGFILE expected (- for stdin)"}, help));
+	r.path = a.positional[0];
+	auto keys = KeySource::from_args(a, r.params.aead);
 	if (!keys)
-		return usage_error("verify-log", keys.error(), kVerifyLogHelp);
+		return tl::unexpected(usage_error(verb, keys.error(), help));
+	r.keys = std::move(*keys);
+	return r;
+}
 
-	const std::string& path = a.positional[0];
+// Replays the log, calling on_unparsable(lineno, why), on_control(lineno, record),
+// on_verified(lineno, record, opened) or on_rejected(lineno, record, rejection) per line.
+// Returns kExitOk, or kExitUsage when the log cannot be opened.
+template <typename Unparsable, typename Control, typename Verified, typename Rejected>
+int replay_log(const char* verb, LogReplay& r, ReplayCounts& c, Unparsable on_unparsable,
+               Control on_control, Verified on_verified, Rejected on_rejected)
+{
 	std::FILE* in = stdin;
-	if (path != "-") {
-		in = std::fopen(path.c_str(), "r");
+	if (r.path != "-") {
+		in = std::fopen(r.path.c_str(), "r");
 		if (in == nullptr) {
-			std::fprintf(stderr, "spsecctl verify-log: cannot open %s: %s\n",
-			             path.c_str(), std::strerror(errno));
+			std::fprintf(stderr, "spsecctl %s: cannot open %s: %s\n", verb,
+			             r.path.c_str(), std::strerror(errno));
 			return kExitUsage;
 		}
 	}
 	const std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(in == stdin ? nullptr : in,
 	                                                             &std::fclose);
-
-	KeySource& ks = **keys;
+	KeySource& ks = *r.keys;
 	FreshnessTable fresh;
-	const OpenParams op{*params, *window};
+	const OpenParams op{r.params, r.window};
 	// Local clock anchor: (log time in ns, T at that time).
 	bool anchored = false;
 	std::uint64_t anchor_ns = 0;
-	std::uint64_t anchor_t = *t0;
-	std::uint64_t total = 0, ok = 0, skipped = 0, unparsable = 0;
-	std::map<std::uint32_t, std::uint64_t> by_reason;
+	std::uint64_t anchor_t = r.t0;
 	std::uint64_t lineno = 0;
 	char* raw_line = nullptr;
 	std::size_t raw_cap = 0;
@@ -635,19 +665,15 @@ int cmd_verify_log(int argc, char** argv)
 			continue;
 		auto rec = parse_candump_line(line);
 		if (!rec) {
-			unparsable++;
-			std::printf("%llu: unparsable: %s\n",
-			            static_cast<unsigned long long>(lineno),
-			            rec.error().context.c_str());
+			c.unparsable++;
+			on_unparsable(lineno, rec.error().context);
 			continue;
 		}
-		total++;
-		const std::string shown = format_can_frame(rec->frame);
+		c.total++;
 		if (rec->frame.extended() && !rec->frame.error() &&
 		    (rec->frame.can_id & SPSEC_CTRL_BIT) != 0) {
-			skipped++;
-			std::printf("%llu: %s skipped (control plane)\n",
-			            static_cast<unsigned long long>(lineno), shown.c_str());
+			c.skipped++;
+			on_control(lineno, *rec);
 			continue;
 		}
 		const std::uint64_t now_ns = rec->sec * 1'000'000'000ull + rec->usec * 1000ull;
@@ -657,38 +683,83 @@ int cmd_verify_log(int argc, char** argv)
 		}
 		// Log timestamps may step backwards (merged logs); never run the clock backwards.
 		const std::uint64_t elapsed = now_ns > anchor_ns ? now_ns - anchor_ns : 0;
-		const std::uint64_t local = anchor_t + elapsed / *tick;
+		const std::uint64_t local = anchor_t + elapsed / r.tick_ns;
 		const KeyLookup lookup = [&ks, local](std::uint64_t e) {
 			return ks.lookup(e, local);
 		};
 		auto opened = open_frame(op, rec->frame, local, lookup, &fresh);
 		if (opened) {
-			ok++;
+			c.ok++;
 			anchor_ns = now_ns;
 			anchor_t = opened->t;
-			std::printf("%llu: %s ok T=%llu plain=%s\n",
-			            static_cast<unsigned long long>(lineno), shown.c_str(),
-			            static_cast<unsigned long long>(opened->t),
-			            format_can_frame(opened->plain).c_str());
+			on_verified(lineno, *rec, *opened);
 		} else {
-			by_reason[opened.error().reason]++;
-			std::printf("%llu: %s REJECTED %s (%s)\n",
-			            static_cast<unsigned long long>(lineno), shown.c_str(),
-			            std::string(reason_name(opened.error().reason)).c_str(),
-			            std::string(reason_description(opened.error().reason)).c_str());
+			c.by_reason[opened.error().reason]++;
+			on_rejected(lineno, *rec, opened.error());
 		}
 	}
-	const std::uint64_t rejected = total - ok - skipped;
+	return kExitOk;
+}
+
+void print_summary(const ReplayCounts& c)
+{
 	std::printf("total: %llu frames, %llu ok, %llu rejected, %llu skipped, %llu unparsable",
-	            static_cast<unsigned long long>(total), static_cast<unsigned long long>(ok),
-	            static_cast<unsigned long long>(rejected),
-	            static_cast<unsigned long long>(skipped),
-	            static_cast<unsigned long long>(unparsable));
-	for (const auto& [reason, n] : by_reason)
+	            static_cast<unsigned long long>(c.total), static_cast<unsigned long long>(c.ok),
+	            static_cast<unsigned long long>(c.rejected()),
+	            static_cast<unsigned long long>(c.skipped),
+	            static_cast<unsigned long long>(c.unparsable));
+	for (const auto& [reason, n] : c.by_reason)
 		std::printf(" %s=%llu", std::string(reason_name(reason)).c_str(),
 		            static_cast<unsigned long long>(n));
 	std::printf("\n");
-	return rejected == 0 && unparsable == 0 ? kExitOk : kExitFailed;
+}
+
+}  // namespace
+
+int cmd_verify_log(int argc, char** argv)
+{
+	Args a;
+	if (auto r = parse_args(argc, argv,
+	                        {"aead", "key", "key-file", "seed", "seed-file", "csalt", "salt",
+	                         "t", "window", "bitrate"},
+	                        a);
+	    !r)
+		return usage_error("verify-log", r.error(), kVerifyLogHelp);
+	if (a.help)
+		return print_help(kVerifyLogHelp);
+	auto replay = replay_options("verify-log", kVerifyLogHelp, a);
+	if (!replay)
+		return replay.error();
+	ReplayCounts c;
+	const int rc = replay_log(
+	        "verify-log", *replay, c,
+	        [](std::uint64_t lineno, const std::string& why) {
+		        std::printf("%llu: unparsable: %s\n",
+		                    static_cast<unsigned long long>(lineno), why.c_str());
+	        },
+	        [](std::uint64_t lineno, const auto& rec) {
+		        std::printf("%llu: %s skipped (control plane)\n",
+		                    static_cast<unsigned long long>(lineno),
+		                    format_can_frame(rec.frame).c_str());
+	        },
+	        [](std::uint64_t lineno, const auto& rec, const auto& opened) {
+		        std::printf("%llu: %s ok T=%llu plain=%s\n",
+		                    static_cast<unsigned long long>(lineno),
+		                    format_can_frame(rec.frame).c_str(),
+		                    static_cast<unsigned long long>(opened.t),
+		                    format_can_frame(opened.plain).c_str());
+	        },
+	        [](std::uint64_t lineno, const auto& rec, const auto& rj) {
+		        std::printf("%llu: %s REJECTED %s (%s)\n",
+		                    static_cast<unsigned long long>(lineno),
+		                    format_can_frame(rec.frame).c_str(),
+		                    std::string(reason_name(rj.reason)).c_str(),
+		                    std::string(reason_description(rj.reason)).c_str());
+	        });
+	if (rc != kExitOk)
+		return rc;
+	print_summary(c);
+	return c.exit_code();
 }
 
 // ---- decrypt-log ----------------------------------------------------------------------------
@@ -770,26 +841,6 @@ int cmd_decrypt_log(int argc, char** argv)
 		return usage_error("decrypt-log", r.error(), kDecryptLogHelp);
 	if (a.help)
 		return print_help(kDecryptLogHelp);
-	auto params = stamp_params(a);
-	if (!params)
-		return usage_error("decrypt-log", params.error(), kDecryptLogHelp);
-	auto t0 = required_u64(a, "t");
-	if (!t0)
-		return usage_error("decrypt-log", t0.error(), kDecryptLogHelp);
-	auto window = window_arg(a);
-	if (!window)
-		return usage_error("decrypt-log", window.error(), kDecryptLogHelp);
-	std::uint64_t bitrate = 1'000'000;
-	if (const std::string* b = a.get("bitrate")) {
-		auto v = parse_u64("bitrate", *b);
-		if (!v)
-			return usage_error("decrypt-log", v.error(), kDecryptLogHelp);
-		bitrate = *v;
-	}
-	auto tick = tick_ns_from_bitrate(bitrate);
-	if (!tick)
-		return usage_error("decrypt-log", Usage{"--bitrate: " + tick.error().context},
-		                   kDecryptLogHelp);
 	const std::string* out_path = a.get("out");
 	if (out_path == nullptr || out_path->empty())
 		return usage_error("decrypt-log", Usage{"--out FILE.pcapng is required"},
@@ -799,106 +850,43 @@ int cmd_decrypt_log(int argc, char** argv)
 		        "decrypt-log",
 		        Usage{"--out " + *out_path + " exists; refusing to overwrite it"},
 		        kDecryptLogHelp);
-	if (a.positional.size() != 1)
-		return usage_error("decrypt-log", Usage{"one LOGFILE expected (- for stdin)"},
-		                   kDecryptLogHelp);
-	auto keys = KeySource::from_args(a, params->aead);
-	if (!keys)
-		return usage_error("decrypt-log", keys.error(), kDecryptLogHelp);
-
-	const std::string& path = a.positional[0];
-	std::FILE* in = stdin;
-	if (path != "-") {
-		in = std::fopen(path.c_str(), "r");
-		if (in == nullptr) {
-			std::fprintf(stderr, "spsecctl decrypt-log: cannot open %s: %s\n",
-			             path.c_str(), std::strerror(errno));
-			return kExitUsage;
-		}
-	}
-	const std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(in == stdin ? nullptr : in,
-	                                                             &std::fclose);
-
-	KeySource& ks = **keys;
-	FreshnessTable fresh;
-	const OpenParams op{*params, *window};
+	auto replay = replay_options("decrypt-log", kDecryptLogHelp, a);
+	if (!replay)
+		return replay.error();
 	PcapngWriter pcap;
-	// Local clock anchor as in verify-log: (log time in ns, T at that time), re-anchored to the
-	// T of every verified frame.
-	bool anchored = false;
-	std::uint64_t anchor_ns = 0;
-	std::uint64_t anchor_t = *t0;
-	std::uint64_t total = 0, ok = 0, skipped = 0, unparsable = 0;
-	std::map<std::uint32_t, std::uint64_t> by_reason;
-	std::uint64_t lineno = 0;
-	char* raw_line = nullptr;
-	std::size_t raw_cap = 0;
-	const std::unique_ptr<char*, void (*)(char**)> raw_free(&raw_line,
-	                                                        [](char** p) { std::free(*p); });
-	while (::getline(&raw_line, &raw_cap, in) >= 0) {
-		const std::string_view line(raw_line);
-		lineno++;
-		if (line.find_first_not_of(" \t\r\n") == std::string_view::npos || line[0] == '#')
-			continue;
-		auto rec = parse_candump_line(line);
-		if (!rec) {
-			unparsable++;
-			std::fprintf(stderr, "spsecctl decrypt-log: line %llu unparsable: %s\n",
-			             static_cast<unsigned long long>(lineno),
-			             rec.error().context.c_str());
-			continue;
-		}
-		total++;
-		if (rec->frame.extended() && !rec->frame.error() &&
-		    (rec->frame.can_id & SPSEC_CTRL_BIT) != 0) {
-			skipped++;
-			pcap.add(rec->ifname, rec->sec, rec->usec, rec->frame, {});
-			continue;
-		}
-		const std::uint64_t now_ns = rec->sec * 1'000'000'000ull + rec->usec * 1000ull;
-		if (!anchored) {
-			anchored = true;
-			anchor_ns = now_ns;
-		}
-		const std::uint64_t elapsed = now_ns > anchor_ns ? now_ns - anchor_ns : 0;
-		const std::uint64_t local = anchor_t + elapsed / *tick;
-		const KeyLookup lookup = [&ks, local](std::uint64_t e) {
-			return ks.lookup(e, local);
-		};
-		auto opened = open_frame(op, rec->frame, local, lookup, &fresh);
-		if (opened) {
-			ok++;
-			anchor_ns = now_ns;
-			anchor_t = opened->t;
-			pcap.add(rec->ifname, rec->sec, rec->usec, opened->plain,
-			         "spsec: ok T=" + hex_t(opened->t) +
-			                 " L=" + std::to_string(opened->plain.len) +
-			                 " secured=" + format_can_frame(rec->frame));
-		} else {
-			const auto& rj = opened.error();
-			by_reason[rj.reason]++;
-			std::string c = "spsec: REJECTED " + std::string(reason_name(rj.reason)) +
-			                " (" + std::string(reason_description(rj.reason)) + ")";
-			if (rj.t != 0)
-				c += " T=" + hex_t(rj.t);
-			pcap.add(rec->ifname, rec->sec, rec->usec, rec->frame, c);
-		}
-	}
+	ReplayCounts c;
+	const int rc = replay_log(
+	        "decrypt-log", *replay, c,
+	        [](std::uint64_t lineno, const std::string& why) {
+		        std::fprintf(stderr, "spsecctl decrypt-log: line %llu unparsable: %s\n",
+		                     static_cast<unsigned long long>(lineno), why.c_str());
+	        },
+	        [&pcap](std::uint64_t, const auto& rec) {
+		        pcap.add(rec.ifname, rec.sec, rec.usec, rec.frame, {});
+	        },
+	        [&pcap](std::uint64_t, const auto& rec, const auto& opened) {
+		        pcap.add(rec.ifname, rec.sec, rec.usec, opened.plain,
+		                 "spsec: ok T=" + hex_t(opened.t) +
+		                         " L=" + std::to_string(opened.plain.len) +
+		                         " secured=" + format_can_frame(rec.frame));
+	        },
+	        [&pcap](std::uint64_t, const auto& rec, const auto& rj) {
+		        std::string comment = "spsec: REJECTED " +
+		                              std::string(reason_name(rj.reason)) + " (" +
+		                              std::string(reason_description(rj.reason)) + ")";
+		        if (rj.t != 0)
+			        comment += " T=" + hex_t(rj.t);
+		        pcap.add(rec.ifname, rec.sec, rec.usec, rec.frame, comment);
+	        });
+	if (rc != kExitOk)
+		return rc;
 	if (auto w = write_new_file(*out_path, pcap.bytes()); !w) {
 		std::fprintf(stderr, "spsecctl decrypt-log: %s\n", w.error().c_str());
 		return kExitFailed;
 	}
-	const std::uint64_t rejected = total - ok - skipped;
-	std::printf("total: %llu frames, %llu ok, %llu rejected, %llu skipped, %llu unparsable",
-	            static_cast<unsigned long long>(total), static_cast<unsigned long long>(ok),
-	            static_cast<unsigned long long>(rejected),
-	            static_cast<unsigned long long>(skipped),
-	            static_cast<unsigned long long>(unparsable));
-	for (const auto& [reason, n] : by_reason)
-		std::printf(" %s=%llu", std::string(reason_name(reason)).c_str(),
-		            static_cast<unsigned long long>(n));
-	std::printf("\nwrote %s\n", out_path->c_str());
-	return rejected == 0 && unparsable == 0 ? kExitOk : kExitFailed;
+	print_summary(c);
+	std::printf("wrote %s\n", out_path->c_str());
+	return c.exit_code();
 }
 
 }  // namespace spsec::ctl
