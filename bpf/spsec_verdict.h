@@ -128,8 +128,9 @@ static const struct spsec_cp_rule spsec_cp_rules[32] = {
 /*
  * 1 when a frame with a control-plane ID (29-bit, bit 25) is a well-formed SPsec control-plane
  * message of spec §5: bit 24 clear, a known message type with its priority, fixed context and
- * direction bit, pp 0 only for the Sync broadcast, a valid CAN FD length (or a classical frame of
- * at most 8 bytes for messages that short) at least as long as the message. Anything else in
+ * direction bit, pp 0 only for the Sync broadcast, at least as long as the message: a CAN FD
+ * frame (a secured length S for the stamped Sync broadcast and heartbeat) or a classical frame of
+ * at most 8 bytes for messages that short. Anything else in
  * the range is no message of ours and follows the policy like any other ID.
  */
 static __always_inline int spsec_control_well_formed(__u32 raw, __u32 len, __u32 fd)
@@ -153,7 +154,11 @@ static __always_inline int spsec_control_well_formed(__u32 raw, __u32 len, __u32
 	/* only the Sync broadcast has no participant */
 	if ((type == 9) != ((id & 0x7f) == 0))
 		ok = 0;
-	if (fd ? len > 8 && !spsec_valid_secured_len(len) : len > 8)
+	/* The stamped messages (Sync broadcast, heartbeat) have a secured length S. The others
+	 * may come at any CAN FD length from their own up to 64: vcan/vxcan carry unpadded frames
+	 * and python-can, which the reference's Configurator uses, sends them so; spsecd accepts
+	 * them too (docs/wire-format.md, "Control-plane frame lengths"). */
+	if (fd ? len > 64 || ((type == 9 || type == 10) && !spsec_valid_secured_len(len)) : len > 8)
 		ok = 0;
 	if (len < spsec_cp_rules[ix].min_len)
 		ok = 0;

@@ -691,6 +691,8 @@ TEST_CASE("control-plane IDs pass ingress only as well-formed SPsec messages", "
 	        frame(0x1E090605, 8),         // Terminate response
 	        frame(0x0E000B05, 0),         // security event (type 11: no layout)
 	        frame(0x1E000C05, 5),         // internal event
+	        frame(0x1E2905FF, 40),        // WriteSeg of a key, unpadded (python-can on vxcan)
+	        frame(0x1E0905FF, 9),         // WriteSeg of one byte, unpadded
 	};
 	const CanFrame bad[] = {
 	        frame(0x12000705, 12),        // message type 7 does not exist
@@ -707,6 +709,8 @@ TEST_CASE("control-plane IDs pass ingress only as well-formed SPsec messages", "
 	        frame(0x1EFF0085, 16),        // ClientHello too short
 	        frame(0x1E070185, 4),         // ClientFinished without its tag
 	        frame(0x1E000C85, 5),         // internal event to a destination
+	        frame(0x12000A05, 40),        // heartbeat of a length no stamp has
+	        frame(0x02210900, 21),        // Sync broadcast of a length no stamp has
 	};
 	for (const auto& f : good) {
 		INFO(format_can_frame(f));
