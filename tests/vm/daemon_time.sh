@@ -92,9 +92,15 @@ done
 # counts it per peer with its sample (window_misses, window_miss_worst_us). Checked: every
 # heartbeat a node rejected for the window was such an authentic one, and none was stamped ahead
 # of the receiver by more than W (that would be a clock error; late is a delay).
+# Security reports are rate-limited to one log line per event code per second; the rest are only
+# counted (status .suppressed). So: every logged EE00h must be such a window rejection, and the
+# rejections are the logged ones plus the suppressed EE00h reports.
 for n in S A B; do
+	logged=$(grep -c 'security event 0x0000ee00' "$VM_OUT/spsecd-$n.log")
 	rejected=$(grep -c 'heartbeat: stamp_rejected (rx_outside_window)' "$VM_OUT/spsecd-$n.log")
+	check_eq "node $n: every EE00h it logged was a heartbeat outside the window" "$logged" "$rejected"
 	st=$(spsec_status_json "$n")
+	rejected=$((rejected + $(jq '.suppressed["0x0000ee00"] // 0' <<<"$st")))
 	counted=$(jq '[.peers[].window_misses] | add // 0' <<<"$st")
 	worst=$(jq -c '[.peers[] | {pp, window_misses, window_miss_worst_us}]' <<<"$st")
 	echo "# $n: heartbeats rejected outside the window: $rejected; per peer: $worst"
