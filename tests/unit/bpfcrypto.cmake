@@ -7,12 +7,8 @@ spsec_unit_test(spsec_bpfcrypto_test
           ${PROJECT_SOURCE_DIR}/userspace/bpf/key_material.cpp
   LIBS spsec_bpfcrypto_native spsec_core OpenSSL::Crypto)
 
-# bpf tier: the cores compiled for BPF (probe object, BPF_PROG_TEST_RUN) must equal the native
-# build; also prints the verifier's figures. bpf/CMakeLists.txt normally adds bpf/crypto; until it
-# does, add it here so the probe object exists.
-if(NOT TARGET spsec_aead_probe_skel)
-  add_subdirectory(${PROJECT_SOURCE_DIR}/bpf/crypto ${PROJECT_BINARY_DIR}/bpf/crypto)
-endif()
+# bpf tier: the cores compiled for BPF (probe object from bpf/crypto/, BPF_PROG_TEST_RUN) must
+# equal the native build; also prints the verifier's figures.
 get_target_property(_spsec_probe_obj spsec_aead_probe_skel SPSEC_BPF_OBJECT)
 spsec_bpf_test(spsec_bpfcrypto_bpf_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/bpfcrypto_bpf_test.cpp
