@@ -20,8 +20,9 @@
 #   250 ms heartbeat and `monitor: all` (8 peers each); once all are Secure and hear all 8 peers,
 #   CPU (utime + stime from /proc/<pid>/stat) and VmRSS / VmHWM over IDLE_S seconds.
 #
-# Prints "BENCH <name> <value> <unit>" lines, ratios, and the targets as "TARGET" lines
-# (information, never a check: the checks are that every frame arrived and every figure parsed).
+# Prints "BENCH <name> <value> <unit>" lines, ratios, and the targets of docs/performance.md as
+# "TARGET" lines (information, never a check: the checks are that every frame arrived and every
+# figure parsed).
 #
 # usage (guest): vm_bench.sh [--smoke] [--parts fps,idle] [-n N] [-k K] [-m M] [--rounds R]
 #                            [--idle-s S] [--nodes 2..9 (idle part, default 9)]

@@ -1,4 +1,4 @@
-# One place for the C++ warning set (STYLE.md §4). spsec_warnings(<target>) applies it.
+# One place for the C++ warning set: spsec_warnings(<target>) applies it.
 function(spsec_warnings target)
   target_compile_options(${target} PRIVATE
     -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Wcast-align -Wcast-qual

@@ -7,7 +7,9 @@
 #   --json FILE  copy the demo's machine-readable report (vm/demo.sh writes it) to FILE
 #   ARGS go to vm/demo.sh: --aead NAME, --auth-only, --short
 # environment: SPSEC_BUILD_DIR   build dir (default <checkout>/build)
-#              SPSEC_BUILD_TARGETS  build only these targets (default: everything)
+#              SPSEC_BUILD_TARGETS  targets to build (default: what the demo runs, spsecd and
+#                                   spsecctl; the data plane is built into spsecd; the same list as
+#                                   the vm_demo test's DEPENDS in tests/vm/demo.cmake)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${SPSEC_BUILD_DIR:-$ROOT/build}
@@ -34,8 +36,8 @@ if [ "$DO_BUILD" = 1 ]; then
 	say "build ($BUILD)"
 	cmake -S "$ROOT" -B "$BUILD" -G Ninja >/dev/null
 	targets=()
-	for t in ${SPSEC_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
-	cmake --build "$BUILD" ${targets[@]+"${targets[@]}"}
+	for t in ${SPSEC_BUILD_TARGETS:-spsecd spsecctl}; do targets+=(--target "$t"); done
+	cmake --build "$BUILD" "${targets[@]}"
 fi
 
 say "demo in the test VM"

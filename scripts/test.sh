@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README and .ci/run run it: installs packages, builds everything
-# (BPF objects, skeletons, C++ with warnings as errors), checks formatting, and runs the three
+# (BPF objects, skeletons, C++ with warnings as errors), checks formatting, runs clang-tidy
+# (.clang-tidy, scripts/clang-tidy.sh), and runs the three
 # test tiers (unit, bpf, vm), the unit tier again under ASan+UBSan, and the fuzz targets for a
 # bounded time. Exits non-zero on any failure. A tier that cannot run prints SKIP and the reason;
 # under CI=true a skipped tier fails the run, because CI machines can run every tier.
@@ -9,8 +10,8 @@
 #   --quick      no sanitizer build, no fuzzing
 #   --repeat N   run each test of the tiers up to N times, stopping at its first failure (ctest
 #                --repeat until-fail:N): hunts flaky tests, e.g. `--repeat 5 --tier vm`
-#   --tier T     run only tier T (unit, unit-asan, bpf, vm, fuzz; repeatable); build and format
-#                check always run
+#   --tier T     run only tier T (unit, unit-asan, bpf, vm, fuzz, tidy; repeatable); build and
+#                format check always run
 # SPSEC_TEST_SEED=N replays the random input of the vm tier and the fuzzers (each prints its seed).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,8 +31,8 @@ while [ $# -gt 0 ]; do
 		;;
 	--tier)
 		case ${2:-} in
-		unit | unit-asan | bpf | vm | fuzz) TIERS+=" $2 " && shift 2 ;;
-		*) echo "test: --tier needs one of unit, unit-asan, bpf, vm, fuzz, got '${2:-}'" >&2 && usage ;;
+		unit | unit-asan | bpf | vm | fuzz | tidy) TIERS+=" $2 " && shift 2 ;;
+		*) echo "test: --tier needs one of unit, unit-asan, bpf, vm, fuzz, tidy, got '${2:-}'" >&2 && usage ;;
 		esac
 		;;
 	*) echo "test: unknown argument '$1'" >&2 && usage ;;
@@ -70,6 +71,16 @@ fi
 
 step "clang-format"
 if "$ROOT/scripts/check-format.sh"; then record format PASS; else record format FAIL; fi
+
+if wanted tidy; then
+	step "clang-tidy"
+	"$ROOT/scripts/clang-tidy.sh" "$BUILD"
+	case $? in
+	0) record tidy PASS ;;
+	77) record tidy SKIP "clang-tidy not installed" ;;
+	*) record tidy FAIL ;;
+	esac
+fi
 
 run_tier() { # run_tier <label> <build dir> <step name>
 	local label=$1 dir=$2 name=$3 log repeat=()

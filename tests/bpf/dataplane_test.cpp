@@ -10,7 +10,6 @@
 #include <map>
 #include <optional>
 #include <random>
-#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "bpf/libbpf_log.h"
@@ -19,22 +18,14 @@
 #include "core/stamp.h"
 #include "core/timestamp.h"
 #include "dp_fixture.h"
+#include "host_env.h"
 
 using namespace spsec;
 using namespace spsec::test;
 
 namespace {
 
-// Runs before Catch2's main: a machine that cannot load BPF skips the whole binary (exit 77),
-// loudly, instead of failing or passing.
-const bool g_gate = [] {
-	if (auto why = bpf_unavailable()) {
-		std::printf("SKIP bpf: %s\n", why->c_str());
-		std::fflush(stdout);
-		std::_Exit(77);
-	}
-	return true;
-}();
+const bool g_gate = skip_binary_unless_bpf();
 
 constexpr std::uint64_t kWindow = 150;
 
@@ -900,17 +891,12 @@ void remove_pins(const std::string& root)
 
 TEST_CASE("loader: pin directory, pinned maps reused on restart, ABI check", "[bpf][loader]")
 {
-	// A private bpffs instance: the test never touches /sys/fs/bpf (or a running firewall's
-	// pins), and works where /sys/fs/bpf is not mounted.
-	char tmpl[] = "/tmp/spsec-bpffs-XXXXXX";
-	REQUIRE(mkdtemp(tmpl) != nullptr);
-	const std::string fs = tmpl;
-	if (mount("bpf", fs.c_str(), "bpf", 0, nullptr) != 0) {
-		WARN("cannot mount a bpffs: " << std::strerror(errno));
-		rmdir(fs.c_str());
+	const test::PrivateBpffs fs;
+	if (!fs.mounted()) {
+		WARN(fs.error());
 		return;
 	}
-	const std::string root = fs + "/spsec";
+	const std::string root = fs.path() + "/spsec";
 	LoadOptions opts;
 	opts.pin_root = root;
 	opts.dev_echo = false;  // no interface spt0 here
@@ -955,15 +941,12 @@ TEST_CASE("loader: pin directory, pinned maps reused on restart, ABI check", "[b
 			CHECK(d.error().errno_value == EINVAL);
 	}
 	remove_pins(root);
-	umount2(fs.c_str(), MNT_DETACH);
-	rmdir(fs.c_str());
 }
 
 TEST_CASE("loader: tc hooks attach, replace and detach (veth)", "[bpf][loader]")
 {
-	// The host has no CAN; a veth exercises the same clsact/bpf_tc_* path (the programs drop
-	// non-CAN skbs, so nothing is sent on it).
-	if (std::system("ip link add spt0 type veth peer name spt1 >/dev/null 2>&1") != 0) {
+	test::VethPair veth("spt0", "spt1");
+	if (!veth.created()) {
 		WARN("cannot create a veth pair: tc attachment not tested here (the vm tier tests "
 		     "it)");
 		return;
@@ -1001,5 +984,5 @@ TEST_CASE("loader: tc hooks attach, replace and detach (veth)", "[bpf][loader]")
 		        quiet;  // the kernel's "Parent Qdisc doesn't exists" is the point
 		CHECK(bpf_tc_query(&hook, &q2) != 0);
 	}
-	CHECK(std::system("ip link del spt0 >/dev/null 2>&1") == 0);
+	CHECK(veth.remove());
 }

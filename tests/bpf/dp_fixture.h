@@ -30,6 +30,7 @@
 #include "core/aead.h"
 #include "core/can_frame.h"
 #include "core/key_schedule.h"
+#include "host_env.h"
 #include "spsec/abi.h"
 #include "spsec_test.skel.h"
 
@@ -85,9 +86,6 @@ struct RunResult {
 	std::uint32_t duration_ns = 0;  // average per run when repeat > 1
 };
 
-// Why BPF cannot be used here (for "SKIP bpf: <reason>"), or nullopt when it can.
-std::optional<std::string> bpf_unavailable();
-
 class DpFixture {
 public:
 	// Loads the test object with private maps. Errors: as Skeleton::open/load.
@@ -113,24 +111,6 @@ private:
 	Skeleton<spsec_test> skel_;
 	std::optional<DataPlane> dp_;
 };
-
-inline std::optional<std::string> bpf_unavailable()
-{
-	if (geteuid() != 0)
-		return std::string(
-		        "not root (BPF_PROG_TEST_RUN on SCHED_CLS needs CAP_BPF + CAP_NET_ADMIN)");
-	// a trivial socket filter: "r0 = 0; exit"
-	const bpf_insn insns[] = {
-	        {BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0},
-	        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
-	};
-	const int fd =
-	        bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "spsec_probe", "GPL", insns, 2, nullptr);
-	if (fd < 0)
-		return std::string("cannot load a BPF program: ") + std::strerror(errno);
-	close(fd);
-	return std::nullopt;
-}
 
 inline Result<std::unique_ptr<DpFixture>> DpFixture::create()
 {

@@ -29,6 +29,7 @@
 
 #include "bpf/key_material.h"
 #include "crypto/spsec_aead_native.h"
+#include "host_env.h"
 #include "test_util.h"
 
 namespace {
@@ -38,33 +39,7 @@ using spsec::test::random_bytes;
 using Bytes = std::vector<std::uint8_t>;
 using spsec::AeadKind;
 
-std::optional<std::string> bpf_unavailable()
-{
-	if (geteuid() != 0)
-		return std::string("not root (BPF_PROG_TEST_RUN on SCHED_CLS needs CAP_BPF + "
-		                   "CAP_NET_ADMIN)");
-	// "r0 = 0; exit"
-	const bpf_insn insns[] = {
-	        {BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0},
-	        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
-	};
-	const int fd =
-	        bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "spsec_gate", "GPL", insns, 2, nullptr);
-	if (fd < 0)
-		return std::string("cannot load a BPF program: ") + std::strerror(errno);
-	close(fd);
-	return std::nullopt;
-}
-
-// Runs before Catch2's main: a machine that cannot load BPF skips the whole binary, loudly.
-const bool g_gate = [] {
-	if (auto why = bpf_unavailable()) {
-		std::printf("SKIP bpf: %s\n", why->c_str());
-		std::fflush(stdout);
-		std::_Exit(77);
-	}
-	return true;
-}();
+const bool g_gate = spsec::test::skip_binary_unless_bpf();
 
 constexpr std::size_t kLogSize = 1 << 20;
 

@@ -174,7 +174,7 @@ struct KatVector {
 
 std::vector<KatVector> load_kat()
 {
-	std::ifstream in(std::string(SPSEC_TEST_DATA_DIR) + "/bpfcrypto/LWC_AEAD_KAT_128_128.txt");
+	std::ifstream in(std::string(SPSEC_TEST_DATA_DIR) + "/crypto/LWC_AEAD_KAT_128_128.txt");
 	REQUIRE(in.good());
 	std::vector<KatVector> out;
 	std::map<std::string, std::string> cur;

@@ -1,5 +1,5 @@
 # unit tests: codec (CAN frame notation, stamp codec, time, key schedule, spsecctl frame tools)
-spsec_unit_test(spsec_codec_test
+spsec_unit_test(unit_codec
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/codec_frame_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/codec_stamp_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/codec_time_test.cpp
@@ -8,7 +8,7 @@ spsec_unit_test(spsec_codec_test
           ${PROJECT_SOURCE_DIR}/userspace/ctl/pcapng_writer.cpp
   LIBS spsec_core OpenSSL::Crypto)
 # The worked examples are read from the doc itself (docs/wire-format.md).
-target_compile_definitions(spsec_codec_test PRIVATE SPSEC_DOCS_DIR="${PROJECT_SOURCE_DIR}/docs")
+target_compile_definitions(unit_codec PRIVATE SPSEC_DOCS_DIR="${PROJECT_SOURCE_DIR}/docs")
 
 # The installed tool itself, end to end: the worked example of docs/wire-format.md and a rejection.
 # (PASS_REGULAR_EXPRESSION makes ctest judge the output, not the exit code.)

@@ -1,5 +1,5 @@
 # unit tests: daemon (event loop, key store, control socket, clock, daemon start-up with fakes)
-spsec_unit_test(test_daemon
+spsec_unit_test(unit_daemon
   SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/daemon_event_loop_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/daemon_key_store_test.cpp
@@ -14,13 +14,13 @@ spsec_unit_test(test_daemon
   LIBS spsec_daemon)
 
 # bpf tier (root): `spsecctl stats`'s reader against a real pinned PERCPU_ARRAY.
-spsec_bpf_test(test_daemon_bpf
+spsec_bpf_test(bpf_daemon_counters
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_bpf_counters_test.cpp
   LIBS spsec_daemon)
 
 # unit tests: spsecd's side of Configurator sessions, driven by the real `spsecctl configure`
 # (its sources compiled in) through a FrameLink onto the daemons' fake bus.
-spsec_unit_test(test_configurator
+spsec_unit_test(unit_daemon_configurator
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_configurator_test.cpp
           ${PROJECT_SOURCE_DIR}/userspace/ctl/cmd_configure.cpp
           ${PROJECT_SOURCE_DIR}/userspace/ctl/cmd_provision.cpp

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# vm tier: Configurator sessions over real CAN FD between `spsecctl configure` and spsecd
-# (issue 5). Five namespaces joined through W by can-gw: a Sync S (1) and participants A (5) and
+# vm tier: Configurator sessions over real CAN FD between `spsecctl configure` and spsecd.
+# Five namespaces joined through W by can-gw: a Sync S (1) and participants A (5) and
 # B (6), commissioned earlier (Provisioning, Integrator and Seed Keys in their key stores); a
 # factory-fresh node F (127, empty key store); and the Configurator C (no spsecd, no data plane).
 #   1. F is commissioned end to end: Zero-Key discovery, Provisioning Key, then Integrator and

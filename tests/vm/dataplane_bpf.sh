@@ -4,13 +4,13 @@
 # The differential cases are sized for the host; under TCG the whole binary takes a few minutes.
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-BIN=$SPSEC_BUILD_DIR/tests/bpf/bpf_dataplane_test
+BIN=$SPSEC_BUILD_DIR/tests/bpf/bpf_dataplane
 vm_modprobe_can >/dev/null 2>&1 || true # veth/tc modules for the loader case
 modprobe -a veth sch_ingress cls_bpf >/dev/null 2>&1 || true
 if out=$("$BIN" 2>&1); then
-	ok "bpf_dataplane_test passes on $(uname -r)"
+	ok "bpf_dataplane passes on $(uname -r)"
 	echo "$out" | tail -3 | sed 's/^/# /'
 else
-	not_ok "bpf_dataplane_test passes on $(uname -r)" "$(echo "$out" | tail -40)"
+	not_ok "bpf_dataplane passes on $(uname -r)" "$(echo "$out" | tail -40)"
 fi
 vm_finish

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * A tiny tc classifier for the vm tier's smoke test and the placeholder demo: it proves that a BPF
- * program on a CAN netdev's tc ingress decides which frames reach CAN_RAW sockets, on the VM's
- * real kernel. It is no part of the product.
+ * A tiny tc classifier for the vm tier's smoke test: it proves that a BPF program on a CAN
+ * netdev's tc ingress decides which frames reach CAN_RAW sockets, on the VM's real kernel. It is
+ * no part of the product.
  *
  * Verdicts: a CAN FD frame (skb->protocol ETH_P_CANFD, 72 bytes) is dropped when its ID is the
  * standard ID 0x124 or its first data byte is 0x55; every other frame passes, classic CAN frames

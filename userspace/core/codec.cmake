@@ -1,4 +1,4 @@
-# stamp codec, CAN frame notation, key schedule (issue 3)
+# stamp codec, CAN frame notation, key schedule
 target_sources(spsec_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/can_frame.cpp
   ${CMAKE_CURRENT_LIST_DIR}/key_schedule.cpp

@@ -1,4 +1,4 @@
-# AEADs (OpenSSL EVP + Ascon-AEAD128), HKDF, Secret (issue "The SPsec core library").
+# AEADs (OpenSSL EVP + Ascon-AEAD128), HKDF, Secret.
 # result.cpp (spsec::Error) lives here too: every area of spsec_core depends on it.
 target_sources(spsec_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/result.cpp

@@ -1,4 +1,4 @@
-# config model, control-plane messages, participant state machine (issue 3)
+# config model, control-plane messages, participant state machine
 target_sources(spsec_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/hex.cpp
   ${CMAKE_CURRENT_LIST_DIR}/config.cpp

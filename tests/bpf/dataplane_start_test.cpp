@@ -5,13 +5,9 @@
 // and a veth pair (the host has no CAN; the programs drop non-CAN skbs).
 #include <catch2/catch.hpp>
 
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <filesystem>
 #include <string>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,19 +18,13 @@
 #include "bpf/tc_attachment.h"
 #include "daemon/bpf_data_plane.h"
 #include "dp_fixture.h"
+#include "host_env.h"
 
 using namespace spsec;
 
 namespace {
 
-const bool g_gate = [] {
-	if (auto why = test::bpf_unavailable()) {
-		std::printf("SKIP bpf: %s\n", why->c_str());
-		std::fflush(stdout);
-		std::_Exit(77);
-	}
-	return true;
-}();
+const bool g_gate = test::skip_binary_unless_bpf();
 
 bool exists(const std::string& p)
 {
@@ -81,16 +71,13 @@ Config oversized(Config c)
 TEST_CASE("a failing start leaves no stray pinned maps and never unfilters the interface",
           "[bpf][loader]")
 {
-	char tmpl[] = "/tmp/spsec-bpffs-XXXXXX";
-	REQUIRE(mkdtemp(tmpl) != nullptr);
-	const std::string fs = tmpl;
-	if (mount("bpf", fs.c_str(), "bpf", 0, nullptr) != 0) {
-		WARN("cannot mount a bpffs: " << std::strerror(errno));
-		rmdir(fs.c_str());
+	const test::PrivateBpffs fs;
+	if (!fs.mounted()) {
+		WARN(fs.error());
 		return;
 	}
-	const std::string root = fs + "/spsec";
-	const Logger log(2, LogLevel::Error, false, "start_test");
+	const std::string root = fs.path() + "/spsec";
+	const Logger log(2, LogLevel::Error, false, "dataplane_start_test");
 
 	SECTION("a missing interface is refused before any map is created")
 	{
@@ -102,7 +89,8 @@ TEST_CASE("a failing start leaves no stray pinned maps and never unfilters the i
 	}
 	SECTION("on a veth: the maps of a failed first start go, an earlier daemon's stay")
 	{
-		if (std::system("ip link add spt4 type veth peer name spt5 >/dev/null 2>&1") != 0) {
+		test::VethPair veth("spt4", "spt5");
+		if (!veth.created()) {
 			WARN("cannot create a veth pair: not tested here");
 		} else {
 			const std::string dir = root + "/spt4";
@@ -136,11 +124,7 @@ TEST_CASE("a failing start leaves no stray pinned maps and never unfilters the i
 			CHECK(ingress_prog("spt4") == live);
 			for (const char* m : {SPSEC_MAP_STATE, SPSEC_MAP_KEYS, SPSEC_MAP_POLICY})
 				CHECK(exists(dir + "/" + m));
-			CHECK(std::system("ip link del spt4 >/dev/null 2>&1") == 0);
+			CHECK(veth.remove());
 		}
 	}
-	std::error_code ec;
-	std::filesystem::remove_all(root, ec);
-	umount2(fs.c_str(), MNT_DETACH);
-	rmdir(fs.c_str());
 }

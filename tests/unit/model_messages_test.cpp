@@ -581,7 +581,7 @@ TEST_CASE("event codes and names", "[messages]")
 }
 
 // The generator of the golden vectors above (python3-cryptography):
-//   # Independent golden vectors for tests/unit/model_messages.cpp (python3-cryptography).
+//   # Independent golden vectors for tests/unit/model_messages_test.cpp (python3-cryptography).
 //   import struct
 //   from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 //   from cryptography.hazmat.primitives import hashes
