@@ -12,6 +12,7 @@
 
 #include "core/cli.h"
 #include "ctl/commands.h"
+#include "ctl_capture.h"
 #include "ctl_test_util.h"
 
 namespace {
@@ -41,12 +42,7 @@ private:
 	std::vector<char*> ptrs_;
 };
 
-tl::expected<Args, spsec::cli::UsageError> parse(const Spec& s,
-                                                 const std::vector<std::string>& args)
-{
-	Argv v(args);
-	return spsec::cli::parse(s, v.span());
-}
+using spsec::cli::parse;
 
 std::string joined(const std::vector<std::string>& args)
 {
@@ -56,51 +52,8 @@ std::string joined(const std::vector<std::string>& args)
 	return s;
 }
 
-struct Run {
-	int rc = -1;
-	std::string out;
-	std::string err;
-};
-
-std::string slurp(std::FILE* f)
-{
-	std::string s;
-	std::rewind(f);
-	char buf[4096];
-	std::size_t n = 0;
-	while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
-		s.append(buf, n);
-	return s;
-}
-
-// Runs a verb as main() would (argv[0] is the verb), stdout and stderr captured.
-Run run_argv(int (*cmd)(int, char**), const std::vector<std::string>& args)
-{
-	Argv v(args);
-	std::FILE* out = std::tmpfile();
-	std::FILE* err = std::tmpfile();
-	REQUIRE(out != nullptr);
-	REQUIRE(err != nullptr);
-	std::fflush(stdout);
-	std::fflush(stderr);
-	const int saved_out = dup(1);
-	const int saved_err = dup(2);
-	dup2(fileno(out), 1);
-	dup2(fileno(err), 2);
-	Run r;
-	r.rc = cmd(v.argc(), v.argv());
-	std::fflush(stdout);
-	std::fflush(stderr);
-	dup2(saved_out, 1);
-	dup2(saved_err, 2);
-	close(saved_out);
-	close(saved_err);
-	r.out = slurp(out);
-	r.err = slurp(err);
-	std::fclose(out);
-	std::fclose(err);
-	return r;
-}
+using spsec::ctl::test::Run;
+using spsec::ctl::test::run_captured;
 
 // configure and provision take their arguments without the verb and write into CtlEnv.
 Run run_env(int (*fn)(const std::vector<std::string>&, spsec::ctl::CtlEnv&),
@@ -139,7 +92,7 @@ const std::vector<Verb>& verbs()
 
 Run run_verb(const Verb& v, const std::vector<std::string>& args)
 {
-	return v.cmd != nullptr ? run_argv(v.cmd, args) : run_env(v.env_cmd, args);
+	return v.cmd != nullptr ? run_captured(v.cmd, args) : run_env(v.env_cmd, args);
 }
 
 const char* kKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";

@@ -213,6 +213,15 @@ tl::expected<Args, UsageError> parse(const Spec& spec, std::span<char* const> ar
 	return r;
 }
 
+tl::expected<Args, UsageError> parse(const Spec& spec, const std::vector<std::string>& args)
+{
+	std::vector<std::string> copy = args;
+	std::vector<char*> argv;
+	for (auto& a : copy)
+		argv.push_back(a.data());
+	return parse(spec, argv);
+}
+
 Result<std::uint64_t> parse_unsigned(std::string_view text)
 {
 	std::string_view s = text;

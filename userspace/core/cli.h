@@ -83,6 +83,10 @@ struct UsageError {
 // "--x takes no value", "--x given twice", "unexpected argument 'y'".
 class Args;
 [[nodiscard]] tl::expected<Args, UsageError> parse(const Spec& spec, std::span<char* const> args);
+// The same for arguments already copied into strings (configure and provision take a vector, so
+// tests can call them): there is no argv to scrub, so `spec` must have no secret option.
+[[nodiscard]] tl::expected<Args, UsageError> parse(const Spec& spec,
+                                                   const std::vector<std::string>& args);
 
 class Args {
 public:

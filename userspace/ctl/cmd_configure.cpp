@@ -350,9 +350,11 @@ void add(Plan& p, Step s, std::vector<SessionOp> ops)
 }
 
 tl::expected<void, Usage> add_install(Plan& p, const std::string& op, KeySlotId slot,
-                                      std::span<char* const> argv, std::size_t& i)
+                                      const std::vector<std::string>& a, std::size_t& i)
 {
-	auto opts = cli::parse(spec::install_key, argv.subspan(i));
+	auto opts = cli::parse(
+	        spec::install_key,
+	        std::vector<std::string>(a.begin() + static_cast<std::ptrdiff_t>(i), a.end()));
 	if (!opts)
 		return tl::unexpected(Usage{op + ": " + opts.error().message});
 	i += opts->end;
@@ -431,9 +433,7 @@ tl::expected<void, Usage> add_read(Plan& p, const std::string& op, std::string_v
 	return {};
 }
 
-// `a` are the arguments, `argv` the same as C strings (for the options of install-*).
-tl::expected<void, Usage> parse_ops(const std::vector<std::string>& a, std::span<char* const> argv,
-                                    std::size_t i, Plan& p)
+tl::expected<void, Usage> parse_ops(const std::vector<std::string>& a, std::size_t i, Plan& p)
 {
 	if (i >= a.size())
 		return tl::unexpected(Usage{"no operation given (e.g. read status)"});
@@ -470,11 +470,11 @@ tl::expected<void, Usage> parse_ops(const std::vector<std::string>& a, std::span
 				i += 2;
 			}
 		} else if (op == "install-provisioning") {
-			r = add_install(p, op, KeySlotId::Provisioning, argv, i);
+			r = add_install(p, op, KeySlotId::Provisioning, a, i);
 		} else if (op == "install-integrator") {
-			r = add_install(p, op, KeySlotId::Integrator, argv, i);
+			r = add_install(p, op, KeySlotId::Integrator, a, i);
 		} else if (op == "install-seed") {
-			r = add_install(p, op, KeySlotId::Seed, argv, i);
+			r = add_install(p, op, KeySlotId::Seed, a, i);
 		} else if (op == "status") {
 			r = add_read(p, op, "status");
 		} else if (op == "last-event") {
@@ -589,11 +589,7 @@ int run_configure(const std::vector<std::string>& args, CtlEnv& env)
 		env.err += cli::usage_message(spec::configure.command, m);
 		return kExitUsage;
 	};
-	std::vector<std::string> copy = args;  // cli::parse takes C strings
-	std::vector<char*> argv;
-	for (auto& s : copy)
-		argv.push_back(s.data());
-	auto parsed = cli::parse(spec::configure, argv);
+	auto parsed = cli::parse(spec::configure, args);
 	if (!parsed)
 		return usage(parsed.error().message);
 	if (parsed->help) {
@@ -621,7 +617,7 @@ int run_configure(const std::vector<std::string>& args, CtlEnv& env)
 		cfg.salt = km->salt;
 	}
 	Plan plan;
-	if (auto r = parse_ops(args, argv, *first_op, plan); !r)
+	if (auto r = parse_ops(args, *first_op, plan); !r)
 		return usage(r.error().message);
 
 	auto link = env.open_link(o.ifname);

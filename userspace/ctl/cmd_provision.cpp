@@ -533,11 +533,7 @@ int run_provision(const std::vector<std::string>& args, CtlEnv& env)
 		env.err += cli::usage_message(spec::provision.command, m);
 		return kExitUsage;
 	};
-	std::vector<std::string> copy = args;  // cli::parse takes C strings
-	std::vector<char*> argv;
-	for (auto& s : copy)
-		argv.push_back(s.data());
-	auto parsed = cli::parse(spec::provision, argv);
+	auto parsed = cli::parse(spec::provision, args);
 	if (!parsed)
 		return usage(parsed.error().message);
 	if (parsed->help) {
