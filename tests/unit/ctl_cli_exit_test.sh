@@ -60,5 +60,36 @@ expect 2 "spsecctl: unknown command 'bogus'" "$spsecctl" bogus
 expect 2 "" "$spsecctl"
 expect 0 "" "$spsecctl" --help
 
+# A key given in argv is gone from /proc/<pid>/cmdline once parsed, in both forms: verify-log
+# reads its log from a FIFO, so it stays alive, parsed, until the FIFO is closed.
+key=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+key_scrubbed() { ! tr '\0' ' ' <"/proc/$1/cmdline" | grep -q "${key:8:24}"; }
+for form in "--key=$key" "--key $key"; do
+	n=$((n + 1))
+	mkfifo "$work/log"
+	# shellcheck disable=SC2086 # $form is one or two words on purpose
+	"$spsecctl" verify-log --aead aes-gcm $form --salt 0001020304050607 --t 1 - \
+		<"$work/log" >/dev/null 2>&1 &
+	pid=$!
+	exec 3>"$work/log"
+	scrubbed=0
+	for _ in $(seq 1000); do # until parsed (bounded; no fixed sleep)
+		if key_scrubbed "$pid"; then scrubbed=1 && break; fi
+		sleep 0.01
+	done
+	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+	exec 3>&-
+	wait "$pid"
+	rm -f "$work/log"
+	if [ "$scrubbed" = 1 ] && [[ "$cmdline" == *"xxxxxxxxxxxxxxxx"* ]]; then
+		echo "ok $n - verify-log $form: /proc/<pid>/cmdline shows $cmdline"
+	else
+		echo "not ok $n - verify-log $form: the key is still in /proc/<pid>/cmdline: $cmdline"
+		failures=$((failures + 1))
+	fi
+done
+
 echo "1..$n"
 [ "$failures" -eq 0 ]
