@@ -18,70 +18,20 @@
 #include "core/key_schedule.h"
 #include "core/stamp.h"
 #include "ctl/commands.h"
+#include "ctl_capture.h"
 
 namespace {
 
 const char* kKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const char* kSalt = "0001020304050607";
 
-struct Run {
-	int rc = -1;
-	std::string out;
-	std::string err;
-};
+using spsec::ctl::test::Run;
 
-std::string slurp(std::FILE* f)
-{
-	std::string s;
-	std::rewind(f);
-	char buf[4096];
-	std::size_t n = 0;
-	while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
-		s.append(buf, n);
-	return s;
-}
-
-// Runs one subcommand with argv built from `args` (mutable copies: the tools scrub keys in
-// place). `argv_after` receives the argv strings after the call.
+// Runs one subcommand (see ctl_capture.h); `argv_after` receives the argv strings after the call.
 Run run(int (*cmd)(int, char**), const std::vector<std::string>& args,
         std::vector<std::string>* argv_after = nullptr)
 {
-	std::vector<std::vector<char>> store;
-	for (const auto& a : args)
-		store.emplace_back(a.c_str(), a.c_str() + a.size() + 1);
-	std::vector<char*> argv;
-	for (auto& s : store)
-		argv.push_back(s.data());
-	argv.push_back(nullptr);
-
-	std::FILE* out = std::tmpfile();
-	std::FILE* err = std::tmpfile();
-	REQUIRE(out != nullptr);
-	REQUIRE(err != nullptr);
-	std::fflush(stdout);
-	std::fflush(stderr);
-	const int saved_out = dup(1);
-	const int saved_err = dup(2);
-	dup2(fileno(out), 1);
-	dup2(fileno(err), 2);
-	Run r;
-	r.rc = cmd(static_cast<int>(args.size()), argv.data());
-	std::fflush(stdout);
-	std::fflush(stderr);
-	dup2(saved_out, 1);
-	dup2(saved_err, 2);
-	close(saved_out);
-	close(saved_err);
-	r.out = slurp(out);
-	r.err = slurp(err);
-	std::fclose(out);
-	std::fclose(err);
-	if (argv_after != nullptr) {
-		argv_after->clear();
-		for (auto& s : store)
-			argv_after->emplace_back(s.data());
-	}
-	return r;
+	return spsec::ctl::test::run_captured(cmd, args, argv_after);
 }
 
 std::string temp_file(const std::string& content)

@@ -7,3 +7,19 @@ spsec_unit_test(unit_ctl
           ${PROJECT_SOURCE_DIR}/userspace/ctl/cmd_provision.cpp
           ${PROJECT_SOURCE_DIR}/userspace/ctl/can_link.cpp
   LIBS spsec_daemon spsec_core)
+
+# unit tests: the one command-line parser (core/cli.h) and every verb's use of it [cli].
+spsec_unit_test(unit_ctl_cli
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/ctl_cli_test.cpp
+          ${PROJECT_SOURCE_DIR}/userspace/ctl/cmd_frames.cpp
+          ${PROJECT_SOURCE_DIR}/userspace/ctl/pcapng_writer.cpp
+          ${PROJECT_SOURCE_DIR}/userspace/ctl/cmd_daemon.cpp
+          ${PROJECT_SOURCE_DIR}/userspace/ctl/cmd_configure.cpp
+          ${PROJECT_SOURCE_DIR}/userspace/ctl/cmd_provision.cpp
+          ${PROJECT_SOURCE_DIR}/userspace/ctl/can_link.cpp
+  LIBS spsec_daemon spsec_core PkgConfig::LIBBPF OpenSSL::Crypto)
+# ... and the installed binaries' exit codes and messages, spsecd included.
+add_test(NAME ctl_cli_exit_codes
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/ctl_cli_exit_test.sh $<TARGET_FILE:spsecd>
+          $<TARGET_FILE:spsecctl>)
+set_tests_properties(ctl_cli_exit_codes PROPERTIES LABELS unit)

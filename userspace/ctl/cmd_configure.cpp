@@ -129,35 +129,7 @@ Result<std::uint64_t> parse_response_timeout(std::string_view text)
 
 Result<std::uint64_t> parse_number(std::string_view text)
 {
-	std::string_view s = text;
-	int base = 10;
-	if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		s.remove_prefix(2);
-		base = 16;
-	} else if (s.size() > 1 && (s.back() == 'h' || s.back() == 'H')) {
-		s.remove_suffix(1);
-		base = 16;
-	}
-	if (s.empty() || s.size() > 16)
-		return fail("'" + std::string(text) + "' is not a number");
-	std::uint64_t v = 0;
-	for (char c : s) {
-		unsigned d;
-		if (c >= '0' && c <= '9')
-			d = static_cast<unsigned>(c - '0');
-		else if (base == 16 && c >= 'a' && c <= 'f')
-			d = static_cast<unsigned>(c - 'a' + 10);
-		else if (base == 16 && c >= 'A' && c <= 'F')
-			d = static_cast<unsigned>(c - 'A' + 10);
-		else
-			return fail("'" + std::string(text) +
-			            "' is not a number (decimal, or hex as 0x1F / 1Fh)");
-		const std::uint64_t next = v * static_cast<unsigned>(base) + d;
-		if (next / static_cast<unsigned>(base) != v)
-			return fail("'" + std::string(text) + "' is too large");
-		v = next;
-	}
-	return v;
+	return cli::parse_unsigned(text);
 }
 
 Result<std::vector<std::uint8_t>> parse_register_value(std::uint8_t reg, std::string_view text)
@@ -380,25 +352,22 @@ void add(Plan& p, Step s, std::vector<SessionOp> ops)
 tl::expected<void, Usage> add_install(Plan& p, const std::string& op, KeySlotId slot,
                                       const std::vector<std::string>& a, std::size_t& i)
 {
+	auto opts = cli::parse(
+	        spec::install_key,
+	        std::vector<std::string>(a.begin() + static_cast<std::ptrdiff_t>(i), a.end()));
+	if (!opts)
+		return tl::unexpected(Usage{op + ": " + opts.error().message});
+	i += opts->end;
 	std::optional<std::string> file;
+	if (const std::string* f = opts->value("key-file"))
+		file = *f;
 	std::optional<std::uint32_t> id;
-	while (i < a.size() && a[i].rfind("--", 0) == 0) {
-		const std::string& o = a[i];
-		if (i + 1 >= a.size())
-			return tl::unexpected(Usage{op + ": " + o + " needs a value"});
-		if (o == "--key-file") {
-			file = a[i + 1];
-		} else if (o == "--id") {
-			auto n = parse_number(a[i + 1]);
-			if (!n || *n == 0 || *n >= 0xFFFFFFFFu)
-				return tl::unexpected(Usage{op + ": --id '" + a[i + 1] +
-				                            "' is not a Key ID (1..0xFFFFFFFE)"});
-			id = static_cast<std::uint32_t>(*n);
-		} else {
-			return tl::unexpected(Usage{op + ": unknown option " + o +
-			                            " (expected --key-file F, --id ID)"});
-		}
-		i += 2;
+	if (const std::string* t = opts->value("id")) {
+		auto n = parse_number(*t);
+		if (!n || *n == 0 || *n >= 0xFFFFFFFFu)
+			return tl::unexpected(
+			        Usage{op + ": --id '" + *t + "' is not a Key ID (1..0xFFFFFFFE)"});
+		id = static_cast<std::uint32_t>(*n);
 	}
 	if (!file)
 		return tl::unexpected(Usage{op + ": --key-file F is required"});
@@ -529,6 +498,13 @@ tl::expected<void, Usage> parse_ops(const std::vector<std::string>& a, std::size
 	return {};
 }
 
+constexpr cli::Option kConfigureOptions[] = {
+        {"interface", "IF"}, {"participant", "N"}, {"key-selector", "zero|provisioning|integrator"},
+        {"key-file", "F"},   {"aead", "NAME"},     {"response-timeout", "MS"},
+        {"json", ""},        {"no-pad", ""},
+};
+constexpr cli::Option kInstallKeyOptions[] = {{"key-file", "F"}, {"id", "ID"}};
+
 struct Options {
 	std::string ifname;
 	std::uint8_t pp = 0;
@@ -540,59 +516,48 @@ struct Options {
 	std::uint64_t response_ns = kDefaultResponseNs;
 };
 
-tl::expected<std::size_t, Usage> parse_options(const std::vector<std::string>& a, Options& o)
+// Reads configure's options (before the operations) into `o`; returns the index of the first
+// operation.
+tl::expected<std::size_t, Usage> parse_options(const cli::Args& a, Options& o)
 {
-	std::size_t i = 0;
 	bool have_pp = false;
-	for (; i < a.size() && a[i].rfind("--", 0) == 0; i++) {
-		const std::string& opt = a[i];
-		if (opt == "--json") {
-			o.json = true;
-			continue;
-		}
-		if (opt == "--no-pad") {
-			o.no_pad = true;
-			continue;
-		}
-		if (i + 1 >= a.size())
-			return tl::unexpected(Usage{opt + " needs a value"});
-		const std::string& v = a[++i];
-		if (opt == "--interface") {
-			o.ifname = v;
-		} else if (opt == "--participant") {
-			auto n = parse_number(v);
-			if (!n || *n < 1 || *n > 127)
-				return tl::unexpected(Usage{"--participant '" + v +
-				                            "' is not a participant ID 1..127"});
-			o.pp = static_cast<std::uint8_t>(*n);
-			have_pp = true;
-		} else if (opt == "--key-selector") {
-			if (v == "zero")
-				o.key = OpeningKey::Zero;
-			else if (v == "provisioning")
-				o.key = OpeningKey::Provisioning;
-			else if (v == "integrator")
-				o.key = OpeningKey::Integrator;
-			else
-				return tl::unexpected(
-				        Usage{"--key-selector '" + v +
-				              "': expected zero, provisioning or integrator "
-				              "(the Seed Key never opens a session)"});
-		} else if (opt == "--key-file") {
-			o.key_file = v;
-		} else if (opt == "--response-timeout") {
-			auto n = parse_response_timeout(v);
-			if (!n)
-				return tl::unexpected(Usage{n.error().message()});
-			o.response_ns = *n;
-		} else if (opt == "--aead") {
-			auto k = parse_aead_name(v);
-			if (!k)
-				return tl::unexpected(Usage{"--aead: " + k.error().context});
-			o.aead = *k;
-		} else {
-			return tl::unexpected(Usage{"unknown option " + opt});
-		}
+	o.json = a.has("json");
+	o.no_pad = a.has("no-pad");
+	if (const std::string* v = a.value("interface"))
+		o.ifname = *v;
+	if (const std::string* v = a.value("participant")) {
+		auto n = parse_number(*v);
+		if (!n || *n < 1 || *n > 127)
+			return tl::unexpected(
+			        Usage{"--participant '" + *v + "' is not a participant ID 1..127"});
+		o.pp = static_cast<std::uint8_t>(*n);
+		have_pp = true;
+	}
+	if (const std::string* v = a.value("key-selector")) {
+		if (*v == "zero")
+			o.key = OpeningKey::Zero;
+		else if (*v == "provisioning")
+			o.key = OpeningKey::Provisioning;
+		else if (*v == "integrator")
+			o.key = OpeningKey::Integrator;
+		else
+			return tl::unexpected(Usage{"--key-selector '" + *v +
+			                            "': expected zero, provisioning or integrator "
+			                            "(the Seed Key never opens a session)"});
+	}
+	if (const std::string* v = a.value("key-file"))
+		o.key_file = *v;
+	if (const std::string* v = a.value("response-timeout")) {
+		auto n = parse_response_timeout(*v);
+		if (!n)
+			return tl::unexpected(Usage{n.error().message()});
+		o.response_ns = *n;
+	}
+	if (const std::string* v = a.value("aead")) {
+		auto k = parse_aead_name(*v);
+		if (!k)
+			return tl::unexpected(Usage{"--aead: " + k.error().context});
+		o.aead = *k;
 	}
 	if (o.ifname.empty())
 		return tl::unexpected(Usage{"--interface IF is required"});
@@ -607,23 +572,32 @@ tl::expected<std::size_t, Usage> parse_options(const std::vector<std::string>& a
 		return tl::unexpected(Usage{"--key-selector " +
 		                            std::string(opening_key_name(*o.key)) +
 		                            " needs --key-file F"});
-	return i;
+	return a.end;
 }
 
 }  // namespace
 
+namespace spec {
+// Options first; the first positional starts the operations, which parse_ops reads.
+const cli::Spec configure{"spsecctl configure", kConfigureOptions, 0, true};
+const cli::Spec install_key{"spsecctl configure", kInstallKeyOptions, 0, true};
+}  // namespace spec
+
 int run_configure(const std::vector<std::string>& args, CtlEnv& env)
 {
-	if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+	auto usage = [&](const std::string& m) {
+		env.err += cli::usage_message(spec::configure.command, m);
+		return kExitUsage;
+	};
+	auto parsed = cli::parse(spec::configure, args);
+	if (!parsed)
+		return usage(parsed.error().message);
+	if (parsed->help) {
 		env.out += kConfigureHelp;
 		return kExitOk;
 	}
-	auto usage = [&](const std::string& m) {
-		env.err += "spsecctl configure: " + m + "\n(spsecctl configure --help)\n";
-		return kExitUsage;
-	};
 	Options o;
-	auto first_op = parse_options(args, o);
+	auto first_op = parse_options(*parsed, o);
 	if (!first_op)
 		return usage(first_op.error().message);
 

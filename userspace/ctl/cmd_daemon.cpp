@@ -28,10 +28,27 @@ namespace {
 
 constexpr const char* kRunDir = "/run/spsec";
 
-int usage_error(const char* cmd, const std::string& msg, const char* usage)
+int usage_error(const cli::Spec& spec, const std::string& msg)
 {
-	std::fprintf(stderr, "spsecctl %s: %s\nusage: %s\n", cmd, msg.c_str(), usage);
+	std::fputs(cli::usage_message(spec.command, msg).c_str(), stderr);
 	return 2;
+}
+
+// Parses a verb's argv (argv[0] is the verb) with `spec`. Returns the arguments, or the exit
+// code: 0 after printing `usage` for --help, 2 after a usage error.
+tl::expected<cli::Args, int> parse_verb(const cli::Spec& spec, int argc, char** argv,
+                                        const std::string& usage)
+{
+	auto a = cli::parse(
+	        spec, std::span<char* const>(argv + 1,
+	                                     static_cast<std::size_t>(argc > 0 ? argc - 1 : 0)));
+	if (!a)
+		return tl::unexpected(usage_error(spec, a.error().message));
+	if (a->help) {
+		std::printf("usage: %s\n", usage.c_str());
+		return tl::unexpected(0);
+	}
+	return std::move(*a);
 }
 
 // The one entry of `dir` whose name ends in `suffix` (e.g. the only control socket), or an error
@@ -57,50 +74,46 @@ Result<std::string> only_entry(const std::string& dir, std::string_view suffix, 
 	return fail(cat("several ", what, "s in ", dir, ", choose with --interface:", list));
 }
 
-struct SocketArgs {
-	std::string socket;
-	bool json = false;
-};
+constexpr cli::Option kStatusOptions[] = {
+        {"socket", "PATH"}, {"interface", "IF", 'i'}, {"json", ""}};
+constexpr cli::Option kEventsOptions[] = {{"socket", "PATH"}, {"interface", "IF", 'i'}};
+constexpr cli::Option kCommissionOptions[] = {
+        {"socket", "PATH"}, {"interface", "IF", 'i'}, {"window", "DURATION"}, {"close", ""}};
+constexpr cli::Option kStatsOptions[] = {{"pin-dir", "DIR"},
+                                         {"interface", "IF", 'i'},
+                                         {"json", ""},
+                                         {"all", ""},
+                                         {"prometheus", "FILE"}};
 
-// Parses --socket P, --interface IF and (if allowed) --json. Returns 0 on success, else the exit
-// code (2 usage, 0 after --help).
-int parse_socket_args(int argc, char** argv, const char* cmd, const char* usage, bool allow_json,
-                      SocketArgs& out)
+// The control socket named by --socket or --interface, else the only one in /run/spsec.
+// Returns it, or the exit code after printing the error (2 usage, 1 none found).
+tl::expected<std::string, int> socket_path(const cli::Spec& spec, const cli::Args& a)
 {
-	std::string iface;
-	for (int i = 1; i < argc; i++) {
-		std::string_view a = argv[i];
-		if (a == "--help" || a == "-h") {
-			std::printf("usage: %s\n", usage);
-			return -1;
-		}
-		if (a == "--socket" && i + 1 < argc) {
-			out.socket = argv[++i];
-		} else if ((a == "--interface" || a == "-i") && i + 1 < argc) {
-			iface = argv[++i];
-		} else if (a == "--json" && allow_json) {
-			out.json = true;
-		} else {
-			return usage_error(cmd, cat("unknown or incomplete argument '", a, "'"),
-			                   usage);
-		}
+	const std::string* socket = a.value("socket");
+	const std::string* iface = a.value("interface");
+	if (socket != nullptr && iface != nullptr)
+		return tl::unexpected(usage_error(spec, "give --socket or --interface, not both"));
+	if (socket != nullptr)
+		return *socket;
+	if (iface != nullptr)
+		return cat(kRunDir, "/", *iface, ".sock");
+	auto s = only_entry(kRunDir, ".sock", "control socket");
+	if (!s) {
+		std::fprintf(stderr, "%s: %s\n", std::string(spec.command).c_str(),
+		             s.error().message().c_str());
+		return tl::unexpected(1);
 	}
-	if (!out.socket.empty() && !iface.empty())
-		return usage_error(cmd, "give --socket or --interface, not both", usage);
-	if (!iface.empty())
-		out.socket = cat(kRunDir, "/", iface, ".sock");
-	if (out.socket.empty()) {
-		auto s = only_entry(kRunDir, ".sock", "control socket");
-		if (!s) {
-			std::fprintf(stderr, "spsecctl %s: %s\n", cmd, s.error().message().c_str());
-			return 1;
-		}
-		out.socket = *s;
-	}
-	return 0;
+	return *s;
 }
 
 }  // namespace
+
+namespace spec {
+const cli::Spec status{"spsecctl status", kStatusOptions, 0};
+const cli::Spec events{"spsecctl events", kEventsOptions, 0};
+const cli::Spec commission{"spsecctl commission", kCommissionOptions, 0};
+const cli::Spec stats{"spsecctl stats", kStatsOptions, 0};
+}  // namespace spec
 
 std::string peer_offset_lines(const JsonValue& status)
 {
@@ -133,11 +146,15 @@ std::string peer_offset_lines(const JsonValue& status)
 
 int cmd_status(int argc, char** argv)
 {
-	const char* usage = "spsecctl status [--socket PATH | --interface IF] [--json]";
-	SocketArgs args;
-	if (int rc = parse_socket_args(argc, argv, "status", usage, true, args); rc != 0)
-		return rc < 0 ? 0 : rc;
-	auto fd = control_connect(args.socket, 5000);
+	auto a = parse_verb(spec::status, argc, argv,
+	                    "spsecctl status [--socket PATH | --interface IF] [--json]");
+	if (!a)
+		return a.error();
+	auto socket = socket_path(spec::status, *a);
+	if (!socket)
+		return socket.error();
+	const bool json = a->has("json");
+	auto fd = control_connect(*socket, 5000);
 	if (!fd) {
 		std::fprintf(stderr, "spsecctl status: %s\n", fd.error().message().c_str());
 		return 1;
@@ -159,7 +176,7 @@ int cmd_status(int argc, char** argv)
 		std::fprintf(stderr, "spsecctl status: spsecd refused: %s\n", e->text().c_str());
 		return 1;
 	}
-	if (args.json)
+	if (json)
 		std::printf("%s\n", line->c_str());
 	else
 		std::fputs((json_to_text(*v) + peer_offset_lines(*v)).c_str(), stdout);
@@ -211,33 +228,24 @@ int cmd_commission(int argc, char** argv)
 	        "keys.\n"
 	        "  It closes after that one install, at the end of DURATION, or with --close. Root "
 	        "only.";
-	std::vector<char*> rest{argv[0]};
+	auto a = parse_verb(spec::commission, argc, argv, usage);
+	if (!a)
+		return a.error();
 	std::optional<std::uint64_t> window;
-	bool close = false;
-	for (int i = 1; i < argc; i++) {
-		std::string_view a = argv[i];
-		if (a == "--window" && i + 1 < argc) {
-			window = parse_window(argv[++i]);
-			if (!window || *window == 0)
-				return usage_error(
-				        "commission",
-				        cat("--window '", argv[i],
-				            "': expected a duration such as 600s, 10m or 1h"),
-				        usage);
-		} else if (a == "--close") {
-			close = true;
-		} else {
-			rest.push_back(argv[i]);
-		}
+	if (const std::string* w = a->value("window")) {
+		window = parse_window(*w);
+		if (!window || *window == 0)
+			return usage_error(spec::commission,
+			                   cat("--window '", *w,
+			                       "': expected a duration such as 600s, 10m or 1h"));
 	}
-	SocketArgs args;
-	if (int rc = parse_socket_args(static_cast<int>(rest.size()), rest.data(), "commission",
-	                               usage, false, args);
-	    rc != 0)
-		return rc < 0 ? 0 : rc;
+	const bool close = a->has("close");
 	if (window.has_value() == close)
-		return usage_error("commission", "give --window DURATION or --close", usage);
-	auto fd = control_connect(args.socket, 5000);
+		return usage_error(spec::commission, "give --window DURATION or --close");
+	auto socket = socket_path(spec::commission, *a);
+	if (!socket)
+		return socket.error();
+	auto fd = control_connect(*socket, 5000);
 	if (!fd) {
 		std::fprintf(stderr, "spsecctl commission: %s\n", fd.error().message().c_str());
 		return 1;
@@ -273,11 +281,14 @@ int cmd_events(int argc, char** argv)
 {
 	const char* usage = "spsecctl events [--socket PATH | --interface IF]   (JSON lines until "
 	                    "spsecd stops or Ctrl-C)";
-	SocketArgs args;
-	if (int rc = parse_socket_args(argc, argv, "events", usage, false, args); rc != 0)
-		return rc < 0 ? 0 : rc;
+	auto a = parse_verb(spec::events, argc, argv, usage);
+	if (!a)
+		return a.error();
+	auto socket = socket_path(spec::events, *a);
+	if (!socket)
+		return socket.error();
 	// No receive timeout: events can be minutes apart.
-	auto fd = control_connect(args.socket, 0);
+	auto fd = control_connect(*socket, 0);
 	if (!fd) {
 		std::fprintf(stderr, "spsecctl events: %s\n", fd.error().message().c_str());
 		return 1;
@@ -309,34 +320,21 @@ int cmd_stats(int argc, char** argv)
 {
 	const char* usage = "spsecctl stats [--pin-dir DIR | --interface IF] [--json] [--all] "
 	                    "[--prometheus FILE]";
-	std::string pin_dir, iface, prom;
-	bool json = false, all = false;
-	for (int i = 1; i < argc; i++) {
-		std::string_view a = argv[i];
-		if (a == "--help" || a == "-h") {
-			std::printf("usage: %s\n  reads %s/<IF>/%s (root or CAP_BPF); works while "
-			            "spsecd is down.\n  --prometheus FILE writes the node_exporter "
-			            "textfile "
-			            "format atomically (FILE should end in .prom).\n",
-			            usage, SPSEC_PIN_ROOT, SPSEC_MAP_COUNTERS);
-			return 0;
-		}
-		if (a == "--pin-dir" && i + 1 < argc)
-			pin_dir = argv[++i];
-		else if ((a == "--interface" || a == "-i") && i + 1 < argc)
-			iface = argv[++i];
-		else if (a == "--prometheus" && i + 1 < argc)
-			prom = argv[++i];
-		else if (a == "--json")
-			json = true;
-		else if (a == "--all")
-			all = true;
-		else
-			return usage_error("stats", cat("unknown or incomplete argument '", a, "'"),
-			                   usage);
-	}
-	if (!pin_dir.empty() && !iface.empty())
-		return usage_error("stats", "give --pin-dir or --interface, not both", usage);
+	auto a = parse_verb(
+	        spec::stats, argc, argv,
+	        cat(usage, "\n  reads ", SPSEC_PIN_ROOT, "/<IF>/", SPSEC_MAP_COUNTERS,
+	            " (root or CAP_BPF); works while spsecd is down.\n  --prometheus FILE writes "
+	            "the node_exporter textfile format atomically (FILE should end in .prom)."));
+	if (!a)
+		return a.error();
+	auto opt = [&](const char* name) {
+		const std::string* v = a->value(name);
+		return v != nullptr ? *v : std::string();
+	};
+	std::string pin_dir = opt("pin-dir"), iface = opt("interface"), prom = opt("prometheus");
+	const bool json = a->has("json"), all = a->has("all");
+	if (a->has("pin-dir") && a->has("interface"))
+		return usage_error(spec::stats, "give --pin-dir or --interface, not both");
 	if (!iface.empty())
 		pin_dir = cat(SPSEC_PIN_ROOT, "/", iface);
 	if (pin_dir.empty()) {

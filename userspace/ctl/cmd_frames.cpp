@@ -23,6 +23,7 @@
 
 #include "core/aead.h"
 #include "core/can_frame.h"
+#include "core/cli.h"
 #include "core/hex.h"
 #include "core/key_schedule.h"
 #include "core/secret.h"
@@ -104,126 +105,59 @@ constexpr const char* kVerifyLogHelp =
         "skipped and counted.\n";
 
 // ---- argument parsing -----------------------------------------------------------------------
+// core/cli.h parses; --key and --seed are key material, overwritten in argv once read and held
+// only in a wiped SecretText.
 
-struct Args {
-	std::map<std::string, std::string, std::less<>> values;  // never holds key text
-	std::vector<std::string> positional;
-	bool auth_only = false;
-	bool help = false;
-	// Key options, read and scrubbed immediately.
-	std::optional<std::string> key_text;  // hex
-	std::optional<std::string> key_file;
-	std::optional<std::string> seed_text;
-	std::optional<std::string> seed_file;
+using Args = cli::Args;
 
-	~Args()
-	{
-		for (auto* s : {&key_text, &seed_text})
-			if (*s)
-				secure_wipe((*s)->data(), (*s)->size());
-	}
-	Args() = default;
-	Args(const Args&) = delete;
-	Args& operator=(const Args&) = delete;
-
-	[[nodiscard]] bool has(std::string_view k) const { return values.find(k) != values.end(); }
-	[[nodiscard]] const std::string* get(std::string_view k) const
-	{
-		auto it = values.find(k);
-		return it == values.end() ? nullptr : &it->second;
-	}
+constexpr cli::Option kSealOptions[] = {
+        {"aead", "NAME"}, {"key", "HEX64", 0, true}, {"key-file", "PATH"}, {"salt", "HEX16"},
+        {"t", "T"},       {"auth-only", ""},
+};
+constexpr cli::Option kOpenOptions[] = {
+        {"aead", "NAME"},           {"key", "HEX64", 0, true}, {"key-file", "PATH"},
+        {"seed", "HEX64", 0, true}, {"seed-file", "PATH"},     {"csalt", "HEX8"},
+        {"salt", "HEX16"},          {"t", "LOCAL_T"},          {"window", "W"},
+        {"auth-only", ""},
+};
+constexpr cli::Option kDeriveOptions[] = {
+        {"seed", "HEX64", 0, true}, {"seed-file", "PATH"}, {"csalt", "HEX8"}, {"t", "T"}};
+constexpr cli::Option kVerifyLogOptions[] = {
+        {"aead", "NAME"},      {"key", "HEX64", 0, true},
+        {"key-file", "PATH"},  {"seed", "HEX64", 0, true},
+        {"seed-file", "PATH"}, {"csalt", "HEX8"},
+        {"salt", "HEX16"},     {"t", "T0"},
+        {"window", "W"},       {"bitrate", "BPS"},
+        {"auth-only", ""},
+};
+constexpr cli::Option kDecryptLogOptions[] = {
+        {"aead", "NAME"},      {"key", "HEX64", 0, true},
+        {"key-file", "PATH"},  {"seed", "HEX64", 0, true},
+        {"seed-file", "PATH"}, {"csalt", "HEX8"},
+        {"salt", "HEX16"},     {"t", "T0"},
+        {"window", "W"},       {"bitrate", "BPS"},
+        {"auth-only", ""},     {"out", "FILE.pcapng"},
 };
 
-// Parses argv (argv[0] is the subcommand). `allowed` lists the options taking a value.
-tl::expected<void, Usage> parse_args(int argc, char** argv,
-                                     std::initializer_list<std::string_view> allowed, Args& out)
+// The options of one verb, parsed; a usage error otherwise.
+tl::expected<Args, Usage> parse_verb(const cli::Spec& spec, int argc, char** argv)
 {
-	for (int i = 1; i < argc; i++) {
-		std::string_view a = argv[i];
-		if (a == "--help" || a == "-h") {
-			out.help = true;
-			continue;
-		}
-		if (a == "--auth-only") {
-			out.auth_only = true;
-			continue;
-		}
-		if (a.size() > 2 && a.substr(0, 2) == "--") {
-			std::string name(a.substr(2));
-			std::optional<std::string> inline_value;
-			if (auto eq = name.find('='); eq != std::string::npos) {
-				inline_value = name.substr(eq + 1);
-				name.resize(eq);
-			}
-			bool ok = false;
-			for (auto k : allowed)
-				ok = ok || k == name;
-			if (!ok)
-				return tl::unexpected(Usage{"unknown option --" + name});
-			char* raw = nullptr;
-			std::string value;
-			if (inline_value) {
-				value = *inline_value;
-				raw = argv[i] + 2 + name.size() + 1;
-			} else {
-				if (i + 1 >= argc)
-					return tl::unexpected(
-					        Usage{"--" + name + " needs a value"});
-				raw = argv[++i];
-				value = raw;
-			}
-			if (name == "key" || name == "seed") {
-				// Take the key out of argv so /proc/<pid>/cmdline stops showing it.
-				auto& slot = name == "key" ? out.key_text : out.seed_text;
-				if (slot)
-					secure_wipe(slot->data(), slot->size());
-				slot = std::move(value);
-				for (char* p = raw; *p != '\0'; p++)
-					*p = 'x';
-				continue;
-			}
-			if (name == "key-file")
-				out.key_file = value;
-			else if (name == "seed-file")
-				out.seed_file = value;
-			else
-				out.values[name] = value;
-			continue;
-		}
-		out.positional.emplace_back(a);
-	}
-	return {};
+	auto a = cli::parse(
+	        spec, std::span<char* const>(argv + 1,
+	                                     static_cast<std::size_t>(argc > 0 ? argc - 1 : 0)));
+	if (!a)
+		return tl::unexpected(Usage{a.error().message});
+	return std::move(*a);
 }
 
-tl::expected<std::uint64_t, Usage> parse_u64(std::string_view name, const std::string& text)
+tl::expected<std::uint64_t, Usage> number_arg(const Args& a, std::string_view name)
 {
-	std::string_view s = text;
-	int base = 10;
-	if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		base = 16;
-		s.remove_prefix(2);
-	}
-	if (s.empty())
-		return tl::unexpected(Usage{"--" + std::string(name) + ": empty number"});
-	std::uint64_t v = 0;
-	for (char c : s) {
-		int d = -1;
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (base == 16 && c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (base == 16 && c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		if (d < 0)
-			return tl::unexpected(Usage{"--" + std::string(name) + ": \"" + text +
-			                            "\" is not a number (decimal or 0x hex)"});
-		const auto ub = static_cast<std::uint64_t>(base);
-		if (v > (UINT64_MAX - static_cast<std::uint64_t>(d)) / ub)
-			return tl::unexpected(Usage{"--" + std::string(name) + ": \"" + text +
-			                            "\" is above 2^64-1"});
-		v = v * ub + static_cast<std::uint64_t>(d);
-	}
-	return v;
+	auto n = a.number(name);
+	if (!n)
+		return tl::unexpected(Usage{n.error().message});
+	if (!n->has_value())
+		return tl::unexpected(Usage{"--" + std::string(name) + " is required"});
+	return **n;
 }
 
 template <std::size_t N>
@@ -288,15 +222,15 @@ tl::expected<Key32, Usage> key_from_file(std::string_view what, const std::strin
 }
 
 // Reads --<base> or --<base>-file; nullopt when neither is given.
-tl::expected<std::optional<Key32>, Usage> read_key(std::string_view base,
-                                                   const std::optional<std::string>& text,
-                                                   const std::optional<std::string>& file)
+tl::expected<std::optional<Key32>, Usage> read_key(const Args& a, std::string_view base)
 {
+	const cli::SecretText* text = a.secret(base);
+	const std::string* file = a.value(std::string(base) + "-file");
 	if (text && file)
 		return tl::unexpected(Usage{"give --" + std::string(base) + " or --" +
 		                            std::string(base) + "-file, not both"});
 	if (text) {
-		auto k = key_from_hex("--" + std::string(base), *text);
+		auto k = key_from_hex("--" + std::string(base), text->expose());
 		if (!k)
 			return tl::unexpected(k.error());
 		return std::optional<Key32>(std::move(*k));
@@ -314,9 +248,6 @@ tl::expected<CanFrame, Usage> frame_arg(const Args& a)
 {
 	if (a.positional.empty())
 		return tl::unexpected(Usage{"missing FRAME (e.g. 123##1DEADBEEF)"});
-	if (a.positional.size() > 1)
-		return tl::unexpected(Usage{"one FRAME expected, got " +
-		                            std::to_string(a.positional.size()) + " arguments"});
 	auto f = parse_can_frame(a.positional[0]);
 	if (!f)
 		return tl::unexpected(
@@ -327,7 +258,7 @@ tl::expected<CanFrame, Usage> frame_arg(const Args& a)
 tl::expected<StampParams, Usage> stamp_params(const Args& a)
 {
 	StampParams p;
-	const std::string* name = a.get("aead");
+	const std::string* name = a.value("aead");
 	if (name == nullptr)
 		return tl::unexpected(
 		        Usage{"--aead is required (aes-gcm, chacha20-poly1305, ascon)"});
@@ -335,31 +266,22 @@ tl::expected<StampParams, Usage> stamp_params(const Args& a)
 	if (!kind)
 		return tl::unexpected(Usage{"--aead: " + kind.error().context});
 	p.aead = *kind;
-	p.mode = a.auth_only ? StampMode::AuthOnly : StampMode::Encrypt;
-	auto salt = parse_fixed_hex<8>("salt", a.get("salt"));
+	p.mode = a.has("auth-only") ? StampMode::AuthOnly : StampMode::Encrypt;
+	auto salt = parse_fixed_hex<8>("salt", a.value("salt"));
 	if (!salt)
 		return tl::unexpected(salt.error());
 	p.seed_salt = *salt;
 	return p;
 }
 
-tl::expected<std::uint64_t, Usage> required_u64(const Args& a, std::string_view name)
-{
-	const std::string* v = a.get(name);
-	if (v == nullptr)
-		return tl::unexpected(Usage{"--" + std::string(name) + " is required"});
-	return parse_u64(name, *v);
-}
-
 tl::expected<std::uint32_t, Usage> window_arg(const Args& a)
 {
-	const std::string* v = a.get("window");
-	if (v == nullptr)
-		return kDefaultWindow;
-	auto w = parse_u64("window", *v);
+	auto w = a.number("window");
 	if (!w)
-		return tl::unexpected(w.error());
-	auto ok = validate_window(*w);
+		return tl::unexpected(Usage{w.error().message});
+	if (!w->has_value())
+		return kDefaultWindow;
+	auto ok = validate_window(**w);
 	if (!ok)
 		return tl::unexpected(Usage{"--window: " + ok.error().context});
 	return *ok;
@@ -372,10 +294,10 @@ public:
 	static tl::expected<std::unique_ptr<KeySource>, Usage> from_args(const Args& a,
 	                                                                 AeadKind kind)
 	{
-		auto key = read_key("key", a.key_text, a.key_file);
+		auto key = read_key(a, "key");
 		if (!key)
 			return tl::unexpected(key.error());
-		auto seed = read_key("seed", a.seed_text, a.seed_file);
+		auto seed = read_key(a, "seed");
 		if (!seed)
 			return tl::unexpected(seed.error());
 		if (key->has_value() && seed->has_value())
@@ -396,7 +318,7 @@ public:
 		if (!seed->has_value())
 			return tl::unexpected(Usage{"a key is required: --key/--key-file, or "
 			                            "--seed/--seed-file with --csalt"});
-		auto csalt = parse_fixed_hex<4>("csalt", a.get("csalt"));
+		auto csalt = parse_fixed_hex<4>("csalt", a.value("csalt"));
 		if (!csalt)
 			return tl::unexpected(csalt.error());
 		src->seed_ = std::move(**seed);
@@ -434,9 +356,9 @@ private:
 	std::map<std::uint64_t, std::unique_ptr<Aead>> derived_;
 };
 
-int usage_error(const char* cmd, const Usage& u, const char* help)
+int usage_error(const char* cmd, const Usage& u)
 {
-	std::fprintf(stderr, "spsecctl %s: %s\n\n%s", cmd, u.message.c_str(), help);
+	std::fputs(cli::usage_message("spsecctl " + std::string(cmd), u.message).c_str(), stderr);
 	return kExitUsage;
 }
 
@@ -449,27 +371,36 @@ int print_help(const char* help)
 
 }  // namespace
 
+namespace spec {
+const cli::Spec seal{"spsecctl seal", kSealOptions, 1};
+const cli::Spec open{"spsecctl open", kOpenOptions, 1};
+const cli::Spec derive{"spsecctl derive", kDeriveOptions, 0};
+const cli::Spec verify_log{"spsecctl verify-log", kVerifyLogOptions, 1};
+const cli::Spec decrypt_log{"spsecctl decrypt-log", kDecryptLogOptions, 1};
+}  // namespace spec
+
 int cmd_seal(int argc, char** argv)
 {
-	Args a;
-	if (auto r = parse_args(argc, argv, {"aead", "key", "key-file", "salt", "t"}, a); !r)
-		return usage_error("seal", r.error(), kSealHelp);
+	auto parsed = parse_verb(spec::seal, argc, argv);
+	if (!parsed)
+		return usage_error("seal", parsed.error());
+	const Args& a = *parsed;
 	if (a.help)
 		return print_help(kSealHelp);
 	auto params = stamp_params(a);
 	if (!params)
-		return usage_error("seal", params.error(), kSealHelp);
-	auto t = required_u64(a, "t");
+		return usage_error("seal", params.error());
+	auto t = number_arg(a, "t");
 	if (!t)
-		return usage_error("seal", t.error(), kSealHelp);
-	auto key = read_key("key", a.key_text, a.key_file);
+		return usage_error("seal", t.error());
+	auto key = read_key(a, "key");
 	if (!key)
-		return usage_error("seal", key.error(), kSealHelp);
+		return usage_error("seal", key.error());
 	if (!key->has_value())
-		return usage_error("seal", Usage{"--key or --key-file is required"}, kSealHelp);
+		return usage_error("seal", Usage{"--key or --key-file is required"});
 	auto frame = frame_arg(a);
 	if (!frame)
-		return usage_error("seal", frame.error(), kSealHelp);
+		return usage_error("seal", frame.error());
 
 	auto aead = Aead::create(params->aead, **key);
 	if (!aead) {
@@ -487,30 +418,27 @@ int cmd_seal(int argc, char** argv)
 
 int cmd_open(int argc, char** argv)
 {
-	Args a;
-	if (auto r = parse_args(argc, argv,
-	                        {"aead", "key", "key-file", "seed", "seed-file", "csalt", "salt",
-	                         "t", "window"},
-	                        a);
-	    !r)
-		return usage_error("open", r.error(), kOpenHelp);
+	auto parsed = parse_verb(spec::open, argc, argv);
+	if (!parsed)
+		return usage_error("open", parsed.error());
+	const Args& a = *parsed;
 	if (a.help)
 		return print_help(kOpenHelp);
 	auto params = stamp_params(a);
 	if (!params)
-		return usage_error("open", params.error(), kOpenHelp);
-	auto t = required_u64(a, "t");
+		return usage_error("open", params.error());
+	auto t = number_arg(a, "t");
 	if (!t)
-		return usage_error("open", t.error(), kOpenHelp);
+		return usage_error("open", t.error());
 	auto window = window_arg(a);
 	if (!window)
-		return usage_error("open", window.error(), kOpenHelp);
+		return usage_error("open", window.error());
 	auto frame = frame_arg(a);
 	if (!frame)
-		return usage_error("open", frame.error(), kOpenHelp);
+		return usage_error("open", frame.error());
 	auto keys = KeySource::from_args(a, params->aead);
 	if (!keys)
-		return usage_error("open", keys.error(), kOpenHelp);
+		return usage_error("open", keys.error());
 
 	const std::uint64_t local = *t;
 	KeySource& ks = **keys;
@@ -528,27 +456,23 @@ int cmd_open(int argc, char** argv)
 
 int cmd_derive(int argc, char** argv)
 {
-	Args a;
-	if (auto r = parse_args(argc, argv, {"seed", "seed-file", "csalt", "t"}, a); !r)
-		return usage_error("derive", r.error(), kDeriveHelp);
+	auto parsed = parse_verb(spec::derive, argc, argv);
+	if (!parsed)
+		return usage_error("derive", parsed.error());
+	const Args& a = *parsed;
 	if (a.help)
 		return print_help(kDeriveHelp);
-	if (!a.positional.empty())
-		return usage_error("derive",
-		                   Usage{"unexpected argument \"" + a.positional[0] + "\""},
-		                   kDeriveHelp);
-	auto seed = read_key("seed", a.seed_text, a.seed_file);
+	auto seed = read_key(a, "seed");
 	if (!seed)
-		return usage_error("derive", seed.error(), kDeriveHelp);
+		return usage_error("derive", seed.error());
 	if (!seed->has_value())
-		return usage_error("derive", Usage{"--seed or --seed-file is required"},
-		                   kDeriveHelp);
-	auto csalt = parse_fixed_hex<4>("csalt", a.get("csalt"));
+		return usage_error("derive", Usage{"--seed or --seed-file is required"});
+	auto csalt = parse_fixed_hex<4>("csalt", a.value("csalt"));
 	if (!csalt)
-		return usage_error("derive", csalt.error(), kDeriveHelp);
-	auto t = required_u64(a, "t");
+		return usage_error("derive", csalt.error());
+	auto t = number_arg(a, "t");
 	if (!t)
-		return usage_error("derive", t.error(), kDeriveHelp);
+		return usage_error("derive", t.error());
 
 	auto key = derive_comm_key(**seed, key_window(*t), *csalt);
 	if (!key) {
@@ -590,40 +514,39 @@ struct ReplayCounts {
 };
 
 // The options both verbs take; a usage error is reported and its exit code returned.
-tl::expected<LogReplay, int> replay_options(const char* verb, const char* help, const Args& a)
+tl::expected<LogReplay, int> replay_options(const char* verb, const Args& a)
 {
 	LogReplay r;
 	auto params = stamp_params(a);
 	if (!params)
-		return tl::unexpected(usage_error(verb, params.error(), help));
+		return tl::unexpected(usage_error(verb, params.error()));
 	r.params = *params;
-	auto t0 = required_u64(a, "t");
+	auto t0 = number_arg(a, "t");
 	if (!t0)
-		return tl::unexpected(usage_error(verb, t0.error(), help));
+		return tl::unexpected(usage_error(verb, t0.error()));
 	r.t0 = *t0;
 	auto window = window_arg(a);
 	if (!window)
-		return tl::unexpected(usage_error(verb, window.error(), help));
+		return tl::unexpected(usage_error(verb, window.error()));
 	r.window = *window;
 	std::uint64_t bitrate = 1'000'000;
-	if (const std::string* b = a.get("bitrate")) {
-		auto v = parse_u64("bitrate", *b);
-		if (!v)
-			return tl::unexpected(usage_error(verb, v.error(), help));
-		bitrate = *v;
-	}
+	auto b = a.number("bitrate");
+	if (!b)
+		return tl::unexpected(usage_error(verb, Usage{b.error().message}));
+	if (b->has_value())
+		bitrate = **b;
 	auto tick = tick_ns_from_bitrate(bitrate);
 	if (!tick)
 		return tl::unexpected(
-		        usage_error(verb, Usage{"--bitrate: " + tick.error().context}, help));
+		        usage_error(verb, Usage{"--bitrate: " + tick.error().context}));
 	r.tick_ns = *tick;
 	if (a.positional.size() != 1)
 		return tl::unexpected(
-		        usage_error(verb, Usage{"one LOGFILE expected (- for stdin)"}, help));
+		        usage_error(verb, Usage{"one LOGFILE expected (- for stdin)"}));
 	r.path = a.positional[0];
 	auto keys = KeySource::from_args(a, r.params.aead);
 	if (!keys)
-		return tl::unexpected(usage_error(verb, keys.error(), help));
+		return tl::unexpected(usage_error(verb, keys.error()));
 	r.keys = std::move(*keys);
 	return r;
 }
@@ -718,16 +641,13 @@ void print_summary(const ReplayCounts& c)
 
 int cmd_verify_log(int argc, char** argv)
 {
-	Args a;
-	if (auto r = parse_args(argc, argv,
-	                        {"aead", "key", "key-file", "seed", "seed-file", "csalt", "salt",
-	                         "t", "window", "bitrate"},
-	                        a);
-	    !r)
-		return usage_error("verify-log", r.error(), kVerifyLogHelp);
+	auto parsed = parse_verb(spec::verify_log, argc, argv);
+	if (!parsed)
+		return usage_error("verify-log", parsed.error());
+	const Args& a = *parsed;
 	if (a.help)
 		return print_help(kVerifyLogHelp);
-	auto replay = replay_options("verify-log", kVerifyLogHelp, a);
+	auto replay = replay_options("verify-log", a);
 	if (!replay)
 		return replay.error();
 	ReplayCounts c;
@@ -832,25 +752,19 @@ tl::expected<void, std::string> write_new_file(const std::string& path,
 
 int cmd_decrypt_log(int argc, char** argv)
 {
-	Args a;
-	if (auto r = parse_args(argc, argv,
-	                        {"aead", "key", "key-file", "seed", "seed-file", "csalt", "salt",
-	                         "t", "window", "bitrate", "out"},
-	                        a);
-	    !r)
-		return usage_error("decrypt-log", r.error(), kDecryptLogHelp);
+	auto parsed = parse_verb(spec::decrypt_log, argc, argv);
+	if (!parsed)
+		return usage_error("decrypt-log", parsed.error());
+	const Args& a = *parsed;
 	if (a.help)
 		return print_help(kDecryptLogHelp);
-	const std::string* out_path = a.get("out");
+	const std::string* out_path = a.value("out");
 	if (out_path == nullptr || out_path->empty())
-		return usage_error("decrypt-log", Usage{"--out FILE.pcapng is required"},
-		                   kDecryptLogHelp);
+		return usage_error("decrypt-log", Usage{"--out FILE.pcapng is required"});
 	if (::access(out_path->c_str(), F_OK) == 0)
-		return usage_error(
-		        "decrypt-log",
-		        Usage{"--out " + *out_path + " exists; refusing to overwrite it"},
-		        kDecryptLogHelp);
-	auto replay = replay_options("decrypt-log", kDecryptLogHelp, a);
+		return usage_error("decrypt-log", Usage{"--out " + *out_path +
+		                                        " exists; refusing to overwrite it"});
+	auto replay = replay_options("decrypt-log", a);
 	if (!replay)
 		return replay.error();
 	PcapngWriter pcap;

@@ -519,43 +519,38 @@ bool Provisioner::node(const NodePlan& n)
 	return true;
 }
 
+constexpr cli::Option kProvisionOptions[] = {{"check", ""}, {"response-timeout", "MS"}};
+
 }  // namespace
+
+namespace spec {
+const cli::Spec provision{"spsecctl provision", kProvisionOptions, 1};
+}  // namespace spec
 
 int run_provision(const std::vector<std::string>& args, CtlEnv& env)
 {
-	bool check = false;
-	std::optional<std::string> path;
-	std::uint64_t response_ns = kDefaultResponseNs;
-	for (std::size_t i = 0; i < args.size(); i++) {
-		const std::string& a = args[i];
-		if (a == "--help" || a == "-h") {
-			env.out += kProvisionHelp;
-			return kExitOk;
-		}
-		if (a == "--check") {
-			check = true;
-		} else if (a == "--response-timeout") {
-			auto n = i + 1 < args.size() ? parse_response_timeout(args[++i])
-			                             : fail("--response-timeout needs a value");
-			if (!n) {
-				env.err += "spsecctl provision: " + n.error().message() +
-				           "\n(spsecctl provision --help)\n";
-				return kExitUsage;
-			}
-			response_ns = *n;
-		} else if (a.rfind("--", 0) == 0 || path) {
-			env.err += "spsecctl provision: unexpected argument '" + a +
-			           "'\n(spsecctl provision --help)\n";
-			return kExitUsage;
-		} else {
-			path = a;
-		}
-	}
-	if (!path) {
-		env.err +=
-		        "spsecctl provision: PLAN.yaml is required\n(spsecctl provision --help)\n";
+	auto usage = [&](const std::string& m) {
+		env.err += cli::usage_message(spec::provision.command, m);
 		return kExitUsage;
+	};
+	auto parsed = cli::parse(spec::provision, args);
+	if (!parsed)
+		return usage(parsed.error().message);
+	if (parsed->help) {
+		env.out += kProvisionHelp;
+		return kExitOk;
 	}
+	const bool check = parsed->has("check");
+	std::uint64_t response_ns = kDefaultResponseNs;
+	if (const std::string* v = parsed->value("response-timeout")) {
+		auto n = parse_response_timeout(*v);
+		if (!n)
+			return usage(n.error().message());
+		response_ns = *n;
+	}
+	if (parsed->positional.empty())
+		return usage("PLAN.yaml is required");
+	const std::optional<std::string> path = parsed->positional[0];
 	auto plan = load_plan(*path);
 	if (!plan) {
 		env.err += "spsecctl provision: " + plan.error().message() + "\n";

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // spsecctl subcommands. Each takes the arguments after its name (argv[0] is the subcommand) and
 // returns the process exit code: 0 success, 1 the operation failed (a frame did not verify, the
-// daemon refused), 2 wrong usage (the message names the bad argument).
+// daemon refused), 2 wrong usage (the message names the verb and the bad argument). Every verb
+// parses its options with core/cli.h against its spec below: --opt VALUE and --opt=VALUE alike.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/cli.h"
 #include "core/registers.h"
 #include "core/secret.h"
 #include "core/session.h"
@@ -23,6 +25,15 @@ class JsonValue;
 namespace spsec::ctl {
 
 class FrameLink;
+
+// The command line of each verb (core/cli.h); the verbs parse with these, the tests too.
+namespace spec {
+extern const cli::Spec seal, open, derive, verify_log, decrypt_log;  // cmd_frames.cpp
+extern const cli::Spec status, events, stats, commission;            // cmd_daemon.cpp
+// configure's options before its operations, and the options of install-* operations.
+extern const cli::Spec configure, install_key;  // cmd_configure.cpp
+extern const cli::Spec provision;               // cmd_provision.cpp
+}  // namespace spec
 
 // cmd_frames.cpp: offline frame tools for integrators.
 int cmd_seal(int argc, char** argv);

@@ -36,7 +36,8 @@ constexpr Command kCommands[] = {
 
 void usage(FILE* out)
 {
-	std::fprintf(out, "usage: spsecctl <command> [options]   (spsecctl <command> --help)\n\n");
+	std::fprintf(out, "usage: spsecctl <command> [options]   (spsecctl <command> --help)\n"
+	                  "Options take their value as --opt VALUE or --opt=VALUE.\n\n");
 	for (const auto& c : kCommands)
 		std::fprintf(out, "  %-11s %s\n", c.name, c.summary);
 }

@@ -13,10 +13,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "bpf/libbpf_log.h"
+#include "core/cli.h"
 #include "daemon/bpf_data_plane.h"
 #include "daemon/can_port.h"
 #include "daemon/daemon.h"
@@ -24,49 +26,50 @@
 
 namespace {
 
-void usage(FILE* out)
+constexpr const char* kUsage =
+        "usage: spsecd --config FILE [--verbose | --log-level LEVEL]\n"
+        "  -c, --config FILE  the YAML configuration (e.g. /etc/spsec/spsecd.yaml)\n"
+        "  -v, --verbose      log at the verbose level (libbpf chatter included)\n"
+        "  --log-level LEVEL  error, warning, info (default), debug or verbose\n"
+        "Options take their value as --opt VALUE or --opt=VALUE.\n"
+        "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration and keys.\n";
+
+constexpr spsec::cli::Option kOptions[] = {
+        {"config", "FILE", 'c'}, {"verbose", "", 'v'}, {"log-level", "LEVEL"}};
+constexpr spsec::cli::Spec kSpec{"spsecd", kOptions, 0};
+
+int usage_error(const std::string& message)
 {
-	std::fputs("usage: spsecd --config FILE [--verbose | --log-level LEVEL]\n"
-	           "  --config FILE      the YAML configuration (e.g. /etc/spsec/spsecd.yaml)\n"
-	           "  --verbose          log at the verbose level (libbpf chatter included)\n"
-	           "  --log-level LEVEL  error, warning, info (default), debug or verbose\n"
-	           "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration and keys.\n",
-	           out);
+	std::fputs(spsec::cli::usage_message(kSpec.command, message).c_str(), stderr);
+	return 2;
 }
 
 int run(int argc, char** argv)
 {
-	std::string config;
+	auto args = spsec::cli::parse(
+	        kSpec, std::span<char* const>(argv + 1,
+	                                      static_cast<std::size_t>(argc > 0 ? argc - 1 : 0)));
+	if (!args)
+		return usage_error(args.error().message);
+	if (args->help) {
+		std::fputs(kUsage, stdout);
+		return 0;
+	}
 	spsec::LogLevel level = spsec::LogLevel::Info;
-	for (int i = 1; i < argc; i++) {
-		std::string_view a = argv[i];
-		if (a == "--help" || a == "-h") {
-			usage(stdout);
-			return 0;
-		}
-		if (a == "--verbose" || a == "-v") {
-			level = spsec::LogLevel::Verbose;
-		} else if ((a == "--config" || a == "-c") && i + 1 < argc) {
-			config = argv[++i];
-		} else if (a == "--log-level" && i + 1 < argc) {
-			auto l = spsec::parse_log_level(argv[++i]);
-			if (!l) {
-				std::fprintf(stderr, "spsecd: %s\n", l.error().message().c_str());
-				return 2;
-			}
-			level = *l;
-		} else {
-			std::fprintf(stderr, "spsecd: unknown or incomplete argument '%s'\n\n",
-			             argv[i]);
-			usage(stderr);
-			return 2;
-		}
+	if (args->has("verbose") && args->has("log-level"))
+		return usage_error("give --verbose or --log-level, not both");
+	if (args->has("verbose"))
+		level = spsec::LogLevel::Verbose;
+	if (const std::string* l = args->value("log-level")) {
+		auto parsed = spsec::parse_log_level(*l);
+		if (!parsed)
+			return usage_error("--log-level: " + parsed.error().message());
+		level = *parsed;
 	}
-	if (config.empty()) {
-		std::fputs("spsecd: --config FILE is required\n\n", stderr);
-		usage(stderr);
-		return 2;
-	}
+	const std::string* config_arg = args->value("config");
+	if (config_arg == nullptr || config_arg->empty())
+		return usage_error("--config FILE is required");
+	const std::string config = *config_arg;
 
 	spsec::Logger log = spsec::Logger::to_stderr(level);
 	// No core dump, no ptrace by other users, no /proc/<pid>/mem for non-root: keys live in
