@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Daemon's participant side of Configurator sessions (spec §5, §6): frames go to the pure
-// SessionServer (core/session.h); what it commits is made durable here before the frames that
-// acknowledge it are sent, so a crash or a failed write never leaves a half-written key and a
+// SessionServer (core/session_server.h); what it commits is made durable here before the frames
+// that acknowledge it are sent, so a crash or a failed write never leaves a half-written key and a
 // Configurator is never told "written" about something that is not on disk.
 //
 //   key installs, manufacturer reset   the key store file (KeyStore::save: temp, fsync, rename,

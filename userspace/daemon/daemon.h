@@ -42,7 +42,7 @@
 #include "core/config.h"
 #include "core/messages.h"
 #include "core/registers.h"
-#include "core/session.h"
+#include "core/session_server.h"
 #include "core/state_machine.h"
 #include "daemon/can_port.h"
 #include "daemon/clock.h"
