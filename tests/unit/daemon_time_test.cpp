@@ -23,6 +23,18 @@ using namespace spsec::test;
 
 namespace {
 
+// Heartbeats every 250 ms, each watching the other.
+struct MonitoredPair : SyncAndParticipant {
+	MonitoredPair()
+	    : SyncAndParticipant("{cycle: 250ms, monitor: [5]}", "{cycle: 250ms, monitor: [1]}")
+	{
+	}
+};
+
+}  // namespace
+
+namespace {
+
 std::uint64_t now_t(Node& n)
 {
 	return n.d->sync_clock()->now_t();
@@ -48,14 +60,12 @@ canfd_frame sealed_broadcast(const Node& sync, std::uint64_t t)
 
 }  // namespace
 
-TEST_CASE("PA sets T for the response's receive time: waking late and verifying slowly do not "
-          "make the clock late",
-          "[daemon][time]")
+TEST_CASE_METHOD(
+        SyncAndParticipant,
+        "PA sets T for the response's receive time: waking late and verifying slowly do not "
+        "make the clock late",
+        "[daemon][time]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
-	Node part(bus.clock, 5, false, "{cycle: 'off'}");
-	bus.nodes = {&sync, &part};
 	sync.start();
 	part.start();
 	REQUIRE(part.can->sent.size() == 1u);
@@ -75,15 +85,11 @@ TEST_CASE("PA sets T for the response's receive time: waking late and verifying 
 	CHECK(part.dp.last.base_ns + 305 * kMs == bus.clock.monotonic_ns());
 }
 
-TEST_CASE("a Sync broadcast is checked and applied at its receive time, however late it is read",
-          "[daemon][time]")
+TEST_CASE_METHOD(
+        SecuredPair,
+        "a Sync broadcast is checked and applied at its receive time, however late it is read",
+        "[daemon][time]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
-	Node part(bus.clock, 5, false, "{cycle: 'off'}");
-	bus.nodes = {&sync, &part};
-	bus.start_all();
-	REQUIRE(part.state() == State::Secure);
 	const std::uint64_t offset = now_t(part) - now_t(sync);
 
 	// spsecd reads the broadcast 50 ms (500 ticks, W = 150) after it arrived.
@@ -138,16 +144,12 @@ TEST_CASE("a clock found behind the Sync's right after PA runs PA again at once"
 	CHECK(part.state() == State::Secure);
 }
 
-TEST_CASE("only an authentic broadcast stamped ahead starts PA again: garbage and stale ones "
-          "stay security events",
-          "[daemon][time]")
+TEST_CASE_METHOD(
+        SecuredPair,
+        "only an authentic broadcast stamped ahead starts PA again: garbage and stale ones "
+        "stay security events",
+        "[daemon][time]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
-	Node part(bus.clock, 5, false, "{cycle: 'off'}");
-	bus.nodes = {&sync, &part};
-	bus.start_all();
-	REQUIRE(part.state() == State::Secure);
 	auto inject = [&](const canfd_frame& f) {
 		part.can->inbox.push_back({f, bus.clock.monotonic_ns()});
 		part.d->process_can();
@@ -169,15 +171,11 @@ TEST_CASE("only an authentic broadcast stamped ahead starts PA again: garbage an
 	CHECK(part.can->sent.empty());
 }
 
-TEST_CASE("an authentic broadcast stamped ahead starts PA again at most three times in a row",
-          "[daemon][time]")
+TEST_CASE_METHOD(
+        SecuredPair,
+        "an authentic broadcast stamped ahead starts PA again at most three times in a row",
+        "[daemon][time]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
-	Node part(bus.clock, 5, false, "{cycle: 'off'}");
-	bus.nodes = {&sync, &part};
-	bus.start_all();
-	REQUIRE(part.state() == State::Secure);
 	// Authentic broadcasts 100 ms ahead, as a Sync whose clock runs ahead would send: each
 	// starts one PA (answered at once); the fourth in a row is left to the usual path.
 	for (int i = 0; i < 4; i++) {
@@ -191,12 +189,10 @@ TEST_CASE("an authentic broadcast stamped ahead starts PA again at most three ti
 	CHECK(part.security_event("0x0000fe0e"));
 }
 
-TEST_CASE("status reports each peer's clock offset from its heartbeats' stamps", "[daemon][time]")
+TEST_CASE_METHOD(MonitoredPair,
+                 "status reports each peer's clock offset from its heartbeats' stamps",
+                 "[daemon][time]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 250ms, monitor: [5]}");
-	Node part(bus.clock, 5, false, "{cycle: 250ms, monitor: [1]}");
-	bus.nodes = {&sync, &part};
 	sync.start();
 	part.start();
 	// PA's response is held 10 ms on the way back: the participant ends up 5 ms behind.
@@ -246,13 +242,10 @@ TEST_CASE("a kernel receive stamp moves to CLOCK_MONOTONIC by its age", "[daemon
 	CHECK(stamp_to_monotonic(real - 3 * kMs, real, kMs, real, kMax) == kMs);
 }
 
-TEST_CASE("an authentic heartbeat that fails the window is counted with how far off it was",
-          "[daemon][time]")
+TEST_CASE_METHOD(MonitoredPair,
+                 "an authentic heartbeat that fails the window is counted with how far off it was",
+                 "[daemon][time]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 250ms, monitor: [5]}");
-	Node part(bus.clock, 5, false, "{cycle: 250ms, monitor: [1]}");
-	bus.nodes = {&sync, &part};
 	bus.start_all();
 	bus.advance(1'000, 1);
 	REQUIRE(part.state() == State::Secure);
