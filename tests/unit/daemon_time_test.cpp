@@ -17,6 +17,7 @@
 #include "daemon/daemon.h"
 #include "daemon/json.h"
 #include "daemon_bus_fixture.h"
+#include "test_util.h"
 
 using namespace spsec;
 using namespace spsec::test;
@@ -43,19 +44,9 @@ std::uint64_t now_t(Node& n)
 // A Sync broadcast sealed by the test with the bus's keys (kKeys, the Sync's csalt) at `t`.
 canfd_frame sealed_broadcast(const Node& sync, std::uint64_t t)
 {
-	auto seed_bytes = parse_hex("000102030405060708090a0b0c0d0e0f"
-	                            "101112131415161718191a1b1c1d1e1f");
-	REQUIRE(seed_bytes);
-	const Key32 seed(std::span<const std::uint8_t, 32>(seed_bytes->data(), 32));
-	auto k = derive_comm_key(seed, key_window(t), *sync.d->csalt());
-	REQUIRE(k);
-	auto aead = Aead::create(AeadKind::AesGcm, *k);
-	REQUIRE(aead);
-	StampParams p;
-	p.seed_salt = {1, 2, 3, 4, 5, 6, 7, 8};
-	auto f = seal_sync_broadcast(**aead, p, t);
-	REQUIRE(f);
-	return to_kernel_frame(*f);
+	return to_kernel_frame(sealed_sync_broadcast(
+	        key32("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"),
+	        *sync.d->csalt(), {1, 2, 3, 4, 5, 6, 7, 8}, t));
 }
 
 }  // namespace

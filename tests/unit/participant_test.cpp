@@ -9,6 +9,7 @@
 #include "core/hex.h"
 #include "core/key_schedule.h"
 #include "core/participant.h"
+#include "test_util.h"
 
 using namespace spsec;
 
@@ -20,18 +21,14 @@ constexpr std::uint64_t kT0 = 5'000'000'000;  // the test's first "now", ns
 constexpr std::uint64_t kSyncT = 1'000'000;   // the Sync's T at kT0
 const CommSalt kCsalt{0, 1, 2, 3};
 
-Key32 seed_key()
-{
-	auto b = parse_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
-	REQUIRE(b);
-	return Key32(std::span<const std::uint8_t, 32>(b->data(), 32));
-}
+const char* const kSeedHex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+const KeySalt kSeedSalt{1, 2, 3, 4, 5, 6, 7, 8};
 
 // One node: its configuration, its clock and its engine.
 struct Rig {
 	Config cfg;
 	SyncTime clock{100'000};  // 1 Mbit/s data phase: 100 us ticks
-	Key32 seed = seed_key();
+	Key32 seed = test::key32(kSeedHex);
 	bool has_seed = true;
 	std::uint8_t next_random = 0;
 	// A verifier the test can refuse with.
@@ -53,7 +50,7 @@ struct Rig {
 		d.seed = [this]() -> std::optional<SeedKeyRef> {
 			if (!has_seed)
 				return std::nullopt;
-			return SeedKeyRef{&seed, KeySalt{1, 2, 3, 4, 5, 6, 7, 8}};
+			return SeedKeyRef{&seed, kSeedSalt};
 		};
 		d.random = [this](std::span<std::uint8_t> out) -> Result<void> {
 			for (auto& b : out)
@@ -131,15 +128,7 @@ ParticipantActions run_pa(Rig& sync, Rig& part, std::uint64_t now, std::uint64_t
 // A Sync broadcast sealed with the network's keys at T = `t`.
 CanFrame broadcast_at(std::uint64_t t)
 {
-	auto k = derive_comm_key(seed_key(), key_window(t), kCsalt);
-	REQUIRE(k);
-	auto aead = Aead::create(AeadKind::AesGcm, *k);
-	REQUIRE(aead);
-	StampParams p;
-	p.seed_salt = {1, 2, 3, 4, 5, 6, 7, 8};
-	auto f = seal_sync_broadcast(**aead, p, t);
-	REQUIRE(f);
-	return *f;
+	return test::sealed_sync_broadcast(test::key32(kSeedHex), kCsalt, kSeedSalt, t);
 }
 
 }  // namespace

@@ -100,6 +100,16 @@ void send(ParticipantActions& out, CanFrame f, std::string what, Act::Tx tx = Ac
 	out.push_back(std::move(a));
 }
 
+// A warning the Daemon logs at most once a second per `key`.
+void limited_warning(ParticipantActions& out, std::uint32_t key, std::string text)
+{
+	Act a;
+	a.kind = Act::Kind::LimitedWarning;
+	a.limit_key = key;
+	a.text = std::move(text);
+	out.push_back(std::move(a));
+}
+
 }  // namespace
 
 Participant::Participant(const Config& config, SyncTime& clock, ParticipantDeps deps)
@@ -614,11 +624,8 @@ void Participant::on_pa_request(Out& out, const CanFrame& f, std::uint64_t now)
 		return;
 	auto m = decode_pa_request(f);
 	if (!m) {
-		Act a;
-		a.kind = Act::Kind::LimitedWarning;
-		a.limit_key = kMalformedPaRequest;
-		a.text = to_error(m.error(), "PA request").message();
-		out.push_back(std::move(a));
+		limited_warning(out, kMalformedPaRequest,
+		                to_error(m.error(), "PA request").message());
 		return;
 	}
 	auto resp = make_pa_response(cfg_->aead, *seed->key, m->random, m->pp, clock_->t_at(now),
@@ -641,11 +648,8 @@ void Participant::on_pa_response(Out& out, const CanFrame& f, std::uint64_t rx_n
 		return;
 	auto m = decode_pa_response(f);
 	if (!m) {
-		Act a;
-		a.kind = Act::Kind::LimitedWarning;
-		a.limit_key = kMalformedPaResponse;
-		a.text = to_error(m.error(), "PA response").message();
-		out.push_back(std::move(a));
+		limited_warning(out, kMalformedPaResponse,
+		                to_error(m.error(), "PA response").message());
 		return;
 	}
 	if (m->pp != cfg_->participant_id || !pa_pending_)

@@ -7,10 +7,7 @@
 
 namespace spsec {
 
-using session_detail::counter_room;
-using session_detail::security_event;
-using session_detail::session_aead;
-using session_detail::wipe_vec;
+using namespace session_detail;
 
 namespace {
 

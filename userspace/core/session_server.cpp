@@ -7,10 +7,7 @@
 
 namespace spsec {
 
-using session_detail::counter_room;
-using session_detail::security_event;
-using session_detail::session_aead;
-using session_detail::wipe_vec;
+using namespace session_detail;
 
 namespace {
 
@@ -255,16 +252,30 @@ std::optional<std::vector<std::uint8_t>> SessionServer::open_request(CpType type
 	return std::move(*p);
 }
 
+std::optional<SessionServer::InitRequest>
+SessionServer::open_init(CpType type, const CanFrame& f, std::uint64_t now, ServerOutput& out)
+{
+	auto p = open_request(type, 8, f, now, out);
+	if (!p)
+		return std::nullopt;
+	// A new Init ends whatever operation was pending.
+	pending_.reset();
+	auto init = decode_register_init(*p);
+	InitRequest req;
+	req.reg = init ? init->reg : (*p)[0];
+	if (init)
+		req.init = *init;
+	return req;
+}
+
 void SessionServer::on_read_init(const CanFrame& f, std::uint64_t now, const RegisterStore& store,
                                  ServerOutput& out)
 {
-	auto p = open_request(CpType::ReadInit, 8, f, now, out);
-	if (!p)
+	auto req = open_init(CpType::ReadInit, f, now, out);
+	if (!req)
 		return;
-	std::vector<std::uint8_t>& pt = *p;
-	pending_.reset();
-	auto init = decode_register_init(pt);
-	const std::uint8_t r = init ? init->reg : pt[0];
+	const auto& init = req->init;
+	const std::uint8_t r = req->reg;
 	auto data =
 	        init ? store.read(r, opening_)
 	             : RegResult<std::vector<std::uint8_t>>(tl::unexpected(RegStatus::BadLength));
@@ -309,13 +320,11 @@ void SessionServer::on_read_seg(const CanFrame& f, std::uint64_t now, ServerOutp
 void SessionServer::on_write_init(const CanFrame& f, std::uint64_t now, const RegisterStore& store,
                                   ServerOutput& out)
 {
-	auto p = open_request(CpType::WriteInit, 8, f, now, out);
-	if (!p)
+	auto req = open_init(CpType::WriteInit, f, now, out);
+	if (!req)
 		return;
-	std::vector<std::uint8_t>& pt = *p;
-	pending_.reset();
-	auto init = decode_register_init(pt);
-	const std::uint8_t r = init ? init->reg : pt[0];
+	const auto& init = req->init;
+	const std::uint8_t r = req->reg;
 	auto pend = std::make_unique<Pending>();
 	pend->write = true;
 	pend->reg = r;

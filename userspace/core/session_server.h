@@ -76,6 +76,14 @@ private:
 	[[nodiscard]] std::optional<std::vector<std::uint8_t>>
 	open_request(CpType type, std::size_t len, const CanFrame& f, std::uint64_t now,
 	             ServerOutput& out);
+	// A Read/WriteInit request opened: the register it names, and its fields (nullopt when
+	// malformed: refused with BadLength).
+	struct InitRequest {
+		std::uint8_t reg = 0;
+		std::optional<RegisterInit> init;
+	};
+	[[nodiscard]] std::optional<InitRequest> open_init(CpType type, const CanFrame& f,
+	                                                   std::uint64_t now, ServerOutput& out);
 	void on_read_init(const CanFrame& f, std::uint64_t now, const RegisterStore& store,
 	                  ServerOutput& out);
 	void on_read_seg(const CanFrame& f, std::uint64_t now, ServerOutput& out);
