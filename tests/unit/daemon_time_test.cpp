@@ -49,6 +49,24 @@ canfd_frame sealed_broadcast(const Node& sync, std::uint64_t t)
 	        *sync.d->csalt(), {1, 2, 3, 4, 5, 6, 7, 8}, t));
 }
 
+// Starts both nodes and runs PA by hand: the request reaches the Sync at once, its response is
+// held `delay_ms` on the way back, so the participant's clock ends up delay/2 behind the Sync's.
+void start_with_late_pa_response(Bus& bus, Node& sync, Node& part, std::uint64_t delay_ms)
+{
+	sync.start();
+	part.start();
+	REQUIRE(part.can->sent.size() == 1u);
+	sync.can->inbox.push_back({part.can->sent[0], bus.clock.monotonic_ns()});
+	part.can->sent.clear();
+	sync.d->process_can();
+	REQUIRE(sync.can->sent.size() == 1u);
+	bus.clock.advance_ns(delay_ms * kMs);
+	part.can->inbox.push_back({sync.can->sent[0], bus.clock.monotonic_ns()});
+	sync.can->sent.clear();
+	part.d->process_can();
+	REQUIRE(part.state() == State::Secure);
+}
+
 }  // namespace
 
 TEST_CASE_METHOD(
@@ -103,19 +121,8 @@ TEST_CASE("a clock found behind the Sync's right after PA runs PA again at once"
 	Node sync(bus.clock, 1, true, "{cycle: 'off'}", kKeys, "1000000", 20);
 	Node part(bus.clock, 5, false, "{cycle: 'off'}", kKeys, "1000000", 20);
 	bus.nodes = {&sync, &part};
-	sync.start();
-	part.start();
 	// The request reaches the Sync at once; its response is held 10 ms on the way back.
-	REQUIRE(part.can->sent.size() == 1u);
-	sync.can->inbox.push_back({part.can->sent[0], bus.clock.monotonic_ns()});
-	part.can->sent.clear();
-	sync.d->process_can();
-	REQUIRE(sync.can->sent.size() == 1u);
-	bus.clock.advance_ns(10 * kMs);
-	part.can->inbox.push_back({sync.can->sent[0], bus.clock.monotonic_ns()});
-	sync.can->sent.clear();
-	part.d->process_can();
-	REQUIRE(part.state() == State::Secure);
+	start_with_late_pa_response(bus, sync, part, 10);
 	CHECK(now_t(sync) - now_t(part) == 50);
 
 	// The first Sync broadcast fails the window: authentic and 5 ms ahead, so PA again at
@@ -184,18 +191,8 @@ TEST_CASE_METHOD(MonitoredPair,
                  "status reports each peer's clock offset from its heartbeats' stamps",
                  "[daemon][time]")
 {
-	sync.start();
-	part.start();
 	// PA's response is held 10 ms on the way back: the participant ends up 5 ms behind.
-	REQUIRE(part.can->sent.size() == 1u);
-	sync.can->inbox.push_back({part.can->sent[0], bus.clock.monotonic_ns()});
-	part.can->sent.clear();
-	sync.d->process_can();
-	bus.clock.advance_ns(10 * kMs);
-	part.can->inbox.push_back({sync.can->sent[0], bus.clock.monotonic_ns()});
-	sync.can->sent.clear();
-	part.d->process_can();
-	REQUIRE(part.state() == State::Secure);
+	start_with_late_pa_response(bus, sync, part, 10);
 	auto peer = [](Node& n, int pp) {
 		auto st = n.status();
 		for (const auto& p : st.find("peers")->items())
