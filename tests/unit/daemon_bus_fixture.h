@@ -210,4 +210,29 @@ struct Bus {
 	}
 };
 
+// A Sync (participant 1) and a participant (5) on one bus, heartbeats as given (off by default),
+// not started. A fixture for TEST_CASE_METHOD: the test body sees bus, sync and part.
+struct SyncAndParticipant {
+	explicit SyncAndParticipant(const std::string& sync_heartbeat = "{cycle: 'off'}",
+	                            const std::string& part_heartbeat = "{cycle: 'off'}")
+	    : sync(bus.clock, 1, true, sync_heartbeat), part(bus.clock, 5, false, part_heartbeat)
+	{
+		bus.nodes = {&sync, &part};
+	}
+	Bus bus;
+	Node sync;
+	Node part;
+};
+
+// The same pair started: the participant has run Parameter Authentication and is Secure.
+struct SecuredPair : SyncAndParticipant {
+	explicit SecuredPair(const std::string& sync_heartbeat = "{cycle: 'off'}",
+	                     const std::string& part_heartbeat = "{cycle: 'off'}")
+	    : SyncAndParticipant(sync_heartbeat, part_heartbeat)
+	{
+		bus.start_all();
+		REQUIRE(part.state() == State::Secure);
+	}
+};
+
 }  // namespace spsec::test

@@ -22,6 +22,19 @@
 using namespace spsec;
 using namespace spsec::test;
 
+namespace {
+
+// The Sync sends heartbeats every second.
+struct SyncHeartbeatPair : SecuredPair {
+	SyncHeartbeatPair() : SecuredPair("{cycle: 1s}") {}
+};
+// Both send heartbeats every second.
+struct HeartbeatPair : SecuredPair {
+	HeartbeatPair() : SecuredPair("{cycle: 1s}", "{cycle: 1s}") {}
+};
+
+}  // namespace
+
 TEST_CASE("the Sync draws csalt, installs the live key and goes Secure", "[daemon][protocol]")
 {
 	Bus bus;
@@ -44,12 +57,9 @@ TEST_CASE("the Sync draws csalt, installs the live key and goes Secure", "[daemo
 	CHECK(states.back().find("to")->as_string() == "Secure");
 }
 
-TEST_CASE("a participant authenticates with the Sync and goes Secure", "[daemon][protocol]")
+TEST_CASE_METHOD(SyncAndParticipant, "a participant authenticates with the Sync and goes Secure",
+                 "[daemon][protocol]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
-	Node part(bus.clock, 5, false, "{cycle: 'off'}");
-	bus.nodes = {&sync, &part};
 	sync.start();
 	part.start();
 	CHECK(part.state() == State::Waiting);
@@ -76,12 +86,9 @@ TEST_CASE("a participant authenticates with the Sync and goes Secure", "[daemon]
 	CHECK(sync.seen("pa_answered").size() == 1u);
 }
 
-TEST_CASE("PA responses that are late or forged are discarded", "[daemon][protocol]")
+TEST_CASE_METHOD(SyncAndParticipant, "PA responses that are late or forged are discarded",
+                 "[daemon][protocol]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
-	Node part(bus.clock, 5, false, "{cycle: 'off'}");
-	bus.nodes = {&sync, &part};
 	sync.start();
 	part.start();
 
@@ -128,16 +135,10 @@ TEST_CASE("a participant with another Seed Key never gets Secure", "[daemon][pro
 	CHECK(part.dp.installs.empty());
 }
 
-TEST_CASE("Sync broadcasts keep participants Secure; their loss aborts to Waiting",
-          "[daemon][protocol]")
+TEST_CASE_METHOD(SecuredPair,
+                 "Sync broadcasts keep participants Secure; their loss aborts to Waiting",
+                 "[daemon][protocol]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
-	Node part(bus.clock, 5, false, "{cycle: 'off'}");
-	bus.nodes = {&sync, &part};
-	bus.start_all();
-	REQUIRE(part.state() == State::Secure);
-
 	// 60 s with broadcasts every 10 s: no abort.
 	bus.advance(60'000, 500);
 	CHECK(bus.count(sync_broadcast_id()) == 6u);
@@ -166,14 +167,9 @@ TEST_CASE("Sync broadcasts keep participants Secure; their loss aborts to Waitin
 	CHECK(part.d->csalt() == sync.d->csalt());
 }
 
-TEST_CASE("a forged Sync broadcast is a security event and is not applied", "[daemon][protocol]")
+TEST_CASE_METHOD(SecuredPair, "a forged Sync broadcast is a security event and is not applied",
+                 "[daemon][protocol]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
-	Node part(bus.clock, 5, false, "{cycle: 'off'}");
-	bus.nodes = {&sync, &part};
-	bus.start_all();
-	REQUIRE(part.state() == State::Secure);
 	bus.clock.advance_ns(10'000 * kMs);
 	sync.d->run_timers();
 	bus.pump([](canfd_frame& f) {
@@ -188,14 +184,9 @@ TEST_CASE("a forged Sync broadcast is a security event and is not applied", "[da
 	CHECK(part.state() == State::Secure);
 }
 
-TEST_CASE("keys roll over: K(e+1) ahead at 2^23, both nodes follow", "[daemon][protocol]")
+TEST_CASE_METHOD(SecuredPair, "keys roll over: K(e+1) ahead at 2^23, both nodes follow",
+                 "[daemon][protocol]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
-	Node part(bus.clock, 5, false, "{cycle: 'off'}");
-	bus.nodes = {&sync, &part};
-	bus.start_all();
-	REQUIRE(part.state() == State::Secure);
 	// 2^23 ticks of 100 us = 838.9 s: step through with 10 s broadcasts.
 	bus.advance(840'000, 5'000);
 	CHECK(sync.dp.installs == std::vector<std::uint64_t>{0, 1});
@@ -257,14 +248,9 @@ TEST_CASE("heartbeats flow in Secure; a missing one raises EF00h+pp", "[daemon][
 	CHECK(a.state() == State::Secure);
 }
 
-TEST_CASE("a heartbeat with our own ID is an injection", "[daemon][protocol]")
+TEST_CASE_METHOD(SyncHeartbeatPair, "a heartbeat with our own ID is an injection",
+                 "[daemon][protocol]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 1s}");
-	Node part(bus.clock, 5, false, "{cycle: 'off'}");
-	bus.nodes = {&sync, &part};
-	bus.start_all();
-	REQUIRE(part.state() == State::Secure);
 	// Up to the Sync's first heartbeat, so it is replayed within the acceptance window.
 	for (int i = 0; i < 1200 && bus.count(0x80000000u | heartbeat_id(1, 2)) == 0; i++)
 		bus.advance(1, 1);
@@ -299,13 +285,10 @@ TEST_CASE("data-plane security events move Secure to Warning and back", "[daemon
 	CHECK(sync.state() == State::Secure);
 }
 
-TEST_CASE("a restarted participant resumes a live pinned data plane without a gap",
-          "[daemon][protocol]")
+TEST_CASE_METHOD(SyncAndParticipant,
+                 "a restarted participant resumes a live pinned data plane without a gap",
+                 "[daemon][protocol]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
-	Node part(bus.clock, 5, false, "{cycle: 'off'}");
-	bus.nodes = {&sync, &part};
 	sync.start();
 	// What a killed spsecd left: Secure, clock running 3 ticks behind the Sync.
 	DataPlaneState pinned;
@@ -476,15 +459,10 @@ CanFrame garbage_sync_broadcast(std::uint8_t n)
 
 }  // namespace
 
-TEST_CASE("garbage on the Sync-broadcast ID: one report per second, the rest counted",
-          "[daemon][protocol][flood]")
+TEST_CASE_METHOD(SecuredPair,
+                 "garbage on the Sync-broadcast ID: one report per second, the rest counted",
+                 "[daemon][protocol][flood]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
-	Node part(bus.clock, 5, false, "{cycle: 'off'}");
-	bus.nodes = {&sync, &part};
-	bus.start_all();
-	REQUIRE(part.state() == State::Secure);
 	// 301 frames over 3 s (one every 10 ms).
 	for (int i = 0; i < 301; i++) {
 		part.can->inbox.push_back(
@@ -515,15 +493,9 @@ TEST_CASE("garbage on the Sync-broadcast ID: one report per second, the rest cou
 	CHECK(part.state() == State::Warning);
 }
 
-TEST_CASE("unauthenticated input alone never drives a node into Security Abort",
-          "[daemon][protocol][flood]")
+TEST_CASE_METHOD(SecuredPair, "unauthenticated input alone never drives a node into Security Abort",
+                 "[daemon][protocol][flood]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
-	Node part(bus.clock, 5, false, "{cycle: 'off'}");
-	bus.nodes = {&sync, &part};
-	bus.start_all();
-	REQUIRE(part.state() == State::Secure);
 	const int wipes = part.dp.wipes;
 	// One forged Sync broadcast every 4 s for 60 s (warning_hold 5 s, warning_abort 15 s),
 	// and a forged data-plane authentication failure in between.
@@ -677,15 +649,10 @@ TEST_CASE("rtnetlink link messages are parsed, malformed ones skipped", "[daemon
 	CHECK(parse_link_messages(bad).empty());
 }
 
-TEST_CASE("the interface is deleted and re-created: detached, then attached again",
-          "[daemon][link]")
+TEST_CASE_METHOD(HeartbeatPair,
+                 "the interface is deleted and re-created: detached, then attached again",
+                 "[daemon][link]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 1s}");
-	Node part(bus.clock, 5, false, "{cycle: 1s}");
-	bus.nodes = {&sync, &part};
-	bus.start_all();
-	REQUIRE(part.state() == State::Secure);
 	CHECK(part.status().find("data_plane")->find("attached")->as_bool() == true);
 
 	part.d->on_link_events({{LinkEvent::Kind::Removed, 0, "vcan0", false}});

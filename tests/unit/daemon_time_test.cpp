@@ -17,9 +17,22 @@
 #include "daemon/daemon.h"
 #include "daemon/json.h"
 #include "daemon_bus_fixture.h"
+#include "test_util.h"
 
 using namespace spsec;
 using namespace spsec::test;
+
+namespace {
+
+// Heartbeats every 250 ms, each watching the other.
+struct MonitoredPair : SyncAndParticipant {
+	MonitoredPair()
+	    : SyncAndParticipant("{cycle: 250ms, monitor: [5]}", "{cycle: 250ms, monitor: [1]}")
+	{
+	}
+};
+
+}  // namespace
 
 namespace {
 
@@ -31,31 +44,37 @@ std::uint64_t now_t(Node& n)
 // A Sync broadcast sealed by the test with the bus's keys (kKeys, the Sync's csalt) at `t`.
 canfd_frame sealed_broadcast(const Node& sync, std::uint64_t t)
 {
-	auto seed_bytes = parse_hex("000102030405060708090a0b0c0d0e0f"
-	                            "101112131415161718191a1b1c1d1e1f");
-	REQUIRE(seed_bytes);
-	const Key32 seed(std::span<const std::uint8_t, 32>(seed_bytes->data(), 32));
-	auto k = derive_comm_key(seed, key_window(t), *sync.d->csalt());
-	REQUIRE(k);
-	auto aead = Aead::create(AeadKind::AesGcm, *k);
-	REQUIRE(aead);
-	StampParams p;
-	p.seed_salt = {1, 2, 3, 4, 5, 6, 7, 8};
-	auto f = seal_sync_broadcast(**aead, p, t);
-	REQUIRE(f);
-	return to_kernel_frame(*f);
+	return to_kernel_frame(sealed_sync_broadcast(
+	        key32("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"),
+	        *sync.d->csalt(), {1, 2, 3, 4, 5, 6, 7, 8}, t));
+}
+
+// Starts both nodes and runs PA by hand: the request reaches the Sync at once, its response is
+// held `delay_ms` on the way back, so the participant's clock ends up delay/2 behind the Sync's.
+void start_with_late_pa_response(Bus& bus, Node& sync, Node& part, std::uint64_t delay_ms)
+{
+	sync.start();
+	part.start();
+	REQUIRE(part.can->sent.size() == 1u);
+	sync.can->inbox.push_back({part.can->sent[0], bus.clock.monotonic_ns()});
+	part.can->sent.clear();
+	sync.d->process_can();
+	REQUIRE(sync.can->sent.size() == 1u);
+	bus.clock.advance_ns(delay_ms * kMs);
+	part.can->inbox.push_back({sync.can->sent[0], bus.clock.monotonic_ns()});
+	sync.can->sent.clear();
+	part.d->process_can();
+	REQUIRE(part.state() == State::Secure);
 }
 
 }  // namespace
 
-TEST_CASE("PA sets T for the response's receive time: waking late and verifying slowly do not "
-          "make the clock late",
-          "[daemon][time]")
+TEST_CASE_METHOD(
+        SyncAndParticipant,
+        "PA sets T for the response's receive time: waking late and verifying slowly do not "
+        "make the clock late",
+        "[daemon][time]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
-	Node part(bus.clock, 5, false, "{cycle: 'off'}");
-	bus.nodes = {&sync, &part};
 	sync.start();
 	part.start();
 	REQUIRE(part.can->sent.size() == 1u);
@@ -75,15 +94,11 @@ TEST_CASE("PA sets T for the response's receive time: waking late and verifying 
 	CHECK(part.dp.last.base_ns + 305 * kMs == bus.clock.monotonic_ns());
 }
 
-TEST_CASE("a Sync broadcast is checked and applied at its receive time, however late it is read",
-          "[daemon][time]")
+TEST_CASE_METHOD(
+        SecuredPair,
+        "a Sync broadcast is checked and applied at its receive time, however late it is read",
+        "[daemon][time]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
-	Node part(bus.clock, 5, false, "{cycle: 'off'}");
-	bus.nodes = {&sync, &part};
-	bus.start_all();
-	REQUIRE(part.state() == State::Secure);
 	const std::uint64_t offset = now_t(part) - now_t(sync);
 
 	// spsecd reads the broadcast 50 ms (500 ticks, W = 150) after it arrived.
@@ -106,19 +121,8 @@ TEST_CASE("a clock found behind the Sync's right after PA runs PA again at once"
 	Node sync(bus.clock, 1, true, "{cycle: 'off'}", kKeys, "1000000", 20);
 	Node part(bus.clock, 5, false, "{cycle: 'off'}", kKeys, "1000000", 20);
 	bus.nodes = {&sync, &part};
-	sync.start();
-	part.start();
 	// The request reaches the Sync at once; its response is held 10 ms on the way back.
-	REQUIRE(part.can->sent.size() == 1u);
-	sync.can->inbox.push_back({part.can->sent[0], bus.clock.monotonic_ns()});
-	part.can->sent.clear();
-	sync.d->process_can();
-	REQUIRE(sync.can->sent.size() == 1u);
-	bus.clock.advance_ns(10 * kMs);
-	part.can->inbox.push_back({sync.can->sent[0], bus.clock.monotonic_ns()});
-	sync.can->sent.clear();
-	part.d->process_can();
-	REQUIRE(part.state() == State::Secure);
+	start_with_late_pa_response(bus, sync, part, 10);
 	CHECK(now_t(sync) - now_t(part) == 50);
 
 	// The first Sync broadcast fails the window: authentic and 5 ms ahead, so PA again at
@@ -138,16 +142,12 @@ TEST_CASE("a clock found behind the Sync's right after PA runs PA again at once"
 	CHECK(part.state() == State::Secure);
 }
 
-TEST_CASE("only an authentic broadcast stamped ahead starts PA again: garbage and stale ones "
-          "stay security events",
-          "[daemon][time]")
+TEST_CASE_METHOD(
+        SecuredPair,
+        "only an authentic broadcast stamped ahead starts PA again: garbage and stale ones "
+        "stay security events",
+        "[daemon][time]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
-	Node part(bus.clock, 5, false, "{cycle: 'off'}");
-	bus.nodes = {&sync, &part};
-	bus.start_all();
-	REQUIRE(part.state() == State::Secure);
 	auto inject = [&](const canfd_frame& f) {
 		part.can->inbox.push_back({f, bus.clock.monotonic_ns()});
 		part.d->process_can();
@@ -169,15 +169,11 @@ TEST_CASE("only an authentic broadcast stamped ahead starts PA again: garbage an
 	CHECK(part.can->sent.empty());
 }
 
-TEST_CASE("an authentic broadcast stamped ahead starts PA again at most three times in a row",
-          "[daemon][time]")
+TEST_CASE_METHOD(
+        SecuredPair,
+        "an authentic broadcast stamped ahead starts PA again at most three times in a row",
+        "[daemon][time]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 'off'}");
-	Node part(bus.clock, 5, false, "{cycle: 'off'}");
-	bus.nodes = {&sync, &part};
-	bus.start_all();
-	REQUIRE(part.state() == State::Secure);
 	// Authentic broadcasts 100 ms ahead, as a Sync whose clock runs ahead would send: each
 	// starts one PA (answered at once); the fourth in a row is left to the usual path.
 	for (int i = 0; i < 4; i++) {
@@ -191,24 +187,12 @@ TEST_CASE("an authentic broadcast stamped ahead starts PA again at most three ti
 	CHECK(part.security_event("0x0000fe0e"));
 }
 
-TEST_CASE("status reports each peer's clock offset from its heartbeats' stamps", "[daemon][time]")
+TEST_CASE_METHOD(MonitoredPair,
+                 "status reports each peer's clock offset from its heartbeats' stamps",
+                 "[daemon][time]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 250ms, monitor: [5]}");
-	Node part(bus.clock, 5, false, "{cycle: 250ms, monitor: [1]}");
-	bus.nodes = {&sync, &part};
-	sync.start();
-	part.start();
 	// PA's response is held 10 ms on the way back: the participant ends up 5 ms behind.
-	REQUIRE(part.can->sent.size() == 1u);
-	sync.can->inbox.push_back({part.can->sent[0], bus.clock.monotonic_ns()});
-	part.can->sent.clear();
-	sync.d->process_can();
-	bus.clock.advance_ns(10 * kMs);
-	part.can->inbox.push_back({sync.can->sent[0], bus.clock.monotonic_ns()});
-	sync.can->sent.clear();
-	part.d->process_can();
-	REQUIRE(part.state() == State::Secure);
+	start_with_late_pa_response(bus, sync, part, 10);
 	auto peer = [](Node& n, int pp) {
 		auto st = n.status();
 		for (const auto& p : st.find("peers")->items())
@@ -246,13 +230,10 @@ TEST_CASE("a kernel receive stamp moves to CLOCK_MONOTONIC by its age", "[daemon
 	CHECK(stamp_to_monotonic(real - 3 * kMs, real, kMs, real, kMax) == kMs);
 }
 
-TEST_CASE("an authentic heartbeat that fails the window is counted with how far off it was",
-          "[daemon][time]")
+TEST_CASE_METHOD(MonitoredPair,
+                 "an authentic heartbeat that fails the window is counted with how far off it was",
+                 "[daemon][time]")
 {
-	Bus bus;
-	Node sync(bus.clock, 1, true, "{cycle: 250ms, monitor: [5]}");
-	Node part(bus.clock, 5, false, "{cycle: 250ms, monitor: [1]}");
-	bus.nodes = {&sync, &part};
 	bus.start_all();
 	bus.advance(1'000, 1);
 	REQUIRE(part.state() == State::Secure);

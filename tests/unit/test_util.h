@@ -16,6 +16,8 @@
 
 #include "core/aead.h"
 #include "core/hex.h"
+#include "core/key_schedule.h"
+#include "core/messages.h"
 
 namespace spsec::test {
 
@@ -88,6 +90,30 @@ inline std::size_t check_bit_flips_rejected(Aead& aead, const std::vector<std::u
 	REQUIRE(*ok);
 	REQUIRE(buf == pt);
 	return rejected;
+}
+
+// A 32-byte key from 64 hex digits.
+inline Key32 key32(std::string_view hex_text)
+{
+	const std::vector<std::uint8_t> b = hex(hex_text);
+	REQUIRE(b.size() == 32u);
+	return Key32(std::span<const std::uint8_t, 32>(b.data(), 32));
+}
+
+// A Sync broadcast at T = `t` as the network's Sync sends it (AES-GCM, encrypted stamp): sealed
+// with the Communication Key of t's window from `seed` and `csalt`.
+inline CanFrame sealed_sync_broadcast(const Key32& seed, const CommSalt& csalt,
+                                      const KeySalt& seed_salt, std::uint64_t t)
+{
+	auto k = derive_comm_key(seed, key_window(t), csalt);
+	REQUIRE(k);
+	auto aead = Aead::create(AeadKind::AesGcm, *k);
+	REQUIRE(aead);
+	StampParams p;
+	p.seed_salt = seed_salt;
+	auto f = seal_sync_broadcast(**aead, p, t);
+	REQUIRE(f);
+	return *f;
 }
 
 }  // namespace spsec::test

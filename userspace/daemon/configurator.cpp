@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Daemon's participant side of Configurator sessions (spec §5, §6): frames go to the pure
-// SessionServer (core/session.h); what it commits is made durable here before the frames that
-// acknowledge it are sent, so a crash or a failed write never leaves a half-written key and a
+// SessionServer (core/session_server.h); what it commits is made durable here before the frames
+// that acknowledge it are sent, so a crash or a failed write never leaves a half-written key and a
 // Configurator is never told "written" about something that is not on disk.
 //
 //   key installs, manufacturer reset   the key store file (KeyStore::save: temp, fsync, rename,
@@ -57,7 +57,7 @@ std::string Daemon::overlay_path() const
 RegisterStore Daemon::register_store() const
 {
 	RegisterStore s(device_, overlay_.over(register_config_of(*config_)));
-	s.set_status(sm_.reg50());
+	s.set_status(sm_status().reg50());
 	s.set_last_event(last_event_);
 	s.set_commissioning(commissioning_open());
 	if (keys_) {
@@ -232,12 +232,7 @@ void Daemon::on_session_event(const SessionEvent& e)
 
 void Daemon::rederive_comm_keys()
 {
-	for (auto& k : live_keys_)
-		k.reset();  // update_keys installs both windows anew through the spare slots
-	fresh_.clear();
-	update_keys();
-	if (config_->sync_role && has_seed() && sm_.state == State::Waiting)
-		establish_sync();
+	carry_out(engine_->rederive_keys(deps_.clock->monotonic_ns()));
 }
 
 void Daemon::exit_configuration(std::string_view reason)
@@ -255,7 +250,7 @@ void Daemon::exit_configuration(std::string_view reason)
 	if (has_seed() && seed_changed_) {
 		// Still in Configuration (data plane closed): the new keys go in before it opens.
 		deps_.log->info("new Seed Key: deriving the Communication Keys again");
-		if (config_->sync_role && !csalt_) {  // a fresh Sync: its first Seed Key
+		if (config_->sync_role && !csalt()) {  // a fresh Sync: its first Seed Key
 			if (auto r = load_or_draw_csalt(false); !r)
 				deps_.log->error(r.error().message());
 		}
@@ -264,14 +259,8 @@ void Daemon::exit_configuration(std::string_view reason)
 	seed_changed_ = false;
 	deps_.log->info(cat("Configurator session ended (", reason, ")"));
 	emit_event("configuration", cat("\"phase\":\"exit\",\"reason\":\"", reason, "\""));
-	apply(SmEvent::ExitConfig);
-	if (sm_.state == State::Secure) {
-		const std::uint64_t now = deps_.clock->monotonic_ns();
-		monitor_since_ = now;  // heartbeats were not watched in Configuration
-		if (config_->sync_role && bcast_due_ == 0)
-			bcast_due_ = now + kSyncBroadcastNs;
-		rearm_timer();
-	}
+	carry_out(engine_->exit_configuration(deps_.clock->monotonic_ns()));
+	rearm_timer();
 }
 
 Result<void> Daemon::open_commissioning(std::uint64_t duration_ns)

@@ -219,6 +219,16 @@ Result<void> Daemon::start_steps()
 Result<void> Daemon::start_clock()
 {
 	clock_ = std::make_unique<SyncClock>(*deps_.clock, config_->tick_ns);
+	ParticipantDeps pd;
+	pd.seed = [this]() -> std::optional<SeedKeyRef> {
+		const KeyEntry* e = keys_ ? keys_->get(KeyRole::Seed) : nullptr;
+		if (e == nullptr)
+			return std::nullopt;
+		return SeedKeyRef{&e->key, e->salt};
+	};
+	pd.random = deps_.random;
+	pd.verify_pa = deps_.verify_pa;
+	engine_ = std::make_unique<Participant>(*config_, *clock_, std::move(pd));
 	if (!config_->sync_role)
 		return resume_or_start();  // participants know no time until PA (or resume)
 	std::string path = cat(deps_.state_dir, "/", config_->interface, ".t");
@@ -359,7 +369,7 @@ std::string Daemon::status_json()
 			w.null();
 	}
 	w.end_object();
-	w.key("alert").value(sm_.alert);
+	w.key("alert").value(sm_status().alert);
 	if (last_event_ != 0)
 		w.key("last_event").value(hex32(last_event_));
 	else
@@ -409,25 +419,28 @@ std::string Daemon::status_json()
 			w.key(hex32(key)).value(n);
 	});
 	w.end_object();
-	w.key("resumed").value(resumed_);
-	w.key("csalt_set").value(csalt_.has_value());
+	w.key("resumed").value(engine_ && engine_->resumed());
+	w.key("csalt_set").value(csalt().has_value());
 	w.key("comm_key_windows").begin_array();
-	for (const auto& k : live_keys_)
-		if (k)
-			w.value(k->window);
+	if (engine_)
+		for (std::uint64_t window : engine_->key_windows())
+			w.value(window);
 	w.end_array();
 	const std::uint64_t now = deps_.clock->monotonic_ns();
 	w.key("heartbeat").begin_object();
 	w.key("cycle").value(config_ ? heartbeat_cycle_name(config_->heartbeat.cycle) : "off");
-	w.key("sending").value(hb_due_ != 0 && !sm_.heartbeat_suppressed);
-	if (last_hb_sent_ns_ != 0)
-		w.key("last_sent_ms_ago").value((now - last_hb_sent_ns_) / 1'000'000);
+	const std::uint64_t last_hb_sent_ns = engine_ ? engine_->last_heartbeat_sent_ns() : 0;
+	w.key("sending").value(engine_ && engine_->heartbeat_armed() &&
+	                       !sm_status().heartbeat_suppressed);
+	if (last_hb_sent_ns != 0)
+		w.key("last_sent_ms_ago").value((now - last_hb_sent_ns) / 1'000'000);
 	else
 		w.key("last_sent_ms_ago").null();
-	w.key("send_lag_max_us").value(hb_send_lag_max_ns_ / 1000);
+	w.key("send_lag_max_us").value(engine_ ? engine_->heartbeat_send_lag_max_ns() / 1000 : 0);
 	w.end_object();
 	w.key("peers").begin_array();
-	for (const auto& [pp, p] : peers_) {
+	static const std::map<std::uint8_t, Participant::Peer> kNoPeers;
+	for (const auto& [pp, p] : engine_ ? engine_->peers() : kNoPeers) {
 		w.begin_object().key("pp").value(static_cast<std::uint64_t>(pp));
 		w.key("state").value(state_name(p.status & 0x0Fu));
 		w.key("missing").value(p.missing);
@@ -537,6 +550,8 @@ Result<void> Daemon::reload()
 	}
 	config_ = std::move(*cfg);
 	keys_ = std::move(*keys);
+	if (engine_)
+		engine_->set_config(*config_);
 	if (seed_changed) {
 		log.info("reload: the Seed Key changed, deriving the Communication Keys again");
 		rederive_comm_keys();
@@ -628,7 +643,6 @@ void Daemon::on_data_plane_event(const spsec_event& e)
 		// data plane reports verified: unauthenticated input, never a Security Abort.
 		record_event_code(static_cast<std::uint16_t>(code));
 		apply(SmEvent::SecurityEvent, static_cast<std::uint16_t>(code), true);
-		rearm_timer();
 	}
 }
 
@@ -772,8 +786,7 @@ void Daemon::teardown() noexcept
 	control_.reset();
 	proto_timer_.reset();
 	session_.reset();  // wipes the Session Key
-	for (auto& k : live_keys_)
-		k.reset();
+	engine_.reset();   // the Communication Keys: OpenSSL frees the contexts cleansed
 	persist_timer_.reset();
 	watchdog_timer_.reset();
 	clock_jump_.reset();

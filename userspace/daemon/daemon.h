@@ -41,8 +41,9 @@
 
 #include "core/config.h"
 #include "core/messages.h"
+#include "core/participant.h"
 #include "core/registers.h"
-#include "core/session.h"
+#include "core/session_server.h"
 #include "core/state_machine.h"
 #include "daemon/can_port.h"
 #include "daemon/clock.h"
@@ -114,7 +115,7 @@ struct DaemonDeps {
 
 class Daemon {
 public:
-	static constexpr std::uint64_t kSyncBroadcastNs = 10'000'000'000;  // spec §5: every 10 s
+	static constexpr std::uint64_t kSyncBroadcastNs = Participant::kSyncBroadcastNs;
 
 	// deps.log, deps.clock, deps.data_plane must outlive the Daemon.
 	Daemon(DaemonDeps deps, std::string config_path);
@@ -162,9 +163,10 @@ public:
 	[[nodiscard]] EventLoop* loop() noexcept { return loop_ ? &*loop_ : nullptr; }
 	[[nodiscard]] ControlSocket* control() noexcept { return control_.get(); }
 
-	// The protocol timers (PA retry, Sync broadcast, heartbeat, sync watchdog, Warning hold and
-	// abort, key roll-over, heartbeat monitor) are deadlines on deps.clock, checked here; one
-	// timerfd wakes the loop at the earliest. Tests advance a FakeClock and call this.
+	// The protocol timers (the engine's: PA retry, Sync broadcast, heartbeat, sync watchdog,
+	// Warning hold and abort, key roll-over, heartbeat monitor; the Configurator session's; the
+	// commissioning window) are deadlines on deps.clock, checked here; one timerfd wakes the
+	// loop at the earliest. Tests advance a FakeClock and call this.
 	void run_timers();
 	// Reads and handles every pending control-plane frame (the CAN socket's handler; tests
 	// with a FakeCanPort call it after queueing frames).
@@ -184,8 +186,16 @@ public:
 		return session_ ? &*session_ : nullptr;
 	}
 	[[nodiscard]] CanPort* can() noexcept { return can_.get(); }
-	[[nodiscard]] const Status& sm_status() const noexcept { return sm_; }
-	[[nodiscard]] const std::optional<CommSalt>& csalt() const noexcept { return csalt_; }
+	[[nodiscard]] const Status& sm_status() const noexcept
+	{
+		static const Status kNone{};
+		return engine_ ? engine_->status() : kNone;
+	}
+	[[nodiscard]] const std::optional<CommSalt>& csalt() const noexcept
+	{
+		static const std::optional<CommSalt> kNone;
+		return engine_ ? engine_->csalt() : kNone;
+	}
 
 	// Emits one event line ({"ts_ms":..,"event":<name>,<fields>}) to subscribers; `fields_json`
 	// is a JSON object's inner members ("\"from\":\"Waiting\"") or empty.
@@ -220,12 +230,15 @@ private:
 	void close_can_socket() noexcept;
 	void on_links();
 	void recheck_link();
-	// Protocol (protocol.cpp).
+	// Protocol (protocol.cpp): the engine's I/O shell.
+	// Carries out the engine's actions in order.
+	void carry_out(ParticipantActions actions);
+	// Feeds a state machine event to the engine.
 	void apply(SmEvent ev, std::uint16_t code = 0, bool unauthenticated = false);
 	// Records a security event (register 51h), reports it (log line and event, at most one
 	// per code per second: the rest are counted and the next report says how many) and feeds
-	// the state machine. `unauthenticated`: raised by input that did not verify, which never
-	// arms the Warning-sustained abort (state_machine.h).
+	// the engine's state machine. `unauthenticated`: raised by input that did not verify,
+	// which never arms the Warning-sustained abort (state_machine.h).
 	void security_event(std::uint16_t code, std::string_view detail, bool unauthenticated);
 	// The rate limit of security reports: true when this one may be logged and emitted;
 	// `suppressed` then holds how many of `key` were dropped since the last report.
@@ -239,28 +252,11 @@ private:
 		                 keys_->get(KeyRole::Provisioning) != nullptr);
 	}
 	[[nodiscard]] Result<void> resume_or_start();
-	void establish_sync();
-	void send_pa_request();
 	// Returns when the frame went out (deps.clock ns; the port's stamp where it has one).
 	std::uint64_t send_frame(const CanFrame& f, std::string_view what);
-	// `rx_ns`: the frame's kernel receive time on deps.clock (RxFrame::rx_ns).
-	void on_pa_request(const CanFrame& f);
-	void on_pa_response(const CanFrame& f, std::uint64_t rx_ns);
-	void on_sync_broadcast(const CanFrame& f, std::uint64_t rx_ns);
-	[[nodiscard]] bool clock_behind_sync(const CanFrame& f, std::uint64_t rx_ns);
-	void on_heartbeat(const CanFrame& f, std::uint64_t rx_ns);
-	void update_keys();
-	void wipe_comm_keys();
-	void send_heartbeat();
-	void send_sync_broadcast();
-	void check_peers(std::uint64_t now);
 	void rearm_timer();
-	[[nodiscard]] std::uint64_t next_heartbeat_ns() const;
-	[[nodiscard]] Aead* key_for(std::uint64_t window) noexcept;
-	[[nodiscard]] StampParams stamp_params() const;
 	[[nodiscard]] Result<void> load_or_draw_csalt(bool reuse);
-	[[nodiscard]] std::uint64_t heartbeat_period_ns() const;
-	// Configurator sessions (session.cpp).
+	// Configurator sessions (configurator.cpp).
 	void on_session_frame(const CanFrame& f);
 	void handle_session_output(ServerOutput out);
 	[[nodiscard]] Result<void> commit_registers(const RegisterStore& next,
@@ -299,59 +295,9 @@ private:
 	std::uint32_t state_ = SPSEC_STATE_NOTSET;
 	std::uint64_t start_ns_ = 0;
 
-	// Protocol state.
-	struct LiveKey {
-		std::uint64_t window = 0;
-		std::unique_ptr<Aead> aead;
-	};
-	struct Peer {
-		std::uint64_t last_ns =
-		        0;                // deps.clock time of the last verified heartbeat, 0: none
-		std::uint8_t status = 0;  // its register 50h
-		bool missing = false;     // EF00h+pp raised and no heartbeat since
-		// Clock offset samples: T in each verified heartbeat's stamp minus our T at its
-		// kernel receive time, ns (SyncClock::offset_ns), newest last, at most
-		// kOffsetSamples, since our clock was last set or stepped.
-		std::vector<std::int64_t> offsets;
-		// Its authentic heartbeats that failed the window since spsecd started, and the
-		// sample of the one furthest off (note_window_miss).
-		std::uint64_t window_misses = 0;
-		std::int64_t window_miss_worst_ns = 0;
-	};
-	// The offset reported per peer is the largest of the last kOffsetSamples: every delay
-	// (sender scheduling, bus, receive path) only lowers a sample, so the largest is the
-	// closest to the clocks' true offset (as NTP's minimum-delay filter).
-	static constexpr std::size_t kOffsetSamples = 8;
-	void clear_peer_offsets() noexcept;
-	void note_window_miss(const CanFrame& f, std::uint64_t rx_ns);
-	Status sm_;
-	std::optional<CommSalt> csalt_;
-	std::array<std::optional<LiveKey>, 2> live_keys_;  // by window parity
-	FreshnessTable fresh_;
+	// The participant protocol (core/participant.h), on clock_; created with it.
+	std::unique_ptr<Participant> engine_;
 	std::optional<Timer> proto_timer_;
-	// Deadlines on deps.clock, ns; 0 = not armed.
-	std::uint64_t pa_due_ = 0;
-	std::uint64_t bcast_due_ = 0;
-	std::uint64_t hb_due_ = 0;
-	std::uint64_t sync_deadline_ = 0;
-	std::uint64_t hold_due_ = 0;
-	std::uint64_t abort_due_ = 0;
-	std::uint64_t key_due_ = 0;
-	std::uint64_t monitor_since_ = 0;  // when peers became due (entering Secure)
-	std::uint64_t last_hb_sent_ns_ = 0;
-	std::uint64_t hb_send_lag_max_ns_ = 0;  // longest from taking a heartbeat's T to sending it
-	bool pa_pending_ = false;
-	Random16 pa_rnd_{};
-	std::uint64_t pa_sent_ns_ = 0;
-	// From a PA that set our clock until a Sync broadcast passes the window: a broadcast that
-	// is authentic but stamped more than W ahead of our clock then shows our clock is behind
-	// and PA runs again at once (docs/threat-model.md, "Clock").
-	bool clock_probation_ = false;
-	unsigned quick_pa_count_ = 0;  // such immediate re-runs since the last in-window broadcast
-	// Resumed from a live pinned data plane: Secure on the previous daemon's clock and keys
-	// until our own PA response (participant) re-establishes them.
-	bool resumed_ = false;
-	std::map<std::uint8_t, Peer> peers_;
 	// Configurator sessions.
 	std::optional<SessionServer> session_;
 	RegisterOverlay overlay_;  // configuration registers written over the bus, persisted
