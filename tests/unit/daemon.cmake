@@ -11,7 +11,7 @@ spsec_unit_test(test_daemon
     ${CMAKE_CURRENT_LIST_DIR}/daemon_protocol_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/daemon_time_test.cpp
     ${PROJECT_SOURCE_DIR}/userspace/ctl/cmd_daemon.cpp
-  LIBS spsec_daemon)
+  LIBS spsec_daemon spsec_test_support)
 
 # bpf tier (root): `spsecctl stats`'s reader against a real pinned PERCPU_ARRAY.
 spsec_bpf_test(test_daemon_bpf
@@ -25,4 +25,4 @@ spsec_unit_test(test_configurator
           ${PROJECT_SOURCE_DIR}/userspace/ctl/cmd_configure.cpp
           ${PROJECT_SOURCE_DIR}/userspace/ctl/cmd_provision.cpp
           ${PROJECT_SOURCE_DIR}/userspace/ctl/can_link.cpp
-  LIBS spsec_daemon spsec_core)
+  LIBS spsec_daemon spsec_core spsec_test_support)

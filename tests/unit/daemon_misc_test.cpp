@@ -11,13 +11,14 @@
 #include <set>
 #include <string>
 
-#include "daemon/atomic_file.h"
+#include "common/atomic_file.h"
+#include "common/fd.h"
 #include "daemon/can_port.h"
 #include "daemon/counters.h"
-#include "daemon/fd.h"
 #include "daemon/json.h"
 #include "daemon/sd_notify.h"
 #include "daemon_test_util.h"
+#include "fake_can_port.h"
 
 using namespace spsec;
 using spsec::test::TempDir;

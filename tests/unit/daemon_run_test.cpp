@@ -16,6 +16,9 @@
 #include "daemon/daemon.h"
 #include "daemon/json.h"
 #include "daemon_test_util.h"
+#include "fake_can_port.h"
+#include "fake_clock.h"
+#include "fake_data_plane.h"
 
 using namespace spsec;
 using spsec::test::TempDir;

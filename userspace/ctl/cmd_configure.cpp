@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/key_store.h"
 #include "core/aead.h"
 #include "core/hex.h"
 #include "core/messages.h"
@@ -24,7 +25,6 @@
 #include "ctl/can_link.h"
 #include "ctl/commands.h"
 #include "daemon/json.h"
-#include "daemon/key_store.h"
 
 namespace spsec::ctl {
 

@@ -29,10 +29,11 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "common/control_client.h"
+#include "common/fd.h"
+#include "common/logger.h"
 #include "daemon/event_loop.h"
-#include "daemon/fd.h"
 #include "daemon/json.h"
-#include "daemon/logger.h"
 #include "spsec/result.h"
 
 namespace spsec {
@@ -102,15 +103,5 @@ private:
 	std::uint64_t next_client_ = 1;
 	std::uint64_t dropped_slow_ = 0;
 };
-
-// Client side, for spsecctl and tests: connects to a control socket (blocking, with a receive
-// timeout of `timeout_ms`; 0 = none). Errors: the socket does not exist (spsecd not running?),
-// permission denied, connection refused.
-[[nodiscard]] Result<Fd> control_connect(const std::string& path, int timeout_ms);
-// Writes all of `data`. Errors: the write failed (peer gone).
-[[nodiscard]] Result<void> control_write(int fd, std::string_view data);
-// Reads until '\n' and returns the line without it, using `buffer` for bytes that arrived after
-// the line. Errors: EOF before a full line, read error or timeout (EAGAIN).
-[[nodiscard]] Result<std::string> control_read_line(int fd, std::string& buffer);
 
 }  // namespace spsec

@@ -11,9 +11,9 @@
 #include <cstdio>
 #include <vector>
 
-#include "daemon/fd.h"
+#include "common/fd.h"
+#include "common/logger.h"
 #include "daemon/json.h"
-#include "daemon/logger.h"
 
 namespace spsec {
 

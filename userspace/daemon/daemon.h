@@ -39,6 +39,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/key_store.h"
+#include "common/logger.h"
 #include "core/config.h"
 #include "core/messages.h"
 #include "core/registers.h"
@@ -49,9 +51,7 @@
 #include "daemon/control_socket.h"
 #include "daemon/data_plane_port.h"
 #include "daemon/event_loop.h"
-#include "daemon/key_store.h"
 #include "daemon/link_watch.h"
-#include "daemon/logger.h"
 #include "daemon/rate_limit.h"
 #include "daemon/register_overlay.h"
 #include "daemon/sync_clock.h"

@@ -3,7 +3,7 @@
 
 #include <cstdio>
 
-#include "daemon/logger.h"
+#include "common/logger.h"
 
 namespace spsec {
 

@@ -10,8 +10,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "common/atomic_file.h"
 #include "core/hex.h"
-#include "daemon/atomic_file.h"
 #include "daemon/daemon.h"
 #include "daemon/json.h"
 
