@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "common/json.h"
 #include "core/messages.h"
 #include "daemon/daemon.h"
-#include "daemon/json.h"
 #include "daemon_test_util.h"
 #include "fake_daemon.h"
 

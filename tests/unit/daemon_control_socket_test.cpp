@@ -9,8 +9,8 @@
 #include <cstring>
 #include <string>
 
+#include "common/json.h"
 #include "daemon/control_socket.h"
-#include "daemon/json.h"
 #include "daemon_test_util.h"
 
 using namespace spsec;

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <string>
 
-#include "daemon/json.h"
+#include "common/json.h"
 
 using namespace spsec;
 

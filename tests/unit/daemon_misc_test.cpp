@@ -11,11 +11,11 @@
 #include <set>
 #include <string>
 
+#include "bpf/counters.h"
 #include "common/atomic_file.h"
 #include "common/fd.h"
+#include "common/json.h"
 #include "daemon/can_port.h"
-#include "daemon/counters.h"
-#include "daemon/json.h"
 #include "daemon/sd_notify.h"
 #include "daemon_test_util.h"
 #include "fake_can_port.h"

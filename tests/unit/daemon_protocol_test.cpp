@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "common/json.h"
 #include "core/messages.h"
 #include "daemon/daemon.h"
-#include "daemon/json.h"
 #include "daemon_bus_fixture.h"
 #include "daemon_test_util.h"
 

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "common/json.h"
 #include "daemon/control_socket.h"
 #include "daemon/daemon.h"
-#include "daemon/json.h"
 #include "daemon_test_util.h"
 #include "fake_can_port.h"
 #include "fake_clock.h"

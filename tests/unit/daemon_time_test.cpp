@@ -9,13 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "common/json.h"
 #include "core/hex.h"
 #include "core/key_schedule.h"
 #include "core/messages.h"
 #include "ctl/commands.h"
 #include "daemon/can_port.h"
 #include "daemon/daemon.h"
-#include "daemon/json.h"
 #include "daemon_bus_fixture.h"
 
 using namespace spsec;

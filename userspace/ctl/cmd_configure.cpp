@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/json.h"
 #include "common/key_store.h"
 #include "core/aead.h"
 #include "core/hex.h"
@@ -24,7 +25,6 @@
 #include "core/state_machine.h"
 #include "ctl/can_link.h"
 #include "ctl/commands.h"
-#include "daemon/json.h"
 
 namespace spsec::ctl {
 

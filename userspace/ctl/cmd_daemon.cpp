@@ -14,12 +14,12 @@
 #include <bpf/libbpf.h>
 #include <net/if.h>
 
+#include "bpf/counters.h"
 #include "common/atomic_file.h"
+#include "common/control_client.h"
+#include "common/json.h"
 #include "common/logger.h"
 #include "ctl/commands.h"
-#include "daemon/control_socket.h"
-#include "daemon/counters.h"
-#include "daemon/json.h"
 #include "spsec/abi.h"
 
 namespace spsec::ctl {

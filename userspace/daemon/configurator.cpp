@@ -16,8 +16,8 @@
 
 #include <algorithm>
 
+#include "common/json.h"
 #include "daemon/daemon.h"
-#include "daemon/json.h"
 
 namespace spsec {
 

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <vector>
 
-#include "daemon/json.h"
+#include "common/json.h"
 
 namespace spsec {
 

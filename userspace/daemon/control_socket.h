@@ -31,9 +31,9 @@
 
 #include "common/control_client.h"
 #include "common/fd.h"
+#include "common/json.h"
 #include "common/logger.h"
 #include "daemon/event_loop.h"
-#include "daemon/json.h"
 #include "spsec/result.h"
 
 namespace spsec {

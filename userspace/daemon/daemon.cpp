@@ -7,7 +7,7 @@
 #include <csignal>
 #include <cstring>
 
-#include "daemon/json.h"
+#include "common/json.h"
 
 namespace spsec {
 

@@ -13,8 +13,8 @@
 
 #include "core/config.h"
 #include "core/key_schedule.h"
+#include "core/reasons.h"
 #include "core/secret.h"
-#include "daemon/counters.h"
 #include "spsec/result.h"
 
 namespace spsec {

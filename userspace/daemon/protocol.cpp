@@ -11,9 +11,9 @@
 #include <fstream>
 
 #include "common/atomic_file.h"
+#include "common/json.h"
 #include "core/hex.h"
 #include "daemon/daemon.h"
-#include "daemon/json.h"
 
 namespace spsec {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "daemon/counters.h"
+#include "bpf/counters.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "common/fd.h"
+#include "common/json.h"
 #include "common/logger.h"
-#include "daemon/json.h"
 
 namespace spsec {
 
