@@ -15,11 +15,11 @@
 #include <string>
 #include <vector>
 
-#include "common/json.h"
 #include "core/messages.h"
 #include "daemon/daemon.h"
 #include "daemon_test_util.h"
 #include "fake_daemon.h"
+#include "json_view.h"
 
 namespace spsec::test {
 
@@ -95,7 +95,7 @@ struct Node {
 	[[nodiscard]] State state() const { return d->sm_status().state; }
 	[[nodiscard]] JsonValue status()
 	{
-		auto j = parse_json(d->status_json());
+		auto j = parse_json_view(d->status_json());
 		REQUIRE(j);
 		return *j;
 	}
@@ -104,7 +104,7 @@ struct Node {
 	{
 		std::vector<JsonValue> out;
 		for (const auto& l : events) {
-			auto j = parse_json(l);
+			auto j = parse_json_view(l);
 			if (j && j->find("event")->as_string() == name)
 				out.push_back(*j);
 		}

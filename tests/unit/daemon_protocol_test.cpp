@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "common/json.h"
 #include "core/messages.h"
 #include "daemon/daemon.h"
 #include "daemon_bus_fixture.h"
 #include "daemon_test_util.h"
+#include "json_view.h"
 
 using namespace spsec;
 using namespace spsec::test;

@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "common/json.h"
 #include "core/hex.h"
 #include "core/key_schedule.h"
 #include "core/messages.h"
@@ -17,6 +16,7 @@
 #include "daemon/can_port.h"
 #include "daemon/daemon.h"
 #include "daemon_bus_fixture.h"
+#include "json_view.h"
 
 using namespace spsec;
 using namespace spsec::test;

@@ -11,14 +11,11 @@
 #include <string_view>
 #include <vector>
 
+#include "common/json.h"
 #include "core/registers.h"
 #include "core/secret.h"
 #include "core/session.h"
 #include "spsec/result.h"
-
-namespace spsec {
-class JsonValue;
-}
 
 namespace spsec::ctl {
 
@@ -38,7 +35,7 @@ int cmd_stats(int argc, char** argv);
 int cmd_commission(int argc, char** argv);
 // One line per peer of a status object whose clock offset spsecd has measured:
 // "peer 5: offset -0.31 ms (last -0.42 ms, 8 heartbeats)\n". Peers without one are left out.
-[[nodiscard]] std::string peer_offset_lines(const JsonValue& status);
+[[nodiscard]] std::string peer_offset_lines(const Json& status);
 
 // cmd_configure.cpp / cmd_provision.cpp: Configurator sessions (spec §5, docs/commissioning.md).
 int cmd_configure(int argc, char** argv);

@@ -21,9 +21,7 @@ constexpr std::size_t kMaxRequest = 4096;
 
 std::string error_line(std::string_view msg)
 {
-	JsonWriter w;
-	w.begin_object().key("error").value(msg).end_object();
-	return w.take();
+	return json_line(Json{{"error", msg}});
 }
 
 }  // namespace
@@ -189,15 +187,19 @@ void ControlSocket::handle_line(Client& c, std::string_view line)
 		line.remove_suffix(1);
 	if (line.empty())
 		return;
+	// A hostile peer gets a named error for malformed JSON, a wrong type or a missing member;
+	// nothing it sends can throw past this point (parse_json and the json_* getters do not).
 	auto req = parse_json(line);
 	std::string reply;
+	std::optional<std::string_view> cmd_member;
+	if (req)
+		cmd_member = json_string(*req, "cmd");
 	if (!req) {
 		reply = error_line(req.error().context);
-	} else if (!req->is_object() || req->find("cmd") == nullptr ||
-	           !req->find("cmd")->as_string()) {
+	} else if (!cmd_member) {
 		reply = error_line("request must be an object with a string member \"cmd\"");
 	} else {
-		std::string_view cmd = *req->find("cmd")->as_string();
+		std::string_view cmd = *cmd_member;
 		if (cmd == "status") {
 			reply = status_();
 		} else if (cmd == "events") {

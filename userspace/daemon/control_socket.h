@@ -46,7 +46,7 @@ public:
 		std::size_t max_clients = 32;
 		// Other commands: (cmd, the whole request, the peer's uid from SO_PEERCRED) -> one
 		// reply line (no newline), or nullopt for an unknown cmd.
-		std::function<std::optional<std::string>(std::string_view, const JsonValue&, uid_t)>
+		std::function<std::optional<std::string>(std::string_view, const Json&, uid_t)>
 		        command;
 	};
 	// Returns the status object as one line of JSON (no trailing newline).

@@ -39,6 +39,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/json.h"
 #include "common/key_store.h"
 #include "common/logger.h"
 #include "core/config.h"
@@ -187,9 +188,9 @@ public:
 	[[nodiscard]] const Status& sm_status() const noexcept { return sm_; }
 	[[nodiscard]] const std::optional<CommSalt>& csalt() const noexcept { return csalt_; }
 
-	// Emits one event line ({"ts_ms":..,"event":<name>,<fields>}) to subscribers; `fields_json`
-	// is a JSON object's inner members ("\"from\":\"Waiting\"") or empty.
-	void emit_event(std::string_view name, std::string_view fields_json);
+	// Emits one event line ({"uptime_ms":..,"event":<name>,<fields>...}) to subscribers; the
+	// members of the object `fields` follow in their order.
+	void emit_event(std::string_view name, const Json& fields = Json::object());
 
 	// The commissioning window (docs/commissioning.md): while it is open a Zero-Key session
 	// may install the Provisioning Key on a node that already holds keys. Only a local root
@@ -230,8 +231,8 @@ private:
 	// The rate limit of security reports: true when this one may be logged and emitted;
 	// `suppressed` then holds how many of `key` were dropped since the last report.
 	[[nodiscard]] bool admit_report(std::uint32_t key, std::uint64_t& suppressed);
-	[[nodiscard]] std::optional<std::string>
-	on_control_command(std::string_view cmd, const JsonValue& req, uid_t peer);
+	[[nodiscard]] std::optional<std::string> on_control_command(std::string_view cmd,
+	                                                            const Json& req, uid_t peer);
 	[[nodiscard]] bool holds_any_key() const noexcept
 	{
 		return keys_ && (keys_->get(KeyRole::Seed) != nullptr ||

@@ -29,13 +29,9 @@ std::uint64_t ms(std::chrono::milliseconds d)
 	return static_cast<std::uint64_t>(d.count()) * kMs;
 }
 
-std::string code_fields(std::uint16_t code, std::string_view detail)
+Json code_fields(std::uint16_t code, std::string_view detail)
 {
-	JsonWriter w;
-	w.begin_object().key("code").value(hex32(code)).key("name").value(event_code_name(code));
-	w.key("detail").value(detail).end_object();
-	std::string s = w.take();
-	return s.substr(1, s.size() - 2);
+	return {{"code", hex32(code)}, {"name", event_code_name(code)}, {"detail", detail}};
 }
 
 }  // namespace
@@ -86,8 +82,9 @@ void Daemon::security_event(std::uint16_t code, std::string_view detail, bool un
 		                       "): ", detail,
 		                       suppressed != 0 ? cat(" (", suppressed, " more suppressed)")
 		                                       : std::string()));
-		emit_event("security_event",
-		           cat(code_fields(code, detail), ",\"suppressed\":", suppressed));
+		Json fields = code_fields(code, detail);
+		fields["suppressed"] = suppressed;
+		emit_event("security_event", fields);
 	}
 	apply(SmEvent::SecurityEvent, code, unauthenticated);
 }
@@ -159,7 +156,7 @@ void Daemon::apply(SmEvent ev, std::uint16_t code, bool unauthenticated)
 	if (!a.has(Action::DataPlaneOff) || a.has(Action::DataPlaneOn))
 		set_state(static_cast<std::uint32_t>(sm_.state));
 	if (was_alert != sm_.alert)
-		emit_event("alert", sm_.alert ? "\"on\":true" : "\"on\":false");
+		emit_event("alert", {{"on", sm_.alert}});
 	if (establish_sync_now)
 		establish_sync();
 	rearm_timer();
@@ -233,7 +230,7 @@ Result<void> Daemon::resume_or_start()
 		state_ = pinned->state;
 		deps_.log->info(cat("resuming the live pinned data plane: state ",
 		                    state_name(state_), ", T ", clock_->now_t()));
-		emit_event("resumed", cat("\"state\":\"", state_name(state_), "\""));
+		emit_event("resumed", {{"state", state_name(state_)}});
 		const std::uint64_t now = deps_.clock->monotonic_ns();
 		if (sm_.state == State::Warning) {
 			// The Warning's hold and abort timers died with the previous instance:
@@ -296,7 +293,7 @@ void Daemon::wipe_comm_keys()
 	fresh_.clear();
 	if (auto r = deps_.data_plane->wipe_keys(); !r)
 		deps_.log->error(r.error().with_context("wiping the data-plane keys").message());
-	emit_event("keys_wiped", "");
+	emit_event("keys_wiped");
 }
 
 void Daemon::update_keys()
@@ -332,7 +329,7 @@ void Daemon::update_keys()
 		slot = LiveKey{*want, std::move(*aead)};
 		deps_.log->info(cat("Communication Key of window ", *want, " installed (slot ",
 		                    parity == 0 ? "even" : "odd", ")"));
-		emit_event("key_installed", cat("\"window\":", *want));
+		emit_event("key_installed", {{"window", *want}});
 	}
 	// Next change of the live set: the half of this window (K(e+1) ahead) or its end.
 	const std::uint64_t e = key_window(t);
@@ -625,7 +622,7 @@ void Daemon::on_pa_request(const CanFrame& f)
 	}
 	deps_.log->info(
 	        cat("answering the PA request of participant ", static_cast<unsigned>(m->pp)));
-	emit_event("pa_answered", cat("\"pp\":", static_cast<unsigned>(m->pp)));
+	emit_event("pa_answered", {{"pp", static_cast<unsigned>(m->pp)}});
 	send_frame(encode_pa_response(*resp), "a PA response");
 }
 
@@ -651,9 +648,10 @@ void Daemon::on_pa_response(const CanFrame& f, std::uint64_t rx_ns)
 		std::uint64_t suppressed = 0;
 		if (admit_report(event_code::kPaAuthFailure, suppressed)) {
 			deps_.log->warning(to_error(v.error(), "PA response").message());
-			emit_event("security_event", cat(code_fields(event_code::kPaAuthFailure,
-			                                             msg_errc_name(v.error().code)),
-			                                 ",\"suppressed\":", suppressed));
+			Json fields = code_fields(event_code::kPaAuthFailure,
+			                          msg_errc_name(v.error().code));
+			fields["suppressed"] = suppressed;
+			emit_event("security_event", fields);
 		}
 		return;
 	}
@@ -661,7 +659,7 @@ void Daemon::on_pa_response(const CanFrame& f, std::uint64_t rx_ns)
 		deps_.log->warning(cat("PA response discarded: round trip ", rtt / 1000,
 		                       " us exceeds timeouts.pa_max_rtt ",
 		                       config_->timeouts.pa_max_rtt.count(), " ms"));
-		emit_event("pa_discarded", cat("\"rtt_us\":", rtt / 1000));
+		emit_event("pa_discarded", {{"rtt_us", rtt / 1000}});
 		return;
 	}
 	pa_pending_ = false;
@@ -683,7 +681,7 @@ void Daemon::on_pa_response(const CanFrame& f, std::uint64_t rx_ns)
 	deps_.log->info(cat("Parameter Authentication succeeded: T = ", t,
 	                    " at the response's receive time, round trip ", rtt / 1000,
 	                    " us, handled ", handled_us, " us after it arrived"));
-	emit_event("pa_ok", cat("\"t\":", t, ",\"rtt_us\":", rtt / 1000));
+	emit_event("pa_ok", {{"t", t}, {"rtt_us", rtt / 1000}});
 	update_keys();
 	if (resumed_ || sm_.state == State::Secure || sm_.state == State::Warning) {
 		// Taking over from the resumed state, or a PA run again in service because our
@@ -726,7 +724,7 @@ void Daemon::on_sync_broadcast(const CanFrame& f, std::uint64_t rx_ns)
 	auto adj = clock_->adjust_at(b->t, rx_ns);
 	if (!adj) {
 		deps_.log->warning(adj.error().with_context("Sync broadcast").message());
-		emit_event("sync_refused", cat("\"t\":", b->t));
+		emit_event("sync_refused", {{"t", b->t}});
 		return;
 	}
 	sync_deadline_ = deps_.clock->monotonic_ns() + ms(config_->timeouts.sync_abort);
@@ -737,7 +735,7 @@ void Daemon::on_sync_broadcast(const CanFrame& f, std::uint64_t rx_ns)
 		update_keys();
 	}
 	deps_.log->debug(cat("Sync broadcast applied: T ", b->t, forward ? " (forward)" : ""));
-	emit_event("sync", cat("\"t\":", b->t, ",\"forward\":", forward ? "true" : "false"));
+	emit_event("sync", {{"t", b->t}, {"forward", forward}});
 	rearm_timer();
 }
 
@@ -786,7 +784,7 @@ bool Daemon::clock_behind_sync(const CanFrame& f, std::uint64_t rx_ns)
 	deps_.log->warning(cat("our clock is ", ahead_ns / 1000,
 	                       " us behind the Sync's (an authentic Sync broadcast outside the "
 	                       "window right after PA): Parameter Authentication again"));
-	emit_event("clock_behind", cat("\"behind_us\":", ahead_ns / 1000));
+	emit_event("clock_behind", {{"behind_us", ahead_ns / 1000}});
 	send_pa_request();
 	pa_due_ = deps_.clock->monotonic_ns() + ms(config_->timeouts.pa_retry);
 	rearm_timer();
@@ -870,7 +868,7 @@ void Daemon::on_heartbeat(const CanFrame& f, std::uint64_t rx_ns)
 	if (was_missing) {
 		deps_.log->info(
 		        cat("heartbeat of participant ", static_cast<unsigned>(h->pp), " is back"));
-		emit_event("heartbeat_back", cat("\"pp\":", static_cast<unsigned>(h->pp)));
+		emit_event("heartbeat_back", {{"pp", static_cast<unsigned>(h->pp)}});
 	}
 }
 
