@@ -26,6 +26,21 @@ std::string error_line(std::string_view msg)
 
 }  // namespace
 
+Result<ControlRequest> parse_control_request(std::string_view line) noexcept
+{
+	// A hostile peer gets a named error for malformed JSON, a wrong type or a missing member;
+	// nothing it sends can throw past this point (parse_json and the json_* getters do not).
+	if (!line.empty() && line.back() == '\r')
+		line.remove_suffix(1);
+	auto req = parse_json(line);
+	if (!req)
+		return tl::unexpected(req.error());
+	auto cmd = json_string(*req, "cmd");
+	if (!cmd)
+		return fail("request must be an object with a string member \"cmd\"");
+	return ControlRequest{std::string(*cmd), std::move(*req)};
+}
+
 Result<std::unique_ptr<ControlSocket>> ControlSocket::open(EventLoop& loop, const Logger& log,
                                                            Options options, StatusProvider status)
 {
@@ -183,36 +198,24 @@ void ControlSocket::on_client(std::uint64_t id, std::uint32_t events)
 
 void ControlSocket::handle_line(Client& c, std::string_view line)
 {
-	if (!line.empty() && line.back() == '\r')
-		line.remove_suffix(1);
-	if (line.empty())
+	if (line.empty() || line == "\r")
 		return;
-	// A hostile peer gets a named error for malformed JSON, a wrong type or a missing member;
-	// nothing it sends can throw past this point (parse_json and the json_* getters do not).
-	auto req = parse_json(line);
+	auto req = parse_control_request(line);
 	std::string reply;
-	std::optional<std::string_view> cmd_member;
-	if (req)
-		cmd_member = json_string(*req, "cmd");
 	if (!req) {
 		reply = error_line(req.error().context);
-	} else if (!cmd_member) {
-		reply = error_line("request must be an object with a string member \"cmd\"");
+	} else if (req->cmd == "status") {
+		reply = status_();
+	} else if (req->cmd == "events") {
+		c.subscriber = true;
+		reply = R"({"subscribed":true})";
+	} else if (auto r = options_.command ? options_.command(req->cmd, req->body, c.peer_uid)
+	                                     : std::nullopt;
+	           r) {
+		reply = std::move(*r);
 	} else {
-		std::string_view cmd = *cmd_member;
-		if (cmd == "status") {
-			reply = status_();
-		} else if (cmd == "events") {
-			c.subscriber = true;
-			reply = R"({"subscribed":true})";
-		} else if (auto r = options_.command ? options_.command(cmd, *req, c.peer_uid)
-		                                     : std::nullopt;
-		           r) {
-			reply = std::move(*r);
-		} else {
-			reply = error_line(cat("unknown cmd '", cmd,
-			                       "' (expected status, events or commission)"));
-		}
+		reply = error_line(cat("unknown cmd '", req->cmd,
+		                       "' (expected status, events or commission)"));
 	}
 	reply.push_back('\n');
 	c.out.append(reply);

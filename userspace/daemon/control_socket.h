@@ -38,6 +38,16 @@
 
 namespace spsec {
 
+// One request line as the socket reads it: its "cmd" and the whole object.
+struct ControlRequest {
+	std::string cmd;
+	Json body;
+};
+// Parses one request line (without its '\n'; a trailing '\r' is allowed). Never throws: a
+// hostile peer only ever gets the error's text back. Errors: not JSON ("JSON at byte N: ..."),
+// nested too deeply, not an object with a string member "cmd".
+[[nodiscard]] Result<ControlRequest> parse_control_request(std::string_view line) noexcept;
+
 class ControlSocket {
 public:
 	struct Options {
