@@ -10,16 +10,9 @@
 
 #include "common/json.h"
 #include "daemon/control_socket.h"
+#include "fuzz_check.h"
 
-namespace {
-
-void check(bool ok)
-{
-	if (!ok)
-		__builtin_trap();
-}
-
-}  // namespace
+using spsec::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {

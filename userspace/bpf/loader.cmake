@@ -1,7 +1,5 @@
-# The loader: RAII skeleton, tc attachment, ring buffer, typed map writers, DataPlane; the
-# per-reason counters read from bpffs (spsecctl stats).
+# The loader: RAII skeleton, tc attachment, ring buffer, typed map writers, DataPlane.
 target_sources(spsec_bpf PRIVATE
-  ${CMAKE_CURRENT_LIST_DIR}/counters.cpp
   ${CMAKE_CURRENT_LIST_DIR}/data_plane.cpp
   ${CMAKE_CURRENT_LIST_DIR}/libbpf_log.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ring_buffer.cpp
