@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "daemon/daemon.h"
+#include "fake_daemon.h"
 
 using namespace spsec;
 
@@ -81,25 +82,7 @@ struct Node {
 		  << (nodes > 1 ? "all" : "[]") << "}\nkey_store: " << dir
 		  << "/keys\ncontrol_socket: " << dir << "/ctl.sock\npin_dir: " << dir << "/pins\n";
 		c.close();
-		DaemonDeps deps;
-		deps.log = &log;
-		deps.clock = &clock;
-		deps.data_plane = &dp;
-		deps.open_can = [this](const std::string&) -> Result<std::unique_ptr<CanPort>> {
-			auto p = std::make_unique<FakeCanPort>();
-			can = p.get();
-			return std::unique_ptr<CanPort>(std::move(p));
-		};
-		deps.notify = [](std::string_view) -> Result<bool> { return true; };
-		deps.key_owner = ::geteuid();
-		deps.state_dir = dir;
-		deps.handle_signals = false;
-		deps.realtime_ns = [] { return std::uint64_t{0}; };
-		deps.random = [this](std::span<std::uint8_t> out) -> Result<void> {
-			for (auto& b : out)
-				b = rnd++;
-			return {};
-		};
+		DaemonDeps deps = test::fake_daemon_deps(log, clock, dp, can, dir, rnd);
 		d = std::make_unique<Daemon>(std::move(deps), dir + "/spsecd.yaml");
 	}
 };

@@ -4,8 +4,8 @@
 # them (tests/vm/bench.cmake).
 add_executable(spsec_bench_vcan ${CMAKE_CURRENT_LIST_DIR}/vcan_bench.cpp)
 find_package(Threads REQUIRED)
-target_link_libraries(spsec_bench_vcan PRIVATE Threads::Threads)
+target_link_libraries(spsec_bench_vcan PRIVATE spsec_common Threads::Threads)
 spsec_warnings(spsec_bench_vcan)
 add_executable(spsec_bench_gw ${CMAKE_CURRENT_LIST_DIR}/vcan_gateway.cpp)
-target_link_libraries(spsec_bench_gw PRIVATE spsec_core OpenSSL::Crypto)
+target_link_libraries(spsec_bench_gw PRIVATE spsec_common spsec_core OpenSSL::Crypto)
 spsec_warnings(spsec_bench_gw)

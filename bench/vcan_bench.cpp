@@ -36,7 +36,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <mutex>
-#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <string>
@@ -48,7 +47,8 @@
 #include <vector>
 
 #include <linux/can.h>
-#include <linux/can/raw.h>
+
+#include "common/can_socket.h"
 
 namespace {
 
@@ -112,24 +112,16 @@ void enter_netns(const std::string& ns)
 int can_socket(const std::string& ns, const std::string& ifname, bool rx)
 {
 	enter_netns(ns);
-	const int s = ::socket(PF_CAN, SOCK_RAW | SOCK_CLOEXEC, CAN_RAW);
-	if (s < 0)
-		die(std::string("socket: ") + std::strerror(errno));
-	const int on = 1;
-	if (setsockopt(s, SOL_CAN_RAW, CAN_RAW_FD_FRAMES, &on, sizeof on))
-		die(std::string("CAN_RAW_FD_FRAMES: ") + std::strerror(errno));
-	can_filter f{kBaseId, (CAN_SFF_MASK & ~static_cast<canid_t>(g_ids - 1)) | CAN_EFF_FLAG |
-	                              CAN_RTR_FLAG};
-	if (setsockopt(s, SOL_CAN_RAW, CAN_RAW_FILTER, rx ? &f : nullptr, rx ? sizeof f : 0))
-		die(std::string("CAN_RAW_FILTER: ") + std::strerror(errno));
-	sockaddr_can addr{};
-	addr.can_family = AF_CAN;
-	addr.can_ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
-	if (!addr.can_ifindex)
-		die("no interface " + ifname + (ns.empty() ? "" : " in " + ns));
-	if (::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr))
-		die("bind " + ifname + ": " + std::strerror(errno));
-	return s;
+	spsec::CanSocketOptions opts;
+	opts.filters = std::vector<can_filter>{};
+	if (rx)
+		opts.filters->push_back(
+		        {kBaseId, (CAN_SFF_MASK & ~static_cast<canid_t>(g_ids - 1)) | CAN_EFF_FLAG |
+		                          CAN_RTR_FLAG});
+	auto s = spsec::open_can_raw(ifname, opts);
+	if (!s)
+		die(s.error().message() + (ns.empty() ? "" : " in " + ns));
+	return s->release();
 }
 
 struct Shared {

@@ -25,7 +25,6 @@
 #include <fcntl.h>
 #include <map>
 #include <memory>
-#include <net/if.h>
 #include <sched.h>
 #include <string>
 #include <sys/socket.h>
@@ -33,8 +32,8 @@
 #include <unistd.h>
 
 #include <linux/can.h>
-#include <linux/can/raw.h>
 
+#include "common/can_socket.h"
 #include "core/aead.h"
 #include "core/key_schedule.h"
 #include "core/stamp.h"
@@ -73,22 +72,10 @@ std::uint64_t now_ns()
 
 int can_socket(const std::string& ifname, bool rx)
 {
-	const int s = ::socket(PF_CAN, SOCK_RAW | SOCK_CLOEXEC, CAN_RAW);
-	if (s < 0)
-		die(std::string("socket: ") + std::strerror(errno));
-	const int on = 1;
-	if (setsockopt(s, SOL_CAN_RAW, CAN_RAW_FD_FRAMES, &on, sizeof on))
-		die(std::string("CAN_RAW_FD_FRAMES: ") + std::strerror(errno));
-	if (!rx && setsockopt(s, SOL_CAN_RAW, CAN_RAW_FILTER, nullptr, 0))
-		die(std::string("CAN_RAW_FILTER: ") + std::strerror(errno));
-	sockaddr_can addr{};
-	addr.can_family = AF_CAN;
-	addr.can_ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
-	if (!addr.can_ifindex)
-		die("no interface " + ifname);
-	if (::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr))
-		die("bind " + ifname + ": " + std::strerror(errno));
-	return s;
+	spsec::CanSocketOptions opts;
+	if (!rx)
+		opts.filters = std::vector<can_filter>{};  // send only
+	return must(spsec::open_can_raw(ifname, opts), "opening the CAN socket").release();
 }
 
 CanFrame from_kernel(const canfd_frame& k, bool fd)

@@ -7,7 +7,7 @@ PKGS=(
 	# build
 	cmake ninja-build pkg-config g++ make clang clang-14 llvm lld clang-format clang-tidy
 	libbpf-dev bpftool libelf-dev zlib1g-dev
-	libssl-dev libyaml-cpp-dev catch2 libexpected-dev
+	libssl-dev libyaml-cpp-dev catch2 libexpected-dev nlohmann-json3-dev
 	# fuzzing (libFuzzer ships with clang's runtime)
 	libclang-rt-14-dev
 	# runtime tools used by tests and the demo

@@ -6,16 +6,9 @@
 #include <string_view>
 
 #include "core/config.h"
+#include "fuzz_check.h"
 
-namespace {
-
-void check(bool ok)
-{
-	if (!ok)
-		__builtin_trap();
-}
-
-}  // namespace
+using spsec::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {

@@ -7,16 +7,13 @@
 #include <cstring>
 
 #include "core/messages.h"
+#include "fuzz_check.h"
 
 using namespace spsec;
 
 namespace {
 
-void check(bool ok)
-{
-	if (!ok)
-		__builtin_trap();
-}
+using spsec::fuzz::check;
 
 struct Keys {
 	std::unique_ptr<Aead> comm;

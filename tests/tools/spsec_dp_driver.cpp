@@ -38,6 +38,7 @@
 #include "bpf/key_material.h"
 #include "bpf/libbpf_log.h"
 #include "bpf/tc_attachment.h"
+#include "common/json.h"
 #include "core/key_schedule.h"
 #include "core/reasons.h"
 #include "core/stamp.h"
@@ -242,15 +243,13 @@ int cmd_reasons(bool json)
 		std::fputs(reason_table_markdown().c_str(), stdout);
 		return 0;
 	}
-	std::string out = "[";
-	for (const auto& r : reason_table()) {
-		if (out.size() > 1)
-			out += ",";
-		out += "{\"code\":" + std::to_string(r.code) + ",\"name\":\"" +
-		       std::string(r.name) + "\",\"direction\":\"" + std::string(r.direction) +
-		       "\",\"pass\":" + (r.passed ? "true" : "false") + "}";
-	}
-	std::puts((out + "]").c_str());
+	Json out = Json::array();
+	for (const auto& r : reason_table())
+		out.push_back({{"code", r.code},
+		               {"name", r.name},
+		               {"direction", r.direction},
+		               {"pass", r.passed}});
+	std::puts(json_line(out).c_str());
 	return 0;
 }
 

@@ -4,9 +4,7 @@ spsec_unit_test(unit_codec
           ${CMAKE_CURRENT_LIST_DIR}/codec_stamp_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/codec_time_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/codec_ctl_test.cpp
-          ${PROJECT_SOURCE_DIR}/userspace/ctl/cmd_frames.cpp
-          ${PROJECT_SOURCE_DIR}/userspace/ctl/pcapng_writer.cpp
-  LIBS spsec_core OpenSSL::Crypto)
+  LIBS spsec_ctl spsec_core OpenSSL::Crypto)
 # The worked examples are read from the doc itself (docs/wire-format.md).
 target_compile_definitions(unit_codec PRIVATE SPSEC_DOCS_DIR="${PROJECT_SOURCE_DIR}/docs")
 

@@ -10,19 +10,15 @@ spsec_unit_test(unit_daemon
     ${CMAKE_CURRENT_LIST_DIR}/daemon_run_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/daemon_protocol_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/daemon_time_test.cpp
-    ${PROJECT_SOURCE_DIR}/userspace/ctl/cmd_daemon.cpp
-  LIBS spsec_daemon)
+  LIBS spsec_daemon spsec_ctl spsec_test_support)
 
 # bpf tier (root): `spsecctl stats`'s reader against a real pinned PERCPU_ARRAY.
 spsec_bpf_test(bpf_daemon_counters
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_bpf_counters_test.cpp
-  LIBS spsec_daemon)
+  LIBS spsec_bpf)
 
 # unit tests: spsecd's side of Configurator sessions, driven by the real `spsecctl configure`
-# (its sources compiled in) through a FrameLink onto the daemons' fake bus.
+# (spsec_ctl) through a FrameLink onto the daemons' fake bus.
 spsec_unit_test(unit_daemon_configurator
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_configurator_test.cpp
-          ${PROJECT_SOURCE_DIR}/userspace/ctl/cmd_configure.cpp
-          ${PROJECT_SOURCE_DIR}/userspace/ctl/cmd_provision.cpp
-          ${PROJECT_SOURCE_DIR}/userspace/ctl/can_link.cpp
-  LIBS spsec_daemon spsec_core)
+  LIBS spsec_daemon spsec_ctl spsec_test_support)

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "daemon/counters.h"
-#include "daemon/fd.h"
+#include "bpf/counters.h"
+#include "common/fd.h"
 #include "daemon_test_util.h"
 
 using namespace spsec;

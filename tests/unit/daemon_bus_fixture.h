@@ -17,8 +17,9 @@
 
 #include "core/messages.h"
 #include "daemon/daemon.h"
-#include "daemon/json.h"
 #include "daemon_test_util.h"
+#include "fake_daemon.h"
+#include "json_view.h"
 
 namespace spsec::test {
 
@@ -70,26 +71,7 @@ struct Node {
 	{
 		d.reset();
 		can = nullptr;
-		DaemonDeps deps;
-		deps.log = &log;
-		deps.clock = &clock_;
-		deps.data_plane = &dp;
-		deps.data_plane = &dp;
-		deps.open_can = [this](const std::string&) -> Result<std::unique_ptr<CanPort>> {
-			auto p = std::make_unique<FakeCanPort>();
-			can = p.get();
-			return std::unique_ptr<CanPort>(std::move(p));
-		};
-		deps.notify = [](std::string_view) -> Result<bool> { return true; };
-		deps.key_owner = ::geteuid();
-		deps.state_dir = dir.path();
-		deps.handle_signals = false;
-		deps.realtime_ns = [] { return std::uint64_t{0}; };
-		deps.random = [this](std::span<std::uint8_t> out) -> Result<void> {
-			for (auto& b : out)
-				b = rnd_counter++;
-			return {};
-		};
+		DaemonDeps deps = fake_daemon_deps(log, clock_, dp, can, dir.path(), rnd_counter);
 		deps.on_event = [this](std::string_view l) { events.emplace_back(l); };
 		deps.verify_pa = [this](AeadKind a, const Key32& k, const Random16& r,
 		                        const PaResponse& m) {
@@ -113,7 +95,7 @@ struct Node {
 	[[nodiscard]] State state() const { return d->sm_status().state; }
 	[[nodiscard]] JsonValue status()
 	{
-		auto j = parse_json(d->status_json());
+		auto j = parse_json_view(d->status_json());
 		REQUIRE(j);
 		return *j;
 	}
@@ -122,7 +104,7 @@ struct Node {
 	{
 		std::vector<JsonValue> out;
 		for (const auto& l : events) {
-			auto j = parse_json(l);
+			auto j = parse_json_view(l);
 			if (j && j->find("event")->as_string() == name)
 				out.push_back(*j);
 		}

@@ -656,6 +656,22 @@ TEST_CASE("the commissioning window admits one Provisioning Key, for a limited t
 		REQUIRE(line);
 		CHECK(contains(*line, "\"ok\":false"));
 		CHECK_FALSE(node.d->commissioning_open());
+		// Wrong types and missing members are refused by name, nothing is opened.
+		for (const char* bad :
+		     {R"({"cmd":"commission","window_s":"60"})",
+		      R"({"cmd":"commission","window_s":-60})",
+		      R"({"cmd":"commission","window_s":6.5})",
+		      R"({"cmd":"commission","close":"true"})", R"({"cmd":"commission"})"}) {
+			INFO(bad);
+			REQUIRE(control_write(fd->get(), std::string(bad) + "\n"));
+			for (int i = 0; i < 5; i++)
+				(void)node.d->run_once(10);
+			line = control_read_line(fd->get(), buf);
+			REQUIRE(line);
+			CHECK(*line ==
+			      R"({"ok":false,"error":"expected \"window_s\": seconds, or \"close\": true"})");
+			CHECK_FALSE(node.d->commissioning_open());
+		}
 	}
 }
 

@@ -10,8 +10,8 @@
 #include <string>
 
 #include "daemon/control_socket.h"
-#include "daemon/json.h"
 #include "daemon_test_util.h"
+#include "json_view.h"
 
 using namespace spsec;
 using spsec::test::TempDir;
@@ -88,15 +88,32 @@ TEST_CASE("control socket names bad requests", "[daemon]")
 	auto c = control_connect(f.path, 2000);
 	REQUIRE(c);
 	auto err_of = [&](std::string_view req) {
-		auto v = parse_json(f.request(c->get(), req));
+		auto v = parse_json_view(f.request(c->get(), req));
 		REQUIRE(v);
 		REQUIRE(v->find("error") != nullptr);
 		return std::string(*v->find("error")->as_string());
 	};
 	CHECK_THAT(err_of("{\"cmd\":\"reboot\"}"), Catch::Contains("unknown cmd 'reboot'"));
-	CHECK_THAT(err_of("not json"), Catch::Contains("JSON at byte 0"));
+	CHECK_THAT(err_of("not json"), Catch::Contains("JSON at byte 1: "));
+	CHECK_THAT(err_of("{\"cmd\":\"status\""), Catch::Contains("JSON at byte"));
+	CHECK_THAT(err_of("\"\xff\""), Catch::Contains("JSON at byte"));
+	CHECK_THAT(err_of(std::string(40, '[') + std::string(40, ']')),
+	           Catch::Contains("nested too deeply"));
 	CHECK_THAT(err_of("[1]"), Catch::Contains("\"cmd\""));
 	CHECK_THAT(err_of("{\"cmd\":1}"), Catch::Contains("\"cmd\""));
+	CHECK_THAT(err_of("{\"cmd\":null}"), Catch::Contains("\"cmd\""));
+	CHECK_THAT(err_of("{}"), Catch::Contains("\"cmd\""));
+	// The connection survives every refusal.
+	CHECK(f.request(c->get(), R"({"cmd":"status"})") == R"({"state":"Waiting"})");
+
+	// A request past 4 KiB drops that client, unanswered (EOF or a reset), and only it.
+	auto big = control_connect(f.path, 2000);
+	REQUIRE(big);
+	REQUIRE(control_write(big->get(), R"({"cmd":")" + std::string(10000, 'x')));
+	f.pump([&] { return f.cs->clients() == 1; });
+	std::string buf;
+	CHECK_FALSE(control_read_line(big->get(), buf));
+	CHECK(f.request(c->get(), R"({"cmd":"status"})") == R"({"state":"Waiting"})");
 }
 
 TEST_CASE("control socket streams events to subscribers only", "[daemon]")

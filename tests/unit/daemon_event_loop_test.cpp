@@ -10,11 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "common/fd.h"
+#include "common/logger.h"
 #include "core/secret.h"
 #include "daemon/clock.h"
 #include "daemon/event_loop.h"
-#include "daemon/fd.h"
-#include "daemon/logger.h"
+#include "fake_clock.h"
 
 using namespace spsec;
 

@@ -9,8 +9,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "daemon/fd.h"
-#include "daemon/key_store.h"
+#include "common/fd.h"
+#include "common/key_store.h"
 #include "daemon_test_util.h"
 
 using namespace spsec;

@@ -11,13 +11,14 @@
 #include <set>
 #include <string>
 
-#include "daemon/atomic_file.h"
+#include "bpf/counters.h"
+#include "common/atomic_file.h"
+#include "common/fd.h"
 #include "daemon/can_port.h"
-#include "daemon/counters.h"
-#include "daemon/fd.h"
-#include "daemon/json.h"
 #include "daemon/sd_notify.h"
 #include "daemon_test_util.h"
+#include "fake_can_port.h"
+#include "json_view.h"
 
 using namespace spsec;
 using spsec::test::TempDir;
@@ -131,7 +132,7 @@ TEST_CASE("counters render as text, JSON and Prometheus textfile", "[daemon]")
 	                         !Catch::Contains("rx_replay"));
 	CHECK(format_counters_text(CounterSnapshot{}, false) == "no frames counted yet\n");
 
-	auto j = parse_json(format_counters_json(s, "can0"));
+	auto j = parse_json_view(format_counters_json(s, "can0"));
 	REQUIRE(j);
 	CHECK(j->find("interface")->as_string() == "can0");
 	CHECK(j->find("counters")->find("rx_bad_tag")->as_u64() == 3u);
@@ -160,7 +161,7 @@ TEST_CASE("counters render as text, JSON and Prometheus textfile", "[daemon]")
 	s.by_reason[SPSEC_R_TX_INTERNAL] = 6;
 	CHECK_THAT(format_counters_text(s, false),
 	           Catch::Contains("rx_internal") && Catch::Contains("tx_internal"));
-	CHECK(parse_json(format_counters_json(s, "can0"))
+	CHECK(parse_json_view(format_counters_json(s, "can0"))
 	              ->find("counters")
 	              ->find("tx_internal")
 	              ->as_u64() == 6u);

@@ -15,9 +15,9 @@
 
 #include "core/messages.h"
 #include "daemon/daemon.h"
-#include "daemon/json.h"
 #include "daemon_bus_fixture.h"
 #include "daemon_test_util.h"
+#include "json_view.h"
 
 using namespace spsec;
 using namespace spsec::test;

@@ -14,8 +14,11 @@
 
 #include "daemon/control_socket.h"
 #include "daemon/daemon.h"
-#include "daemon/json.h"
 #include "daemon_test_util.h"
+#include "fake_can_port.h"
+#include "fake_clock.h"
+#include "fake_data_plane.h"
+#include "json_view.h"
 
 using namespace spsec;
 using spsec::test::TempDir;
@@ -134,7 +137,7 @@ TEST_CASE("participant start-up runs in order and reports Waiting", "[daemon]")
 	CHECK(env.noted("READY=1\nSTATUS=running"));
 	CHECK(d.state() == SPSEC_STATE_WAITING);
 
-	auto st = parse_json(env.status());
+	auto st = parse_json_view(env.status());
 	REQUIRE(st);
 	CHECK(st->find("state")->as_string() == "Waiting");
 	CHECK(st->find("interface")->as_string() == "vcan0");
@@ -215,7 +218,7 @@ TEST_CASE("reload refuses a bad config or key store and keeps the old one", "[da
 	auto bad = d.reload();
 	REQUIRE_FALSE(bad);
 	CHECK(d.config()->acceptance_window == 150u);
-	auto ev = parse_json(env.pump_reply(sub->get()));
+	auto ev = parse_json_view(env.pump_reply(sub->get()));
 	REQUIRE(ev);
 	CHECK(ev->find("event")->as_string() == "reload");
 	CHECK(ev->find("ok")->as_bool() == false);
@@ -326,7 +329,7 @@ TEST_CASE("data-plane events reach the log and the event stream", "[daemon]")
 	e.type = SPSEC_EV_TX_REFUSED;
 	e.reason = SPSEC_R_TX_TOO_LONG;
 	env.dp.inject(e);
-	auto a = parse_json(env.pump_reply(sub->get()));
+	auto a = parse_json_view(env.pump_reply(sub->get()));
 	REQUIRE(a);
 	CHECK(a->find("event")->as_string() == "data_plane");
 	CHECK(a->find("type")->as_string() == "auth_fail");
@@ -334,7 +337,7 @@ TEST_CASE("data-plane events reach the log and the event stream", "[daemon]")
 	CHECK(a->find("reason")->as_string() == "rx_bad_tag");
 	CHECK(a->find("can_id")->as_string() == "0x00000181");
 	CHECK(a->find("frame_t")->as_u64() == 123456u);
-	auto b = parse_json(env.pump_reply(sub->get()));
+	auto b = parse_json_view(env.pump_reply(sub->get()));
 	REQUIRE(b);
 	CHECK(b->find("type")->as_string() == "tx_refused");
 	CHECK(b->find("code")->type() == JsonValue::Type::Null);

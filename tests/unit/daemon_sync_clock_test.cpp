@@ -8,6 +8,7 @@
 #include "daemon/clock.h"
 #include "daemon/sync_clock.h"
 #include "daemon_test_util.h"
+#include "fake_clock.h"
 
 using namespace spsec;
 using spsec::test::TempDir;

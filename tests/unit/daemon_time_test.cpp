@@ -15,8 +15,8 @@
 #include "ctl/commands.h"
 #include "daemon/can_port.h"
 #include "daemon/daemon.h"
-#include "daemon/json.h"
 #include "daemon_bus_fixture.h"
+#include "json_view.h"
 #include "test_util.h"
 
 using namespace spsec;

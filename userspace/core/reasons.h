@@ -4,6 +4,7 @@
 // spsecd's status and events, the Prometheus output and the test driver without another edit.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -20,6 +21,12 @@ struct ReasonInfo {
 	bool passed;                 // true: the frame went on; false: dropped
 	std::uint32_t event;    // SPSEC_EV_* the data plane emits with it, SPSEC_EV_NONE if none
 	std::string_view help;  // one line for humans
+};
+
+// The data plane's per-reason frame counters (spsec_counters), summed over all CPUs: what spsecd's
+// DataPlanePort reports and bpf/counters.h reads from bpffs.
+struct CounterSnapshot {
+	std::array<std::uint64_t, SPSEC_R_MAX> by_reason{};
 };
 
 // Every defined reason code, in code order.

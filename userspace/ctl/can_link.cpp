@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ctl/can_link.h"
 
-#include <linux/can/raw.h>
-#include <net/if.h>
 #include <openssl/rand.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -16,38 +14,20 @@
 #include <cstring>
 #include <limits>
 
-#include "spsec/abi.h"
+#include "common/can_socket.h"
 
 namespace spsec::ctl {
 
 Result<std::unique_ptr<CanRawLink>> CanRawLink::open(const std::string& ifname)
 {
-	if (ifname.empty() || ifname.size() >= IFNAMSIZ)
-		return fail("CAN interface name '" + ifname + "' is empty or too long");
-	const unsigned ifindex = ::if_nametoindex(ifname.c_str());
-	if (ifindex == 0)
-		return fail_errno(errno, "CAN interface " + ifname);
-	Fd fd(::socket(PF_CAN, SOCK_RAW | SOCK_CLOEXEC, CAN_RAW));
-	if (!fd.valid())
-		return fail_errno(errno,
-		                  "creating a CAN_RAW socket (is the can-raw module loaded?)");
-	int on = 1;
-	if (::setsockopt(fd.get(), SOL_CAN_RAW, CAN_RAW_FD_FRAMES, &on, sizeof on) != 0)
-		return fail_errno(errno, "enabling CAN FD frames on " + ifname);
-	can_filter filter{};
-	filter.can_id = CAN_EFF_FLAG | SPSEC_CTRL_BIT;
-	filter.can_mask = CAN_EFF_FLAG | CAN_RTR_FLAG | SPSEC_CTRL_BIT;
-	if (::setsockopt(fd.get(), SOL_CAN_RAW, CAN_RAW_FILTER, &filter, sizeof filter) != 0)
-		return fail_errno(errno, "setting the control-plane receive filter on " + ifname);
+	CanSocketOptions opts;
+	opts.filters = std::vector<can_filter>{control_plane_filter()};
 	// Best effort: only needed when the spsec data plane is attached to this interface.
-	std::uint32_t mark = SPSEC_DAEMON_MARK;
-	(void)::setsockopt(fd.get(), SOL_SOCKET, SO_MARK, &mark, sizeof mark);
-	sockaddr_can addr{};
-	addr.can_family = AF_CAN;
-	addr.can_ifindex = static_cast<int>(ifindex);
-	if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
-		return fail_errno(errno, "binding the CAN socket to " + ifname);
-	return std::unique_ptr<CanRawLink>(new CanRawLink(std::move(fd), ifname));
+	opts.mark = CanSocketOptions::Mark::BestEffort;
+	auto fd = open_can_raw(ifname, opts);
+	if (!fd)
+		return tl::unexpected(fd.error());
+	return std::unique_ptr<CanRawLink>(new CanRawLink(std::move(*fd), ifname));
 }
 
 Result<void> CanRawLink::send(const CanFrame& f)

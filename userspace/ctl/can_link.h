@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "common/fd.h"
 #include "core/can_frame.h"
 #include "core/session.h"
-#include "daemon/fd.h"
 #include "spsec/result.h"
 
 namespace spsec::ctl {

@@ -4,7 +4,7 @@
 // this file parses the command line, loads keys, maps operations to register reads and writes,
 // and prints the outcome as a table or JSON (docs/commissioning.md).
 //
-// Keys come only from key files (daemon/key_store.h format), never from argv, and are never
+// Keys come only from key files (common/key_store.h format), never from argv, and are never
 // printed; the session key bytes live in Key32 / SessionOp data, wiped when the client ends.
 #include <unistd.h>
 
@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/json.h"
+#include "common/key_store.h"
 #include "core/aead.h"
 #include "core/hex.h"
 #include "core/messages.h"
@@ -23,8 +25,6 @@
 #include "core/state_machine.h"
 #include "ctl/can_link.h"
 #include "ctl/commands.h"
-#include "daemon/json.h"
-#include "daemon/key_store.h"
 
 namespace spsec::ctl {
 
@@ -668,45 +668,34 @@ int run_configure(const std::vector<std::string>& args, CtlEnv& env)
 	};
 
 	if (o.json) {
-		JsonWriter w;
-		w.begin_object();
-		w.key("participant").value(static_cast<int>(o.pp));
-		w.key("key").value(opening_key_name(*o.key));
-		w.key("ok").value(run->ok);
-		w.key("steps").begin_array();
+		Json steps = Json::array();
 		for (std::size_t s = 0; s < plan.steps.size(); s++) {
 			const Step& st = plan.steps[s];
-			w.begin_object();
-			w.key("step").value(static_cast<int>(s + 1));
-			w.key("op").value(st.op);
-			w.key("register")
-			        .value(find_register(st.first_reg)
-			                       ? find_register(st.first_reg)->cli_name
-			                       : std::string_view(""));
-			w.key("address").value(hex_h(st.first_reg, 2));
+			const RegisterInfo* info = find_register(st.first_reg);
+			Json step = {{"step", static_cast<int>(s + 1)},
+			             {"op", st.op},
+			             {"register", info ? info->cli_name : std::string_view("")},
+			             {"address", hex_h(st.first_reg, 2)}};
 			const bool done = st.first_op + st.n_ops <= done_ops;
-			w.key("done").value(done);
+			step["done"] = done;
 			if (done && st.n_ops == 1 && !run->results[st.first_op].write) {
-				w.key("value").value(result_of(st));
-				w.key("raw").value(format_hex(run->results[st.first_op].data));
+				step["value"] = result_of(st);
+				step["raw"] = format_hex(run->results[st.first_op].data);
 			}
-			w.end_object();
+			steps.push_back(std::move(step));
 		}
-		w.end_array();
+		Json out = {{"participant", static_cast<int>(o.pp)},
+		            {"key", opening_key_name(*o.key)},
+		            {"ok", run->ok},
+		            {"steps", std::move(steps)}};
 		if (!run->ok) {
-			w.key("error").begin_object();
+			Json& error = out["error"] = Json::object();
 			if (!handshake && failed_step < plan.steps.size())
-				w.key("step").value(static_cast<int>(failed_step + 1));
-			w.key("event_code");
-			if (code != 0)
-				w.value(hex_h(code, 4));
-			else
-				w.null();
-			w.key("message").value(error_text);
-			w.end_object();
+				error["step"] = static_cast<int>(failed_step + 1);
+			error["event_code"] = code != 0 ? Json(hex_h(code, 4)) : Json();
+			error["message"] = error_text;
 		}
-		w.end_object();
-		env.out += w.take() + "\n";
+		env.out += json_line(out) + "\n";
 	} else {
 		env.out += "participant " + std::to_string(o.pp) + ", " +
 		           std::string(opening_key_name(*o.key)) + " key session\n";

@@ -14,12 +14,12 @@
 #include <bpf/libbpf.h>
 #include <net/if.h>
 
+#include "bpf/counters.h"
+#include "common/atomic_file.h"
+#include "common/control_client.h"
+#include "common/json.h"
+#include "common/logger.h"
 #include "ctl/commands.h"
-#include "daemon/atomic_file.h"
-#include "daemon/control_socket.h"
-#include "daemon/counters.h"
-#include "daemon/json.h"
-#include "daemon/logger.h"
 #include "spsec/abi.h"
 
 namespace spsec::ctl {
@@ -115,30 +115,31 @@ const cli::Spec commission{"spsecctl commission", kCommissionOptions, 0};
 const cli::Spec stats{"spsecctl stats", kStatsOptions, 0};
 }  // namespace spec
 
-std::string peer_offset_lines(const JsonValue& status)
+std::string peer_offset_lines(const Json& status)
 {
 	std::string out;
-	const JsonValue* peers = status.find("peers");
-	if (peers == nullptr)
+	const Json* peers = json_member(status, "peers");
+	if (peers == nullptr || !peers->is_array())
 		return out;
-	for (const JsonValue& p : peers->items()) {
-		const JsonValue* pp = p.find("pp");
-		const JsonValue* off = p.find("offset_us");
-		if (pp == nullptr || off == nullptr || off->type() != JsonValue::Type::Number)
+	for (const Json& p : *peers) {
+		const Json* pp = json_member(p, "pp");
+		const Json* off = json_member(p, "offset_us");
+		if (pp == nullptr || off == nullptr || !off->is_number_integer())
 			continue;
-		auto ms = [](const JsonValue* us) {
+		auto ms = [](const Json* us) {
 			char buf[32];
-			std::snprintf(
-			        buf, sizeof buf, "%.2f",
-			        static_cast<double>(std::strtoll(us->text().c_str(), nullptr, 10)) /
-			                1000.0);
+			std::snprintf(buf, sizeof buf, "%.2f",
+			              us->is_number_integer()
+			                      ? static_cast<double>(us->get<std::int64_t>()) /
+			                                1000.0
+			                      : 0.0);
 			return std::string(buf);
 		};
-		out += cat("peer ", pp->text(), ": offset ", ms(off), " ms");
-		const JsonValue* last = p.find("offset_last_us");
-		const JsonValue* n = p.find("offset_samples");
+		out += cat("peer ", json_line(*pp), ": offset ", ms(off), " ms");
+		const Json* last = json_member(p, "offset_last_us");
+		const Json* n = json_member(p, "offset_samples");
 		if (last != nullptr && n != nullptr)
-			out += cat(" (last ", ms(last), " ms, ", n->text(), " heartbeats)");
+			out += cat(" (last ", ms(last), " ms, ", json_line(*n), " heartbeats)");
 		out += "\n";
 	}
 	return out;
@@ -160,7 +161,7 @@ int cmd_status(int argc, char** argv)
 		return 1;
 	}
 	std::string buf;
-	auto w = control_write(fd->get(), "{\"cmd\":\"status\"}\n");
+	auto w = control_write(fd->get(), json_line({{"cmd", "status"}}) + "\n");
 	auto line = w ? control_read_line(fd->get(), buf) : tl::unexpected(w.error());
 	if (!line) {
 		std::fprintf(stderr, "spsecctl status: %s\n", line.error().message().c_str());
@@ -172,8 +173,10 @@ int cmd_status(int argc, char** argv)
 		             v.error().message().c_str());
 		return 1;
 	}
-	if (const JsonValue* e = v->find("error")) {
-		std::fprintf(stderr, "spsecctl status: spsecd refused: %s\n", e->text().c_str());
+	if (const Json* e = json_member(*v, "error")) {
+		std::fprintf(stderr, "spsecctl status: spsecd refused: %s\n",
+		             e->is_string() ? e->get<std::string>().c_str()
+		                            : json_line(*e).c_str());
 		return 1;
 	}
 	if (json)
@@ -251,8 +254,9 @@ int cmd_commission(int argc, char** argv)
 		return 1;
 	}
 	const std::string req =
-	        close ? std::string("{\"cmd\":\"commission\",\"close\":true}\n")
-	              : cat("{\"cmd\":\"commission\",\"window_s\":", *window, "}\n");
+	        json_line(close ? Json{{"cmd", "commission"}, {"close", true}}
+	                        : Json{{"cmd", "commission"}, {"window_s", *window}}) +
+	        "\n";
 	std::string buf;
 	auto w = control_write(fd->get(), req);
 	auto line = w ? control_read_line(fd->get(), buf) : tl::unexpected(w.error());
@@ -261,10 +265,10 @@ int cmd_commission(int argc, char** argv)
 		return 1;
 	}
 	auto v = parse_json(*line);
-	if (!v || v->find("ok") == nullptr || !v->find("ok")->as_bool().value_or(false)) {
-		const JsonValue* e = v ? v->find("error") : nullptr;
+	if (!v || !json_bool(*v, "ok").value_or(false)) {
+		const auto e = v ? json_string(*v, "error") : std::nullopt;
 		std::fprintf(stderr, "spsecctl commission: spsecd refused: %s\n",
-		             e != nullptr ? e->text().c_str() : line->c_str());
+		             e ? std::string(*e).c_str() : line->c_str());
 		return 1;
 	}
 	if (close)
@@ -293,7 +297,7 @@ int cmd_events(int argc, char** argv)
 		std::fprintf(stderr, "spsecctl events: %s\n", fd.error().message().c_str());
 		return 1;
 	}
-	if (auto w = control_write(fd->get(), "{\"cmd\":\"events\"}\n"); !w) {
+	if (auto w = control_write(fd->get(), json_line({{"cmd", "events"}}) + "\n"); !w) {
 		std::fprintf(stderr, "spsecctl events: %s\n", w.error().message().c_str());
 		return 1;
 	}

@@ -12,15 +12,12 @@
 #include <string_view>
 #include <vector>
 
+#include "common/json.h"
 #include "core/cli.h"
 #include "core/registers.h"
 #include "core/secret.h"
 #include "core/session.h"
 #include "spsec/result.h"
-
-namespace spsec {
-class JsonValue;
-}
 
 namespace spsec::ctl {
 
@@ -49,7 +46,7 @@ int cmd_stats(int argc, char** argv);
 int cmd_commission(int argc, char** argv);
 // One line per peer of a status object whose clock offset spsecd has measured:
 // "peer 5: offset -0.31 ms (last -0.42 ms, 8 heartbeats)\n". Peers without one are left out.
-[[nodiscard]] std::string peer_offset_lines(const JsonValue& status);
+[[nodiscard]] std::string peer_offset_lines(const Json& status);
 
 // cmd_configure.cpp / cmd_provision.cpp: Configurator sessions (spec §5, docs/commissioning.md).
 int cmd_configure(int argc, char** argv);
@@ -71,7 +68,7 @@ struct CtlEnv {
 [[nodiscard]] int run_provision(const std::vector<std::string>& args, CtlEnv& env);
 
 // A key, its salt and ID read from a key file (cmd_configure.cpp). The file is the daemon's key
-// store format (daemon/key_store.h: `format = 1`, `<role>.key/.salt/.id`), owned by the caller,
+// store format (common/key_store.h: `format = 1`, `<role>.key/.salt/.id`), owned by the caller,
 // with no group/other permission bits; the key is never printed.
 struct KeyMaterial {
 	Key32 key;

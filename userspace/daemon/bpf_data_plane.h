@@ -16,8 +16,8 @@
 #include "bpf/data_plane.h"
 #include "bpf/ring_buffer.h"
 #include "bpf/tc_attachment.h"
+#include "common/logger.h"
 #include "daemon/data_plane_port.h"
-#include "daemon/logger.h"
 
 namespace spsec {
 

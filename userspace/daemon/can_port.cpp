@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/can_port.h"
 
-#include <linux/can/raw.h>
-#include <net/if.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,8 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "daemon/logger.h"
-#include "spsec/abi.h"
+#include "common/logger.h"
 
 namespace spsec {
 
@@ -42,44 +39,18 @@ std::uint64_t stamp_to_monotonic(std::uint64_t stamp_real_ns, std::uint64_t real
 	return mono_now - age;
 }
 
-can_filter control_plane_filter() noexcept
-{
-	can_filter f{};
-	f.can_id = CAN_EFF_FLAG | SPSEC_CTRL_BIT;
-	f.can_mask = CAN_EFF_FLAG | CAN_RTR_FLAG | SPSEC_CTRL_BIT;
-	return f;
-}
-
 Result<CanRawPort> CanRawPort::open(const std::string& ifname)
 {
-	if (ifname.empty() || ifname.size() >= IFNAMSIZ)
-		return fail(cat("CAN interface name '", ifname, "' is empty or too long"));
-	unsigned ifindex = ::if_nametoindex(ifname.c_str());
-	if (ifindex == 0)
-		return fail_errno(errno, cat("CAN interface ", ifname));
-	Fd fd(::socket(PF_CAN, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, CAN_RAW));
-	if (!fd.valid())
-		return fail_errno(errno,
-		                  "creating a CAN_RAW socket (is the can-raw module loaded?)");
-	int on = 1;
-	if (::setsockopt(fd.get(), SOL_CAN_RAW, CAN_RAW_FD_FRAMES, &on, sizeof on) != 0)
-		return fail_errno(errno, cat("enabling CAN FD frames on ", ifname));
-	can_filter filter = control_plane_filter();
-	if (::setsockopt(fd.get(), SOL_CAN_RAW, CAN_RAW_FILTER, &filter, sizeof filter) != 0)
-		return fail_errno(errno, "setting the control-plane receive filter");
-	// Kernel receive stamps (CLOCK_REALTIME, struct timespec in SCM_TIMESTAMPNS).
-	if (::setsockopt(fd.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) != 0)
-		return fail_errno(errno, "enabling receive time stamps (SO_TIMESTAMPNS)");
+	CanSocketOptions opts;
+	opts.nonblocking = true;
+	opts.filters = std::vector<can_filter>{control_plane_filter()};
+	opts.timestamps = true;
 	// The data plane passes control-plane frames on egress only with this mark.
-	std::uint32_t mark = SPSEC_DAEMON_MARK;
-	if (::setsockopt(fd.get(), SOL_SOCKET, SO_MARK, &mark, sizeof mark) != 0)
-		return fail_errno(errno, "setting SO_MARK on the CAN socket (needs CAP_NET_ADMIN)");
-	sockaddr_can addr{};
-	addr.can_family = AF_CAN;
-	addr.can_ifindex = static_cast<int>(ifindex);
-	if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
-		return fail_errno(errno, cat("binding the CAN socket to ", ifname));
-	return CanRawPort(std::move(fd));
+	opts.mark = CanSocketOptions::Mark::Required;
+	auto fd = open_can_raw(ifname, opts);
+	if (!fd)
+		return tl::unexpected(fd.error());
+	return CanRawPort(std::move(*fd));
 }
 
 Result<std::uint64_t> CanRawPort::send(const canfd_frame& frame)

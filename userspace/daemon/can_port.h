@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // CanPort: the daemon's view of the CAN bus for control-plane frames (spec §5), injected so unit
-// tests run with FakeCanPort and no CAN support in the kernel.
+// tests run with FakeCanPort (tests/support/fake_can_port.h) and no CAN support in the kernel.
 //
 // The real port is a CAN_RAW socket with CAN_RAW_FD_FRAMES, a receive filter that passes only
 // 29-bit IDs with bit 25 set (the SPsec control plane) and no RTR frames, and SO_MARK =
@@ -34,13 +34,11 @@
 #include <linux/can.h>
 
 #include <cstdint>
-#include <deque>
-#include <functional>
 #include <optional>
 #include <string>
-#include <vector>
 
-#include "daemon/fd.h"
+#include "common/can_socket.h"
+#include "common/fd.h"
 #include "spsec/result.h"
 
 namespace spsec {
@@ -66,9 +64,6 @@ public:
 	// The fd to watch for EPOLLIN, or -1 (fakes).
 	[[nodiscard]] virtual int fd() const noexcept = 0;
 };
-
-// The receive filter of the control-plane socket: extended IDs with bit 25 set, no RTR.
-[[nodiscard]] can_filter control_plane_filter() noexcept;
 
 class CanRawPort final : public CanPort {
 public:
@@ -97,33 +92,5 @@ private:
                                                std::uint64_t real_before, std::uint64_t mono_now,
                                                std::uint64_t real_after,
                                                std::uint64_t max_age) noexcept;
-
-// For tests: records sent frames, replays queued received frames. Frames in `inbox` carry the
-// receive time the test gives them; `on_receive` runs as each is handed out (a test makes fake
-// time pass there, as a stalled daemon would see it).
-class FakeCanPort final : public CanPort {
-public:
-	[[nodiscard]] Result<std::uint64_t> send(const canfd_frame& frame) override
-	{
-		sent.push_back(frame);
-		return tx_ns ? tx_ns() : 0;
-	}
-	[[nodiscard]] Result<std::optional<RxFrame>> receive() override
-	{
-		if (inbox.empty())
-			return std::optional<RxFrame>{};
-		RxFrame f = inbox.front();
-		inbox.pop_front();
-		if (on_receive)
-			on_receive(f);
-		return std::optional<RxFrame>{f};
-	}
-	[[nodiscard]] int fd() const noexcept override { return -1; }
-
-	std::vector<canfd_frame> sent;
-	std::deque<RxFrame> inbox;
-	std::function<std::uint64_t()> tx_ns;  // send()'s result; unset: 0
-	std::function<void(const RxFrame&)> on_receive;
-};
 
 }  // namespace spsec

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Clock: the daemon's only source of time, injected so tests drive timers without sleeping.
+// Clock: the daemon's only source of time, injected so tests drive timers without sleeping
+// (FakeClock, tests/support/fake_clock.h).
 // monotonic_ns() is CLOCK_MONOTONIC, the clock bpf_ktime_get_ns() reads in the data plane.
 #pragma once
 
@@ -25,18 +26,6 @@ public:
 		return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
 		       static_cast<std::uint64_t>(ts.tv_nsec);
 	}
-};
-
-// For tests: time moves only when the test says so.
-class FakeClock final : public Clock {
-public:
-	explicit FakeClock(std::uint64_t start_ns = 1'000'000'000u) noexcept : now_(start_ns) {}
-	[[nodiscard]] std::uint64_t monotonic_ns() const noexcept override { return now_; }
-	void advance_ns(std::uint64_t ns) noexcept { now_ += ns; }
-	void set_ns(std::uint64_t ns) noexcept { now_ = ns; }
-
-private:
-	std::uint64_t now_;
 };
 
 }  // namespace spsec

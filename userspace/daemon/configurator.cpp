@@ -16,8 +16,8 @@
 
 #include <algorithm>
 
+#include "common/json.h"
 #include "daemon/daemon.h"
-#include "daemon/json.h"
 
 namespace spsec {
 
@@ -29,15 +29,11 @@ constexpr std::array<std::pair<KeyRole, KeySlotId>, 3> kSlots = {{
         {KeyRole::Seed, KeySlotId::Seed},
 }};
 
-std::string reg_fields(std::uint8_t reg)
+Json reg_fields(std::uint8_t reg)
 {
 	const RegisterInfo* info = find_register(reg);
-	JsonWriter w;
-	w.begin_object().key("reg").value(cat(hex32(reg).substr(8), "h"));
-	w.key("name").value(info != nullptr ? info->cli_name : std::string_view("unknown"));
-	w.end_object();
-	std::string s = w.take();
-	return s.substr(1, s.size() - 2);
+	return {{"reg", cat(hex32(reg).substr(8), "h")},
+	        {"name", info != nullptr ? info->cli_name : std::string_view("unknown")}};
 }
 
 std::string reg_label(std::uint8_t reg)
@@ -98,7 +94,7 @@ void Daemon::handle_session_output(ServerOutput out)
 			// the Configurator times out (5E03h there) instead of believing a write.
 			deps_.log->error(
 			        r.error().with_context("Configurator write not applied").message());
-			emit_event("register_commit_failed", "");
+			emit_event("register_commit_failed");
 			out.frames.clear();
 			std::erase_if(out.events, [](const SessionEvent& e) {
 				return e.kind == SessionEvent::Kind::RegisterWritten ||
@@ -172,10 +168,9 @@ void Daemon::on_session_event(const SessionEvent& e)
 		        cat("Configurator session opened with the ",
 		            opening_key_name(session_->opening_key()), " key",
 		            config_entered_ ? "" : " (discovery only: this node holds keys)"));
-		emit_event("configuration",
-		           cat("\"phase\":\"enter\",\"key\":\"",
-		               opening_key_name(session_->opening_key()),
-		               "\",\"discovery_only\":", config_entered_ ? "false" : "true"));
+		emit_event("configuration", {{"phase", "enter"},
+		                             {"key", opening_key_name(session_->opening_key())},
+		                             {"discovery_only", !config_entered_}});
 		if (config_entered_)
 			apply(SmEvent::EnterConfig);
 		break;
@@ -199,8 +194,9 @@ void Daemon::on_session_event(const SessionEvent& e)
 		// The Key ID is public (a Zero-Key session may read it); the key never is.
 		deps_.log->info(cat("Configurator installed the ", reg_label(e.reg), ", Key ID ",
 		                    hex32(id)));
-		emit_event("key_written",
-		           cat(reg_fields(e.reg), ",\"key_id\":\"", hex32(id), "\""));
+		Json fields = reg_fields(e.reg);
+		fields["key_id"] = hex32(id);
+		emit_event("key_written", fields);
 		// A commissioning window serves one Provisioning Key.
 		if (session_->opening_key() == OpeningKey::Zero && commissioning_open())
 			close_commissioning("used");
@@ -210,15 +206,17 @@ void Daemon::on_session_event(const SessionEvent& e)
 		deps_.log->warning(
 		        "Configurator performed a manufacturer reset: Integrator and Seed "
 		        "Keys erased");
-		emit_event("manufacturer_reset", "");
+		emit_event("manufacturer_reset");
 		break;
-	case K::AccessRefused:
+	case K::AccessRefused: {
 		deps_.log->warning(cat("Configurator access refused: ",
 		                       describe_refusal(e.reg, e.write, e.status)));
-		emit_event("register_refused",
-		           cat(reg_fields(e.reg), ",\"write\":", e.write ? "true" : "false",
-		               ",\"status\":\"", reg_status_name(e.status), "\""));
+		Json fields = reg_fields(e.reg);
+		fields["write"] = e.write;
+		fields["status"] = reg_status_name(e.status);
+		emit_event("register_refused", fields);
 		break;
+	}
 	case K::KeyStaged:
 		deps_.log->debug(cat("Configurator staged ", reg_label(e.reg)));
 		break;
@@ -240,8 +238,8 @@ void Daemon::exit_configuration(std::string_view reason)
 	if (!config_entered_) {
 		// A discovery-only session: nothing was changed, nothing to apply.
 		deps_.log->info(cat("Configurator session ended (", reason, ")"));
-		emit_event("configuration", cat("\"phase\":\"exit\",\"reason\":\"", reason,
-		                                "\",\"discovery_only\":true"));
+		emit_event("configuration",
+		           {{"phase", "exit"}, {"reason", reason}, {"discovery_only", true}});
 		return;
 	}
 	config_entered_ = false;
@@ -258,7 +256,7 @@ void Daemon::exit_configuration(std::string_view reason)
 	}
 	seed_changed_ = false;
 	deps_.log->info(cat("Configurator session ended (", reason, ")"));
-	emit_event("configuration", cat("\"phase\":\"exit\",\"reason\":\"", reason, "\""));
+	emit_event("configuration", {{"phase", "exit"}, {"reason", reason}});
 	carry_out(engine_->exit_configuration(deps_.clock->monotonic_ns()));
 	rearm_timer();
 }
@@ -271,8 +269,7 @@ Result<void> Daemon::open_commissioning(std::uint64_t duration_ns)
 	commission_until_ = deps_.clock->monotonic_ns() + duration_ns;
 	deps_.log->warning(cat("commissioning window open for ", duration_ns / 1'000'000'000,
 	                       " s: a Zero-Key session may install the Provisioning Key"));
-	emit_event("commissioning",
-	           cat("\"open\":true,\"window_s\":", duration_ns / 1'000'000'000));
+	emit_event("commissioning", {{"open", true}, {"window_s", duration_ns / 1'000'000'000}});
 	rearm_timer();
 	return {};
 }
@@ -283,34 +280,31 @@ void Daemon::close_commissioning(std::string_view reason)
 		return;
 	commission_until_ = 0;
 	deps_.log->info(cat("commissioning window closed (", reason, ")"));
-	emit_event("commissioning", cat("\"open\":false,\"reason\":\"", reason, "\""));
+	emit_event("commissioning", {{"open", false}, {"reason", reason}});
 	rearm_timer();
 }
 
-std::optional<std::string> Daemon::on_control_command(std::string_view cmd, const JsonValue& req,
+std::optional<std::string> Daemon::on_control_command(std::string_view cmd, const Json& req,
                                                       uid_t peer)
 {
 	if (cmd != "commission")
 		return std::nullopt;
 	auto reply = [](bool ok, std::string_view error) {
-		JsonWriter w;
-		w.begin_object().key("ok").value(ok);
+		Json r = {{"ok", ok}};
 		if (!error.empty())
-			w.key("error").value(error);
-		w.end_object();
-		return w.take();
+			r["error"] = error;
+		return json_line(r);
 	};
 	// Local and privileged: root or spsecd's own uid (group spsec may only watch).
 	if (peer != 0 && peer != ::geteuid()) {
 		deps_.log->warning(cat("commissioning refused to uid ", peer, " (root only)"));
 		return reply(false, "commissioning needs root");
 	}
-	if (const JsonValue* close = req.find("close"); close && close->as_bool().value_or(false)) {
+	if (json_bool(req, "close").value_or(false)) {
 		close_commissioning("closed by the operator");
 		return reply(true, "");
 	}
-	const JsonValue* w = req.find("window_s");
-	auto secs = w != nullptr ? w->as_u64() : std::nullopt;
+	auto secs = json_u64(req, "window_s");
 	if (!secs)
 		return reply(false, "expected \"window_s\": seconds, or \"close\": true");
 	// Clamped before the multiplication so a huge value is refused, not wrapped.

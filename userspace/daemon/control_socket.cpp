@@ -11,7 +11,7 @@
 #include <cstring>
 #include <vector>
 
-#include "daemon/json.h"
+#include "common/json.h"
 
 namespace spsec {
 
@@ -19,30 +19,32 @@ namespace {
 
 constexpr std::size_t kMaxRequest = 4096;
 
-Result<sockaddr_un> make_addr(const std::string& path)
-{
-	sockaddr_un addr{};
-	addr.sun_family = AF_UNIX;
-	if (path.empty() || path.size() >= sizeof addr.sun_path)
-		return fail(cat("control socket path '", path, "' is empty or longer than ",
-		                sizeof addr.sun_path - 1, " bytes"));
-	std::memcpy(addr.sun_path, path.data(), path.size());
-	return addr;
-}
-
 std::string error_line(std::string_view msg)
 {
-	JsonWriter w;
-	w.begin_object().key("error").value(msg).end_object();
-	return w.take();
+	return json_line(Json{{"error", msg}});
 }
 
 }  // namespace
 
+Result<ControlRequest> parse_control_request(std::string_view line) noexcept
+{
+	// A hostile peer gets a named error for malformed JSON, a wrong type or a missing member;
+	// nothing it sends can throw past this point (parse_json and the json_* getters do not).
+	if (!line.empty() && line.back() == '\r')
+		line.remove_suffix(1);
+	auto req = parse_json(line);
+	if (!req)
+		return tl::unexpected(req.error());
+	auto cmd = json_string(*req, "cmd");
+	if (!cmd)
+		return fail("request must be an object with a string member \"cmd\"");
+	return ControlRequest{std::string(*cmd), std::move(*req)};
+}
+
 Result<std::unique_ptr<ControlSocket>> ControlSocket::open(EventLoop& loop, const Logger& log,
                                                            Options options, StatusProvider status)
 {
-	auto addr = make_addr(options.path);
+	auto addr = control_socket_address(options.path);
 	if (!addr)
 		return tl::unexpected(addr.error());
 	const std::string path = options.path;  // a copy: options moves below
@@ -196,32 +198,24 @@ void ControlSocket::on_client(std::uint64_t id, std::uint32_t events)
 
 void ControlSocket::handle_line(Client& c, std::string_view line)
 {
-	if (!line.empty() && line.back() == '\r')
-		line.remove_suffix(1);
-	if (line.empty())
+	if (line.empty() || line == "\r")
 		return;
-	auto req = parse_json(line);
+	auto req = parse_control_request(line);
 	std::string reply;
 	if (!req) {
 		reply = error_line(req.error().context);
-	} else if (!req->is_object() || req->find("cmd") == nullptr ||
-	           !req->find("cmd")->as_string()) {
-		reply = error_line("request must be an object with a string member \"cmd\"");
+	} else if (req->cmd == "status") {
+		reply = status_();
+	} else if (req->cmd == "events") {
+		c.subscriber = true;
+		reply = R"({"subscribed":true})";
+	} else if (auto r = options_.command ? options_.command(req->cmd, req->body, c.peer_uid)
+	                                     : std::nullopt;
+	           r) {
+		reply = std::move(*r);
 	} else {
-		std::string_view cmd = *req->find("cmd")->as_string();
-		if (cmd == "status") {
-			reply = status_();
-		} else if (cmd == "events") {
-			c.subscriber = true;
-			reply = R"({"subscribed":true})";
-		} else if (auto r = options_.command ? options_.command(cmd, *req, c.peer_uid)
-		                                     : std::nullopt;
-		           r) {
-			reply = std::move(*r);
-		} else {
-			reply = error_line(cat("unknown cmd '", cmd,
-			                       "' (expected status, events or commission)"));
-		}
+		reply = error_line(cat("unknown cmd '", req->cmd,
+		                       "' (expected status, events or commission)"));
 	}
 	reply.push_back('\n');
 	c.out.append(reply);
@@ -284,65 +278,6 @@ void ControlSocket::drop(std::uint64_t id)
 		return;
 	loop_.unwatch(it->second.source);
 	clients_.erase(it);  // closes the fd
-}
-
-Result<Fd> control_connect(const std::string& path, int timeout_ms)
-{
-	auto addr = make_addr(path);
-	if (!addr)
-		return tl::unexpected(addr.error());
-	Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-	if (!fd.valid())
-		return fail_errno(errno, "creating a socket");
-	if (timeout_ms > 0) {
-		timeval tv{};
-		tv.tv_sec = timeout_ms / 1000;
-		tv.tv_usec = (timeout_ms % 1000) * 1000;
-		if (::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
-		    ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
-			return fail_errno(errno, "setting socket timeouts");
-	}
-	if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0) {
-		int e = errno;
-		if (e == ENOENT || e == ECONNREFUSED)
-			return fail_errno(e, cat("connecting to ", path, " (is spsecd running?)"));
-		return fail_errno(e, cat("connecting to ", path));
-	}
-	return fd;
-}
-
-Result<void> control_write(int fd, std::string_view data)
-{
-	while (!data.empty()) {
-		ssize_t w = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return fail_errno(errno, "writing to the control socket");
-		data.remove_prefix(static_cast<std::size_t>(w));
-	}
-	return {};
-}
-
-Result<std::string> control_read_line(int fd, std::string& buffer)
-{
-	for (;;) {
-		std::size_t nl = buffer.find('\n');
-		if (nl != std::string::npos) {
-			std::string line = buffer.substr(0, nl);
-			buffer.erase(0, nl + 1);
-			return line;
-		}
-		char buf[4096];
-		ssize_t r = ::recv(fd, buf, sizeof buf, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return fail_errno(errno, "reading from the control socket");
-		if (r == 0)
-			return fail("spsecd closed the connection");
-		buffer.append(buf, static_cast<std::size_t>(r));
-	}
 }
 
 }  // namespace spsec

@@ -29,13 +29,24 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "common/control_client.h"
+#include "common/fd.h"
+#include "common/json.h"
+#include "common/logger.h"
 #include "daemon/event_loop.h"
-#include "daemon/fd.h"
-#include "daemon/json.h"
-#include "daemon/logger.h"
 #include "spsec/result.h"
 
 namespace spsec {
+
+// One request line as the socket reads it: its "cmd" and the whole object.
+struct ControlRequest {
+	std::string cmd;
+	Json body;
+};
+// Parses one request line (without its '\n'; a trailing '\r' is allowed). Never throws: a
+// hostile peer only ever gets the error's text back. Errors: not JSON ("JSON at byte N: ..."),
+// nested too deeply, not an object with a string member "cmd".
+[[nodiscard]] Result<ControlRequest> parse_control_request(std::string_view line) noexcept;
 
 class ControlSocket {
 public:
@@ -45,7 +56,7 @@ public:
 		std::size_t max_clients = 32;
 		// Other commands: (cmd, the whole request, the peer's uid from SO_PEERCRED) -> one
 		// reply line (no newline), or nullopt for an unknown cmd.
-		std::function<std::optional<std::string>(std::string_view, const JsonValue&, uid_t)>
+		std::function<std::optional<std::string>(std::string_view, const Json&, uid_t)>
 		        command;
 	};
 	// Returns the status object as one line of JSON (no trailing newline).
@@ -102,15 +113,5 @@ private:
 	std::uint64_t next_client_ = 1;
 	std::uint64_t dropped_slow_ = 0;
 };
-
-// Client side, for spsecctl and tests: connects to a control socket (blocking, with a receive
-// timeout of `timeout_ms`; 0 = none). Errors: the socket does not exist (spsecd not running?),
-// permission denied, connection refused.
-[[nodiscard]] Result<Fd> control_connect(const std::string& path, int timeout_ms);
-// Writes all of `data`. Errors: the write failed (peer gone).
-[[nodiscard]] Result<void> control_write(int fd, std::string_view data);
-// Reads until '\n' and returns the line without it, using `buffer` for bytes that arrived after
-// the line. Errors: EOF before a full line, read error or timeout (EAGAIN).
-[[nodiscard]] Result<std::string> control_read_line(int fd, std::string& buffer);
 
 }  // namespace spsec

@@ -7,7 +7,7 @@
 #include <csignal>
 #include <cstring>
 
-#include "daemon/json.h"
+#include "common/json.h"
 
 namespace spsec {
 
@@ -154,7 +154,7 @@ Result<void> Daemon::start_steps()
 		                         if (j && *j) {
 			                         deps_.log->info("wall clock was set (SPsec T runs "
 			                                         "on CLOCK_MONOTONIC, unaffected)");
-			                         emit_event("wall_clock_set", "");
+			                         emit_event("wall_clock_set");
 		                         }
 	                         });
 	    !w)
@@ -162,7 +162,7 @@ Result<void> Daemon::start_steps()
 
 	ControlSocket::Options opts;
 	opts.path = config_->control_socket;
-	opts.command = [this](std::string_view cmd, const JsonValue& req, uid_t peer) {
+	opts.command = [this](std::string_view cmd, const Json& req, uid_t peer) {
 		return on_control_command(cmd, req, peer);
 	};
 	auto cs = ControlSocket::open(*loop_, log, opts, [this] { return status_json(); });
@@ -211,7 +211,7 @@ Result<void> Daemon::start_steps()
 		if (!w)
 			return tl::unexpected(w.error());
 	}
-	emit_event("started", "");
+	emit_event("started");
 	log.info(cat("spsecd ready on ", config_->interface, ", state ", state_name(state_)));
 	return {};
 }
@@ -316,24 +316,19 @@ void Daemon::set_state(std::uint32_t state)
 	if (old == state)
 		return;
 	deps_.log->info(cat("state ", state_name(old), " -> ", state_name(state)));
-	JsonWriter w;
-	w.begin_object().key("from").value(state_name(old)).key("to").value(state_name(state));
-	w.end_object();
-	// Inner members of the object: strip the braces.
-	std::string fields = w.take();
-	emit_event("state", std::string_view(fields).substr(1, fields.size() - 2));
+	emit_event("state", {{"from", state_name(old)}, {"to", state_name(state)}});
 }
 
-void Daemon::emit_event(std::string_view name, std::string_view fields_json)
+void Daemon::emit_event(std::string_view name, const Json& fields)
 {
 	if (!control_)
 		return;
 	std::uint64_t ms = (deps_.clock->monotonic_ns() - start_ns_) / 1'000'000;
-	std::string line = cat("{\"uptime_ms\":", ms, ",\"event\":");
-	json_append_string(line, name);
-	if (!fields_json.empty())
-		line.append(",").append(fields_json);
-	line.push_back('}');
+	Json event = {{"uptime_ms", ms}, {"event", name}};
+	if (fields.is_object())
+		for (const auto& [k, v] : fields.items())
+			event[k] = v;
+	const std::string line = json_line(event);
 	if (deps_.on_event)
 		deps_.on_event(line);
 	control_->publish(line);
@@ -341,146 +336,120 @@ void Daemon::emit_event(std::string_view name, std::string_view fields_json)
 
 std::string Daemon::status_json()
 {
-	JsonWriter w;
-	w.begin_object();
+	Json w = Json::object();
 	if (config_) {
-		w.key("interface").value(config_->interface);
-		w.key("participant_id").value(static_cast<std::uint64_t>(config_->participant_id));
-		w.key("role").value(config_->sync_role ? "sync" : "participant");
+		w["interface"] = config_->interface;
+		w["participant_id"] = static_cast<std::uint64_t>(config_->participant_id);
+		w["role"] = config_->sync_role ? "sync" : "participant";
 	}
-	w.key("state").value(state_name(state_));
-	w.key("state_code").value(state_);
+	w["state"] = state_name(state_);
+	w["state_code"] = state_;
 	bool set = clock_ && clock_->is_set();
 	std::uint64_t t = set ? clock_->now_t() : 0;
-	w.key("clock_set").value(set);
-	w.key("t").value(t);
-	w.key("key_window").value(t >> SPSEC_WINDOW_SHIFT);
+	w["clock_set"] = set;
+	w["t"] = t;
+	w["key_window"] = t >> SPSEC_WINDOW_SHIFT;
 	if (config_) {
-		w.key("tick_ns").value(config_->tick_ns);
-		w.key("acceptance_window").value(config_->acceptance_window);
+		w["tick_ns"] = config_->tick_ns;
+		w["acceptance_window"] = config_->acceptance_window;
 	}
-	w.key("keys").begin_object();
+	Json& keys = w["keys"] = Json::object();
 	for (KeyRole role : {KeyRole::Seed, KeyRole::Integrator, KeyRole::Provisioning}) {
-		w.key(key_role_name(role));
 		const KeyEntry* e = keys_ ? keys_->get(role) : nullptr;
-		if (e)
-			w.value(hex32(e->id));
-		else
-			w.null();
+		keys[std::string(key_role_name(role))] = e ? Json(hex32(e->id)) : Json();
 	}
-	w.end_object();
-	w.key("alert").value(sm_status().alert);
-	if (last_event_ != 0)
-		w.key("last_event").value(hex32(last_event_));
-	else
-		w.key("last_event").null();
-	w.key("configurator").begin_object();
+	w["alert"] = sm_status().alert;
+	w["last_event"] = last_event_ != 0 ? Json(hex32(last_event_)) : Json();
+	Json& cfg = w["configurator"] = Json::object();
 	std::string_view session_state = "idle";
 	if (session_ && session_->state() == SessionServer::State::AwaitClientFinished)
 		session_state = "handshake";
 	else if (session_ && session_->in_configuration())
 		session_state = "open";
-	w.key("session").value(session_state);
+	cfg["session"] = session_state;
 	if (session_state != "idle")
-		w.key("key").value(opening_key_name(session_->opening_key()));
-	w.key("written").begin_object();
+		cfg["key"] = opening_key_name(session_->opening_key());
+	Json& written = cfg["written"] = Json::object();
 	if (overlay_.participant_id)
-		w.key("participant_id").value(std::uint64_t{*overlay_.participant_id});
+		written["participant_id"] = std::uint64_t{*overlay_.participant_id};
 	if (overlay_.heartbeat_timing)
-		w.key("heartbeat_timing").value(std::uint64_t{*overlay_.heartbeat_timing});
+		written["heartbeat_timing"] = std::uint64_t{*overlay_.heartbeat_timing};
 	if (overlay_.heartbeat_monitor)
-		w.key("heartbeat_monitor").value(hex32(*overlay_.heartbeat_monitor));
+		written["heartbeat_monitor"] = hex32(*overlay_.heartbeat_monitor);
 	if (overlay_.sync_role)
-		w.key("sync_role").value(std::uint64_t{*overlay_.sync_role});
+		written["sync_role"] = std::uint64_t{*overlay_.sync_role};
 	if (overlay_.bit_rate)
-		w.key("bit_rate").value(hex32(*overlay_.bit_rate));
-	w.end_object();
+		written["bit_rate"] = hex32(*overlay_.bit_rate);
 	// Written registers that take effect only when spsecd starts again.
-	w.key("restart_pending").begin_array();
+	Json& pending = cfg["restart_pending"] = Json::array();
 	if (config_ && overlay_.participant_id &&
 	    *overlay_.participant_id != config_->participant_id)
-		w.value("participant_id");
+		pending.push_back("participant_id");
 	if (config_ && overlay_.sync_role && (*overlay_.sync_role != 0) != config_->sync_role)
-		w.value("sync_role");
-	w.end_array();
-	w.key("hellos_refused").value(hellos_.refused());
-	w.end_object();
-	w.key("commissioning").begin_object();
-	w.key("open").value(commissioning_open());
+		pending.push_back("sync_role");
+	cfg["hellos_refused"] = hellos_.refused();
+	Json& commissioning = w["commissioning"] = Json::object();
+	commissioning["open"] = commissioning_open();
 	if (commissioning_open())
-		w.key("remaining_s")
-		        .value((commission_until_ - deps_.clock->monotonic_ns()) / 1'000'000'000);
-	w.end_object();
+		commissioning["remaining_s"] =
+		        (commission_until_ - deps_.clock->monotonic_ns()) / 1'000'000'000;
 	// Security reports dropped by the one-per-code-per-second limit.
-	w.key("suppressed").begin_object();
-	w.key("total").value(reports_.suppressed_total());
-	reports_.for_each([&w](std::uint32_t key, std::uint64_t n) {
+	Json& suppressed = w["suppressed"] = Json::object();
+	suppressed["total"] = reports_.suppressed_total();
+	reports_.for_each([&suppressed](std::uint32_t key, std::uint64_t n) {
 		if (key <= 0xFFFF)
-			w.key(hex32(key)).value(n);
+			suppressed[hex32(key)] = n;
 	});
-	w.end_object();
-	w.key("resumed").value(engine_ && engine_->resumed());
-	w.key("csalt_set").value(csalt().has_value());
-	w.key("comm_key_windows").begin_array();
+	w["resumed"] = engine_ && engine_->resumed();
+	w["csalt_set"] = csalt().has_value();
+	Json& windows = w["comm_key_windows"] = Json::array();
 	if (engine_)
 		for (std::uint64_t window : engine_->key_windows())
-			w.value(window);
-	w.end_array();
+			windows.push_back(window);
 	const std::uint64_t now = deps_.clock->monotonic_ns();
-	w.key("heartbeat").begin_object();
-	w.key("cycle").value(config_ ? heartbeat_cycle_name(config_->heartbeat.cycle) : "off");
+	Json& hb = w["heartbeat"] = Json::object();
+	hb["cycle"] = config_ ? heartbeat_cycle_name(config_->heartbeat.cycle) : "off";
 	const std::uint64_t last_hb_sent_ns = engine_ ? engine_->last_heartbeat_sent_ns() : 0;
-	w.key("sending").value(engine_ && engine_->heartbeat_armed() &&
-	                       !sm_status().heartbeat_suppressed);
-	if (last_hb_sent_ns != 0)
-		w.key("last_sent_ms_ago").value((now - last_hb_sent_ns) / 1'000'000);
-	else
-		w.key("last_sent_ms_ago").null();
-	w.key("send_lag_max_us").value(engine_ ? engine_->heartbeat_send_lag_max_ns() / 1000 : 0);
-	w.end_object();
-	w.key("peers").begin_array();
+	hb["sending"] = engine_ && engine_->heartbeat_armed() && !sm_status().heartbeat_suppressed;
+	hb["last_sent_ms_ago"] =
+	        last_hb_sent_ns != 0 ? Json((now - last_hb_sent_ns) / 1'000'000) : Json();
+	hb["send_lag_max_us"] = engine_ ? engine_->heartbeat_send_lag_max_ns() / 1000 : 0;
+	Json& peers = w["peers"] = Json::array();
 	static const std::map<std::uint8_t, Participant::Peer> kNoPeers;
 	for (const auto& [pp, p] : engine_ ? engine_->peers() : kNoPeers) {
-		w.begin_object().key("pp").value(static_cast<std::uint64_t>(pp));
-		w.key("state").value(state_name(p.status & 0x0Fu));
-		w.key("missing").value(p.missing);
-		if (p.last_ns != 0)
-			w.key("last_heartbeat_ms_ago").value((now - p.last_ns) / 1'000'000);
-		else
-			w.key("last_heartbeat_ms_ago").null();
+		Json peer = Json::object();
+		peer["pp"] = static_cast<std::uint64_t>(pp);
+		peer["state"] = state_name(p.status & 0x0Fu);
+		peer["missing"] = p.missing;
+		peer["last_heartbeat_ms_ago"] =
+		        p.last_ns != 0 ? Json((now - p.last_ns) / 1'000'000) : Json();
 		// Its clock against ours, from the stamps of its heartbeats (daemon.h, Peer).
 		if (!p.offsets.empty()) {
 			const std::int64_t best =
 			        *std::max_element(p.offsets.begin(), p.offsets.end());
-			w.key("offset_us").value(best / 1000);
-			w.key("offset_last_us").value(p.offsets.back() / 1000);
-			w.key("offset_samples").value(static_cast<std::uint64_t>(p.offsets.size()));
+			peer["offset_us"] = best / 1000;
+			peer["offset_last_us"] = p.offsets.back() / 1000;
+			peer["offset_samples"] = static_cast<std::uint64_t>(p.offsets.size());
 		} else {
-			w.key("offset_us").null();
+			peer["offset_us"] = nullptr;
 		}
-		w.key("window_misses").value(p.window_misses);
-		if (p.window_misses != 0)
-			w.key("window_miss_worst_us").value(p.window_miss_worst_ns / 1000);
-		else
-			w.key("window_miss_worst_us").null();
-		w.end_object();
+		peer["window_misses"] = p.window_misses;
+		peer["window_miss_worst_us"] =
+		        p.window_misses != 0 ? Json(p.window_miss_worst_ns / 1000) : Json();
+		peers.push_back(std::move(peer));
 	}
-	w.end_array();
-	w.key("data_plane").begin_object();
-	w.key("attached").value(attached_);
+	Json& dp = w["data_plane"] = Json::object();
+	dp["attached"] = attached_;
 	if (!attached_)
-		w.key("detached_ms").value((now - detached_at_) / 1'000'000);
-	w.key("detaches").value(detaches_);
-	w.end_object();
-	w.key("counters").begin_object();
+		dp["detached_ms"] = (now - detached_at_) / 1'000'000;
+	dp["detaches"] = detaches_;
+	Json& counters = w["counters"] = Json::object();
 	if (auto c = deps_.data_plane->counters(); c) {
 		for (const auto& r : reason_table())
-			w.key(r.name).value(c->by_reason[r.code]);
+			counters[std::string(r.name)] = c->by_reason[r.code];
 	}
-	w.end_object();
-	w.key("uptime_ms").value((deps_.clock->monotonic_ns() - start_ns_) / 1'000'000);
-	w.end_object();
-	return w.take();
+	w["uptime_ms"] = (deps_.clock->monotonic_ns() - start_ns_) / 1'000'000;
+	return json_line(w);
 }
 
 Result<void> Daemon::reload()
@@ -488,15 +457,7 @@ Result<void> Daemon::reload()
 	const Logger& log = *deps_.log;
 	auto refuse = [&](const Error& e) {
 		log.error(cat("reload refused, keeping the running configuration: ", e.message()));
-		JsonWriter w;
-		w.begin_object()
-		        .key("ok")
-		        .value(false)
-		        .key("error")
-		        .value(e.message())
-		        .end_object();
-		std::string f = w.take();
-		emit_event("reload", std::string_view(f).substr(1, f.size() - 2));
+		emit_event("reload", {{"ok", false}, {"error", e.message()}});
 		return tl::unexpected(e);
 	};
 	if (session_ && session_->state() != SessionServer::State::Idle)
@@ -558,7 +519,7 @@ Result<void> Daemon::reload()
 	}
 	(void)deps_.notify("READY=1");
 	log.info(cat("configuration reloaded from ", config_path_));
-	emit_event("reload", "\"ok\":true");
+	emit_event("reload", {{"ok", true}});
 	return {};
 }
 
@@ -626,17 +587,12 @@ void Daemon::on_data_plane_event(const spsec_event& e)
 		        cat("data plane: ", type, " (", reason_name, ") CAN ID ", hex32(e.can_id),
 		            code != 0 ? cat(", event ", hex32(code)) : "",
 		            suppressed != 0 ? cat(" (", suppressed, " more suppressed)") : ""));
-		JsonWriter w;
-		w.begin_object().key("type").value(type);
-		if (code != 0)
-			w.key("code").value(hex32(code));
-		else
-			w.key("code").null();
-		w.key("reason").value(reason_name).key("can_id").value(hex32(e.can_id));
-		w.key("frame_t").value(static_cast<std::uint64_t>(e.frame_t));
-		w.key("suppressed").value(suppressed).end_object();
-		std::string f = w.take();
-		emit_event("data_plane", std::string_view(f).substr(1, f.size() - 2));
+		emit_event("data_plane", {{"type", type},
+		                          {"code", code != 0 ? Json(hex32(code)) : Json()},
+		                          {"reason", reason_name},
+		                          {"can_id", hex32(e.can_id)},
+		                          {"frame_t", static_cast<std::uint64_t>(e.frame_t)},
+		                          {"suppressed", suppressed}});
 	}
 	if (code != 0) {
 		// Secure -> Warning (DE03h also stops our heartbeat while in Warning). Nothing the
@@ -714,8 +670,7 @@ void Daemon::on_link_events(const std::vector<LinkEvent>& events)
 			close_can_socket();
 			deps_.log->error(cat("interface ", config_->interface,
 			                     " is gone: data plane detached until it returns"));
-			emit_event("data_plane_detached",
-			           cat("\"interface\":\"", config_->interface, "\""));
+			emit_event("data_plane_detached", {{"interface", config_->interface}});
 			continue;
 		}
 		if (e.kind != LinkEvent::Kind::Added || e.name != config_->interface)
@@ -729,8 +684,7 @@ void Daemon::on_link_events(const std::vector<LinkEvent>& events)
 			detaches_++;
 			deps_.data_plane->lost_interface();
 			close_can_socket();
-			emit_event("data_plane_detached",
-			           cat("\"interface\":\"", config_->interface, "\""));
+			emit_event("data_plane_detached", {{"interface", config_->interface}});
 		}
 		if (auto r = deps_.data_plane->reattach(*config_); !r) {
 			deps_.log->error(
@@ -746,10 +700,10 @@ void Daemon::on_link_events(const std::vector<LinkEvent>& events)
 		deps_.log->warning(cat("interface ", config_->interface, " is back (ifindex ",
 		                       e.ifindex, ", ", e.up ? "up" : "down",
 		                       "): data plane attached again after ", gap_ms, " ms"));
-		emit_event("data_plane_attached",
-		           cat("\"interface\":\"", config_->interface, "\",\"ifindex\":", e.ifindex,
-		               ",\"detached_ms\":", gap_ms,
-		               ",\"link_up\":", e.up ? "true" : "false"));
+		emit_event("data_plane_attached", {{"interface", config_->interface},
+		                                   {"ifindex", e.ifindex},
+		                                   {"detached_ms", gap_ms},
+		                                   {"link_up", e.up}});
 	}
 }
 
@@ -782,7 +736,7 @@ void Daemon::teardown() noexcept
 		set_state(SPSEC_STATE_SHUTDOWN);
 	if (deps_.notify)
 		(void)deps_.notify("STOPPING=1");
-	emit_event("stopping", "");
+	emit_event("stopping");
 	control_.reset();
 	proto_timer_.reset();
 	session_.reset();  // wipes the Session Key

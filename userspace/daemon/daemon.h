@@ -39,6 +39,9 @@
 #include <string_view>
 #include <vector>
 
+#include "common/json.h"
+#include "common/key_store.h"
+#include "common/logger.h"
 #include "core/config.h"
 #include "core/messages.h"
 #include "core/participant.h"
@@ -50,9 +53,7 @@
 #include "daemon/control_socket.h"
 #include "daemon/data_plane_port.h"
 #include "daemon/event_loop.h"
-#include "daemon/key_store.h"
 #include "daemon/link_watch.h"
-#include "daemon/logger.h"
 #include "daemon/rate_limit.h"
 #include "daemon/register_overlay.h"
 #include "daemon/sync_clock.h"
@@ -197,9 +198,9 @@ public:
 		return engine_ ? engine_->csalt() : kNone;
 	}
 
-	// Emits one event line ({"ts_ms":..,"event":<name>,<fields>}) to subscribers; `fields_json`
-	// is a JSON object's inner members ("\"from\":\"Waiting\"") or empty.
-	void emit_event(std::string_view name, std::string_view fields_json);
+	// Emits one event line ({"uptime_ms":..,"event":<name>,<fields>...}) to subscribers; the
+	// members of the object `fields` follow in their order.
+	void emit_event(std::string_view name, const Json& fields = Json::object());
 
 	// The commissioning window (docs/commissioning.md): while it is open a Zero-Key session
 	// may install the Provisioning Key on a node that already holds keys. Only a local root
@@ -243,8 +244,8 @@ private:
 	// The rate limit of security reports: true when this one may be logged and emitted;
 	// `suppressed` then holds how many of `key` were dropped since the last report.
 	[[nodiscard]] bool admit_report(std::uint32_t key, std::uint64_t& suppressed);
-	[[nodiscard]] std::optional<std::string>
-	on_control_command(std::string_view cmd, const JsonValue& req, uid_t peer);
+	[[nodiscard]] std::optional<std::string> on_control_command(std::string_view cmd,
+	                                                            const Json& req, uid_t peer);
 	[[nodiscard]] bool holds_any_key() const noexcept
 	{
 		return keys_ && (keys_->get(KeyRole::Seed) != nullptr ||

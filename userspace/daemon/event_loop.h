@@ -19,8 +19,8 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "daemon/fd.h"
-#include "daemon/logger.h"
+#include "common/fd.h"
+#include "common/logger.h"
 #include "spsec/result.h"
 
 namespace spsec {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/fd.h"
+#include "common/fd.h"
 #include "spsec/result.h"
 
 namespace spsec {

@@ -11,44 +11,36 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <variant>
 
+#include "common/atomic_file.h"
+#include "common/json.h"
 #include "core/hex.h"
-#include "daemon/atomic_file.h"
 #include "daemon/daemon.h"
-#include "daemon/json.h"
 
 namespace spsec {
 
 namespace {
 
-std::string code_fields(std::uint16_t code, std::string_view detail)
+Json code_fields(std::uint16_t code, std::string_view detail)
 {
-	JsonWriter w;
-	w.begin_object().key("code").value(hex32(code)).key("name").value(event_code_name(code));
-	w.key("detail").value(detail).end_object();
-	std::string s = w.take();
-	return s.substr(1, s.size() - 2);
+	return {{"code", hex32(code)}, {"name", event_code_name(code)}, {"detail", detail}};
 }
 
-// An engine event's fields as the inner members of a JSON object.
-std::string event_fields(const std::vector<EventField>& fields)
+Json code_fields(std::uint16_t code, std::string_view detail, std::uint64_t suppressed)
 {
-	JsonWriter w;
-	w.begin_object();
-	for (const EventField& f : fields) {
-		w.key(f.key);
-		if (const auto* u = std::get_if<std::uint64_t>(&f.value))
-			w.value(*u);
-		else if (const auto* i = std::get_if<std::int64_t>(&f.value))
-			w.value(*i);
-		else if (const auto* b = std::get_if<bool>(&f.value))
-			w.value(*b);
-		else
-			w.value(std::get<std::string>(f.value));
-	}
-	w.end_object();
-	std::string s = w.take();
-	return s.substr(1, s.size() - 2);
+	Json fields = code_fields(code, detail);
+	fields["suppressed"] = suppressed;
+	return fields;
+}
+
+// An engine event's fields as a JSON object.
+Json event_fields(const std::vector<EventField>& fields)
+{
+	Json w = Json::object();
+	for (const EventField& f : fields)
+		std::visit([&](const auto& v) { w[std::string(f.key)] = v; }, f.value);
+	return w;
 }
 
 }  // namespace
@@ -115,7 +107,7 @@ void Daemon::carry_out(ParticipantActions actions)
 			deps_.log->info(cat("Communication Key of window ", a.window,
 			                    " installed (slot ",
 			                    window_parity(a.window) == 0 ? "even" : "odd", ")"));
-			emit_event("key_installed", cat("\"window\":", a.window));
+			emit_event("key_installed", {{"window", a.window}});
 			break;
 		}
 		case K::WipeKeys:
@@ -123,7 +115,7 @@ void Daemon::carry_out(ParticipantActions actions)
 				deps_.log->error(r.error()
 				                         .with_context("wiping the data-plane keys")
 				                         .message());
-			emit_event("keys_wiped", "");
+			emit_event("keys_wiped");
 			break;
 		case K::SecurityEvent: {
 			record_event_code(a.code);
@@ -134,8 +126,7 @@ void Daemon::carry_out(ParticipantActions actions)
 				        event_code_name(a.code), "): ", a.text,
 				        suppressed != 0 ? cat(" (", suppressed, " more suppressed)")
 				                        : std::string()));
-				emit_event("security_event", cat(code_fields(a.code, a.text),
-				                                 ",\"suppressed\":", suppressed));
+				emit_event("security_event", code_fields(a.code, a.text, suppressed));
 			}
 			break;
 		}
@@ -144,8 +135,7 @@ void Daemon::carry_out(ParticipantActions actions)
 			std::uint64_t suppressed = 0;
 			if (admit_report(a.code, suppressed)) {
 				deps_.log->warning(a.text);
-				emit_event("security_event", cat(code_fields(a.code, a.detail),
-				                                 ",\"suppressed\":", suppressed));
+				emit_event("security_event", code_fields(a.code, a.detail, suppressed));
 			}
 			break;
 		}
@@ -248,7 +238,7 @@ Result<void> Daemon::resume_or_start()
 		state_ = pinned->state;
 		deps_.log->info(cat("resuming the live pinned data plane: state ",
 		                    state_name(state_), ", T ", clock_->now_t()));
-		emit_event("resumed", cat("\"state\":\"", state_name(state_), "\""));
+		emit_event("resumed", {{"state", state_name(state_)}});
 		if (config_->sync_role) {
 			// The persisted T file was written ahead by the previous instance; the
 			// adopted clock continues it, so T never repeats.

@@ -11,11 +11,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/atomic_file.h"
+#include "common/logger.h"
+#include "common/settings_file.h"
 #include "core/hex.h"
 #include "core/messages.h"
-#include "daemon/atomic_file.h"
-#include "daemon/logger.h"
-#include "daemon/settings_file.h"
 
 #ifndef SPSEC_VERSION
 #define SPSEC_VERSION "0"

@@ -9,8 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "daemon/fd.h"
-#include "daemon/logger.h"
+#include "common/fd.h"
+#include "common/logger.h"
 
 namespace spsec {
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/sync_clock.h"
 
-#include "daemon/atomic_file.h"
+#include "common/atomic_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,8 +10,8 @@
 #include <cerrno>
 #include <vector>
 
-#include "daemon/fd.h"
-#include "daemon/logger.h"
+#include "common/fd.h"
+#include "common/logger.h"
 
 namespace spsec {
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "daemon/settings_file.h"
+#include "common/settings_file.h"
 
-#include "daemon/logger.h"
+#include "common/logger.h"
 
 namespace spsec {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "daemon/logger.h"
+#include "common/logger.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

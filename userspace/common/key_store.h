@@ -31,8 +31,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/locked_box.h"
 #include "core/secret.h"
-#include "daemon/locked_box.h"
 #include "spsec/result.h"
 
 namespace spsec {

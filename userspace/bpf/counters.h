@@ -4,7 +4,6 @@
 // down) and rendering them for humans, JSON and the Prometheus node_exporter textfile collector.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -15,10 +14,6 @@
 #include "spsec/result.h"
 
 namespace spsec {
-
-struct CounterSnapshot {
-	std::array<std::uint64_t, SPSEC_R_MAX> by_reason{};  // summed over all CPUs
-};
 
 // Opens <pin_dir>/spsec_counters with bpf_obj_get and sums every reason over the possible CPUs.
 // Errors: not pinned (ENOENT: data plane not loaded on that interface), EPERM (needs root or

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "daemon/atomic_file.h"
+#include "common/atomic_file.h"
 
 #include <cerrno>
 #include <fcntl.h>
@@ -7,8 +7,8 @@
 #include <unistd.h>
 #include <vector>
 
-#include "daemon/fd.h"
-#include "daemon/logger.h"
+#include "common/fd.h"
+#include "common/logger.h"
 
 namespace spsec {
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "daemon/key_store.h"
+#include "common/key_store.h"
 
-#include "daemon/atomic_file.h"
+#include "common/atomic_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,9 +11,9 @@
 #include <cstdio>
 #include <vector>
 
-#include "daemon/fd.h"
-#include "daemon/logger.h"
-#include "daemon/settings_file.h"
+#include "common/fd.h"
+#include "common/logger.h"
+#include "common/settings_file.h"
 
 namespace spsec {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "daemon/counters.h"
+#include "bpf/counters.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -11,9 +11,9 @@
 #include <cstdio>
 #include <vector>
 
-#include "daemon/fd.h"
-#include "daemon/json.h"
-#include "daemon/logger.h"
+#include "common/fd.h"
+#include "common/json.h"
+#include "common/logger.h"
 
 namespace spsec {
 
@@ -96,19 +96,18 @@ std::string format_counters_text(const CounterSnapshot& s, bool all)
 
 std::string format_counters_json(const CounterSnapshot& s, std::string_view ifname)
 {
-	JsonWriter w;
-	w.begin_object().key("interface").value(ifname).key("counters").begin_object();
+	Json counters = Json::object();
 	for (const auto& r : reason_table())
-		w.key(r.name).value(s.by_reason[r.code]);
-	w.end_object();
+		counters[std::string(r.name)] = s.by_reason[r.code];
 	// the reasons under which a frame went on, so scripts tell drops apart without a copy of
 	// the table
-	w.key("passes").begin_array();
+	Json passes = Json::array();
 	for (const auto& r : reason_table())
 		if (r.passed)
-			w.value(r.name);
-	w.end_array().end_object();
-	return w.take();
+			passes.push_back(r.name);
+	return json_line({{"interface", ifname},
+	                  {"counters", std::move(counters)},
+	                  {"passes", std::move(passes)}});
 }
 
 std::string format_prometheus(const CounterSnapshot& s, std::string_view ifname)
