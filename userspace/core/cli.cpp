@@ -217,6 +217,7 @@ tl::expected<Args, UsageError> parse(const Spec& spec, const std::vector<std::st
 {
 	std::vector<std::string> copy = args;
 	std::vector<char*> argv;
+	argv.reserve(copy.size());
 	for (auto& a : copy)
 		argv.push_back(a.data());
 	return parse(spec, argv);

@@ -233,7 +233,7 @@ private:
 	void recheck_link();
 	// Protocol (protocol.cpp): the engine's I/O shell.
 	// Carries out the engine's actions in order.
-	void carry_out(ParticipantActions actions);
+	void carry_out(const ParticipantActions& actions);
 	// Feeds a state machine event to the engine.
 	void apply(SmEvent ev, std::uint16_t code = 0, bool unauthenticated = false);
 	// Records a security event (register 51h), reports it (log line and event, at most one

@@ -56,7 +56,7 @@ bool Daemon::admit_report(std::uint32_t key, std::uint64_t& suppressed)
 	return true;
 }
 
-void Daemon::carry_out(ParticipantActions actions)
+void Daemon::carry_out(const ParticipantActions& actions)
 {
 	using K = ParticipantAction::Kind;
 	using L = ParticipantAction::Level;
