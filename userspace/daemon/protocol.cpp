@@ -126,7 +126,8 @@ void Daemon::carry_out(const ParticipantActions& actions)
 				        event_code_name(a.code), "): ", a.text,
 				        suppressed != 0 ? cat(" (", suppressed, " more suppressed)")
 				                        : std::string()));
-				emit_event("security_event", code_fields(a.code, a.text, suppressed));
+				emit_event("security_event",
+				           code_fields(a.code, a.text, suppressed));
 			}
 			break;
 		}
@@ -135,7 +136,8 @@ void Daemon::carry_out(const ParticipantActions& actions)
 			std::uint64_t suppressed = 0;
 			if (admit_report(a.code, suppressed)) {
 				deps_.log->warning(a.text);
-				emit_event("security_event", code_fields(a.code, a.detail, suppressed));
+				emit_event("security_event",
+				           code_fields(a.code, a.detail, suppressed));
 			}
 			break;
 		}
