@@ -106,6 +106,9 @@ class VethPair {
 public:
 	VethPair(std::string name, const std::string& peer) : name_(std::move(name))
 	{
+		// A run killed before its destructor leaves the pair behind, and creating it again
+		// would fail: the names are this suite's own, so a leftover is removed first.
+		(void)std::system(("ip link del " + name_ + " >/dev/null 2>&1").c_str());
 		created_ = std::system(("ip link add " + name_ + " type veth peer name " + peer +
 		                        " >/dev/null 2>&1")
 		                               .c_str()) == 0;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Configurator sessions end to end: a SessionClient and a SessionServer wired back to back in
-// memory, for each AEAD, and every attack of the issue: wrong key, replayed ClientFinished,
-// replayed / reordered / counter-mismatched requests, timeouts, forbidden writes, the
-// Provisioning Key written twice, key registers read, Zero-Key reads outside the list. Each
+// memory, for each AEAD, and every attack a session must refuse: wrong key, replayed
+// ClientFinished, replayed / reordered / counter-mismatched requests, timeouts, forbidden writes,
+// the Provisioning Key written twice, key registers read, Zero-Key reads outside the list. Each
 // refusal is checked to change nothing (RegisterStore, server state and counter compared).
 #include <catch2/catch.hpp>
 

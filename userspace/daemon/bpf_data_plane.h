@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// BpfDataPlane: the real DataPlanePort, over H6's loader (userspace/bpf/data_plane.h).
+// BpfDataPlane: the real DataPlanePort, over the loader (userspace/bpf/data_plane.h).
 //
 // open() loads the production object with its maps pinned in cfg.pin_dir (reusing maps a
 // previous spsecd left there), attaches both tc programs to cfg.interface (replacing a previous

@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // DataPlanePort: what spsecd needs from the BPF data plane, as a small interface so the daemon's
-// start-up, reload and teardown run in unit tests against FakeDataPlane.
-//
-// ADAPTER: the real implementation wraps H6's DataPlane class (userspace/bpf/) once its header
-// is stable; until then spsecd runs with NullDataPlane (logs that no data plane is attached).
+// start-up, reload and teardown run in unit tests against FakeDataPlane (tests/support). The real
+// implementation is BpfDataPlane (bpf_data_plane.h), over the loader in userspace/bpf/.
 #pragma once
 
 #include <cstdint>

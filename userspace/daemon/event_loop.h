@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The daemon's single-threaded epoll loop (STYLE.md §18). Every event source is an fd with a
+// The daemon's single-threaded epoll loop. Every event source is an fd with a
 // name used in logs: a signalfd for SIGTERM/SIGINT/SIGHUP, timerfds on CLOCK_MONOTONIC for
 // protocol timers, a CLOCK_REALTIME timerfd that fires when someone sets the wall clock, the
 // CAN_RAW socket, the ring buffer's epoll fd, the control socket and its clients.
