@@ -169,11 +169,25 @@ check "F logged the refusal" log_has "$VM_OUT/spsecd-F.log" "access refused"
 provision() { ip netns exec nsC "$SPSECCTL" provision --response-timeout 5000 "$W/plan.yaml"; }
 out=$(provision 2>&1)
 check_eq "spsecctl provision re-keys the running bus" 0 $?
+declare -A mark # every node holds the new key now: a Sync applied after this is under it
+for n in A B F; do mark[$n]=$(log_lines "$VM_OUT/spsecd-$n.log"); done
 echo "$out" | sed 's/^/#   /'
 check "the plan re-keyed four nodes (key, salt and ID each)" grep -q "provisioned 4 node(s), 12 register write(s)" <<<"$out"
+# A node re-keyed before the Sync verifies no Sync broadcast until the Sync is re-keyed too. When
+# that takes longer than timeouts.sync_abort (a slow, loaded run), the node's sync watchdog fires
+# afterwards: Security Abort, a new PA, Secure again (docs/commissioning.md). Its state may still
+# read Secure just before that, so the switch-over is over for a node only once it is Secure and
+# has applied a Sync broadcast since the provisioning ended (which proves it verifies the Sync's new
+# keys and re-arms its watchdog).
+sync_applied_since() { log_after "$VM_OUT/spsecd-$1.log" "${mark[$1]}" | grep -q "Sync broadcast applied"; }
+settled() { [ "$1" = S ] || sync_applied_since "$1" && spsec_state_is "$1" Secure; }
 for n in S A B F; do
 	check "$n holds Seed Key 0x00000043" wait_until 10 seed_is $n 0x00000043
-	check "$n is back in Secure after the switch-over" wait_until 90 spsec_state_is $n Secure
+	check "$n is back in Secure after the switch-over (and applies the Sync's broadcasts)" \
+		wait_until 90 settled $n
+done
+for n in A B F; do
+	echo "# $n after the switch-over: $(log_after "$VM_OUT/spsecd-$n.log" "${mark[$n]}" | grep -c 'security event 0x0000fe0f') Sync Abort(s)"
 done
 check "B receives A's frames under the new keys" wait_until 60 deliver_to B 5EED0002
 drops_before=$(spsec_drops B)
