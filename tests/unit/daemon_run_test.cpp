@@ -98,6 +98,15 @@ struct Env {
 		REQUIRE(control_write(c->get(), "{\"cmd\":\"status\"}\n"));
 		return c->valid() ? pump_reply(c->get()) : "";
 	}
+	// A control client subscribed to the event stream of `current`.
+	Fd subscribe()
+	{
+		auto sub = control_connect(dir.file("ctl.sock"), 2000);
+		REQUIRE(sub);
+		REQUIRE(control_write(sub->get(), "{\"cmd\":\"events\"}\n"));
+		CHECK(pump_reply(sub->get()) == R"({"subscribed":true})");
+		return std::move(*sub);
+	}
 	Daemon* current = nullptr;
 	bool handle_signals = false;
 	std::map<int, std::string> buffers;  // bytes read past the last line, per client fd
@@ -209,16 +218,13 @@ TEST_CASE("reload refuses a bad config or key store and keeps the old one", "[da
 	Daemon d(env.deps(), env.dir.file("spsecd.yaml"));
 	env.current = &d;
 	REQUIRE(d.start());
-	auto sub = control_connect(env.dir.file("ctl.sock"), 2000);
-	REQUIRE(sub);
-	REQUIRE(control_write(sub->get(), "{\"cmd\":\"events\"}\n"));
-	CHECK(env.pump_reply(sub->get()) == R"({"subscribed":true})");
+	const Fd sub = env.subscribe();
 
 	spsec::test::write_file(env.dir.file("spsecd.yaml"), "interface: [\n");
 	auto bad = d.reload();
 	REQUIRE_FALSE(bad);
 	CHECK(d.config()->acceptance_window == 150u);
-	auto ev = parse_json_view(env.pump_reply(sub->get()));
+	auto ev = parse_json_view(env.pump_reply(sub.get()));
 	REQUIRE(ev);
 	CHECK(ev->find("event")->as_string() == "reload");
 	CHECK(ev->find("ok")->as_bool() == false);
@@ -315,10 +321,7 @@ TEST_CASE("data-plane events reach the log and the event stream", "[daemon]")
 	Daemon d(env.deps(), env.dir.file("spsecd.yaml"));
 	env.current = &d;
 	REQUIRE(d.start());
-	auto sub = control_connect(env.dir.file("ctl.sock"), 2000);
-	REQUIRE(sub);
-	REQUIRE(control_write(sub->get(), "{\"cmd\":\"events\"}\n"));
-	CHECK(env.pump_reply(sub->get()) == R"({"subscribed":true})");
+	const Fd sub = env.subscribe();
 
 	spsec_event e{};
 	e.type = SPSEC_EV_AUTH_FAIL;
@@ -329,7 +332,7 @@ TEST_CASE("data-plane events reach the log and the event stream", "[daemon]")
 	e.type = SPSEC_EV_TX_REFUSED;
 	e.reason = SPSEC_R_TX_TOO_LONG;
 	env.dp.inject(e);
-	auto a = parse_json_view(env.pump_reply(sub->get()));
+	auto a = parse_json_view(env.pump_reply(sub.get()));
 	REQUIRE(a);
 	CHECK(a->find("event")->as_string() == "data_plane");
 	CHECK(a->find("type")->as_string() == "auth_fail");
@@ -337,7 +340,7 @@ TEST_CASE("data-plane events reach the log and the event stream", "[daemon]")
 	CHECK(a->find("reason")->as_string() == "rx_bad_tag");
 	CHECK(a->find("can_id")->as_string() == "0x00000181");
 	CHECK(a->find("frame_t")->as_u64() == 123456u);
-	auto b = parse_json_view(env.pump_reply(sub->get()));
+	auto b = parse_json_view(env.pump_reply(sub.get()));
 	REQUIRE(b);
 	CHECK(b->find("type")->as_string() == "tx_refused");
 	CHECK(b->find("code")->type() == JsonValue::Type::Null);

@@ -14,6 +14,7 @@
 #include "common/fd.h"
 #include "common/logger.h"
 #include "common/settings_file.h"
+#include "core/hex.h"
 
 namespace spsec {
 
@@ -24,17 +25,6 @@ constexpr std::array<KeyRole, 3> kRoles = {KeyRole::Seed, KeyRole::Integrator,
                                            KeyRole::Provisioning};
 enum Field { kKey = 0, kSalt = 1, kId = 2 };
 constexpr std::array<std::string_view, 3> kFieldNames = {"key", "salt", "id"};
-
-int hex_value(char c) noexcept
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 // Decodes exactly out.size() bytes of hex. The error names positions and lengths, never the
 // characters, because the value is secret.

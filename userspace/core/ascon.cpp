@@ -84,22 +84,6 @@ inline void round(State& s, std::uint64_t c) noexcept
 }
 
 // Round constants c_i = ((0xf - i) << 4) | i; p^8 uses the last eight.
-inline void p12(State& s) noexcept
-{
-	round(s, 0xf0);
-	round(s, 0xe1);
-	round(s, 0xd2);
-	round(s, 0xc3);
-	round(s, 0xb4);
-	round(s, 0xa5);
-	round(s, 0x96);
-	round(s, 0x87);
-	round(s, 0x78);
-	round(s, 0x69);
-	round(s, 0x5a);
-	round(s, 0x4b);
-}
-
 inline void p8(State& s) noexcept
 {
 	round(s, 0xb4);
@@ -110,6 +94,15 @@ inline void p8(State& s) noexcept
 	round(s, 0x69);
 	round(s, 0x5a);
 	round(s, 0x4b);
+}
+
+inline void p12(State& s) noexcept
+{
+	round(s, 0xf0);
+	round(s, 0xe1);
+	round(s, 0xd2);
+	round(s, 0xc3);
+	p8(s);
 }
 
 // Initialisation and associated data, shared by both directions.

@@ -240,22 +240,23 @@ Result<CandumpLine> parse_candump_line(std::string_view line)
 	i++;
 	if (i >= line.size() || line[i] != ' ')
 		return fail("missing interface name after the timestamp");
-	while (i < line.size() && line[i] == ' ')
-		i++;
-	start = i;
-	while (i < line.size() && line[i] != ' ')
-		i++;
-	if (i == start)
+	// The next space-separated word, after any spaces; empty at the end of the line.
+	auto next_word = [&line, &i]() {
+		while (i < line.size() && line[i] == ' ')
+			i++;
+		const std::size_t from = i;
+		while (i < line.size() && line[i] != ' ')
+			i++;
+		return line.substr(from, i - from);
+	};
+	const std::string_view ifname = next_word();
+	if (ifname.empty())
 		return fail("missing interface name after the timestamp");
-	out.ifname = std::string(line.substr(start, i - start));
-	while (i < line.size() && line[i] == ' ')
-		i++;
-	start = i;
-	while (i < line.size() && line[i] != ' ')
-		i++;
-	if (i == start)
+	out.ifname = std::string(ifname);
+	const std::string_view frame_text = next_word();
+	if (frame_text.empty())
 		return fail("missing frame after interface " + quote_printable(out.ifname));
-	auto frame = parse_can_frame(line.substr(start, i - start));
+	auto frame = parse_can_frame(frame_text);
 	if (!frame)
 		return tl::unexpected(frame.error().with_context("frame"));
 	out.frame = *frame;

@@ -3,8 +3,6 @@
 
 namespace spsec {
 
-namespace {
-
 int hex_value(char c) noexcept
 {
 	if (c >= '0' && c <= '9')
@@ -15,6 +13,8 @@ int hex_value(char c) noexcept
 		return c - 'A' + 10;
 	return -1;
 }
+
+namespace {
 
 bool is_separator(char c) noexcept
 {

@@ -17,6 +17,9 @@
 
 namespace spsec {
 
+// The value of one hex digit (either case), or -1 for any other character.
+[[nodiscard]] int hex_value(char c) noexcept;
+
 // Parses hex digits (either case). Whitespace, ':' and '_' between bytes are ignored, so vectors
 // can be written as "00 01 02" or "00:01:02". Errors: a character that is not a hex digit or
 // separator (the error names it and its offset), an odd number of digits, or a separator inside
