@@ -9,3 +9,5 @@ spsec_warnings(spsec_bench_vcan)
 add_executable(spsec_bench_gw ${CMAKE_CURRENT_LIST_DIR}/vcan_gateway.cpp)
 target_link_libraries(spsec_bench_gw PRIVATE spsec_common spsec_core OpenSSL::Crypto)
 spsec_warnings(spsec_bench_gw)
+# The gateway benchmark's probe object (bench/gw/gw_probe.bpf.c): can tc convert classical CAN?
+spsec_bpf_object(spsec_gw_probe SOURCE ${CMAKE_CURRENT_LIST_DIR}/gw/gw_probe.bpf.c)

@@ -8,11 +8,16 @@
 //   open  read a secured frame from the bus side (--from), check/verify/decrypt it with
 //         open_frame() (window, key, tag, padding, per-ID freshness), write the plain frame to
 //         the application side (--to); a rejected frame is dropped and counted
+//   relay copy each frame from --from to --to as it is, a classical frame as a CAN FD frame of
+//         the same ID and data (no crypto: the tc data plane on --to stamps it). This is what
+//         a gateway must do in user space for classical frames, which tc cannot convert
+//         (docs/gateway.md); the gateway benchmark (bench/gw_bench.sh) measures its cost.
 // One frame per read() and write(), as a simple gateway does. The keys and clock are those of
 // tests/tools/spsec_dp_driver (same seed fill, csalt, seed salt, base T and T = base_t +
 // CLOCK_MONOTONIC ns / tick_ns), so the gateway and the data plane could talk to each other.
 //
-// usage: spsec_bench_gw seal|open --netns NS --from IF --to IF [--aead NAME] [--mode encrypt|auth]
+// usage: spsec_bench_gw seal|open|relay --netns NS --from IF --to IF [--aead NAME] [--mode
+// encrypt|auth]
 //        [--tick-ns N] [--window W] [--base-t T] [--seed-fill HEXBYTE]
 // Prints "ready" once both sockets are bound, runs until SIGTERM or SIGINT, then prints
 // "gateway <mode>: frames=<n> rejected=<n> (<reason> <n> ...)" and exits 0.
@@ -104,10 +109,10 @@ canfd_frame to_kernel(const CanFrame& f)
 int main(int argc, char** argv)
 {
 	if (argc < 2)
-		die("usage: spsec_bench_gw seal|open --netns NS --from IF --to IF [options]");
+		die("usage: spsec_bench_gw seal|open|relay --netns NS --from IF --to IF [options]");
 	const std::string role = argv[1];
-	if (role != "seal" && role != "open")
-		die("the first argument is seal or open");
+	if (role != "seal" && role != "open" && role != "relay")
+		die("the first argument is seal, open or relay");
 	std::string netns, from, to, aead_name = "aes-gcm", mode_name = "encrypt";
 	std::uint64_t base_t = (0x100ull << SPSEC_WINDOW_SHIFT) + 1000, tick_ns = 100000;
 	std::uint32_t window = 150;
@@ -193,7 +198,10 @@ int main(int argc, char** argv)
 		const CanFrame f = from_kernel(k, n == CANFD_MTU);
 		frames++;
 		CanFrame outf;
-		if (role == "seal") {
+		if (role == "relay") {
+			outf = f;
+			outf.fd = true;
+		} else if (role == "seal") {
 			const std::uint64_t t = fresh.next_tx(can_id_key(f.can_id), local_t());
 			Aead* a = lookup(key_window(t));
 			auto s =

@@ -11,6 +11,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "spsec_verdict.h"
+#include "spsec_gateway.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -66,4 +67,39 @@ int spsec_egress(struct __sk_buff *skb)
 	}
 	return spsec_egress_verdict((void *)(long)skb->data, (void *)(long)skb->data_end, kind,
 				    skb->mark);
+}
+
+/*
+ * The gateway's guards on a plain segment (spsec_gateway.h). can-gw does the forwarding; these
+ * count every frame per rule, apply the rules' rate limits, and on egress refuse what no rule
+ * lets cross from the secured bus.
+ */
+SEC("tc")
+int spsec_gw_seg_in(struct __sk_buff *skb)
+{
+	int kind = spsec_frame_kind(skb);
+
+	if (kind < 0) {
+		spsec_count(SPSEC_R_RX_MALFORMED);
+		return TC_ACT_SHOT;
+	}
+	return spsec_gw_seg_verdict((void *)(long)skb->data, (void *)(long)skb->data_end, kind,
+				    SPSEC_GW_TO_SECURED, skb->ingress_ifindex);
+}
+
+SEC("tc")
+int spsec_gw_seg_out(struct __sk_buff *skb)
+{
+	int kind = spsec_frame_kind(skb);
+
+	if (kind < 0) {
+		spsec_count(SPSEC_R_TX_MALFORMED);
+		return TC_ACT_SHOT;
+	}
+	/* can-gw's copies carry no socket (they are clones of received skbs); a local
+	 * application's frames (and spsecd's classical relay) do */
+	if (skb->sk)
+		return spsec_finish(SPSEC_R_GW_LOCAL_TX, 0, 0);
+	return spsec_gw_seg_verdict((void *)(long)skb->data, (void *)(long)skb->data_end, kind,
+				    SPSEC_GW_TO_PLAIN, skb->ifindex);
 }

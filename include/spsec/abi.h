@@ -123,6 +123,14 @@
 	  "device echo (IFF_ECHO) of a frame this node stamped, opened to the plain frame")        \
 	X(RX_ECHO_FAILED, 23, "rx_echo_failed", RX, DROP, NONE,                                    \
 	  "device echo of an own secured ID that did not open (policy or key changed)")            \
+	X(GW_IN_ALLOWED, 24, "gw_in_allowed", RX, PASS, NONE,                                      \
+	  "gateway segment: a rule lets this frame cross to the secured bus (can-gw forwards it)") \
+	X(GW_NO_RULE, 25, "gw_no_rule", RX, PASS, NONE,                                            \
+	  "gateway segment: no rule forwards this frame; it stays on this node")                   \
+	X(GW_RATE_LIMITED, 26, "gw_rate_limited", RX, DROP, NONE,                                  \
+	  "gateway segment: over its rule's rate limit")                                           \
+	X(GW_CLASSIC, 27, "gw_classic", RX, PASS, NONE,                                            \
+	  "gateway segment: classical frame a rule allows; spsecd converts and forwards it")       \
 	X(TX_OK, 32, "tx_ok", TX, PASS, NONE, "padded, stamped (and encrypted) in place")          \
 	X(TX_CONTROL, 33, "tx_control", TX, PASS, NONE,                                            \
 	  "control-plane frame from spsecd (marked)")                                              \
@@ -146,7 +154,15 @@
 	X(TX_NOT_OWN, 45, "tx_not_own", TX, DROP, TX_REFUSED,                                      \
 	  "secured ID not in this node's transmit_ids: only its owner stamps it")                  \
 	X(TX_T_LEAD, 46, "tx_t_lead", TX, DROP, TX_REFUSED,                                        \
-	  "the ID's next T would run more than W/2 ticks ahead of the clock (flood)")
+	  "the ID's next T would run more than W/2 ticks ahead of the clock (flood)")              \
+	X(GW_OUT_ALLOWED, 56, "gw_out_allowed", TX, PASS, NONE,                                    \
+	  "gateway segment: verified frame a rule lets cross from the secured bus")                \
+	X(GW_OUT_NOT_ALLOWED, 57, "gw_out_not_allowed", TX, DROP, NONE,                            \
+	  "gateway segment: frame from the kernel (can-gw) no rule lets cross")                    \
+	X(GW_OUT_RATE_LIMITED, 58, "gw_out_rate_limited", TX, DROP, NONE,                          \
+	  "gateway segment: frame from the secured bus over its rule's rate limit")                \
+	X(GW_LOCAL_TX, 59, "gw_local_tx", TX, PASS, NONE,                                          \
+	  "gateway segment: frame a local socket sent, not forwarded")
 
 #define SPSEC_R_MAX 64 /* size of the counters map; every code is below it */
 
@@ -339,5 +355,85 @@ struct spsec_evlimit {
 	__u32 pad0;   /* zero */
 };
 SPSEC_ABI_ASSERT(sizeof(struct spsec_evlimit) == 16, "spsec_evlimit layout");
+
+/* ---- Gateway (plain segments <-> the secured interface) -------------------------------------- */
+/*
+ * A gateway node forwards frames between one secured interface and up to SPSEC_GW_SEG_MAX plain
+ * segments by rules (userspace/core/gateway_rules.h parses the config's `gateway:` section). The
+ * kernel's can-gw moves the frames, one job per rule part: segment -> secured interface, whose tc
+ * egress stamps the frame as this node's own transmission, and secured interface -> segment,
+ * after its tc ingress verified and decrypted the frame. On each segment, spsec_gw_seg_in (tc
+ * ingress) and spsec_gw_seg_out (tc egress) apply the same rules: per-rule counters, rate
+ * limits, and on egress nothing from the kernel that no rule allows (bpf/spsec_gateway.h). They
+ * belong to the secured interface's loaded object: its maps below and spsec_counters.
+ */
+#define SPSEC_MAP_GW_CONF  "spsec_gw_conf"
+#define SPSEC_MAP_GW_RULES "spsec_gw_rules"
+#define SPSEC_MAP_GW_COUNT "spsec_gw_count"
+#define SPSEC_MAP_GW_RATE  "spsec_gw_rate"
+
+#define SPSEC_GW_RULES_MAX 64 /* rules per generation; rule numbers are 0..63 */
+#define SPSEC_GW_SEG_MAX   8  /* plain segments per gateway */
+
+#define SPSEC_GW_TO_SECURED 1 /* from a plain segment to the secured bus */
+#define SPSEC_GW_TO_PLAIN   2 /* verified on the secured bus, to a plain segment */
+
+#define SPSEC_GW_F_CLASSIC (1u << 0) /* the segment is classical CAN only: tc does not forward */
+
+/* Per-rule counters: spsec_gw_count index = rule * SPSEC_GW_CNT_N + SPSEC_GW_CNT_* */
+#define SPSEC_GW_CNT_FWD     0 /* matched and let through to can-gw (in) or the segment (out) */
+#define SPSEC_GW_CNT_RATE    1 /* matched, over the rule's rate: dropped */
+#define SPSEC_GW_CNT_CLASSIC 2 /* matched, classical: left to spsecd's conversion */
+#define SPSEC_GW_CNT_N	     4 /* slots per rule (one spare) */
+
+/*
+ * spsec_gw_conf — ARRAY, 1 entry, key __u32 0, value __u32: live generation << 16 | number of
+ * rules in it (0 = gateway off). One 32-bit word, so a reader never sees half of a flip.
+ * Writer: spsecd, after writing the whole spare generation of spsec_gw_rules. Reader: the segment
+ * programs, every frame. Pinned.
+ */
+#define SPSEC_GW_LIVE(gen, n) (((gen) << 16) | (n))
+
+/*
+ * spsec_gw_rules — ARRAY, 2 * SPSEC_GW_RULES_MAX entries, key gen * SPSEC_GW_RULES_MAX + i.
+ * A frame with normalized ID id (as spsec_policy_key) matches a rule when
+ *   (id & mask) == value && lo <= id && id <= hi
+ * mask always holds CAN_EFF_FLAG, so 11-bit and 29-bit IDs never match each other's rules.
+ * One ID: mask = CAN_EFF_FLAG | the format's ID bits, lo = 0, hi = ~0; a range: mask =
+ * CAN_EFF_FLAG, lo..hi; a mask rule: lo = 0, hi = ~0. spsecd refuses overlapping rules of one
+ * direction and segment, so at most one rule matches per (direction, segment).
+ * Writer: spsecd. Reader: the segment programs. Pinned.
+ */
+struct spsec_gw_rule {
+	__u32 value;	   /* ID bits that must match under mask */
+	__u32 mask;	   /* ID bits compared, CAN_EFF_FLAG included */
+	__u32 lo;	   /* lowest ID, inclusive */
+	__u32 hi;	   /* highest ID, inclusive */
+	__u32 dir;	   /* SPSEC_GW_TO_* */
+	__u32 seg_ifindex; /* the plain segment frames come from (TO_SECURED) or go to (TO_PLAIN) */
+	__u32 pad1;	   /* zero */
+	__u32 rule;	   /* rule number 0..SPSEC_GW_RULES_MAX-1: counter and rate slot */
+	__u32 flags;	   /* SPSEC_GW_F_* */
+	__u32 pad0;	   /* zero */
+	__u64 interval_ns; /* rate limit: 10^9 / frames per second; 0 = no limit */
+	__u64 burst_ns;	   /* rate limit: burst frames * interval_ns */
+};
+SPSEC_ABI_ASSERT(sizeof(struct spsec_gw_rule) == 56, "spsec_gw_rule layout");
+
+/*
+ * spsec_gw_count — PERCPU_ARRAY, SPSEC_GW_RULES_MAX * SPSEC_GW_CNT_N __u64 frame counts.
+ * Writer: the segment programs. Reader: spsecd, spsecctl (sums over CPUs). Pinned.
+ *
+ * spsec_gw_rate — ARRAY, SPSEC_GW_RULES_MAX entries of struct spsec_gw_rate, key = rule.
+ * The rate limit as a virtual scheduling clock (GCRA): a frame conforms when
+ * now >= tat - burst_ns; then tat = max(tat, now) + interval_ns. Writer and reader: the segment
+ * programs, under the entry's lock. spsecd zeroes an entry when the rule's limit changes. Pinned.
+ */
+struct spsec_gw_rate {
+	struct bpf_spin_lock lock;
+	__u32 pad0; /* zero */
+	__u64 tat;  /* theoretical arrival time, bpf_ktime_get_ns() ns */
+};
+SPSEC_ABI_ASSERT(sizeof(struct spsec_gw_rate) == 16, "spsec_gw_rate layout");
 
 #endif /* SPSEC_ABI_H */

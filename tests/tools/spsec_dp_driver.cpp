@@ -7,10 +7,17 @@
 //   spsec_dp_driver attach <ifname> [--netns NS] [--aead aes-gcm|chacha20-poly1305|ascon]
 //         [--mode encrypt|auth] [--seed-fill HEXBYTE] [--base-t T] [--tick-ns N] [--window W]
 //         [--default drop|pass] [--policy ID:FLAGS[,ID:FLAGS...]] [--egress-fd bad]
+//         [--gw RULE[,RULE...]]
 //       FLAGS: letters s (secured), r (plain rx), t (plain tx), o (own tx); ID in hex,
 //       8 digits = 29-bit. The clock is T = base_t + CLOCK_MONOTONIC ns / tick_ns, the same on
 //       every node of one VM, so nodes agree on T without a Sync.
-//   spsec_dp_driver counters <ifname>    one "<reason name> <count>" line per non-zero reason
+//       RULE: gateway rule DIR:SEGMENT:ID[-HI][/MASK][@RATE[/BURST]][:c], DIR "in" (segment ->
+//       secured) or "out" (verified -> segment), IDs hex as above, RATE frames/s, ":c" a
+//       classical segment; rule numbers in order from 0. Every segment named gets
+//       spsec_gw_seg_in and spsec_gw_seg_out on its tc hooks (same network namespace); the
+//       forwarding itself is can-gw's (set up by the caller).
+//   spsec_dp_driver counters <ifname>    one "<reason name> <count>" line per non-zero reason,
+//                                        then "gw<rule>_<kind> <count>" per non-zero rule counter
 //   spsec_dp_driver detach <ifname> [--netns NS]
 //   spsec_dp_driver reasons              the reason table of docs/data-plane.md (SPSEC_REASONS)
 //   spsec_dp_driver reasons --json [{"code":1,"name":"rx_ok","direction":"rx","pass":true},..]
@@ -18,6 +25,7 @@
 // --netns enters the network namespace with setns() rather than `ip netns exec`, which would
 // remount /sys and hide the bpffs under /sys/fs/bpf. Exit status 0 on success, 1 with a message
 // on stderr otherwise.
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -110,6 +118,119 @@ Result<std::vector<PolicyEntry>> parse_policy(const std::string& text)
 	return out;
 }
 
+struct GwSpec {
+	spsec_gw_rule rule{};
+	std::string segment;
+};
+
+std::uint32_t parse_id(const std::string& t)
+{
+	std::uint32_t id = static_cast<std::uint32_t>(std::stoul(t, nullptr, 16));
+	if (t.size() == 8)
+		id |= CAN_EFF_FLAG;
+	return id;
+}
+
+// DIR:SEGMENT:ID[-HI][/MASK][@RATE[/BURST]][:c] (see the usage above)
+Result<std::vector<GwSpec>> parse_gw(const std::string& text)
+{
+	std::vector<GwSpec> out;
+	std::size_t pos = 0;
+	while (pos < text.size()) {
+		std::size_t end = text.find(',', pos);
+		if (end == std::string::npos)
+			end = text.size();
+		std::string item = text.substr(pos, end - pos);
+		pos = end + 1;
+		GwSpec g;
+		auto& r = g.rule;
+		const std::size_t c1 = item.find(':'), c2 = item.find(':', c1 + 1);
+		if (c1 == std::string::npos || c2 == std::string::npos)
+			return fail("gateway rule '" + item + "' is not DIR:SEGMENT:ID...");
+		const std::string dir = item.substr(0, c1);
+		g.segment = item.substr(c1 + 1, c2 - c1 - 1);
+		std::string ids = item.substr(c2 + 1);
+		if (ids.size() > 2 && ids.substr(ids.size() - 2) == ":c") {
+			r.flags |= SPSEC_GW_F_CLASSIC;
+			ids.resize(ids.size() - 2);
+		}
+		if (const auto at = ids.find('@'); at != std::string::npos) {
+			const std::string rate = ids.substr(at + 1);
+			ids.resize(at);
+			const auto sl = rate.find('/');
+			const std::uint64_t per_s = std::stoull(rate.substr(0, sl));
+			const std::uint64_t burst =
+			        sl == std::string::npos ? 1 : std::stoull(rate.substr(sl + 1));
+			if (per_s == 0)
+				return fail("gateway rule '" + item + "': rate 0");
+			r.interval_ns = 1000000000ull / per_s;
+			r.burst_ns = burst * r.interval_ns;
+		}
+		if (dir == "in")
+			r.dir = SPSEC_GW_TO_SECURED;
+		else if (dir == "out")
+			r.dir = SPSEC_GW_TO_PLAIN;
+		else
+			return fail("gateway rule '" + item + "': direction in or out");
+		const auto slash = ids.find('/'), dash = ids.find('-');
+		const std::string lo = ids.substr(0, std::min(slash, dash));
+		const std::uint32_t id = parse_id(lo), eff = id & CAN_EFF_FLAG;
+		const std::uint32_t bits = eff ? CAN_EFF_MASK : CAN_SFF_MASK;
+		r.lo = 0;
+		r.hi = ~0u;
+		if (slash != std::string::npos) {
+			r.mask = CAN_EFF_FLAG | (parse_id(ids.substr(slash + 1)) & bits);
+			r.value = id & r.mask;
+		} else if (dash != std::string::npos) {
+			r.mask = CAN_EFF_FLAG;
+			r.value = eff;
+			r.lo = id;
+			r.hi = parse_id(ids.substr(dash + 1)) | eff;
+		} else {
+			r.mask = CAN_EFF_FLAG | bits;
+			r.value = id;
+		}
+		r.rule = static_cast<std::uint32_t>(out.size());
+		out.push_back(g);
+	}
+	return out;
+}
+
+// Fills the gateway maps (generation 0) and attaches the segment programs to each segment.
+Result<void> install_gateway(LoadedDataPlane& dp, const std::string& secured,
+                             std::vector<GwSpec> specs)
+{
+	if (!if_nametoindex(secured.c_str()))
+		return fail("no interface " + secured);
+	std::vector<std::string> segments;
+	for (auto& g : specs) {
+		const unsigned seg = if_nametoindex(g.segment.c_str());
+		if (!seg)
+			return fail("no interface " + g.segment);
+		g.rule.seg_ifindex = seg;
+		const std::uint32_t key = g.rule.rule;
+		if (bpf_map__update_elem(dp.skel->maps.spsec_gw_rules, &key, sizeof key, &g.rule,
+		                         sizeof g.rule, BPF_ANY))
+			return fail_errno(errno, "writing gateway rule");
+		if (std::find(segments.begin(), segments.end(), g.segment) == segments.end())
+			segments.push_back(g.segment);
+	}
+	const std::uint32_t zero = 0,
+	                    live = SPSEC_GW_LIVE(0u, static_cast<std::uint32_t>(specs.size()));
+	if (bpf_map__update_elem(dp.skel->maps.spsec_gw_conf, &zero, sizeof zero, &live,
+	                         sizeof live, BPF_ANY))
+		return fail_errno(errno, "writing the gateway's live generation");
+	for (const auto& seg : segments) {
+		auto att =
+		        TcAttachment::attach(seg, bpf_program__fd(dp.skel->progs.spsec_gw_seg_in),
+		                             bpf_program__fd(dp.skel->progs.spsec_gw_seg_out));
+		if (!att)
+			return fail(att.error().message());
+		att->release();
+	}
+	return {};
+}
+
 std::uint64_t monotonic_ns()
 {
 	timespec ts{};
@@ -125,6 +246,7 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 	std::uint32_t window = 150;
 	unsigned fill = 0x5a;
 	bool broken_egress = false;
+	std::string gw;
 	for (int i = 0; i + 1 < argc; i += 2) {
 		const std::string k = argv[i], v = argv[i + 1];
 		if (k == "--netns")
@@ -145,6 +267,8 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 			def = v;
 		else if (k == "--policy")
 			policy = v;
+		else if (k == "--gw")
+			gw = v;
 		else if (k == "--egress-fd")  // "bad": attaching egress fails after ingress
 			broken_egress = v == "bad";
 		else
@@ -156,6 +280,9 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 	auto entries = parse_policy(policy);
 	if (!entries)
 		return die(entries.error().message());
+	auto gw_specs = parse_gw(gw);
+	if (!gw_specs)
+		return die(gw_specs.error().message());
 	if (auto r = enter_netns(netns); !r)
 		return die(r.error().message());
 
@@ -199,6 +326,9 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 	if (!att)
 		return die(att.error().message());
 	att->release();  // stays attached after we exit, like a firewall whose daemon died
+	if (!gw_specs->empty())
+		if (auto r = install_gateway(*loaded, ifname, *gw_specs); !r)
+			return die(r.error().message());
 	for (const bpf_program* p :
 	     {loaded->skel->progs.spsec_ingress, loaded->skel->progs.spsec_egress})
 		if (auto st = prog_stats(p))
@@ -234,6 +364,25 @@ int cmd_counters(const std::string& ifname)
 			            static_cast<unsigned long long>(sum));
 	}
 	::close(fd);
+	const std::string gpath =
+	        std::string(SPSEC_PIN_ROOT) + "/" + ifname + "/" + SPSEC_MAP_GW_COUNT;
+	const int gfd = bpf_obj_get(gpath.c_str());
+	if (gfd < 0)
+		return 0;  // a data plane without a gateway
+	static const char* const kinds[SPSEC_GW_CNT_N] = {"fwd", "rate", "classic", "spare"};
+	for (std::uint32_t k = 0; k < SPSEC_GW_RULES_MAX * SPSEC_GW_CNT_N; k++) {
+		if (bpf_map_lookup_elem(gfd, &k, vals.data())) {
+			::close(gfd);
+			return die("reading " + gpath + ": " + std::strerror(errno));
+		}
+		std::uint64_t sum = 0;
+		for (auto v : vals)
+			sum += v;
+		if (sum)
+			std::printf("gw%u_%s %llu\n", k / SPSEC_GW_CNT_N, kinds[k % SPSEC_GW_CNT_N],
+			            static_cast<unsigned long long>(sum));
+	}
+	::close(gfd);
 	return 0;
 }
 
