@@ -12,6 +12,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/gateway_rules.h"
 #include "core/hex.h"
 
 namespace spsec {
@@ -24,7 +25,7 @@ constexpr std::size_t kMaxMonitor = 4;     // register 62h holds 4 IDs
 // Both policy generations must fit the BPF map at once during a reload.
 constexpr std::size_t kMaxPolicyIds = SPSEC_POLICY_MAX / 2;
 
-constexpr std::array<ConfigKeyInfo, 23> kKeys{{
+constexpr std::array<ConfigKeyInfo, 24> kKeys{{
         {"interface", true, "", "CAN FD network interface, at most 15 characters"},
         {"participant_id", true, "", "this node's Participant ID, 1..127 (register 60h)"},
         {"sync", false, "off", "on: this node is the network's Sync (register 63h)"},
@@ -49,6 +50,7 @@ constexpr std::array<ConfigKeyInfo, 23> kKeys{{
         {"timeouts.warning_abort", false, "15s", "Warning sustained this long -> Security Abort"},
         {"timeouts.session", false, "10s", "Configurator session limit"},
         {"timeouts.response", false, "100ms", "Configurator session response limit"},
+        {"gateway", false, "", "plain segments and forwarding rules (docs/gateway.md)"},
 }};
 // Two more keys with computed defaults are appended in config_keys().
 constexpr std::array<ConfigKeyInfo, 2> kPathKeys{{
@@ -642,6 +644,7 @@ Result<Config> Parser::run(std::string_view text)
 				        if (auto p = abs_path(v, path))
 					        c.pin_dir = *p;
 			        }
+			        // gateway: in validate(), against the ID lists
 		        });
 		validate(c, root);
 	} catch (const YAML::Exception& e) {
@@ -753,6 +756,12 @@ void Parser::validate(Config& c, const YAML::Node& root)
 		         std::to_string(t.sync_abort.count()) +
 		                 "ms is too short: Sync broadcasts come every 10 s, at least 20s "
 		                 "is needed");
+
+	if (const YAML::Node g = root["gateway"]; g.IsDefined())
+		c.gateway = parse_gateway(
+		        g, source_,
+		        GatewayPolicy{c.interface, c.secured_ids, c.plaintext_ids, c.transmit_ids},
+		        errors_);
 
 	if (!c.interface.empty()) {
 		if (c.control_socket.empty())

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "core/aead.h"
+#include "core/gateway_rules.h"
 #include "core/stamp.h"
 #include "core/timestamp.h"
 #include "spsec/abi.h"
@@ -133,6 +134,7 @@ struct Config {
 	Timeouts timeouts;
 	std::string control_socket;  // absolute path; default /run/spsec/<interface>.sock
 	std::string pin_dir;         // absolute path; default SPSEC_PIN_ROOT/<interface>
+	GatewayConfig gateway;       // `gateway`: empty unless this node is a gateway
 };
 
 // Parses and validates YAML text. `source_name` prefixes every message (a file name, or
