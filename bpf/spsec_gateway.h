@@ -28,6 +28,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "spsec_maps.h"
+#include "spsec_verdict.h"
 
 /* spsec_gw_conf: live generation and rule count (SPSEC_GW_LIVE). Writer: spsecd, one 32-bit
  * word after the whole spare generation is written. Reader: both paths. Pinned. */
@@ -99,6 +100,8 @@ static __always_inline int spsec_gw_rate_ok(const struct spsec_gw_rule *r)
 	now = bpf_ktime_get_ns();
 	bpf_spin_lock(&st->lock);
 	tat = st->tat > now ? st->tat : now;
+	/* conforming while the schedule runs at most burst_ns ((burst - 1) intervals) ahead:
+	 * exactly `burst` frames back to back, then one per interval */
 	if (now + r->burst_ns >= tat) {
 		st->tat = tat + r->interval_ns;
 		ok = 1;

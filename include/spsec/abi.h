@@ -416,7 +416,7 @@ struct spsec_gw_rule {
 	__u32 flags;	   /* SPSEC_GW_F_* */
 	__u32 pad0;	   /* zero */
 	__u64 interval_ns; /* rate limit: 10^9 / frames per second; 0 = no limit */
-	__u64 burst_ns;	   /* rate limit: burst frames * interval_ns */
+	__u64 burst_ns;	   /* rate limit: (burst frames - 1) * interval_ns */
 };
 SPSEC_ABI_ASSERT(sizeof(struct spsec_gw_rule) == 56, "spsec_gw_rule layout");
 
@@ -426,7 +426,7 @@ SPSEC_ABI_ASSERT(sizeof(struct spsec_gw_rule) == 56, "spsec_gw_rule layout");
  *
  * spsec_gw_rate — ARRAY, SPSEC_GW_RULES_MAX entries of struct spsec_gw_rate, key = rule.
  * The rate limit as a virtual scheduling clock (GCRA): a frame conforms when
- * now >= tat - burst_ns; then tat = max(tat, now) + interval_ns. Writer and reader: the segment
+ * tat - now <= burst_ns; then tat = max(tat, now) + interval_ns. Writer and reader: the segment
  * programs, under the entry's lock. spsecd zeroes an entry when the rule's limit changes. Pinned.
  */
 struct spsec_gw_rate {

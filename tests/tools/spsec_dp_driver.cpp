@@ -164,7 +164,7 @@ Result<std::vector<GwSpec>> parse_gw(const std::string& text)
 			if (per_s == 0)
 				return fail("gateway rule '" + item + "': rate 0");
 			r.interval_ns = 1000000000ull / per_s;
-			r.burst_ns = burst * r.interval_ns;
+			r.burst_ns = (burst ? burst - 1 : 0) * r.interval_ns;
 		}
 		if (dir == "in")
 			r.dir = SPSEC_GW_TO_SECURED;

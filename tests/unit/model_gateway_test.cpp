@@ -296,19 +296,21 @@ TEST_CASE("the data plane's form of a rule", "[config][gateway]")
 {
 	auto c = parse_config(kNode + kGateway, "gw.yaml");
 	REQUIRE(c);
-	const auto b = to_bpf_rule(c->gateway.rules[1], 1, 7);
+	const auto b = to_bpf_rule(c->gateway.rules[1], 1, 7, false);
 	CHECK(b.dir == SPSEC_GW_TO_PLAIN);
 	CHECK(b.seg_ifindex == 7);
 	CHECK(b.rule == 1);
 	CHECK(b.mask == (0x80000000u | 0x7FEu));
 	CHECK(b.value == 0x200u);
 	CHECK(b.interval_ns == 10000000u);  // 100 frames/s
-	CHECK(b.burst_ns == 50000000u);     // 5 frames
+	CHECK(b.burst_ns == 40000000u);     // 5 frames back to back: 4 intervals ahead
 	CHECK(b.pad0 == 0);
 	CHECK(b.pad1 == 0);
-	const auto e = to_bpf_rule(c->gateway.rules[2], 2, 3);
+	const auto e = to_bpf_rule(c->gateway.rules[2], 2, 3, true);
 	CHECK(e.value == (0x80000000u | 0x1234u));
 	CHECK(e.interval_ns == 0);
+	CHECK(e.flags == SPSEC_GW_F_CLASSIC);
+	CHECK(b.flags == 0);
 }
 
 TEST_CASE("can-gw filters cover exactly the rule's IDs", "[config][gateway]")

@@ -529,7 +529,8 @@ Result<IdMatch> parse_id_match(std::string_view text)
 	return m;
 }
 
-spsec_gw_rule to_bpf_rule(const GatewayRule& r, std::uint32_t number, std::uint32_t seg_ifindex)
+spsec_gw_rule to_bpf_rule(const GatewayRule& r, std::uint32_t number, std::uint32_t seg_ifindex,
+                          bool classic_segment)
 {
 	spsec_gw_rule b{};
 	b.value = r.ids.value;
@@ -539,9 +540,10 @@ spsec_gw_rule to_bpf_rule(const GatewayRule& r, std::uint32_t number, std::uint3
 	b.dir = static_cast<std::uint32_t>(r.direction);
 	b.seg_ifindex = seg_ifindex;
 	b.rule = number;
+	b.flags = classic_segment ? SPSEC_GW_F_CLASSIC : 0;
 	if (r.rate) {
 		b.interval_ns = 1000000000ull / r.rate;
-		b.burst_ns = static_cast<std::uint64_t>(r.burst) * b.interval_ns;
+		b.burst_ns = static_cast<std::uint64_t>(r.burst - 1) * b.interval_ns;
 	}
 	return b;
 }

@@ -107,9 +107,10 @@ struct GatewayPolicy {
                                           std::vector<std::string>& errors);
 
 // The data plane's form of rule number `number` (< SPSEC_GW_RULES_MAX) on the segment with
-// ifindex `seg_ifindex`.
+// ifindex `seg_ifindex`; `classic_segment`: the segment carries classical frames only
+// (SPSEC_GW_F_CLASSIC: its frames are spsecd's to convert).
 [[nodiscard]] spsec_gw_rule to_bpf_rule(const GatewayRule& r, std::uint32_t number,
-                                        std::uint32_t seg_ifindex);
+                                        std::uint32_t seg_ifindex, bool classic_segment);
 
 // can-gw filters (struct can_filter: a frame passes when (can_id & mask) == (id & mask)) whose
 // union is exactly the IDs the match covers, data frames only (RTR and error frames never

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: Apache-2.0
+// bpf tier: the gateway's segment verdict (bpf/spsec_gateway.h) under BPF_PROG_TEST_RUN, frame by
+// frame against the C++ rule model (core/gateway_rules.h: the rules of a parsed configuration,
+// IdMatch::covers, to_bpf_rule): reason, tc action and per-rule counters, for every 11-bit ID and
+// a set of 29-bit, control-plane, RTR and error frames, in both directions and on two segments;
+// the generation switch; the rate limit.
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/can.h>
+#include <linux/pkt_cls.h>
+
+#include "bpf/skeleton.h"
+#include "core/config.h"
+#include "core/gateway_rules.h"
+#include "host_env.h"
+#include "spsec/abi.h"
+#include "spsec_gw_test.skel.h"
+
+using namespace spsec;
+
+namespace {
+
+const bool g_gate = test::skip_binary_unless_bpf();
+
+constexpr std::uint32_t kSeg1 = 11, kSeg2 = 12;  // ifindexes the test gives the two segments
+
+const std::string kConfig =
+        "interface: can0\n"
+        "participant_id: 5\n"
+        "aead: aes-gcm\n"
+        "data_bitrate: 2000000\n"
+        "key_store: /var/lib/spsec/keys\n"
+        "secured_ids: [0x120, 0x121, 0x122, 0x123, 0x200, 0x201, 0x00001234, 0x00001235]\n"
+        "plaintext_ids: [0x300]\n"
+        "transmit_ids: [0x120, 0x121, 0x122, 0x123, 0x00001234, 0x300]\n"
+        "gateway:\n"
+        "  segments:\n"
+        "    - {name: can1}\n"
+        "    - {name: can2, frames: classic}\n"
+        "  rules:\n"
+        "    - {ids: 0x120-0x123, direction: to_secured, segment: can1}\n"
+        "    - {ids: 0x200/0x7FE, direction: to_plain, segment: can1}\n"
+        "    - {ids: 0x00001234, direction: to_secured, segment: can2}\n"
+        "    - {ids: 0x201, direction: to_plain, segment: can2}\n"
+        "    - {ids: 0x00001235, direction: to_plain, segment: can2}\n";
+
+class GwFixture {
+public:
+	GwFixture()
+	{
+		auto s = Skeleton<spsec_gw_test>::open();
+		REQUIRE(s);
+		bpf_map* m;
+		bpf_object__for_each_map(m, s->object())
+		{
+			bpf_map__set_pin_path(m, nullptr);  // private maps
+		}
+		REQUIRE(s->load());
+		skel_.emplace(std::move(*s));
+	}
+
+	spsec_gw_test* skel() { return skel_->get(); }
+
+	void install(const GatewayConfig& g, std::uint32_t gen)
+	{
+		for (std::size_t i = 0; i < g.rules.size(); i++) {
+			const auto& r = g.rules[i];
+			const std::uint32_t seg = r.segment == "can1" ? kSeg1 : kSeg2;
+			const spsec_gw_rule b = to_bpf_rule(r, static_cast<std::uint32_t>(i), seg,
+			                                    r.segment == "can2");
+			put_rule(gen * SPSEC_GW_RULES_MAX + static_cast<std::uint32_t>(i), b);
+		}
+		set_live(gen, static_cast<std::uint32_t>(g.rules.size()));
+	}
+
+	void put_rule(std::uint32_t key, const spsec_gw_rule& b)
+	{
+		REQUIRE(bpf_map__update_elem(skel()->maps.spsec_gw_rules, &key, sizeof key, &b,
+		                             sizeof b, BPF_ANY) == 0);
+	}
+
+	void set_live(std::uint32_t gen, std::uint32_t n)
+	{
+		const std::uint32_t zero = 0, live = SPSEC_GW_LIVE(gen, n);
+		REQUIRE(bpf_map__update_elem(skel()->maps.spsec_gw_conf, &zero, sizeof zero, &live,
+		                             sizeof live, BPF_ANY) == 0);
+	}
+
+	void set_tat(std::uint32_t rule, std::uint64_t tat)
+	{
+		spsec_gw_rate v{};
+		v.tat = tat;
+		REQUIRE(bpf_map__update_elem(skel()->maps.spsec_gw_rate, &rule, sizeof rule, &v,
+		                             sizeof v, BPF_ANY) == 0);
+	}
+
+	// One run of the ingress (to_secured) or egress (to_plain) entry; returns the tc action.
+	int run(bool in, std::uint32_t can_id, bool fd, std::uint32_t seg)
+	{
+		std::vector<std::uint8_t> frame(fd ? CANFD_MTU : CAN_MTU, 0);
+		std::memcpy(frame.data(), &can_id, 4);
+		frame[4] = 4;
+		__sk_buff ctx{};
+		ctx.cb[0] = seg;
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+		            .data_size_in = static_cast<__u32>(frame.size()), .ctx_in = &ctx,
+		            .ctx_size_in = sizeof ctx);
+		const int fd_prog = bpf_program__fd(in ? skel()->progs.spsec_test_gw_in
+		                                       : skel()->progs.spsec_test_gw_out);
+		REQUIRE(bpf_prog_test_run_opts(fd_prog, &opts) == 0);
+		return static_cast<int>(opts.retval);
+	}
+
+	std::uint64_t percpu_sum(bpf_map* map, std::uint32_t key)
+	{
+		const int ncpu = libbpf_num_possible_cpus();
+		REQUIRE(ncpu > 0);
+		std::vector<std::uint64_t> v(static_cast<std::size_t>(ncpu));
+		REQUIRE(bpf_map__lookup_elem(map, &key, sizeof key, v.data(), v.size() * 8, 0) ==
+		        0);
+		std::uint64_t s = 0;
+		for (auto x : v)
+			s += x;
+		return s;
+	}
+	std::uint64_t reason(std::uint32_t r) { return percpu_sum(skel()->maps.spsec_counters, r); }
+	std::uint64_t rule_count(std::uint32_t rule, std::uint32_t kind)
+	{
+		return percpu_sum(skel()->maps.spsec_gw_count, rule * SPSEC_GW_CNT_N + kind);
+	}
+
+private:
+	std::optional<Skeleton<spsec_gw_test>> skel_;
+};
+
+GatewayConfig parsed()
+{
+	auto c = parse_config(kConfig, "gw.yaml");
+	INFO((c ? std::string() : c.error().context));
+	REQUIRE(c);
+	return c->gateway;
+}
+
+// The model's verdict: the rule that applies (or -1) and the reason.
+struct Expect {
+	int rule = -1;
+	std::uint32_t reason = 0;
+	std::uint32_t kind = 0;  // SPSEC_GW_CNT_* for rule >= 0
+};
+
+Expect model(const GatewayConfig& g, bool in, std::uint32_t can_id, bool fd, std::uint32_t seg)
+{
+	Expect e;
+	const bool data = !(can_id & (CAN_ERR_FLAG | CAN_RTR_FLAG));
+	const std::uint32_t id = (can_id & CAN_EFF_FLAG) ? can_id & (CAN_EFF_FLAG | CAN_EFF_MASK)
+	                                                 : can_id & CAN_SFF_MASK;
+	const bool ctrl = (can_id & CAN_EFF_FLAG) && (can_id & SPSEC_CTRL_BIT);
+	const auto dir = in ? GatewayDirection::ToSecured : GatewayDirection::ToPlain;
+	for (std::size_t i = 0; data && !ctrl && i < g.rules.size(); i++) {
+		const auto& r = g.rules[i];
+		const std::uint32_t rs = r.segment == "can1" ? kSeg1 : kSeg2;
+		if (r.direction == dir && rs == seg && r.ids.covers(id)) {
+			e.rule = static_cast<int>(i);
+			break;
+		}
+	}
+	if (in) {
+		if (e.rule < 0)
+			e.reason = SPSEC_R_GW_NO_RULE;
+		else if (!fd || g.rules[static_cast<std::size_t>(e.rule)].segment == "can2")
+			e.reason = SPSEC_R_GW_CLASSIC, e.kind = SPSEC_GW_CNT_CLASSIC;
+		else
+			e.reason = SPSEC_R_GW_IN_ALLOWED, e.kind = SPSEC_GW_CNT_FWD;
+	} else {
+		if (e.rule < 0)
+			e.reason = SPSEC_R_GW_OUT_NOT_ALLOWED;
+		else
+			e.reason = SPSEC_R_GW_OUT_ALLOWED, e.kind = SPSEC_GW_CNT_FWD;
+	}
+	return e;
+}
+
+bool passes(std::uint32_t reason)
+{
+	return (SPSEC_R_PASS_MASK >> reason) & 1;
+}
+
+}  // namespace
+
+TEST_CASE("segment verdicts match the rule model, with exact per-rule counters", "[gateway]")
+{
+	GwFixture fx;
+	const GatewayConfig g = parsed();
+	fx.install(g, 0);
+	std::vector<std::uint32_t> ids;
+	for (std::uint32_t x = 0; x <= CAN_SFF_MASK; x++)
+		ids.push_back(x);
+	for (std::uint32_t x : {0x1234u, 0x1235u, 0x1236u, 0x1233u, 0x0u, 0x1FFFFFFFu})
+		ids.push_back(x | CAN_EFF_FLAG);
+	ids.push_back(0x1234u | CAN_EFF_FLAG | SPSEC_CTRL_BIT);  // control plane: never
+	ids.push_back(0x120u | CAN_RTR_FLAG);                    // RTR: never
+	ids.push_back(0x1234u | CAN_EFF_FLAG | CAN_RTR_FLAG);
+	ids.push_back(0x120u | CAN_ERR_FLAG);  // error frame: never
+
+	std::map<std::pair<int, std::uint32_t>, std::uint64_t> rule_books;
+	std::map<std::uint32_t, std::uint64_t> reason_books;
+	for (const bool in : {true, false})
+		for (const std::uint32_t seg : {kSeg1, kSeg2})
+			for (const bool fd : {true, false})
+				for (const std::uint32_t id : ids) {
+					const Expect e = model(g, in, id, fd, seg);
+					const std::uint64_t before = fx.reason(e.reason);
+					const int act = fx.run(in, id, fd, seg);
+					INFO("in " << in << " seg " << seg << " fd " << fd
+					           << " id 0x" << std::hex << id);
+					CHECK(fx.reason(e.reason) == before + 1);
+					CHECK(act == (passes(e.reason) ? TC_ACT_OK : TC_ACT_SHOT));
+					reason_books[e.reason]++;
+					if (e.rule >= 0)
+						rule_books[{e.rule, e.kind}]++;
+				}
+	// the books: every counter exactly as the model says, nothing else moved
+	for (std::uint32_t r = 0; r < SPSEC_R_MAX; r++) {
+		INFO("reason " << r);
+		CHECK(fx.reason(r) == reason_books[r]);
+	}
+	for (std::uint32_t rule = 0; rule < SPSEC_GW_RULES_MAX; rule++)
+		for (std::uint32_t kind = 0; kind < SPSEC_GW_CNT_N; kind++) {
+			INFO("rule " << rule << " kind " << kind);
+			const auto it = rule_books.find({static_cast<int>(rule), kind});
+			CHECK(fx.rule_count(rule, kind) ==
+			      (it == rule_books.end() ? 0 : it->second));
+		}
+	// each rule was exercised
+	CHECK(rule_books[{0, SPSEC_GW_CNT_FWD}] == 4);      // 0x120..0x123, FD, can1
+	CHECK(rule_books[{0, SPSEC_GW_CNT_CLASSIC}] == 4);  // the same IDs as classical frames
+	CHECK(rule_books[{1, SPSEC_GW_CNT_FWD}] == 4);      // 0x200, 0x201, FD and classical
+	CHECK(rule_books[{2, SPSEC_GW_CNT_CLASSIC}] == 2);  // classical segment
+	CHECK(rule_books[{4, SPSEC_GW_CNT_FWD}] == 2);
+}
+
+TEST_CASE("no live rules: nothing crosses to a segment, nothing is forwarded", "[gateway]")
+{
+	GwFixture fx;
+	// rules written, but the live generation has none (a gateway being set up or removed)
+	const GatewayConfig g = parsed();
+	fx.install(g, 1);
+	fx.set_live(1, 0);
+	CHECK(fx.run(true, 0x120, true, kSeg1) == TC_ACT_OK);
+	CHECK(fx.reason(SPSEC_R_GW_NO_RULE) == 1);
+	CHECK(fx.run(false, 0x200, true, kSeg1) == TC_ACT_SHOT);
+	CHECK(fx.reason(SPSEC_R_GW_OUT_NOT_ALLOWED) == 1);
+	// the switch to the generation that holds them
+	fx.set_live(1, static_cast<std::uint32_t>(g.rules.size()));
+	CHECK(fx.run(false, 0x200, true, kSeg1) == TC_ACT_OK);
+	CHECK(fx.reason(SPSEC_R_GW_OUT_ALLOWED) == 1);
+	// generation 0 is empty: switching to it stops forwarding again
+	fx.set_live(0, 0);
+	CHECK(fx.run(false, 0x200, true, kSeg1) == TC_ACT_SHOT);
+	CHECK(fx.reason(SPSEC_R_GW_OUT_NOT_ALLOWED) == 2);
+}
+
+TEST_CASE("a rule's rate limit: burst frames back to back, then none until the schedule allows",
+          "[gateway]")
+{
+	GwFixture fx;
+	spsec_gw_rule r{};
+	r.value = 0x120;
+	r.mask = CAN_EFF_FLAG | CAN_SFF_MASK;
+	r.hi = 0xFFFFFFFFu;
+	r.dir = SPSEC_GW_TO_SECURED;
+	r.seg_ifindex = kSeg1;
+	r.rule = 3;
+	// one frame per 10^6 s after a burst of 3: no stall of the host can refill the bucket
+	r.interval_ns = 1000000000000000ull;
+	r.burst_ns = 2 * r.interval_ns;  // a burst of 3
+	fx.put_rule(0, r);
+	r.value = 0x121;
+	r.rule = 4;
+	fx.put_rule(1, r);
+	fx.set_live(0, 2);
+	for (int i = 0; i < 3; i++)
+		CHECK(fx.run(true, 0x120, true, kSeg1) == TC_ACT_OK);
+	CHECK(fx.run(true, 0x120, true, kSeg1) == TC_ACT_SHOT);
+	CHECK(fx.run(true, 0x120, true, kSeg1) == TC_ACT_SHOT);
+	CHECK(fx.rule_count(3, SPSEC_GW_CNT_FWD) == 3);
+	CHECK(fx.rule_count(3, SPSEC_GW_CNT_RATE) == 2);
+	CHECK(fx.reason(SPSEC_R_GW_RATE_LIMITED) == 2);
+	// each rule has its own budget
+	CHECK(fx.run(true, 0x121, true, kSeg1) == TC_ACT_OK);
+	CHECK(fx.rule_count(4, SPSEC_GW_CNT_FWD) == 1);
+	// a schedule far ahead (what spsecd's zeroing undoes): the rule passes nothing
+	fx.set_tat(4, ~0ull >> 1);
+	CHECK(fx.run(true, 0x121, true, kSeg1) == TC_ACT_SHOT);
+	CHECK(fx.rule_count(4, SPSEC_GW_CNT_RATE) == 1);
+	// a zeroed entry starts a fresh burst
+	fx.set_tat(3, 0);
+	CHECK(fx.run(true, 0x120, true, kSeg1) == TC_ACT_OK);
+	CHECK(fx.rule_count(3, SPSEC_GW_CNT_FWD) == 4);
+	// the limit applies the same on a segment's egress
+	r.value = 0x200;
+	r.rule = 5;
+	r.dir = SPSEC_GW_TO_PLAIN;
+	fx.put_rule(2, r);
+	fx.set_live(0, 3);
+	for (int i = 0; i < 3; i++)
+		CHECK(fx.run(false, 0x200, true, kSeg1) == TC_ACT_OK);
+	CHECK(fx.run(false, 0x200, true, kSeg1) == TC_ACT_SHOT);
+	CHECK(fx.reason(SPSEC_R_GW_OUT_RATE_LIMITED) == 1);
+}
