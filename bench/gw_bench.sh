@@ -78,13 +78,13 @@ pair() { # pair <i>
 }
 check "in_cangw: pairs" pair 2 && check "in_cangw: G:s2 stamps" dp nsG s2 "$POL_OWN" &&
 	check "in_cangw: B:b2 verifies" dp nsB b2 "$POL_RX" &&
-	check "in_cangw: cangw p2 -> s2 (filter 100/7C0)" ip netns exec nsG cangw -A -s p2 -d s2 -X \
+	check "in_cangw: cangw p2 -> s2 (filter 100/7C0)" ip netns exec nsG cangw -A -s p2 -d s2 -X -i \
 		-f 100:7C0 && EP[in_cangw]="nsL:l2 nsB:b2" && VARIANTS+=(in_cangw)
 check "in_guard: pairs" pair 8 &&
 	check "in_guard: G:s8 stamps; rule in:p8:100-13F on p8's tc hooks" \
 		dp nsG s8 "$POL_OWN" --gw in:p8:100-13F &&
 	check "in_guard: B:b8 verifies" dp nsB b8 "$POL_RX" &&
-	check "in_guard: cangw p8 -> s8" ip netns exec nsG cangw -A -s p8 -d s8 -X -f 100:7C0 &&
+	check "in_guard: cangw p8 -> s8" ip netns exec nsG cangw -A -s p8 -d s8 -X -i -f 100:7C0 &&
 	EP[in_guard]="nsL:l8 nsB:b8" && VARIANTS+=(in_guard)
 check "in_relay: pairs" pair 3 && check "in_relay: G:s3 stamps" dp nsG s3 "$POL_OWN" &&
 	check "in_relay: B:b3 verifies" dp nsB b3 "$POL_RX" && {
@@ -100,12 +100,12 @@ check "in_user: pairs" pair 4 && check "in_user: B:b4 verifies" dp nsB b4 "$POL_
 # secured -> legacy
 check "out_cangw: pairs" pair 6 && check "out_cangw: B:b6 stamps" dp nsB b6 "$POL_OWN" &&
 	check "out_cangw: G:s6 verifies" dp nsG s6 "$POL_RX" &&
-	check "out_cangw: cangw s6 -> p6" ip netns exec nsG cangw -A -s s6 -d p6 -X -f 100:7C0 &&
+	check "out_cangw: cangw s6 -> p6" ip netns exec nsG cangw -A -s s6 -d p6 -X -i -f 100:7C0 &&
 	EP[out_cangw]="nsB:b6 nsL:l6" && VARIANTS+=(out_cangw)
 check "out_guard: pairs" pair 9 && check "out_guard: B:b9 stamps" dp nsB b9 "$POL_OWN" &&
 	check "out_guard: G:s9 verifies; rule out:p9:100-13F on p9's tc hooks" \
 		dp nsG s9 "$POL_RX" --gw out:p9:100-13F &&
-	check "out_guard: cangw s9 -> p9" ip netns exec nsG cangw -A -s s9 -d p9 -X -f 100:7C0 &&
+	check "out_guard: cangw s9 -> p9" ip netns exec nsG cangw -A -s s9 -d p9 -X -i -f 100:7C0 &&
 	EP[out_guard]="nsB:b9 nsL:l9" && VARIANTS+=(out_guard)
 check "out_user: pairs" pair 7 && check "out_user: B:b7 stamps" dp nsB b7 "$POL_OWN" && {
 	"$GW" open --netns nsG --from s7 --to p7 --aead "$AEAD" "${CLOCK[@]}" >"$VM_OUT/gw-open.log" 2>&1 &

@@ -75,7 +75,7 @@ int spsec_egress(struct __sk_buff *skb)
  * lets cross from the secured bus.
  */
 SEC("tc")
-int spsec_gw_seg_in(struct __sk_buff *skb)
+int spsec_gw_in(struct __sk_buff *skb)
 {
 	int kind = spsec_frame_kind(skb);
 
@@ -88,7 +88,7 @@ int spsec_gw_seg_in(struct __sk_buff *skb)
 }
 
 SEC("tc")
-int spsec_gw_seg_out(struct __sk_buff *skb)
+int spsec_gw_out(struct __sk_buff *skb)
 {
 	int kind = spsec_frame_kind(skb);
 

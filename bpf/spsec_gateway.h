@@ -8,9 +8,9 @@
  * of a CAN skb fails on 6.1 (no link-layer header, -ERANGE), see docs/gateway.md.
  *
  * The programs here sit on each plain segment and decide with the same rules:
- *   spsec_gw_seg_in   tc ingress: counts each frame under its rule, drops what is over the
+ *   spsec_gw_in   tc ingress: counts each frame under its rule, drops what is over the
  *                     rule's rate before can-gw sees it
- *   spsec_gw_seg_out  tc egress, frames without a socket (can-gw's copies): passes what a rule
+ *   spsec_gw_out  tc egress, frames without a socket (can-gw's copies): passes what a rule
  *                     lets cross (rate permitting), drops everything else
  *
  * Classical CAN frames: tc cannot turn a 16-byte ETH_P_CAN skb into a 72-byte ETH_P_CANFD one

@@ -362,8 +362,8 @@ SPSEC_ABI_ASSERT(sizeof(struct spsec_evlimit) == 16, "spsec_evlimit layout");
  * segments by rules (userspace/core/gateway_rules.h parses the config's `gateway:` section). The
  * kernel's can-gw moves the frames, one job per rule part: segment -> secured interface, whose tc
  * egress stamps the frame as this node's own transmission, and secured interface -> segment,
- * after its tc ingress verified and decrypted the frame. On each segment, spsec_gw_seg_in (tc
- * ingress) and spsec_gw_seg_out (tc egress) apply the same rules: per-rule counters, rate
+ * after its tc ingress verified and decrypted the frame. On each segment, spsec_gw_in (tc
+ * ingress) and spsec_gw_out (tc egress) apply the same rules: per-rule counters, rate
  * limits, and on egress nothing from the kernel that no rule allows (bpf/spsec_gateway.h). They
  * belong to the secured interface's loaded object: its maps below and spsec_counters.
  */

@@ -3,7 +3,7 @@
  * Test-only entry points of the gateway's segment verdict (bpf/spsec_gateway.h) for
  * BPF_PROG_TEST_RUN, which can set neither skb->protocol nor the ingress interface: CAN FD vs
  * classical is decided by length and the segment's ifindex comes from skb->cb[0]. The socket
- * check of spsec_gw_seg_out (local senders pass) is the production entry's and is tested in
+ * check of spsec_gw_out (local senders pass) is the production entry's and is tested in
  * the VM.
  */
 #include <linux/bpf.h>

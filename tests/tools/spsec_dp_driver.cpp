@@ -14,7 +14,7 @@
 //       RULE: gateway rule DIR:SEGMENT:ID[-HI][/MASK][@RATE[/BURST]][:c], DIR "in" (segment ->
 //       secured) or "out" (verified -> segment), IDs hex as above, RATE frames/s, ":c" a
 //       classical segment; rule numbers in order from 0. Every segment named gets
-//       spsec_gw_seg_in and spsec_gw_seg_out on its tc hooks (same network namespace); the
+//       spsec_gw_in and spsec_gw_out on its tc hooks (same network namespace); the
 //       forwarding itself is can-gw's (set up by the caller).
 //   spsec_dp_driver counters <ifname>    one "<reason name> <count>" line per non-zero reason,
 //                                        then "gw<rule>_<kind> <count>" per non-zero rule counter
@@ -221,9 +221,8 @@ Result<void> install_gateway(LoadedDataPlane& dp, const std::string& secured,
 	                         sizeof live, BPF_ANY))
 		return fail_errno(errno, "writing the gateway's live generation");
 	for (const auto& seg : segments) {
-		auto att =
-		        TcAttachment::attach(seg, bpf_program__fd(dp.skel->progs.spsec_gw_seg_in),
-		                             bpf_program__fd(dp.skel->progs.spsec_gw_seg_out));
+		auto att = TcAttachment::attach(seg, bpf_program__fd(dp.skel->progs.spsec_gw_in),
+		                                bpf_program__fd(dp.skel->progs.spsec_gw_out));
 		if (!att)
 			return fail(att.error().message());
 		att->release();

@@ -1,0 +1,4 @@
+# vm tier: the gateway's kernel data path (tests/vm/gateway.sh): can-gw with the data plane on
+# the secured interface and the rule programs on a plain segment, legacy <-> secured byte for
+# byte, attackers on both sides, exact per-rule counters.
+spsec_vm_test(gateway SCRIPT gateway.sh TIMEOUT 300 DEPENDS spsec_dp_driver)

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# vm tier: the gateway's kernel data path end to end (tests/vm/gateway.cmake; docs/gateway.md).
+#
+#   nsL (legacy): l1 ==vxcan== p1 :nsG (gateway G) s0 ==vxcan== b0 :nsB (secured node B)
+#
+# G runs the production data plane on its secured interface s0 (stamps its transmit IDs 120-123,
+# verifies B's 200, 201, 210) with the gateway's rule programs on the plain segment p1, loaded by
+# tests/tools/spsec_dp_driver --gw from these rules (what spsecd will do from config):
+#   rule 0: 0x120-0x123  to_secured  p1      rule 1: 0x200/0x7FE  to_plain  p1
+# and can-gw jobs with the filters cangw_filters() gives those rules. B runs the data plane on b0
+# (stamps 200, 201, 210; verifies 120-123). Checked, on candump -L logs and exact counters:
+#   - legacy -> secured and back, byte for byte (random seeded payloads of the lengths SPsec can
+#     carry), stamped by G and verified by B, and the reverse;
+#   - an attacker on the legacy segment sending IDs it may not send (no rule, the other
+#     direction's IDs, 29-bit, control plane, RTR): nothing reaches B;
+#   - a forged (unstamped) frame from the secured side: G drops it, nothing reaches the segment;
+#   - a stray can-gw job forwarding everything: the segment's egress program lets only what
+#     a rule allows out;
+#   - the books: every per-rule counter and gateway reason exactly.
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+DRV=$SPSEC_BUILD_DIR/tests/tools/spsec_dp_driver
+require_built "$DRV"
+LOG=$VM_OUT/gw
+mkdir -p "$LOG"
+COMMON=(--aead chacha20-poly1305 --mode encrypt --tick-ns 100000000 --window 2047)
+G_POL=120:so,121:so,122:so,123:so,200:s,201:s,210:s
+B_POL=120:s,121:s,122:s,123:s,200:so,201:so,210:so
+RULES=in:p1:120-123,out:p1:200/7FE
+
+counter() { # counter <if> <name>: a data-plane or per-rule counter (0 if none)
+	"$DRV" counters "$1" | awk -v n="$2" '$1 == n { print $2; f = 1 } END { if (!f) print 0 }'
+}
+# what travels, ID and data (the FD flags nibble left out)
+seen() {
+	[ -n "$(frames_in_log "$1")" ] || return 0
+	paste -d' ' <(ids_in_log "$1" | tr ' ' '\n') <(data_in_log "$1")
+}
+
+check "CAN and tc modules load" vm_modprobe_can || vm_finish
+check "vxcan nsL:l1 <-> nsG:p1 (legacy segment)" make_vxcan_pair nsL l1 nsG p1 || vm_finish
+check "vxcan nsG:s0 <-> nsB:b0 (secured bus)" make_vxcan_pair nsG s0 nsB b0 || vm_finish
+check "G: data plane on s0, rule programs on p1" "$DRV" attach s0 --netns nsG "${COMMON[@]}" \
+	--policy "$G_POL" --gw "$RULES" || vm_finish
+check "B: data plane on b0" "$DRV" attach b0 --netns nsB "${COMMON[@]}" --policy "$B_POL" ||
+	vm_finish
+check "tc shows the segment programs on p1" bash -c \
+	"ip netns exec nsG tc filter show dev p1 ingress | grep -q spsec_gw_in &&
+	 ip netns exec nsG tc filter show dev p1 egress | grep -q spsec_gw_out"
+# can-gw jobs: cangw_filters() of rule 0 (0x120-0x123) and rule 1 (0x200/0x7FE): id:mask with
+# CAN_EFF_FLAG and CAN_RTR_FLAG in the mask. -X: CAN FD. -i: the sender's ifindex (in another
+# namespace) may equal the destination's; can-gw would otherwise drop such frames.
+check "can-gw jobs p1 -> s0 and s0 -> p1" bash -c \
+	"ip netns exec nsG cangw -A -s p1 -d s0 -X -i -f 120:C00007FC &&
+	 ip netns exec nsG cangw -A -s s0 -d p1 -X -i -f 200:C00007FE"
+
+# ---- legacy -> secured, byte for byte ---------------------------------------------------------
+: >"$LOG/in-sent.log"
+for len in 0 1 7 8 12 20 32 48; do
+	gen_frames -L "$len" "$LOG/in-part.log" 4 120 121 122 123 && cat "$LOG/in-part.log" >>"$LOG/in-sent.log"
+done
+N_IN=$(log_lines "$LOG/in-sent.log")
+start_candump -n nsB b0 "$LOG/in-b.log" && PB=$VM_CANDUMP_PID
+check "legacy sends $N_IN frames of IDs 120-123 on l1" play_frames -n nsL l1 "$LOG/in-sent.log"
+# the last frame has arrived once B's verified count reaches N_IN
+check "B verified all $N_IN" wait_until 30 test "$(counter b0 rx_ok)" -ge "$N_IN"
+stop_candump "$PB"
+check_eq "B received the legacy frames byte for byte, in order" "$(seen "$LOG/in-sent.log")" \
+	"$(seen "$LOG/in-b.log")"
+check_eq "G stamped each as its own (tx_ok)" "$N_IN" "$(counter s0 tx_ok)"
+check_eq "rule 0 forwarded $N_IN (gw0_fwd)" "$N_IN" "$(counter s0 gw0_fwd)"
+check_eq "gw_in_allowed $N_IN" "$N_IN" "$(counter s0 gw_in_allowed)"
+
+# ---- secured -> legacy, byte for byte ---------------------------------------------------------
+: >"$LOG/out-sent.log"
+for len in 0 1 8 12 24 48; do
+	gen_frames -L "$len" "$LOG/out-part.log" 4 200 201 && cat "$LOG/out-part.log" >>"$LOG/out-sent.log"
+done
+N_OUT=$(log_lines "$LOG/out-sent.log")
+start_candump -n nsL l1 "$LOG/out-l.log" && PL=$VM_CANDUMP_PID
+check "B sends $N_OUT frames of IDs 200, 201 (stamped by B)" play_frames -n nsB b0 "$LOG/out-sent.log"
+check "G verified all $N_OUT" wait_until 30 test "$(counter s0 rx_ok)" -ge "$N_OUT"
+check "the last reached the legacy segment" wait_until 30 test "$(counter s0 gw1_fwd)" -ge "$N_OUT"
+send_sentinel -n nsG p1 "$LOG/out-l.log" l1 >/dev/null # G's own frame on p1: after the forwarded ones
+stop_candump "$PL"
+check_eq "the legacy segment received B's frames decrypted, byte for byte, in order" \
+	"$(seen "$LOG/out-sent.log")" "$(seen "$LOG/out-l.log")"
+check_eq "rule 1 forwarded $N_OUT (gw1_fwd)" "$N_OUT" "$(counter s0 gw1_fwd)"
+check_eq "gw_out_allowed $N_OUT" "$N_OUT" "$(counter s0 gw_out_allowed)"
+check_eq "G's sentinel on p1 is a local sender's (gw_local_tx)" 1 "$(counter s0 gw_local_tx)"
+
+# ---- an attacker on the legacy segment --------------------------------------------------------
+NR0=$(counter s0 gw_no_rule) TX0=$(counter s0 tx_ok)
+start_candump -n nsB b0 "$LOG/atk-b.log" && PB=$VM_CANDUMP_PID
+# 124: no rule; 200: B's ID (only to_plain); 7E0: nothing; 00000120: 29-bit, not 120;
+# 02000120: control plane; 120 RTR (classic): never
+ATTACK=(124##0AA 200##0BB 7E0##0CC 00000120##0DD 02000120##0EE 120#R)
+check "the attacker sends ${#ATTACK[@]} frames on l1" send_frames -n nsL l1 "${ATTACK[@]}"
+check "G counted them (gw_no_rule)" wait_until 30 test "$(counter s0 gw_no_rule)" -ge $((NR0 + ${#ATTACK[@]}))
+# an allowed frame after them on the same path: once B has it, the attack frames had their turn
+send_frames -n nsL l1 123##0.5E5E
+check "the allowed frame after them arrives" wait_until 30 grep -q ' b0 123##.5E5E$' "$LOG/atk-b.log"
+stop_candump "$PB"
+check_eq "nothing of the attacker reached B" "123 5E5E" "$(seen "$LOG/atk-b.log")"
+check_eq "gw_no_rule counted exactly the attack" $((NR0 + ${#ATTACK[@]})) "$(counter s0 gw_no_rule)"
+check_eq "G stamped only the allowed frame" $((TX0 + 1)) "$(counter s0 tx_ok)"
+
+# ---- a forged frame on the secured bus --------------------------------------------------------
+start_candump -n nsL l1 "$LOG/forge-l.log" && PL=$VM_CANDUMP_PID
+RX0=$(counter s0 rx_ok) FWD0=$(counter s0 gw1_fwd)
+rx_drops() { "$DRV" counters s0 | awk '$1 ~ /^rx_/ && $1 != "rx_ok" { n += $2 } END { print n + 0 }'; }
+D0=$(rx_drops)
+"$DRV" detach b0 --netns nsB # the forger bypasses B's data plane: an unstamped 200 on the bus
+ip netns exec nsB cansend b0 200##0.0A0B0C0D0E0F101112131415
+check "G drops the forged frame" wait_until 30 test "$(rx_drops)" -gt "$D0"
+check "B's data plane back" "$DRV" attach b0 --netns nsB "${COMMON[@]}" --policy "$B_POL"
+ip netns exec nsB cansend b0 201##0.F00D
+check "the next verified frame crosses" wait_until 30 grep -q ' l1 201##.F00D$' "$LOG/forge-l.log"
+stop_candump "$PL"
+check_eq "nothing of the forged frame reached the segment" "201 F00D" "$(seen "$LOG/forge-l.log")"
+check_eq "rule 1 forwarded only the verified frame" $((FWD0 + 1)) "$(counter s0 gw1_fwd)"
+check_eq "G verified only that one" $((RX0 + 1)) "$(counter s0 rx_ok)"
+
+# ---- a stray can-gw job: the segment's egress program is the last word ------------------------
+check "a stray can-gw job s0 -> p1 for every CAN FD frame" ip netns exec nsG cangw -A -s s0 -d p1 -X -i
+start_candump -n nsL l1 "$LOG/stray-l.log" && PL=$VM_CANDUMP_PID
+NA0=$(counter s0 gw_out_not_allowed) RX0=$(counter s0 rx_ok)
+ip netns exec nsB cansend b0 210##0.BAD0
+check "G verified B's 210" wait_until 30 test "$(counter s0 rx_ok)" -gt "$RX0"
+check "the segment's egress refused it" wait_until 30 test "$(counter s0 gw_out_not_allowed)" -gt "$NA0"
+send_sentinel -n nsG p1 "$LOG/stray-l.log" l1 >/dev/null
+stop_candump "$PL"
+check_eq "210 (no rule) did not reach the segment" "" "$(seen "$LOG/stray-l.log")"
+check_eq "gw_out_not_allowed counted it once" $((NA0 + 1)) "$(counter s0 gw_out_not_allowed)"
+ip netns exec nsG cangw -D -s s0 -d p1 -X -i
+
+# ---- the books ---------------------------------------------------------------------------------
+echo "# G s0: $("$DRV" counters s0 | tr '\n' ' ')"
+echo "# B b0: $("$DRV" counters b0 | tr '\n' ' ')"
+check_eq "rule 0: forwarded = the legacy frames + 1, nothing over rate or classical" \
+	"$((N_IN + 1)) 0 0" "$(counter s0 gw0_fwd) $(counter s0 gw0_rate) $(counter s0 gw0_classic)"
+check_eq "rule 1: forwarded = B's frames + 1" "$((N_OUT + 1)) 0 0" \
+	"$(counter s0 gw1_fwd) $(counter s0 gw1_rate) $(counter s0 gw1_classic)"
+check_eq "no other rule counted" "" "$("$DRV" counters s0 | awk '$1 ~ /^gw[2-9]/ || $1 ~ /^gw[0-9][0-9]/')"
+vm_finish
