@@ -16,6 +16,7 @@
 #include <linux/can.h>
 #include <linux/pkt_cls.h>
 
+#include "bpf/gateway_maps.h"
 #include "bpf/skeleton.h"
 #include "core/config.h"
 #include "core/gateway_rules.h"
@@ -64,33 +65,33 @@ public:
 		}
 		REQUIRE(s->load());
 		skel_.emplace(std::move(*s));
+		auto gm = GatewayMaps::from_object(skel_->object());
+		REQUIRE(gm);
+		maps_.emplace(std::move(*gm));
 	}
 
 	spsec_gw_test* skel() { return skel_->get(); }
 
-	void install(const GatewayConfig& g, std::uint32_t gen)
+	GatewayMaps& maps() { return *maps_; }
+
+	// The rules of a parsed configuration, through the writer spsecd uses.
+	void install(const GatewayConfig& g)
 	{
+		std::vector<spsec_gw_rule> rules;
 		for (std::size_t i = 0; i < g.rules.size(); i++) {
 			const auto& r = g.rules[i];
 			const std::uint32_t seg = r.segment == "can1" ? kSeg1 : kSeg2;
-			const spsec_gw_rule b = to_bpf_rule(r, static_cast<std::uint32_t>(i), seg,
-			                                    r.segment == "can2");
-			put_rule(gen * SPSEC_GW_RULES_MAX + static_cast<std::uint32_t>(i), b);
+			rules.push_back(to_bpf_rule(r, static_cast<std::uint32_t>(i), seg,
+			                            r.segment == "can2"));
 		}
-		set_live(gen, static_cast<std::uint32_t>(g.rules.size()));
+		replace(rules);
 	}
 
-	void put_rule(std::uint32_t key, const spsec_gw_rule& b)
+	void replace(const std::vector<spsec_gw_rule>& rules)
 	{
-		REQUIRE(bpf_map__update_elem(skel()->maps.spsec_gw_rules, &key, sizeof key, &b,
-		                             sizeof b, BPF_ANY) == 0);
-	}
-
-	void set_live(std::uint32_t gen, std::uint32_t n)
-	{
-		const std::uint32_t zero = 0, live = SPSEC_GW_LIVE(gen, n);
-		REQUIRE(bpf_map__update_elem(skel()->maps.spsec_gw_conf, &zero, sizeof zero, &live,
-		                             sizeof live, BPF_ANY) == 0);
+		auto r = maps_->replace_rules(rules);
+		INFO((r ? std::string() : r.error().message()));
+		REQUIRE(r);
 	}
 
 	void set_tat(std::uint32_t rule, std::uint64_t tat)
@@ -133,11 +134,14 @@ public:
 	std::uint64_t reason(std::uint32_t r) { return percpu_sum(skel()->maps.spsec_counters, r); }
 	std::uint64_t rule_count(std::uint32_t rule, std::uint32_t kind)
 	{
-		return percpu_sum(skel()->maps.spsec_gw_count, rule * SPSEC_GW_CNT_N + kind);
+		auto c = maps_->rule_counters(rule);
+		REQUIRE(c);
+		return (*c)[kind];
 	}
 
 private:
 	std::optional<Skeleton<spsec_gw_test>> skel_;
+	std::optional<GatewayMaps> maps_;
 };
 
 GatewayConfig parsed()
@@ -198,7 +202,7 @@ TEST_CASE("segment verdicts match the rule model, with exact per-rule counters",
 {
 	GwFixture fx;
 	const GatewayConfig g = parsed();
-	fx.install(g, 0);
+	fx.install(g);
 	std::vector<std::uint32_t> ids;
 	for (std::uint32_t x = 0; x <= CAN_SFF_MASK; x++)
 		ids.push_back(x);
@@ -246,25 +250,52 @@ TEST_CASE("segment verdicts match the rule model, with exact per-rule counters",
 	CHECK(rule_books[{4, SPSEC_GW_CNT_FWD}] == 2);
 }
 
-TEST_CASE("no live rules: nothing crosses to a segment, nothing is forwarded", "[gateway]")
+TEST_CASE("a rule set is replaced whole; an empty one lets nothing cross", "[gateway]")
 {
 	GwFixture fx;
-	// rules written, but the live generation has none (a gateway being set up or removed)
 	const GatewayConfig g = parsed();
-	fx.install(g, 1);
-	fx.set_live(1, 0);
+	fx.replace({});  // a gateway being set up: no rules yet
 	CHECK(fx.run(true, 0x120, true, kSeg1) == TC_ACT_OK);
 	CHECK(fx.reason(SPSEC_R_GW_NO_RULE) == 1);
 	CHECK(fx.run(false, 0x200, true, kSeg1) == TC_ACT_SHOT);
 	CHECK(fx.reason(SPSEC_R_GW_OUT_NOT_ALLOWED) == 1);
-	// the switch to the generation that holds them
-	fx.set_live(1, static_cast<std::uint32_t>(g.rules.size()));
+	fx.install(g);
+	CHECK(fx.maps().live_rules()->size() == g.rules.size());
 	CHECK(fx.run(false, 0x200, true, kSeg1) == TC_ACT_OK);
 	CHECK(fx.reason(SPSEC_R_GW_OUT_ALLOWED) == 1);
-	// generation 0 is empty: switching to it stops forwarding again
-	fx.set_live(0, 0);
+	// a new set without rule 1 (0x200/0x7FE to_plain): 0x200 no longer crosses
+	std::vector<spsec_gw_rule> fewer;
+	for (std::uint32_t i : {0u, 2u}) {
+		spsec_gw_rule r = to_bpf_rule(g.rules[i], static_cast<std::uint32_t>(fewer.size()),
+		                              i == 0 ? kSeg1 : kSeg2, i == 2);
+		fewer.push_back(r);
+	}
+	fx.replace(fewer);
+	CHECK(fx.maps().live_rules()->size() == 2);
 	CHECK(fx.run(false, 0x200, true, kSeg1) == TC_ACT_SHOT);
 	CHECK(fx.reason(SPSEC_R_GW_OUT_NOT_ALLOWED) == 2);
+	CHECK(fx.run(true, 0x121, true, kSeg1) == TC_ACT_OK);
+	CHECK(fx.reason(SPSEC_R_GW_IN_ALLOWED) == 1);
+	// refused sets leave the live one as it is
+	spsec_gw_rule bad = fewer[1];
+	bad.rule = 7;  // not its index
+	auto r = fx.maps().replace_rules(std::vector<spsec_gw_rule>{fewer[0], bad});
+	REQUIRE_FALSE(r);
+	CHECK(r.error().errno_value == EINVAL);
+	bad = fewer[1];
+	bad.mask &= ~CAN_EFF_FLAG;
+	CHECK_FALSE(fx.maps().replace_rules(std::vector<spsec_gw_rule>{fewer[0], bad}));
+	bad = fewer[1];
+	bad.dir = 3;
+	CHECK_FALSE(fx.maps().replace_rules(std::vector<spsec_gw_rule>{fewer[0], bad}));
+	bad = fewer[1];
+	bad.pad1 = 1;
+	CHECK_FALSE(fx.maps().replace_rules(std::vector<spsec_gw_rule>{fewer[0], bad}));
+	std::vector<spsec_gw_rule> too_many(SPSEC_GW_RULES_MAX + 1, fewer[0]);
+	CHECK(fx.maps().replace_rules(too_many).error().errno_value == E2BIG);
+	CHECK(fx.maps().live_rules()->size() == 2);
+	CHECK(fx.run(true, 0x122, true, kSeg1) == TC_ACT_OK);
+	CHECK(fx.reason(SPSEC_R_GW_IN_ALLOWED) == 2);
 }
 
 TEST_CASE("a rule's rate limit: burst frames back to back, then none until the schedule allows",
@@ -277,15 +308,20 @@ TEST_CASE("a rule's rate limit: burst frames back to back, then none until the s
 	r.hi = 0xFFFFFFFFu;
 	r.dir = SPSEC_GW_TO_SECURED;
 	r.seg_ifindex = kSeg1;
-	r.rule = 3;
 	// one frame per 10^6 s after a burst of 3: no stall of the host can refill the bucket
 	r.interval_ns = 1000000000000000ull;
 	r.burst_ns = 2 * r.interval_ns;  // a burst of 3
-	fx.put_rule(0, r);
-	r.value = 0x121;
-	r.rule = 4;
-	fx.put_rule(1, r);
-	fx.set_live(0, 2);
+	std::vector<spsec_gw_rule> rules(4, r);
+	for (std::uint32_t i = 0; i < 4; i++)
+		rules[i].rule = i;
+	rules[0].value = 0x7FF;  // rules 0..2 other IDs: the rate slots are the rule numbers
+	rules[1].value = 0x7FE;
+	rules[2].value = 0x7FD;
+	rules[3].value = 0x120;
+	rules.push_back(rules[3]);
+	rules[4].value = 0x121;
+	rules[4].rule = 4;
+	fx.replace(rules);
 	for (int i = 0; i < 3; i++)
 		CHECK(fx.run(true, 0x120, true, kSeg1) == TC_ACT_OK);
 	CHECK(fx.run(true, 0x120, true, kSeg1) == TC_ACT_SHOT);
@@ -304,12 +340,14 @@ TEST_CASE("a rule's rate limit: burst frames back to back, then none until the s
 	fx.set_tat(3, 0);
 	CHECK(fx.run(true, 0x120, true, kSeg1) == TC_ACT_OK);
 	CHECK(fx.rule_count(3, SPSEC_GW_CNT_FWD) == 4);
-	// the limit applies the same on a segment's egress
-	r.value = 0x200;
-	r.rule = 5;
-	r.dir = SPSEC_GW_TO_PLAIN;
-	fx.put_rule(2, r);
-	fx.set_live(0, 3);
+	// the limit applies the same on a segment's egress; rules whose limit is unchanged keep
+	// their state across a replacement, a new rule starts with a full burst
+	rules.push_back(rules[3]);
+	rules[5].value = 0x200;
+	rules[5].rule = 5;
+	rules[5].dir = SPSEC_GW_TO_PLAIN;
+	fx.replace(rules);
+	CHECK(fx.run(true, 0x121, true, kSeg1) == TC_ACT_SHOT);  // still exhausted
 	for (int i = 0; i < 3; i++)
 		CHECK(fx.run(false, 0x200, true, kSeg1) == TC_ACT_OK);
 	CHECK(fx.run(false, 0x200, true, kSeg1) == TC_ACT_SHOT);

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: Apache-2.0
+// The gateway's maps in a loaded data-plane object (include/spsec/abi.h "Gateway",
+// bpf/spsec_gateway.h): the typed writer spsecd uses to install the rules, and the reader of the
+// per-rule counters. Borrows the maps of a loaded bpf_object (the production skeleton or the
+// bpf tier's test object), like DataPlane.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include <bpf/libbpf.h>
+
+#include "spsec/abi.h"
+#include "spsec/result.h"
+
+namespace spsec {
+
+// Frames per SPSEC_GW_CNT_* kind of one rule, summed over CPUs.
+using GatewayRuleCounters = std::array<std::uint64_t, SPSEC_GW_CNT_N>;
+
+class GatewayMaps {
+public:
+	// Finds spsec_gw_conf, spsec_gw_rules, spsec_gw_count and spsec_gw_rate. Errors: a map is
+	// missing (ENOENT, named).
+	[[nodiscard]] static Result<GatewayMaps> from_object(bpf_object* obj);
+
+	// Replaces the whole rule set atomically: writes `rules` into the spare generation, zeroes
+	// the rate state of every rule whose limit differs from the live one's (a new limit starts
+	// with a full burst), then switches spsec_gw_conf's one 32-bit word to it. An empty span
+	// turns the gateway off (nothing crosses to a segment). Errors: more than
+	// SPSEC_GW_RULES_MAX rules (E2BIG); a rule whose number is not its index, whose direction
+	// is unknown, whose mask lacks CAN_EFF_FLAG, or with padding or unknown flags set (EINVAL,
+	// the rule named); map update failed (the live generation is unchanged then).
+	[[nodiscard]] Result<void> replace_rules(std::span<const spsec_gw_rule> rules);
+
+	// The live rules, in order. Errors: map read failed.
+	[[nodiscard]] Result<std::vector<spsec_gw_rule>> live_rules() const;
+
+	// One rule's counters (every rule number 0..SPSEC_GW_RULES_MAX-1 has them, used or not).
+	// Errors: rule out of range (EINVAL), map read failed.
+	[[nodiscard]] Result<GatewayRuleCounters> rule_counters(std::uint32_t rule) const;
+
+private:
+	GatewayMaps() = default;
+	[[nodiscard]] Result<std::uint32_t> live_word() const;
+
+	bpf_map* conf_ = nullptr;
+	bpf_map* rules_ = nullptr;
+	bpf_map* count_ = nullptr;
+	bpf_map* rate_ = nullptr;
+};
+
+}  // namespace spsec
