@@ -14,8 +14,11 @@
 //       RULE: gateway rule DIR:SEGMENT:ID[-HI][/MASK][@RATE[/BURST]][:c], DIR "in" (segment ->
 //       secured) or "out" (verified -> segment), IDs hex as above, RATE frames/s, ":c" a
 //       classical segment; rule numbers in order from 0. Every segment named gets
-//       spsec_gw_in and spsec_gw_out on its tc hooks (same network namespace); the
-//       forwarding itself is can-gw's (set up by the caller).
+//       spsec_gw_in and spsec_gw_out on its tc hooks (same network namespace), and each rule
+//       its can-gw jobs (common/can_gw.h, filters from core/gateway_rules.h cangw_filters()),
+//       as spsecd will set them up.
+//   spsec_dp_driver gwjobs [--netns NS]  one "src dst id:mask fd handled dropped" line per
+//                                        can-gw job (ifnames), for exact books
 //   spsec_dp_driver counters <ifname>    one "<reason name> <count>" line per non-zero reason,
 //                                        then "gw<rule>_<kind> <count>" per non-zero rule counter
 //   spsec_dp_driver detach <ifname> [--netns NS]
@@ -46,7 +49,9 @@
 #include "bpf/key_material.h"
 #include "bpf/libbpf_log.h"
 #include "bpf/tc_attachment.h"
+#include "common/can_gw.h"
 #include "common/json.h"
+#include "core/gateway_rules.h"
 #include "core/key_schedule.h"
 #include "core/reasons.h"
 #include "core/stamp.h"
@@ -220,6 +225,20 @@ Result<void> install_gateway(LoadedDataPlane& dp, const std::string& secured,
 	if (bpf_map__update_elem(dp.skel->maps.spsec_gw_conf, &zero, sizeof zero, &live,
 	                         sizeof live, BPF_ANY))
 		return fail_errno(errno, "writing the gateway's live generation");
+	const int sec = static_cast<int>(if_nametoindex(secured.c_str()));
+	for (const auto& g : specs) {
+		const int seg = static_cast<int>(g.rule.seg_ifindex);
+		const bool in = g.rule.dir == SPSEC_GW_TO_SECURED;
+		IdMatch m;
+		m.value = g.rule.value;
+		m.mask = g.rule.mask;
+		m.lo = g.rule.lo;
+		m.hi = g.rule.hi;
+		m.extended = (g.rule.value & CAN_EFF_FLAG) != 0;
+		for (const auto& f : cangw_filters(m))
+			if (auto r = cangw_add({in ? seg : sec, in ? sec : seg, f.id, f.mask}); !r)
+				return r;
+	}
 	for (const auto& seg : segments) {
 		auto att = TcAttachment::attach(seg, bpf_program__fd(dp.skel->progs.spsec_gw_in),
 		                                bpf_program__fd(dp.skel->progs.spsec_gw_out));
@@ -385,6 +404,25 @@ int cmd_counters(const std::string& ifname)
 	return 0;
 }
 
+int cmd_gwjobs(int argc, char** argv)
+{
+	if (argc >= 2 && std::string(argv[0]) == "--netns")
+		if (auto r = enter_netns(argv[1]); !r)
+			return die(r.error().message());
+	auto jobs = cangw_list();
+	if (!jobs)
+		return die(jobs.error().message());
+	auto name = [](int idx) {
+		char buf[IF_NAMESIZE] = {};
+		return std::string(if_indextoname(static_cast<unsigned>(idx), buf) ? buf : "?");
+	};
+	for (const auto& j : *jobs)
+		std::printf("%s %s %X:%X %s %u %u\n", name(j.job.src_ifindex).c_str(),
+		            name(j.job.dst_ifindex).c_str(), j.job.filter_id, j.job.filter_mask,
+		            j.fd ? "fd" : "classic", j.handled, j.dropped);
+	return 0;
+}
+
 int cmd_reasons(bool json)
 {
 	if (!json) {
@@ -424,9 +462,11 @@ int main(int argc, char** argv)
 {
 	if (argc >= 2 && std::string(argv[1]) == "reasons")
 		return cmd_reasons(argc >= 3 && std::string(argv[2]) == "--json");
+	if (argc >= 2 && std::string(argv[1]) == "gwjobs")
+		return cmd_gwjobs(argc - 2, argv + 2);
 	if (argc < 3)
 		return die("usage: spsec_dp_driver attach|counters|detach <ifname> [options] | "
-		           "reasons [--json]");
+		           "reasons [--json] | gwjobs [--netns NS]");
 	set_libbpf_verbosity(std::getenv("SPSEC_VERBOSE") ? LibbpfVerbosity::Verbose
 	                                                  : LibbpfVerbosity::Quiet);
 	const std::string cmd = argv[1], ifname = argv[2];

@@ -47,12 +47,13 @@ check "B: data plane on b0" "$DRV" attach b0 --netns nsB "${COMMON[@]}" --policy
 check "tc shows the segment programs on p1" bash -c \
 	"ip netns exec nsG tc filter show dev p1 ingress | grep -q spsec_gw_in &&
 	 ip netns exec nsG tc filter show dev p1 egress | grep -q spsec_gw_out"
-# can-gw jobs: cangw_filters() of rule 0 (0x120-0x123) and rule 1 (0x200/0x7FE): id:mask with
-# CAN_EFF_FLAG and CAN_RTR_FLAG in the mask. -X: CAN FD. -i: the sender's ifindex (in another
-# namespace) may equal the destination's; can-gw would otherwise drop such frames.
-check "can-gw jobs p1 -> s0 and s0 -> p1" bash -c \
-	"ip netns exec nsG cangw -A -s p1 -d s0 -X -i -f 120:C00007FC &&
-	 ip netns exec nsG cangw -A -s s0 -d p1 -X -i -f 200:C00007FE"
+# the driver made the can-gw jobs over rtnetlink (common/can_gw.h) with cangw_filters()' filters:
+# rule 0 (0x120-0x123) and rule 1 (0x200/0x7FE), id:mask with CAN_EFF_FLAG and CAN_RTR_FLAG in
+# the mask, CAN FD, may send to the originating ifindex (per-namespace indexes), no echo
+gwjobs() { "$DRV" gwjobs --netns nsG; }
+check_eq "can-gw jobs p1 -> s0 and s0 -> p1, as cangw -L lists them too" \
+	"p1 s0 120:C00007FC fd 0 0|s0 p1 200:C00007FE fd 0 0" "$(gwjobs | sort | paste -sd'|')"
+ip netns exec nsG cangw -L | sed 's/^/# /'
 
 # ---- legacy -> secured, byte for byte ---------------------------------------------------------
 : >"$LOG/in-sent.log"
@@ -135,6 +136,10 @@ check_eq "gw_out_not_allowed counted it once" $((NA0 + 1)) "$(counter s0 gw_out_
 ip netns exec nsG cangw -D -s s0 -d p1 -X -i
 
 # ---- the books ---------------------------------------------------------------------------------
+# can-gw's own counts agree with the rule counters (the stray job is gone again)
+check_eq "can-gw handled what the rules let through" \
+	"p1 s0 120:C00007FC fd $(counter s0 gw0_fwd) 0|s0 p1 200:C00007FE fd $(counter s0 gw1_fwd) 0" \
+	"$(gwjobs | sort | paste -sd'|')"
 echo "# G s0: $("$DRV" counters s0 | tr '\n' ' ')"
 echo "# B b0: $("$DRV" counters b0 | tr '\n' ' ')"
 check_eq "rule 0: forwarded = the legacy frames + 1, nothing over rate or classical" \
