@@ -17,6 +17,7 @@
 #include <linux/pkt_cls.h>
 
 #include "bpf/gateway_maps.h"
+#include "bpf/gateway_setup.h"
 #include "bpf/skeleton.h"
 #include "core/config.h"
 #include "core/gateway_rules.h"
@@ -352,4 +353,64 @@ TEST_CASE("a rule's rate limit: burst frames back to back, then none until the s
 		CHECK(fx.run(false, 0x200, true, kSeg1) == TC_ACT_OK);
 	CHECK(fx.run(false, 0x200, true, kSeg1) == TC_ACT_SHOT);
 	CHECK(fx.reason(SPSEC_R_GW_OUT_RATE_LIMITED) == 1);
+}
+
+TEST_CASE("a gateway plan: rules in config order, can-gw jobs per rule, none for classic",
+          "[gateway]")
+{
+	const GatewayConfig g = parsed();
+	const IfindexOf ifindex_of = [](const std::string& n) -> Result<int> {
+		if (n == "can0")
+			return 2;
+		if (n == "can1")
+			return static_cast<int>(kSeg1);
+		if (n == "can2")
+			return static_cast<int>(kSeg2);
+		return fail_errno(ENODEV, "no interface " + n);
+	};
+	auto p = plan_gateway(g, "can0", ifindex_of);
+	REQUIRE(p);
+	REQUIRE(p->rules.size() == 5);
+	CHECK(p->rules[2].flags == SPSEC_GW_F_CLASSIC);  // can2 is classical
+	CHECK(p->segments == std::vector<int>{kSeg1, kSeg2});
+	// rule 0 (0x120-0x123 to_secured, can1): one block; rule 1 (0x200/0x7FE to_plain, can1);
+	// rules 2-4 are on the classical segment: spsecd's, no can-gw job
+	REQUIRE(p->jobs.size() == 2);
+	CHECK(p->jobs[0].src_ifindex == static_cast<int>(kSeg1));
+	CHECK(p->jobs[0].dst_ifindex == 2);
+	CHECK(p->jobs[0].filter_id == 0x120u);
+	CHECK(p->jobs[1].src_ifindex == 2);
+	CHECK(p->jobs[1].dst_ifindex == static_cast<int>(kSeg1));
+	CHECK(p->jobs[1].filter_mask == (CAN_EFF_FLAG | CAN_RTR_FLAG | 0x7FEu));
+
+	auto missing = plan_gateway(g, "can0", [](const std::string& n) -> Result<int> {
+		if (n == "can0")
+			return 2;
+		return fail_errno(ENODEV, "no interface " + n);
+	});
+	REQUIRE_FALSE(missing);
+	CHECK_THAT(missing.error().message(), Catch::Contains("gateway segment can1"));
+
+	// what exists: rule 0's job, a stale job s -> can1, a job between two other interfaces,
+	// a classical job between s and can1 (never one of ours: all are CAN FD)
+	std::vector<CanGwJobStats> existing(4);
+	existing[0].job = p->jobs[0];
+	existing[0].fd = true;
+	existing[1].job = {2, static_cast<int>(kSeg1), 0x300, 0xC00007FF};
+	existing[1].fd = true;
+	existing[2].job = {7, 8, 0x120, 0xC00007FC};
+	existing[2].fd = true;
+	existing[3].job = p->jobs[1];
+	existing[3].fd = false;
+	const JobChanges c = job_changes(existing, *p, 2);
+	REQUIRE(c.remove.size() == 2);  // the stale one and the classical look-alike
+	CHECK(c.remove[0].filter_id == 0x300u);
+	CHECK(c.remove[1].filter_id == 0x200u);
+	REQUIRE(c.add.size() == 1);  // rule 1's, as a CAN FD job
+	CHECK(c.add[0].filter_id == 0x200u);
+
+	// no gateway any more: every job between s and the old segments goes, others stay
+	const JobChanges off = job_changes(existing, GatewayPlan{}, 2, {static_cast<int>(kSeg1)});
+	CHECK(off.add.empty());
+	CHECK(off.remove.size() == 3);
 }

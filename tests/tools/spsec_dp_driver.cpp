@@ -7,7 +7,7 @@
 //   spsec_dp_driver attach <ifname> [--netns NS] [--aead aes-gcm|chacha20-poly1305|ascon]
 //         [--mode encrypt|auth] [--seed-fill HEXBYTE] [--base-t T] [--tick-ns N] [--window W]
 //         [--default drop|pass] [--policy ID:FLAGS[,ID:FLAGS...]] [--egress-fd bad]
-//         [--gw RULE[,RULE...]]
+//         [--gw RULE[,RULE...] | --gw-config FILE]
 //       FLAGS: letters s (secured), r (plain rx), t (plain tx), o (own tx); ID in hex,
 //       8 digits = 29-bit. The clock is T = base_t + CLOCK_MONOTONIC ns / tick_ns, the same on
 //       every node of one VM, so nodes agree on T without a Sync.
@@ -17,6 +17,9 @@
 //       spsec_gw_in and spsec_gw_out on its tc hooks (same network namespace), and each rule
 //       its can-gw jobs (common/can_gw.h, filters from core/gateway_rules.h cangw_filters()),
 //       as spsecd will set them up.
+//       --gw-config: the gateway section of an spsecd configuration file (its interface and
+//       ID lists are only validated against; the data plane's policy is --policy), set up with
+//       bpf/gateway_setup.h as spsecd will.
 //   spsec_dp_driver gwjobs [--netns NS]  one "src dst id:mask fd handled dropped" line per
 //                                        can-gw job (ifnames), for exact books
 //   spsec_dp_driver counters <ifname>    one "<reason name> <count>" line per non-zero reason,
@@ -46,11 +49,13 @@
 #include <net/if.h>
 
 #include "bpf/data_plane.h"
+#include "bpf/gateway_setup.h"
 #include "bpf/key_material.h"
 #include "bpf/libbpf_log.h"
 #include "bpf/tc_attachment.h"
 #include "common/can_gw.h"
 #include "common/json.h"
+#include "core/config.h"
 #include "core/gateway_rules.h"
 #include "core/key_schedule.h"
 #include "core/reasons.h"
@@ -264,7 +269,7 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 	std::uint32_t window = 150;
 	unsigned fill = 0x5a;
 	bool broken_egress = false;
-	std::string gw;
+	std::string gw, gw_config;
 	for (int i = 0; i + 1 < argc; i += 2) {
 		const std::string k = argv[i], v = argv[i + 1];
 		if (k == "--netns")
@@ -287,6 +292,8 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 			policy = v;
 		else if (k == "--gw")
 			gw = v;
+		else if (k == "--gw-config")
+			gw_config = v;
 		else if (k == "--egress-fd")  // "bad": attaching egress fails after ingress
 			broken_egress = v == "bad";
 		else
@@ -347,6 +354,30 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 	if (!gw_specs->empty())
 		if (auto r = install_gateway(*loaded, ifname, *gw_specs); !r)
 			return die(r.error().message());
+	if (!gw_config.empty()) {
+		auto cfg = load_config(gw_config);
+		if (!cfg)
+			return die(cfg.error().message());
+		const IfindexOf ifindex_of = [](const std::string& n) -> Result<int> {
+			const unsigned idx = if_nametoindex(n.c_str());
+			if (!idx)
+				return fail_errno(ENODEV, "no interface " + n);
+			return static_cast<int>(idx);
+		};
+		auto plan = plan_gateway(cfg->gateway, ifname, ifindex_of);
+		if (!plan)
+			return die(plan.error().message());
+		auto maps = GatewayMaps::from_object(loaded->skel.object());
+		if (!maps)
+			return die(maps.error().message());
+		if (auto r = apply_gateway(loaded->skel.object(), *maps, *plan,
+		                           static_cast<int>(if_nametoindex(ifname.c_str())),
+		                           plan->segments);
+		    !r)
+			return die(r.error().message());
+		std::printf("gateway: %zu rules, %zu can-gw jobs, %zu segments\n",
+		            plan->rules.size(), plan->jobs.size(), plan->segments.size());
+	}
 	for (const bpf_program* p :
 	     {loaded->skel->progs.spsec_ingress, loaded->skel->progs.spsec_egress})
 		if (auto st = prog_stats(p))

@@ -4,10 +4,11 @@
 #   nsL (legacy): l1 ==vxcan== p1 :nsG (gateway G) s0 ==vxcan== b0 :nsB (secured node B)
 #
 # G runs the production data plane on its secured interface s0 (stamps its transmit IDs 120-123,
-# verifies B's 200, 201, 210) with the gateway's rule programs on the plain segment p1, loaded by
-# tests/tools/spsec_dp_driver --gw from these rules (what spsecd will do from config):
+# verifies B's 200, 201, 210) with the gateway's rule programs on the plain segment p1 and the
+# can-gw jobs, set up by tests/tools/spsec_dp_driver --gw-config from the gateway section of a
+# configuration file (bpf/gateway_setup.h, as spsecd will):
 #   rule 0: 0x120-0x123  to_secured  p1      rule 1: 0x200/0x7FE  to_plain  p1
-# and can-gw jobs with the filters cangw_filters() gives those rules. B runs the data plane on b0
+# the jobs with the filters cangw_filters() gives those rules. B runs the data plane on b0
 # (stamps 200, 201, 210; verifies 120-123). Checked, on candump -L logs and exact counters:
 #   - legacy -> secured and back, byte for byte (random seeded payloads of the lengths SPsec can
 #     carry), stamped by G and verified by B, and the reverse;
@@ -26,7 +27,6 @@ mkdir -p "$LOG"
 COMMON=(--aead chacha20-poly1305 --mode encrypt --tick-ns 100000000 --window 2047)
 G_POL=120:so,121:so,122:so,123:so,200:s,201:s,210:s
 B_POL=120:s,121:s,122:s,123:s,200:so,201:so,210:so
-RULES=in:p1:120-123,out:p1:200/7FE
 
 counter() { # counter <if> <name>: a data-plane or per-rule counter (0 if none)
 	"$DRV" counters "$1" | awk -v n="$2" '$1 == n { print $2; f = 1 } END { if (!f) print 0 }'
@@ -40,8 +40,31 @@ seen() {
 check "CAN and tc modules load" vm_modprobe_can || vm_finish
 check "vxcan nsL:l1 <-> nsG:p1 (legacy segment)" make_vxcan_pair nsL l1 nsG p1 || vm_finish
 check "vxcan nsG:s0 <-> nsB:b0 (secured bus)" make_vxcan_pair nsG s0 nsB b0 || vm_finish
-check "G: data plane on s0, rule programs on p1" "$DRV" attach s0 --netns nsG "${COMMON[@]}" \
-	--policy "$G_POL" --gw "$RULES" || vm_finish
+# G's gateway section, as in its spsecd configuration (the driver validates the whole file and
+# uses the gateway section; the data plane's policy is --policy, the same lists)
+gw_config() { # gw_config <file> [rule lines...]
+	local f=$1
+	shift
+	cat >"$f" <<CFG
+interface: s0
+participant_id: 9
+aead: chacha20-poly1305
+data_bitrate: 1M
+key_store: /var/lib/spsec/g.keys
+secured_ids: [0x120, 0x121, 0x122, 0x123, 0x200, 0x201, 0x210]
+transmit_ids: [0x120, 0x121, 0x122, 0x123]
+gateway:
+  segments:
+    - {name: p1}
+  rules:
+CFG
+	printf '    - %s\n' "$@" >>"$f"
+}
+gw_config "$LOG/g.yaml" "{ids: 0x120-0x123, direction: to_secured, segment: p1}" \
+	"{ids: 0x200/0x7FE, direction: to_plain, segment: p1}"
+check "G: data plane on s0, the gateway from its config: rule programs on p1, can-gw jobs" \
+	"$DRV" attach s0 --netns nsG "${COMMON[@]}" --policy "$G_POL" --gw-config "$LOG/g.yaml" ||
+	vm_finish
 check "B: data plane on b0" "$DRV" attach b0 --netns nsB "${COMMON[@]}" --policy "$B_POL" ||
 	vm_finish
 check "tc shows the segment programs on p1" bash -c \
@@ -147,4 +170,18 @@ check_eq "rule 0: forwarded = the legacy frames + 1, nothing over rate or classi
 check_eq "rule 1: forwarded = B's frames + 1" "$((N_OUT + 1)) 0 0" \
 	"$(counter s0 gw1_fwd) $(counter s0 gw1_rate) $(counter s0 gw1_classic)"
 check_eq "no other rule counted" "" "$("$DRV" counters s0 | awk '$1 ~ /^gw[2-9]/ || $1 ~ /^gw[0-9][0-9]/')"
+
+# ---- a new configuration without rule 1 -------------------------------------------------------
+gw_config "$LOG/g2.yaml" "{ids: 0x120-0x123, direction: to_secured, segment: p1}"
+check "G re-applied with only rule 0" "$DRV" attach s0 --netns nsG "${COMMON[@]}" \
+	--policy "$G_POL" --gw-config "$LOG/g2.yaml"
+check_eq "the to_plain job is gone, rule 0's stays" "p1 s0 120:C00007FC fd" \
+	"$(gwjobs | awk '{ print $1, $2, $3, $4 }' | paste -sd'|')"
+start_candump -n nsL l1 "$LOG/reload-l.log" && PL=$VM_CANDUMP_PID
+RX0=$(counter s0 rx_ok)
+ip netns exec nsB cansend b0 200##0.0DD0
+check "G still verifies B's 200" wait_until 30 test "$(counter s0 rx_ok)" -gt "$RX0"
+send_sentinel -n nsG p1 "$LOG/reload-l.log" l1 >/dev/null
+stop_candump "$PL"
+check_eq "200 no longer crosses" "" "$(seen "$LOG/reload-l.log")"
 vm_finish
