@@ -2,3 +2,6 @@
 # the secured interface and the rule programs on a plain segment, legacy <-> secured byte for
 # byte, attackers on both sides, exact per-rule counters.
 spsec_vm_test(gateway SCRIPT gateway.sh TIMEOUT 300 DEPENDS spsec_dp_driver)
+# spsecd sets the gateway up from its configuration, changes it on reload, leaves it on exit.
+spsec_vm_test(gateway_daemon SCRIPT gateway_daemon.sh TIMEOUT 240
+              DEPENDS spsecd spsecctl spsec_dp_driver)

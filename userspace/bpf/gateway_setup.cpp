@@ -89,8 +89,9 @@ JobChanges job_changes(const std::vector<CanGwJobStats>& existing, const Gateway
 	return c;
 }
 
-Result<void> apply_gateway(bpf_object* obj, GatewayMaps& maps, const GatewayPlan& plan, int secured,
-                           const std::vector<int>& old_segments)
+Result<void> apply_gateway_before_policy(bpf_object* obj, GatewayMaps& maps,
+                                         const GatewayPlan& plan, int secured,
+                                         const std::vector<int>& old_segments)
 {
 	const bpf_program* in = bpf_object__find_program_by_name(obj, "spsec_gw_in");
 	const bpf_program* out = bpf_object__find_program_by_name(obj, "spsec_gw_out");
@@ -109,16 +110,30 @@ Result<void> apply_gateway(bpf_object* obj, GatewayMaps& maps, const GatewayPlan
 	auto existing = cangw_list();
 	if (!existing)
 		return tl::unexpected(existing.error());
-	const JobChanges c = job_changes(*existing, plan, secured, old_segments);
-	for (const auto& j : c.remove)
+	for (const auto& j : job_changes(*existing, plan, secured, old_segments).remove)
 		if (auto r = cangw_delete(j); !r)
 			return r;
-	if (auto r = maps.replace_rules(plan.rules); !r)
-		return r;
-	for (const auto& j : c.add)
+	return maps.replace_rules(plan.rules);
+}
+
+Result<void> apply_gateway_after_policy(const GatewayPlan& plan, int secured,
+                                        const std::vector<int>& old_segments)
+{
+	auto existing = cangw_list();
+	if (!existing)
+		return tl::unexpected(existing.error());
+	for (const auto& j : job_changes(*existing, plan, secured, old_segments).add)
 		if (auto r = cangw_add(j); !r)
 			return r;
 	return {};
+}
+
+Result<void> apply_gateway(bpf_object* obj, GatewayMaps& maps, const GatewayPlan& plan, int secured,
+                           const std::vector<int>& old_segments)
+{
+	if (auto r = apply_gateway_before_policy(obj, maps, plan, secured, old_segments); !r)
+		return r;
+	return apply_gateway_after_policy(plan, secured, old_segments);
 }
 
 }  // namespace spsec

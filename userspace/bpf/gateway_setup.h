@@ -55,4 +55,15 @@ struct JobChanges {
                                          const GatewayPlan& plan, int secured,
                                          const std::vector<int>& old_segments = {});
 
+// apply_gateway() in two halves, for a reload that also changes the data plane's policy:
+// the first (segment programs, job deletions, rules) before the new policy is installed, the
+// second (job additions) after it. So a job never forwards an ID the live policy does not
+// verify: an ID the new policy stops securing loses its job first, one it starts securing
+// gets its job only once ingress verifies it.
+[[nodiscard]] Result<void> apply_gateway_before_policy(bpf_object* obj, GatewayMaps& maps,
+                                                       const GatewayPlan& plan, int secured,
+                                                       const std::vector<int>& old_segments);
+[[nodiscard]] Result<void> apply_gateway_after_policy(const GatewayPlan& plan, int secured,
+                                                      const std::vector<int>& old_segments);
+
 }  // namespace spsec

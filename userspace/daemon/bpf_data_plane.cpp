@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 
+#include "bpf/gateway_setup.h"
 #include "bpf/key_material.h"
 
 namespace spsec {
@@ -85,6 +86,10 @@ Result<void> BpfDataPlane::open(const Config& cfg)
 	if (!tc)
 		return tl::unexpected(tc.error().with_context(cat("attaching to ", cfg.interface)));
 	tc_.emplace(std::move(*tc));
+	if (auto r = gateway(cfg, true); !r)
+		return r;
+	if (auto r = gateway(cfg, false); !r)
+		return r;
 	auto rb = RingBuffer::open(dp_->maps.events_map(), [this](const spsec_event& e) {
 		if (sink_ != nullptr)
 			(*sink_)(e);
@@ -107,13 +112,56 @@ Result<void> BpfDataPlane::write_state(const Config& cfg, std::uint32_t state)
 	return {};
 }
 
+Result<void> BpfDataPlane::gateway(const Config& cfg, bool before_policy)
+{
+	if (!gw_maps_) {
+		auto m = GatewayMaps::from_object(dp_->skel.object());
+		if (!m)
+			return tl::unexpected(m.error());
+		gw_maps_.emplace(std::move(*m));
+	}
+	const IfindexOf ifindex_of = [](const std::string& n) -> Result<int> {
+		const unsigned idx = ::if_nametoindex(n.c_str());
+		if (idx == 0)
+			return fail_errno(errno, cat("no interface ", n));
+		return static_cast<int>(idx);
+	};
+	auto plan = plan_gateway(cfg.gateway, cfg.interface, ifindex_of);
+	if (!plan)
+		return tl::unexpected(plan.error().with_context("setting up the gateway"));
+	// the segments of the running configuration, whose jobs a new one may remove
+	std::vector<int> old_segments;
+	if (cfg_)
+		for (const auto& seg : cfg_->gateway.segments)
+			if (auto idx = ifindex_of(seg.name))
+				old_segments.push_back(*idx);
+	if (plan->segments.empty() && old_segments.empty() && plan->rules.empty())
+		return {};  // no gateway, none before: leave can-gw alone
+	auto secured = ifindex_of(cfg.interface);
+	if (!secured)
+		return tl::unexpected(secured.error());
+	auto r = before_policy ? apply_gateway_before_policy(dp_->skel.object(), *gw_maps_, *plan,
+	                                                     *secured, old_segments)
+	                       : apply_gateway_after_policy(*plan, *secured, old_segments);
+	if (!r)
+		return tl::unexpected(r.error().with_context("setting up the gateway"));
+	if (!before_policy && !plan->segments.empty())
+		log_.info(cat("gateway: ", plan->rules.size(), " rules, ", plan->jobs.size(),
+		              " can-gw jobs, ", plan->segments.size(), " segments"));
+	return {};
+}
+
 Result<void> BpfDataPlane::reconfigure(const Config& cfg)
 {
 	if (!dp_)
 		return fail("data plane not open");
+	if (auto r = gateway(cfg, true); !r)
+		return r;
 	if (auto r = dp_->maps.replace_policy(policy_entries(cfg)); !r)
 		return tl::unexpected(r.error().with_context("installing the policy"));
 	if (auto r = write_state(cfg, state_); !r)
+		return r;
+	if (auto r = gateway(cfg, false); !r)
 		return r;
 	cfg_ = cfg;
 	return {};
@@ -209,7 +257,10 @@ Result<void> BpfDataPlane::reattach(const Config& cfg)
 		return tl::unexpected(
 		        tc.error().with_context(cat("re-attaching to ", cfg.interface)));
 	tc_.emplace(std::move(*tc));
-	return {};
+	// can-gw deleted the jobs of the vanished device; the new one gets them again
+	if (auto r = gateway(cfg, true); !r)
+		return r;
+	return gateway(cfg, false);
 }
 
 void BpfDataPlane::close() noexcept

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bpf/data_plane.h"
+#include "bpf/gateway_maps.h"
 #include "bpf/ring_buffer.h"
 #include "bpf/tc_attachment.h"
 #include "common/logger.h"
@@ -50,6 +51,10 @@ public:
 
 private:
 	[[nodiscard]] Result<void> write_state(const Config& cfg, std::uint32_t state);
+	// The gateway (cfg.gateway, docs/gateway.md): rules, segment programs, can-gw jobs;
+	// `before` / after the policy (bpf/gateway_setup.h). A configuration without a gateway
+	// section removes the jobs to and from the previous configuration's segments.
+	[[nodiscard]] Result<void> gateway(const Config& cfg, bool before_policy);
 
 	const Logger& log_;
 	std::optional<LoadedDataPlane> dp_;
@@ -57,6 +62,7 @@ private:
 	std::optional<RingBuffer> events_;
 	const EventSink* sink_ = nullptr;  // set only while drain_events runs
 	std::optional<Config> cfg_;
+	std::optional<GatewayMaps> gw_maps_;
 	std::uint32_t state_ = SPSEC_STATE_NOTSET;
 	std::optional<DataPlaneState> pinned_;
 };

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# vm tier: spsecd sets a gateway up from its configuration (docs/gateway.md): at start the rule
+# programs on the plain segment and the can-gw jobs; a legacy frame crosses stamped; a SIGHUP
+# reload with fewer rules removes a job, one without the gateway section removes them all;
+# SIGTERM leaves the rest as it is (fail closed). The traffic checks of the gateway are in
+# tests/vm/gateway.sh; this one is about spsecd's set-up. Asserts on jobs, tc and counters.
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SPSECD=$SPSEC_BUILD_DIR/userspace/daemon/spsecd
+SPSECCTL=$SPSEC_BUILD_DIR/userspace/ctl/spsecctl
+DRV=$SPSEC_BUILD_DIR/tests/tools/spsec_dp_driver
+W=$(mktemp -d /tmp/spsecd-gw.XXXXXX)
+SOCK=$W/vx0.sock
+LOG=$VM_OUT/spsecd.log
+require_built "$SPSECD" "$SPSECCTL" "$DRV"
+check "CAN modules load" vm_modprobe_can || vm_finish
+# vx0: the secured interface, its peer vx1 in "bus"; p1: a plain segment, its peer l1 in "legacy"
+check "vxcan vx0 <-> bus/vx1 (secured bus)" make_vxcan_pair "" vx0 bus vx1 || vm_finish
+check "vxcan p1 <-> legacy/l1 (plain segment)" make_vxcan_pair "" p1 legacy l1 || vm_finish
+mkdir -p /sys/fs/bpf /var/lib/spsec && { mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; }
+rm -f /var/lib/spsec/vx0.t /var/lib/spsec/vx0.csalt
+check "spsec-setup new-keys writes a key store" \
+	"$SPSEC_SOURCE_DIR/scripts/spsec-setup" new-keys "$W/keys" --id 0x00000042
+
+write_config() { # write_config [rule lines...]: no rule lines, no gateway section
+	cat >"$W/vx0.yaml" <<CFG
+interface: vx0
+participant_id: 1
+sync: on
+aead: aes-gcm
+data_bitrate: 100k
+acceptance_window: 2047
+secured_ids: [0x120, 0x121, 0x122, 0x123, 0x200]
+transmit_ids: [0x120, 0x121, 0x122, 0x123]
+key_store: $W/keys
+control_socket: $SOCK
+pin_dir: /sys/fs/bpf/spsec/vx0
+CFG
+	[ $# -gt 0 ] || return 0
+	printf 'gateway:\n  segments:\n    - {name: p1}\n  rules:\n' >>"$W/vx0.yaml"
+	printf '    - %s\n' "$@" >>"$W/vx0.yaml"
+}
+status_field() { "$SPSECCTL" status --socket "$SOCK" --json 2>/dev/null | jq -r ".$1"; }
+state_is() { [ "$(status_field state)" = "$1" ]; }
+jobs() { "$DRV" gwjobs | awk '{ print $1, $2, $3 }' | sort | paste -sd'|'; }
+jobs_are() { [ "$(jobs)" = "$1" ]; }
+counter() { "$DRV" counters vx0 | awk -v n="$1" '$1 == n { print $2; f = 1 } END { if (!f) print 0 }'; }
+
+RULE0="{ids: 0x120-0x123, direction: to_secured, segment: p1}"
+RULE1="{ids: 0x200, direction: to_plain, segment: p1, rate: 50, burst: 5}"
+write_config "$RULE0" "$RULE1"
+"$SPSECD" --config "$W/vx0.yaml" --log-level debug >>"$LOG" 2>&1 &
+PID=$!
+check "spsecd (the Sync) reaches Secure" wait_until 60 state_is Secure || vm_finish
+check "spsecd logged the gateway" log_has "$LOG" "gateway: 2 rules, 2 can-gw jobs, 1 segments"
+check_eq "the can-gw jobs of both rules" "p1 vx0 120:C00007FC|vx0 p1 200:C00007FF" "$(jobs)"
+check "the rule programs on p1" bash -c \
+	"tc filter show dev p1 ingress | grep -q spsec_gw_in && tc filter show dev p1 egress | grep -q spsec_gw_out"
+
+# a legacy frame crosses, stamped by vx0's egress as this node's own (Secure: keys and clock)
+start_candump -n bus vx1 "$W/bus.log" && PB=$VM_CANDUMP_PID
+ip netns exec legacy cansend l1 121##0.CAFE
+check "the legacy frame reaches the bus" wait_until 30 grep -q ' vx1 121##' "$W/bus.log"
+stop_candump "$PB"
+check "it is stamped on the bus (12 bytes, not the plain 2)" bash -c \
+	"grep ' vx1 121##' '$W/bus.log' | grep -qvE ' vx1 121##.CAFE$'"
+check_eq "counted: rule 0 forwarded 1, stamped 1" "1 1" "$(counter gw0_fwd) $(counter tx_ok)"
+
+# reload without rule 1: its job goes, rule 0's stays
+write_config "$RULE0"
+kill -HUP "$PID"
+check "a reload with rule 0 only removes rule 1's job" wait_until 30 jobs_are "p1 vx0 120:C00007FC"
+# reload without a gateway: every job to and from p1 goes
+write_config
+kill -HUP "$PID"
+check "a reload without the gateway section removes the jobs" wait_until 30 jobs_are ""
+check "spsecd still runs" _vm_alive "$PID"
+# back, then SIGTERM: the jobs and programs stay (a dead spsecd leaves the data plane enforcing)
+write_config "$RULE0" "$RULE1"
+kill -HUP "$PID"
+check "a reload with both rules adds both jobs again" wait_until 30 jobs_are \
+	"p1 vx0 120:C00007FC|vx0 p1 200:C00007FF"
+kill -TERM "$PID"
+wait "$PID"
+check_eq "spsecd exits 0" 0 "$?"
+check_eq "the jobs stay after spsecd exits" "p1 vx0 120:C00007FC|vx0 p1 200:C00007FF" "$(jobs)"
+check "the rule programs stay" bash -c "tc filter show dev p1 ingress | grep -q spsec_gw_in"
+vm_finish
