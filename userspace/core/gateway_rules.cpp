@@ -105,7 +105,7 @@ bool GatewayParser::keys(const YAML::Node& n, const std::string& path,
 			error(key, path, "keys must be plain names");
 			continue;
 		}
-		const std::string name = key.Scalar();
+		const std::string& name = key.Scalar();
 		if (!here.insert(name).second) {
 			error(key, path + "." + name, "appears twice");
 			continue;
