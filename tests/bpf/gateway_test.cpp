@@ -414,3 +414,22 @@ TEST_CASE("a gateway plan: rules in config order, can-gw jobs per rule, none for
 	CHECK(off.add.empty());
 	CHECK(off.remove.size() == 3);
 }
+
+TEST_CASE("a rule's IDs as spsecctl shows them: the configuration's notation", "[gateway]")
+{
+	const GatewayConfig g = parsed();
+	const char* const want[] = {"0x120-0x123", "0x200/0x7FE", "0x00001234", "0x201",
+	                            "0x00001235"};
+	for (std::size_t i = 0; i < g.rules.size(); i++) {
+		INFO(i);
+		const auto b = to_bpf_rule(g.rules[i], static_cast<std::uint32_t>(i), kSeg1, false);
+		CHECK(gateway_rule_ids(b) == want[i]);
+		CHECK(gateway_rule_ids(b) == g.rules[i].ids.text);
+	}
+	GatewayRuleView v;
+	v.rule = to_bpf_rule(g.rules[0], 0, 999, false);  // no such interface: shown by index
+	v.counters = {33, 2, 1, 0};
+	CHECK(format_gateway_text({v}) ==
+	      "gateway rule 0: to_secured 0x120-0x123 from ifindex 999: "
+	      "forwarded 33, over rate 2, classical 1\n");
+}

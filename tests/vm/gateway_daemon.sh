@@ -65,6 +65,11 @@ stop_candump "$PB"
 check "it is stamped on the bus (12 bytes, not the plain 2)" bash -c \
 	"grep ' vx1 121##' '$W/bus.log' | grep -qvE ' vx1 121##.CAFE$'"
 check_eq "counted: rule 0 forwarded 1, stamped 1" "1 1" "$(counter gw0_fwd) $(counter tx_ok)"
+check_eq "spsecctl stats shows the rules with their counters" \
+	"gateway rule 0: to_secured 0x120-0x123 from p1: forwarded 1, over rate 0, classical 0|gateway rule 1: to_plain 0x200 to p1: forwarded 0, over rate 0, classical 0" \
+	"$("$SPSECCTL" stats --interface vx0 | grep '^gateway rule' | paste -sd'|')"
+check_eq "and in JSON" '1 "0x120-0x123" "to_plain"' \
+	"$("$SPSECCTL" stats --interface vx0 --json | jq -r '"\(.gateway[0].forwarded) \(.gateway[0].ids | tojson) \(.gateway[1].direction | tojson)"')"
 
 # reload without rule 1: its job goes, rule 0's stays
 write_config "$RULE0"

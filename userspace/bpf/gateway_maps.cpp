@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "bpf/gateway_maps.h"
 
+#include <bpf/bpf.h>
 #include <cerrno>
+#include <net/if.h>
 #include <string>
+#include <unistd.h>
 
 #include <linux/can.h>
+
+#include "core/config.h"
 
 #include "bpf/map_writer.h"
 
@@ -130,6 +135,93 @@ Result<GatewayRuleCounters> GatewayMaps::rule_counters(std::uint32_t rule) const
 			return tl::unexpected(v.error());
 		for (auto x : *v)
 			out[k] += x;
+	}
+	return out;
+}
+
+std::string gateway_rule_ids(const spsec_gw_rule& r)
+{
+	const bool ext = (r.value & CAN_EFF_FLAG) != 0;
+	const std::uint32_t bits = ext ? CAN_EFF_MASK : CAN_SFF_MASK;
+	auto id = [&](std::uint32_t v) { return format_can_id(CanId{v & bits, ext}); };
+	if (r.lo != 0 || r.hi != 0xFFFFFFFFu)
+		return id(r.lo) + "-" + id(r.hi);
+	if ((r.mask & bits) == bits)
+		return id(r.value);
+	return id(r.value) + "/" + id(r.mask);
+}
+
+Result<std::vector<GatewayRuleView>> read_pinned_gateway(const std::string& pin_dir)
+{
+	std::vector<GatewayRuleView> out;
+	struct Pins {
+		int conf = -1, rules = -1, count = -1;
+		~Pins()
+		{
+			for (int fd : {conf, rules, count})
+				if (fd >= 0)
+					::close(fd);
+		}
+	} p;
+	const std::string conf = pin_dir + "/" + SPSEC_MAP_GW_CONF;
+	p.conf = bpf_obj_get(conf.c_str());
+	if (p.conf < 0) {
+		if (errno == ENOENT)
+			return out;  // a data plane without gateway maps
+		return fail_errno(errno, "opening " + conf);
+	}
+	const std::string rules = pin_dir + "/" + SPSEC_MAP_GW_RULES;
+	const std::string count = pin_dir + "/" + SPSEC_MAP_GW_COUNT;
+	p.rules = bpf_obj_get(rules.c_str());
+	if (p.rules < 0)
+		return fail_errno(errno, "opening " + rules);
+	p.count = bpf_obj_get(count.c_str());
+	if (p.count < 0)
+		return fail_errno(errno, "opening " + count);
+	std::uint32_t live = 0;
+	if (bpf_map_lookup_elem(p.conf, &kZero, &live))
+		return fail_errno(errno, "reading " + conf);
+	const std::uint32_t base = ((live >> 16) & 1) * SPSEC_GW_RULES_MAX;
+	const std::uint32_t n = std::min<std::uint32_t>(live & 0xffff, SPSEC_GW_RULES_MAX);
+	const int ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0)
+		return fail_errno(-ncpu, "counting possible CPUs");
+	std::vector<std::uint64_t> v(static_cast<std::size_t>(ncpu));
+	for (std::uint32_t i = 0; i < n; i++) {
+		GatewayRuleView view;
+		const std::uint32_t key = base + i;
+		if (bpf_map_lookup_elem(p.rules, &key, &view.rule))
+			return fail_errno(errno, "reading " + rules);
+		for (std::uint32_t k = 0; k < SPSEC_GW_CNT_N; k++) {
+			const std::uint32_t ck = view.rule.rule * SPSEC_GW_CNT_N + k;
+			if (view.rule.rule >= SPSEC_GW_RULES_MAX ||
+			    bpf_map_lookup_elem(p.count, &ck, v.data()))
+				return fail_errno(errno ? errno : EINVAL, "reading " + count);
+			for (auto x : v)
+				view.counters[k] += x;
+		}
+		out.push_back(view);
+	}
+	return out;
+}
+
+std::string format_gateway_text(const std::vector<GatewayRuleView>& rules)
+{
+	std::string out;
+	for (const auto& v : rules) {
+		const auto& r = v.rule;
+		char name[IF_NAMESIZE] = {};
+		const std::string seg = if_indextoname(r.seg_ifindex, name)
+		                                ? std::string(name)
+		                                : "ifindex " + std::to_string(r.seg_ifindex);
+		const bool in = r.dir == SPSEC_GW_TO_SECURED;
+		out += "gateway rule " + std::to_string(r.rule) + ": " +
+		       (in ? "to_secured " : "to_plain ") + gateway_rule_ids(r) +
+		       (in ? " from " : " to ") + seg +
+		       (r.flags & SPSEC_GW_F_CLASSIC ? " (classic)" : "") + ": forwarded " +
+		       std::to_string(v.counters[SPSEC_GW_CNT_FWD]) + ", over rate " +
+		       std::to_string(v.counters[SPSEC_GW_CNT_RATE]) + ", classical " +
+		       std::to_string(v.counters[SPSEC_GW_CNT_CLASSIC]) + "\n";
 	}
 	return out;
 }

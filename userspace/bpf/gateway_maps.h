@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include <bpf/libbpf.h>
@@ -51,5 +52,25 @@ private:
 	bpf_map* count_ = nullptr;
 	bpf_map* rate_ = nullptr;
 };
+
+// One live rule with its counters, as `spsecctl stats` shows it.
+struct GatewayRuleView {
+	spsec_gw_rule rule{};
+	GatewayRuleCounters counters{};
+};
+
+// The live rules of the data plane pinned in `pin_dir`, with their counters, read through the
+// pins (bpf_obj_get: root or CAP_BPF; works while spsecd is down). Empty when the pins have no
+// gateway maps or no live rules. Errors: a pin that exists cannot be opened or read.
+[[nodiscard]] Result<std::vector<GatewayRuleView>> read_pinned_gateway(const std::string& pin_dir);
+
+// "gateway rule 0: to_secured 0x120-0x123 from p1: forwarded 33, over rate 0, classical 0"
+// per rule (IDs in the configuration's notation, the segment by name in this network
+// namespace, else by ifindex); "" for no rules.
+[[nodiscard]] std::string format_gateway_text(const std::vector<GatewayRuleView>& rules);
+
+// The IDs a rule covers in the configuration's notation: "0x120", "0x120-0x123",
+// "0x200/0x7FE".
+[[nodiscard]] std::string gateway_rule_ids(const spsec_gw_rule& r);
 
 }  // namespace spsec

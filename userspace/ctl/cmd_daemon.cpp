@@ -15,6 +15,7 @@
 #include <net/if.h>
 
 #include "bpf/counters.h"
+#include "bpf/gateway_maps.h"
 #include "common/atomic_file.h"
 #include "common/control_client.h"
 #include "common/json.h"
@@ -370,10 +371,38 @@ int cmd_stats(int argc, char** argv)
 		if (!json && !all)
 			return 0;  // cron/timer use: quiet
 	}
-	if (json)
-		std::printf("%s\n", format_counters_json(*snap, iface).c_str());
-	else
+	// a gateway's rules with their counters (docs/gateway.md); nothing on other nodes
+	auto gw = read_pinned_gateway(pin_dir);
+	if (!gw) {
+		std::fprintf(stderr, "spsecctl stats: %s\n", gw.error().message().c_str());
+		return 1;
+	}
+	if (json) {
+		std::string line = format_counters_json(*snap, iface);
+		if (!gw->empty()) {
+			auto doc = parse_json(line);
+			if (doc) {
+				Json rules = Json::array();
+				for (const auto& v : *gw)
+					rules.push_back(
+					        {{"rule", v.rule.rule},
+					         {"direction", v.rule.dir == SPSEC_GW_TO_SECURED
+					                               ? "to_secured"
+					                               : "to_plain"},
+					         {"ids", gateway_rule_ids(v.rule)},
+					         {"segment_ifindex", v.rule.seg_ifindex},
+					         {"forwarded", v.counters[SPSEC_GW_CNT_FWD]},
+					         {"over_rate", v.counters[SPSEC_GW_CNT_RATE]},
+					         {"classical", v.counters[SPSEC_GW_CNT_CLASSIC]}});
+				(*doc)["gateway"] = rules;
+				line = json_line(*doc);
+			}
+		}
+		std::printf("%s\n", line.c_str());
+	} else {
 		std::fputs(format_counters_text(*snap, all).c_str(), stdout);
+		std::fputs(format_gateway_text(*gw).c_str(), stdout);
+	}
 	if (!attached)
 		std::fprintf(stderr,
 		             "spsecctl stats: warning: the spsec tc filters are not attached to %s "
