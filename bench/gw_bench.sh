@@ -23,7 +23,7 @@
 # Probes (checks, before the measurement; bench/gw/gw_probe.bpf.c): whether tc can bpf_redirect a
 # CAN skb from a segment's ingress to the secured interface (6.1: no, -ERANGE); whether tc can
 # turn a classical skb into a CAN FD one (grows, but stays ETH_P_CAN); that with can-gw a frame
-# failing verification on G never reaches the segment.
+# failing verification on G never reaches the segment; whether skb->mark survives can-gw.
 #
 # usage (guest): gw_bench.sh [--smoke] [-n N] [-k K] [-m M] [--rounds R] [--aead NAME]
 # shellcheck source-path=SCRIPTDIR source=../tests/vm/lib.sh
@@ -163,7 +163,18 @@ make_vxcan_pair nsL cl0 nsG cl1 && "${NSG[@]}" tc qdisc add dev cl1 clsact &&
 	check_eq "classical probe: but it stays ETH_P_CAN (0x000C); change_proto refuses (-ENOTSUPP)" \
 		"12 -524" "$(probe_out 3) $(probe_out 4)"
 }
-# 3. can-gw with the data plane: a frame that fails verification on G:s6 does not cross
+# 3. does skb->mark set on a segment's ingress survive can-gw to the secured egress?
+check "mark probe: pairs" pair 10 && "${NSG[@]}" tc qdisc add dev p10 clsact &&
+	"${NSG[@]}" tc qdisc add dev s10 clsact &&
+	check "mark probe: tc/mark on p10 ingress, tc/seemark on s10 egress" bash -c \
+		"${NSG[*]} tc filter add dev p10 ingress bpf da obj '$PROBE' sec tc/mark &&
+		 ${NSG[*]} tc filter add dev s10 egress bpf da obj '$PROBE' sec tc/seemark" &&
+	check "mark probe: cangw p10 -> s10" ip netns exec nsG cangw -A -s p10 -d s10 -X -i && {
+	ip netns exec nsL cansend l10 120##0.01
+	check "mark probe: the frame reached s10's egress" wait_until 10 test "$(probe_out 7)" != 0
+	check_eq "mark probe: the mark survives can-gw" 1196883969 "$(probe_out 7)"
+}
+# 4. can-gw with the data plane: a frame that fails verification on G:s6 does not cross
 rx_drops() { "$DRV" counters s6 | awk '$1 ~ /^rx_/ && $1 != "rx_ok" { n += $2 } END { print n + 0 }'; }
 drops_above() { [ "$(rx_drops)" -gt "$1" ]; }
 start_candump -n nsL l6 "$LOG/l6.log" && P1=$VM_CANDUMP_PID

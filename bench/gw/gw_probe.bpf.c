@@ -87,3 +87,24 @@ int gw_redirect(struct __sk_buff *skb)
 	put(6, (__u64)bpf_clone_redirect(skb, *to, 0));
 	return bpf_redirect(*to, 0);
 }
+
+/*
+ * gw_mark / gw_seemark: does skb->mark set on a segment's tc ingress survive can-gw to the
+ * secured interface's tc egress? (The way to recognise a forwarded frame's driver echo later.)
+ * gw_mark sets skb->mark = 0x47570001 ("GW"); gw_seemark records the mark of each CAN FD frame
+ * in gwp_out[7].
+ */
+SEC("tc/mark")
+int gw_mark(struct __sk_buff *skb)
+{
+	skb->mark = 0x47570001;
+	return TC_ACT_OK;
+}
+
+SEC("tc/seemark")
+int gw_seemark(struct __sk_buff *skb)
+{
+	if (skb->len == CANFD_MTU)
+		put(7, skb->mark);
+	return TC_ACT_OK;
+}
