@@ -48,9 +48,15 @@ int spsec_ingress(struct __sk_buff *skb)
 	}
 	/* A local echo keeps the sending socket: the CAN core's clone (can_send() ->
 	 * can_skb_set_owner()) and a driver's echo skb (can_put_echo_skb() keeps skb->sk) alike;
-	 * frames off the bus (vxcan peers, CAN drivers' rx) have none. */
+	 * frames off the bus (vxcan peers, CAN drivers' rx) have none. A gateway's frames, which
+	 * can-gw sends without a socket, are told by the mark spsec_gw_in put on them, on a device
+	 * that echoes: a driver's received frame starts with mark 0. Not on one that does not:
+	 * vxcan hands its peer the sender's skb, mark included, so a gateway's frames arrive at
+	 * the next node with it. */
 	if (skb->sk)
 		echo = spsec_dev_echo ? SPSEC_ECHO_STAMPED : SPSEC_ECHO_PLAIN;
+	else if (spsec_dev_echo && skb->mark == SPSEC_GW_MARK)
+		echo = SPSEC_ECHO_STAMPED;
 	act = spsec_ingress_verdict((void *)(long)skb->data, (void *)(long)skb->data_end, kind,
 				    echo);
 	return act;
@@ -77,14 +83,19 @@ int spsec_egress(struct __sk_buff *skb)
 SEC("tc")
 int spsec_gw_in(struct __sk_buff *skb)
 {
-	int kind = spsec_frame_kind(skb);
+	int kind = spsec_frame_kind(skb), act;
 
 	if (kind < 0) {
 		spsec_count(SPSEC_R_RX_MALFORMED);
 		return TC_ACT_SHOT;
 	}
-	return spsec_gw_seg_verdict((void *)(long)skb->data, (void *)(long)skb->data_end, kind,
-				    SPSEC_GW_TO_SECURED, skb->ingress_ifindex);
+	act = spsec_gw_seg_verdict((void *)(long)skb->data, (void *)(long)skb->data_end, kind,
+				   SPSEC_GW_TO_SECURED, skb->ingress_ifindex);
+	/* what can-gw forwards from here must be known as this node's own when the secured
+	 * interface echoes it (see spsec_ingress) */
+	if (act == TC_ACT_OK)
+		skb->mark = SPSEC_GW_MARK;
+	return act;
 }
 
 SEC("tc")

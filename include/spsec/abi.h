@@ -221,6 +221,13 @@ SPSEC_REASONS(SPSEC_R_CHECK_)
  * are dropped on egress so a local process cannot speak for the node. */
 #define SPSEC_DAEMON_MARK 0x53505345u /* "SPSE" */
 
+/* skb->mark that spsec_gw_in (a gateway segment's tc ingress) puts on the frames it passes.
+ * can-gw's copies of them carry no socket, but keep the mark; so the ingress of a secured
+ * interface that echoes (IFF_ECHO) knows the device's echo of a forwarded frame for a local
+ * echo, not a frame from the bus (a driver's received skb starts with mark 0). Ignored on
+ * devices without IFF_ECHO: vxcan passes a sender's mark on to its peer. */
+#define SPSEC_GW_MARK 0x53504757u /* "SPGW" */
+
 /*
  * spsec_state — ARRAY, 1 entry, key __u32 0.
  * Writer: spsecd (with BPF_F_LOCK, so the data plane always sees one consistent snapshot).

@@ -31,13 +31,19 @@ B_POL=120:s,121:s,122:s,123:s,200:so,201:so,210:so
 counter() { # counter <if> <name>: a data-plane or per-rule counter (0 if none)
 	"$DRV" counters "$1" | awk -v n="$2" '$1 == n { print $2; f = 1 } END { if (!f) print 0 }'
 }
+wait_fd() { # wait_fd <log> <if> <id> <data hex>: a CAN FD frame with that ID and data, any flags
+	wait_until 30 grep -q " $2 $3##.$4\$" "$1"
+}
 # what travels, ID and data (the FD flags nibble left out)
 seen() {
 	[ -n "$(frames_in_log "$1")" ] || return 0
 	paste -d' ' <(ids_in_log "$1" | tr ' ' '\n') <(data_in_log "$1")
 }
 
-check "CAN and tc modules load" vm_modprobe_can || vm_finish
+# vcan with echo=1 (a device that echoes, as real drivers do) for the last part; the parameter is
+# read when a vcan device is created, so before anything loads vcan
+load_modules() { modprobe vcan echo=1 && vm_modprobe_can; }
+check "CAN and tc modules load, vcan with echo=1" load_modules || vm_finish
 check "vxcan nsL:l1 <-> nsG:p1 (legacy segment)" make_vxcan_pair nsL l1 nsG p1 || vm_finish
 check "vxcan nsG:s0 <-> nsB:b0 (secured bus)" make_vxcan_pair nsG s0 nsB b0 || vm_finish
 # G's gateway section, as in its spsecd configuration (the driver validates the whole file and
@@ -184,4 +190,25 @@ check "G still verifies B's 200" wait_until 30 test "$(counter s0 rx_ok)" -gt "$
 send_sentinel -n nsG p1 "$LOG/reload-l.log" l1 >/dev/null
 stop_candump "$PL"
 check_eq "200 no longer crosses" "" "$(seen "$LOG/reload-l.log")"
+
+# ---- a secured device that echoes sent frames (IFF_ECHO, like every real CAN driver) ---------
+# The echo of a frame can-gw forwarded carries no socket; the mark spsec_gw_in put on it tells
+# the secured ingress that it is this node's own frame coming back (rx_echo_opened), not one of
+# its transmit IDs arriving from the bus (rx_injection). vcan echo=1 echoes only frames sent
+# with loopback, so this job gets -e (a real driver echoes every frame).
+make_vxcan_pair nsL l2 nsG p2 && ip -n nsG link add dev e0 mtu 72 type vcan &&
+	ip -n nsG link set e0 up || not_ok "vcan e0 (echo) and vxcan nsL:l2 <-> nsG:p2"
+sed 's/^interface: s0$/interface: e0/; s/segment: p1/segment: p2/; s/{name: p1}/{name: p2}/' \
+	"$LOG/g2.yaml" >"$LOG/g3.yaml"
+check "G': data plane on e0 (device echo), rule 0 from p2" "$DRV" attach e0 --netns nsG \
+	"${COMMON[@]}" --policy "$G_POL" --gw-config "$LOG/g3.yaml"
+check "the driver's job replaced by one with loopback" bash -c \
+	"ip netns exec nsG cangw -D -s p2 -d e0 -X -i -f 120:C00007FC &&
+	 ip netns exec nsG cangw -A -s p2 -d e0 -X -i -e -f 120:C00007FC"
+start_candump -n nsG e0 "$LOG/echo-e0.log" && PE=$VM_CANDUMP_PID
+ip netns exec nsL cansend l2 121##0.ABCD
+check "the echo comes back opened to the plain frame" wait_fd "$LOG/echo-e0.log" e0 121 ABCD
+stop_candump "$PE"
+check_eq "e0: stamped once, its echo opened, no injection reported" "1 1 0" \
+	"$(counter e0 tx_ok) $(counter e0 rx_echo_opened) $(counter e0 rx_injection)"
 vm_finish
