@@ -15,7 +15,7 @@
  *
  * Classical CAN frames: tc cannot turn a 16-byte ETH_P_CAN skb into a 72-byte ETH_P_CANFD one
  * (skb->protocol is read-only in tc, bpf_skb_change_proto() knows only IPv4/IPv6), nor can
- * can-gw; spsecd converts them. They are counted here (gw_classic) and left alone.
+ * can-gw; spsecd converts them. They are counted here (rx_gw_classic) and left alone.
  *
  * The maps live here, not in spsec_maps.h, because only the gateway uses them.
  */

@@ -123,13 +123,13 @@
 	  "device echo (IFF_ECHO) of a frame this node stamped, opened to the plain frame")        \
 	X(RX_ECHO_FAILED, 23, "rx_echo_failed", RX, DROP, NONE,                                    \
 	  "device echo of an own secured ID that did not open (policy or key changed)")            \
-	X(GW_IN_ALLOWED, 24, "gw_in_allowed", RX, PASS, NONE,                                      \
+	X(GW_IN_ALLOWED, 24, "rx_gw_in_allowed", RX, PASS, NONE,                                   \
 	  "gateway segment: a rule lets this frame cross to the secured bus (can-gw forwards it)") \
-	X(GW_NO_RULE, 25, "gw_no_rule", RX, PASS, NONE,                                            \
+	X(GW_NO_RULE, 25, "rx_gw_no_rule", RX, PASS, NONE,                                         \
 	  "gateway segment: no rule forwards this frame; it stays on this node")                   \
-	X(GW_RATE_LIMITED, 26, "gw_rate_limited", RX, DROP, NONE,                                  \
+	X(GW_RATE_LIMITED, 26, "rx_gw_rate_limited", RX, DROP, NONE,                               \
 	  "gateway segment: over its rule's rate limit")                                           \
-	X(GW_CLASSIC, 27, "gw_classic", RX, PASS, NONE,                                            \
+	X(GW_CLASSIC, 27, "rx_gw_classic", RX, PASS, NONE,                                         \
 	  "gateway segment: classical frame a rule allows; spsecd converts and forwards it")       \
 	X(TX_OK, 32, "tx_ok", TX, PASS, NONE, "padded, stamped (and encrypted) in place")          \
 	X(TX_CONTROL, 33, "tx_control", TX, PASS, NONE,                                            \
@@ -155,13 +155,13 @@
 	  "secured ID not in this node's transmit_ids: only its owner stamps it")                  \
 	X(TX_T_LEAD, 46, "tx_t_lead", TX, DROP, TX_REFUSED,                                        \
 	  "the ID's next T would run more than W/2 ticks ahead of the clock (flood)")              \
-	X(GW_OUT_ALLOWED, 56, "gw_out_allowed", TX, PASS, NONE,                                    \
+	X(GW_OUT_ALLOWED, 56, "tx_gw_out_allowed", TX, PASS, NONE,                                 \
 	  "gateway segment: verified frame a rule lets cross from the secured bus")                \
-	X(GW_OUT_NOT_ALLOWED, 57, "gw_out_not_allowed", TX, DROP, NONE,                            \
+	X(GW_OUT_NOT_ALLOWED, 57, "tx_gw_out_not_allowed", TX, DROP, NONE,                         \
 	  "gateway segment: frame from the kernel (can-gw) no rule lets cross")                    \
-	X(GW_OUT_RATE_LIMITED, 58, "gw_out_rate_limited", TX, DROP, NONE,                          \
+	X(GW_OUT_RATE_LIMITED, 58, "tx_gw_out_rate_limited", TX, DROP, NONE,                       \
 	  "gateway segment: frame from the secured bus over its rule's rate limit")                \
-	X(GW_LOCAL_TX, 59, "gw_local_tx", TX, PASS, NONE,                                          \
+	X(GW_LOCAL_TX, 59, "tx_gw_local_tx", TX, PASS, NONE,                                       \
 	  "gateway segment: frame a local socket sent, not forwarded")
 
 #define SPSEC_R_MAX 64 /* size of the counters map; every code is below it */

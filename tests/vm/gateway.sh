@@ -99,7 +99,7 @@ check_eq "B received the legacy frames byte for byte, in order" "$(seen "$LOG/in
 	"$(seen "$LOG/in-b.log")"
 check_eq "G stamped each as its own (tx_ok)" "$N_IN" "$(counter s0 tx_ok)"
 check_eq "rule 0 forwarded $N_IN (gw0_fwd)" "$N_IN" "$(counter s0 gw0_fwd)"
-check_eq "gw_in_allowed $N_IN" "$N_IN" "$(counter s0 gw_in_allowed)"
+check_eq "rx_gw_in_allowed $N_IN" "$N_IN" "$(counter s0 rx_gw_in_allowed)"
 
 # ---- secured -> legacy, byte for byte ---------------------------------------------------------
 : >"$LOG/out-sent.log"
@@ -116,29 +116,29 @@ stop_candump "$PL"
 check_eq "the legacy segment received B's frames decrypted, byte for byte, in order" \
 	"$(seen "$LOG/out-sent.log")" "$(seen "$LOG/out-l.log")"
 check_eq "rule 1 forwarded $N_OUT (gw1_fwd)" "$N_OUT" "$(counter s0 gw1_fwd)"
-check_eq "gw_out_allowed $N_OUT" "$N_OUT" "$(counter s0 gw_out_allowed)"
-check_eq "G's sentinel on p1 is a local sender's (gw_local_tx)" 1 "$(counter s0 gw_local_tx)"
+check_eq "tx_gw_out_allowed $N_OUT" "$N_OUT" "$(counter s0 tx_gw_out_allowed)"
+check_eq "G's sentinel on p1 is a local sender's (tx_gw_local_tx)" 1 "$(counter s0 tx_gw_local_tx)"
 
 # ---- an attacker on the legacy segment --------------------------------------------------------
-NR0=$(counter s0 gw_no_rule) TX0=$(counter s0 tx_ok)
+NR0=$(counter s0 rx_gw_no_rule) TX0=$(counter s0 tx_ok)
 start_candump -n nsB b0 "$LOG/atk-b.log" && PB=$VM_CANDUMP_PID
 # 124: no rule; 200: B's ID (only to_plain); 7E0: nothing; 00000120: 29-bit, not 120;
 # 02000120: control plane; 120 RTR (classic): never
 ATTACK=(124##0AA 200##0BB 7E0##0CC 00000120##0DD 02000120##0EE 120#R)
 check "the attacker sends ${#ATTACK[@]} frames on l1" send_frames -n nsL l1 "${ATTACK[@]}"
-check "G counted them (gw_no_rule)" wait_until 30 test "$(counter s0 gw_no_rule)" -ge $((NR0 + ${#ATTACK[@]}))
+check "G counted them (rx_gw_no_rule)" wait_until 30 test "$(counter s0 rx_gw_no_rule)" -ge $((NR0 + ${#ATTACK[@]}))
 # an allowed frame after them on the same path: once B has it, the attack frames had their turn
 send_frames -n nsL l1 123##0.5E5E
 check "the allowed frame after them arrives" wait_until 30 grep -q ' b0 123##.5E5E$' "$LOG/atk-b.log"
 stop_candump "$PB"
 check_eq "nothing of the attacker reached B" "123 5E5E" "$(seen "$LOG/atk-b.log")"
-check_eq "gw_no_rule counted exactly the attack" $((NR0 + ${#ATTACK[@]})) "$(counter s0 gw_no_rule)"
+check_eq "rx_gw_no_rule counted exactly the attack" $((NR0 + ${#ATTACK[@]})) "$(counter s0 rx_gw_no_rule)"
 check_eq "G stamped only the allowed frame" $((TX0 + 1)) "$(counter s0 tx_ok)"
 
 # ---- a forged frame on the secured bus --------------------------------------------------------
 start_candump -n nsL l1 "$LOG/forge-l.log" && PL=$VM_CANDUMP_PID
 RX0=$(counter s0 rx_ok) FWD0=$(counter s0 gw1_fwd)
-rx_drops() { "$DRV" counters s0 | awk '$1 ~ /^rx_/ && $1 != "rx_ok" { n += $2 } END { print n + 0 }'; }
+rx_drops() { "$DRV" counters s0 | awk '$1 ~ /^rx_/ && $1 !~ /^rx_gw_/ && $1 != "rx_ok" { n += $2 } END { print n + 0 }'; }
 D0=$(rx_drops)
 "$DRV" detach b0 --netns nsB # the forger bypasses B's data plane: an unstamped 200 on the bus
 ip netns exec nsB cansend b0 200##0.0A0B0C0D0E0F101112131415
@@ -154,14 +154,14 @@ check_eq "G verified only that one" $((RX0 + 1)) "$(counter s0 rx_ok)"
 # ---- a stray can-gw job: the segment's egress program is the last word ------------------------
 check "a stray can-gw job s0 -> p1 for every CAN FD frame" ip netns exec nsG cangw -A -s s0 -d p1 -X -i
 start_candump -n nsL l1 "$LOG/stray-l.log" && PL=$VM_CANDUMP_PID
-NA0=$(counter s0 gw_out_not_allowed) RX0=$(counter s0 rx_ok)
+NA0=$(counter s0 tx_gw_out_not_allowed) RX0=$(counter s0 rx_ok)
 ip netns exec nsB cansend b0 210##0.BAD0
 check "G verified B's 210" wait_until 30 test "$(counter s0 rx_ok)" -gt "$RX0"
-check "the segment's egress refused it" wait_until 30 test "$(counter s0 gw_out_not_allowed)" -gt "$NA0"
+check "the segment's egress refused it" wait_until 30 test "$(counter s0 tx_gw_out_not_allowed)" -gt "$NA0"
 send_sentinel -n nsG p1 "$LOG/stray-l.log" l1 >/dev/null
 stop_candump "$PL"
 check_eq "210 (no rule) did not reach the segment" "" "$(seen "$LOG/stray-l.log")"
-check_eq "gw_out_not_allowed counted it once" $((NA0 + 1)) "$(counter s0 gw_out_not_allowed)"
+check_eq "tx_gw_out_not_allowed counted it once" $((NA0 + 1)) "$(counter s0 tx_gw_out_not_allowed)"
 ip netns exec nsG cangw -D -s s0 -d p1 -X -i
 
 # ---- the books ---------------------------------------------------------------------------------
