@@ -559,7 +559,13 @@ spsec_status_json() { "$SPSECCTL" status --socket "$SPSEC_DIR/$1.sock" --json 2>
 spsec_status_field() { spsec_status_json "$1" | jq -r ".$2" 2>/dev/null; }
 spsec_state_is() { [ "$(spsec_status_field "$1" state)" = "$2" ]; }
 # spsec_stats_json <node>: the data plane's counters by reason (pinned maps, no spsecd needed)
-spsec_stats_json() { "$SPSECCTL" stats --pin-dir "/sys/fs/bpf/spsec/vx$1" --json; }
+# Run in the node's namespace (nsenter: `ip netns exec` would remount /sys and hide bpffs), where
+# spsecctl finds vxN and checks that the tc filters are attached.
+spsec_stats_json() {
+	local ns=()
+	[ -e "/run/netns/ns$1" ] && ns=(nsenter --net="/run/netns/ns$1")
+	"${ns[@]}" "$SPSECCTL" stats --pin-dir "/sys/fs/bpf/spsec/vx$1" --json
+}
 spsec_count() { # spsec_count <node> <reason name>...: those counters, space-separated
 	local n=$1 names
 	shift
