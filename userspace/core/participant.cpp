@@ -326,7 +326,9 @@ ParticipantActions Participant::exit_configuration(std::uint64_t now)
 {
 	Out out;
 	do_apply(out, SmEvent::ExitConfig, now);
-	if (sm_.state == State::Secure) {
+	// Warning too: a Sync that leaves Configuration with an alert pending must broadcast again,
+	// or every participant loses its Sync (a Security Abort each sync_abort, for good).
+	if (secure_or_warning()) {
 		monitor_since_ = now;  // heartbeats were not watched in Configuration
 		if (cfg_->sync_role && due(Timer::Broadcast) == 0)
 			deadline(Timer::Broadcast) = now + kSyncBroadcastNs;
