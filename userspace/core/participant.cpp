@@ -243,13 +243,14 @@ void Participant::do_apply(Out& out, SmEvent ev, std::uint64_t now, std::uint16_
 		deadline(Timer::SyncWatchdog) = now + ms(cfg_->timeouts.sync_abort);
 	if (a.has(Action::StartHeartbeat) && cfg_->heartbeat.cycle != HeartbeatCycle::Off)
 		deadline(Timer::Heartbeat) = next_heartbeat_ns(now);
-	if (tr.next.state == State::Secure && ev == SmEvent::SecurityEstablished) {
+	if (tr.next.state == State::Secure && ev == SmEvent::SecurityEstablished)
 		monitor_since_ = now;
-		if (cfg_->sync_role)
-			deadline(Timer::Broadcast) = now + kSyncBroadcastNs;
-	}
+	// The Sync broadcasts exactly while Secure or Warning, however it got there (also out of
+	// Configuration with an alert pending, which once left the bus without a Sync for good).
 	if (!secure_or_warning())
 		deadline(Timer::Broadcast) = 0;
+	else if (cfg_->sync_role && due(Timer::Broadcast) == 0)
+		deadline(Timer::Broadcast) = now + kSyncBroadcastNs;
 	if (!a.has(Action::DataPlaneOff) || a.has(Action::DataPlaneOn))
 		set_state(out, sm_.state);
 	if (was_alert != sm_.alert)
@@ -326,13 +327,8 @@ ParticipantActions Participant::exit_configuration(std::uint64_t now)
 {
 	Out out;
 	do_apply(out, SmEvent::ExitConfig, now);
-	// Warning too: a Sync that leaves Configuration with an alert pending must broadcast again,
-	// or every participant loses its Sync (a Security Abort each sync_abort, for good).
-	if (secure_or_warning()) {
+	if (secure_or_warning())
 		monitor_since_ = now;  // heartbeats were not watched in Configuration
-		if (cfg_->sync_role && due(Timer::Broadcast) == 0)
-			deadline(Timer::Broadcast) = now + kSyncBroadcastNs;
-	}
 	return out;
 }
 
