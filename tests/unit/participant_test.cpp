@@ -226,6 +226,27 @@ TEST_CASE("engine: the Sync broadcasts every 10 s and the participant applies it
 	CHECK(part.eng->status().state == State::Warning);
 }
 
+TEST_CASE("engine: a Sync that leaves Configuration in Warning broadcasts again", "[participant]")
+{
+	// Seen in vm_configurator: re-keyed last, with an alert pending from the switch-over, the
+	// Sync exited Configuration into Warning and never broadcast again.
+	Rig sync(1, true);
+	start_sync(sync);
+	const std::uint64_t t1 = kT0 + kMs;
+	(void)sync.eng->security_event(event_code::kDataAuthFailure, "test", true, t1);
+	REQUIRE(sync.eng->status().state == State::Warning);
+	(void)sync.eng->apply(SmEvent::EnterConfig, t1 + kMs);
+	REQUIRE(sync.eng->status().state == State::Configuration);
+	CHECK(sync.eng->due(Participant::Timer::Broadcast) == 0u);
+	(void)sync.eng->exit_configuration(t1 + 2 * kMs);
+	REQUIRE(sync.eng->status().state == State::Warning);
+	const std::uint64_t due = sync.eng->due(Participant::Timer::Broadcast);
+	REQUIRE(due != 0u);
+	auto b = sent(sync, sync.eng->on_tick(due), due);
+	REQUIRE(b.size() == 1u);
+	CHECK(kind_of(b[0]) == ControlKind::SyncBroadcast);
+}
+
 TEST_CASE("engine: no verifiable Sync broadcast for sync_abort: Security Abort, clock reset",
           "[participant]")
 {

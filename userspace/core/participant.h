@@ -209,6 +209,12 @@ public:
 	{
 		return last_hb_sent_ns_;
 	}
+	// Heartbeats rejected for the window or their tag that were not examined for authenticity
+	// (note_window_miss's budget was spent: a flood of forged heartbeats).
+	[[nodiscard]] std::uint64_t heartbeat_rejections_unexamined() const noexcept
+	{
+		return hb_unexamined_;
+	}
 	[[nodiscard]] std::uint64_t heartbeat_send_lag_max_ns() const noexcept
 	{
 		return hb_send_lag_max_ns_;
@@ -251,7 +257,7 @@ private:
 	[[nodiscard]] bool clock_behind_sync(Out& out, const CanFrame& f, std::uint64_t rx_ns,
 	                                     std::uint64_t now);
 	void on_heartbeat(Out& out, const CanFrame& f, std::uint64_t rx_ns, std::uint64_t now);
-	void note_window_miss(const CanFrame& f, std::uint64_t rx_ns);
+	void note_window_miss(const CanFrame& f, std::uint64_t rx_ns, std::uint64_t now);
 	void clear_peer_offsets() noexcept;
 
 	const Config* cfg_;
@@ -265,6 +271,10 @@ private:
 	std::uint64_t monitor_since_ = 0;  // when peers became due (entering Secure)
 	std::uint64_t last_hb_sent_ns_ = 0;
 	std::uint64_t hb_send_lag_max_ns_ = 0;  // longest from taking a heartbeat's T to sending it
+	// note_window_miss's budget, and the rejected heartbeats it had no budget left to examine.
+	std::uint64_t examine_tokens_ = 16;
+	std::uint64_t examine_at_ns_ = 0;
+	std::uint64_t hb_unexamined_ = 0;
 	bool pa_pending_ = false;
 	Random16 pa_rnd_{};
 	std::uint64_t pa_sent_ns_ = 0;
