@@ -53,6 +53,12 @@ struct ResolvedSenderRule {
 // Index i holds rule i + 1 (spsec_policy.senders).
 using SenderTable = std::vector<ResolvedSenderRule>;
 
+// Frames of a rule's IDs the egress check allowed and refused (spsec_snd_count).
+struct SenderRuleCount {
+	std::uint64_t allowed = 0;
+	std::uint64_t denied = 0;
+};
+
 // The sending socket as tc egress sees it.
 struct SocketIdentity {
 	bool full_socket = false;              // false: no socket sent the frame (forwarded)
