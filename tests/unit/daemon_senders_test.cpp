@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "ctl/commands.h"
 #include "daemon/control_socket.h"
 #include "daemon/daemon.h"
 #include "daemon_test_util.h"
@@ -325,4 +326,35 @@ TEST_CASE("the senders control command shows each rule, its resolution and its c
 	const auto& r2 = rules->items()[1];
 	CHECK(r2.find("denied")->as_u64() == 5u);
 	CHECK(r2.find("resolved")->find("cgroups")->items()[1].find("id")->as_u64() == 0u);
+}
+
+TEST_CASE("spsecctl senders prints the rules for humans", "[daemon][senders][ctl]")
+{
+	Env env(kRules);
+	Daemon d(env.deps(), env.dir.file("spsecd.yaml"));
+	env.current = &d;
+	REQUIRE(d.start());
+	env.dp.sender_count = {{10, 2}, {0, 5}};
+	env.dp.snapshot.by_reason[SPSEC_R_TX_SENDER_DENIED] = 7;
+	auto v = parse_json(env.command(R"({"cmd":"senders"})"));
+	REQUIRE(v);
+	CHECK(ctl::senders_text(*v) ==
+	      "rule 1 (line 11): ids 0x123\n"
+	      "  unit can-app.service: cgroup /system.slice/can-app.service, id 1001\n"
+	      "  user canapp, user 2000: uids 1500, 2000\n"
+	      "  allowed 10, denied 2\n"
+	      "rule 2 (line 14): ids 0x124\n"
+	      "  cgroup /can.slice/gw: cgroup /can.slice/gw, id 2002\n"
+	      "  cgroup /x: cgroup /x, does not exist now (refused)\n"
+	      "  group can: uids 1500, 1600\n"
+	      "  allowed 0, denied 5\n"
+	      "tx_sender_denied 7, tx_sender_unknown 0\n"
+	      "note: sender rule on line 14: cgroup /can.slice/gw is delegated (cgroup.procs "
+	      "owned by uid 1000 or group/world-writable): that user can move any of its "
+	      "processes into it\n"
+	      "note: sender rule on line 14: cgroup /x (/x) does not exist now; its senders are "
+	      "refused until it does\n");
+	CHECK(ctl::senders_text(Json::object()) ==
+	      "no sender rules: any local process may send every transmit ID\n"
+	      "tx_sender_denied 0, tx_sender_unknown 0\n");
 }
