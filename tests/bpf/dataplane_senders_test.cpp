@@ -239,6 +239,30 @@ TEST_CASE("sender rules flip with the policy generation, and a refused frame cla
 	CHECK(env.send(kRuled1, true) == SPSEC_R_TX_OK);
 }
 
+TEST_CASE("spsecd's marked control-plane frames meet no sender rule", "[bpf][senders]")
+{
+	SenderEnv env;
+	SenderTable table(1);
+	table[0].uids = {4321};
+	env.rules(table);
+	TestWho w;  // no socket, uid 0: refused on any ruled ID
+	env.set_who(w);
+	CHECK(env.send(kRuled1, true) == SPSEC_R_TX_SENDER_UNKNOWN);
+	CanFrame hb;  // a heartbeat of participant 5 (29-bit, bit 25)
+	hb.fd = true;
+	hb.flags = CANFD_FDF;
+	hb.can_id = CAN_EFF_FLAG | 0x12020A05;
+	hb.len = 12;
+	auto before = env.fx->dp().read_counters();
+	REQUIRE(before);
+	auto r = env.fx->run(false, to_wire(hb), 0, SPSEC_DAEMON_MARK);
+	REQUIRE(r);
+	CHECK(r->retval == TC_ACT_OK);
+	auto after = env.fx->dp().read_counters();
+	REQUIRE(after);
+	CHECK((*after)[SPSEC_R_TX_CONTROL] == (*before)[SPSEC_R_TX_CONTROL] + 1);
+}
+
 TEST_CASE("DataPlane refuses sender rules it cannot hold, naming them", "[bpf][senders]")
 {
 	SenderEnv env;

@@ -36,6 +36,9 @@ senders:
 CFG
 start_candump -n W vxAw "$LOGW" || not_ok "candump on the wire"
 start_candump -n nsS vxS "$(spsec_app_log S)" || not_ok "candump of S's applications"
+# another application on A itself: it gets the local echo of A's frames (the CAN core's clone on
+# vxcan), which the kernel delivers only after tc egress let the frame through
+start_candump -n nsA vxA "$(spsec_app_log A)" || not_ok "candump of A's applications"
 spsec_start_node S
 check "the Sync reaches Secure" wait_until "$VM_WAIT_TIMEOUT" spsec_state_is S Secure
 spsec_start_node A
@@ -105,6 +108,10 @@ check_eq "no refused payload reached S" "" \
 	"$(grep -E '123##.111111111111111[678]|124##.222222222222222[34]' "$(spsec_app_log S)")"
 check_eq "the wire carries 8 frames of 123/124/125, all stamped to 20 bytes" "8 8" \
 	"$(grep -cE ' vxAw 12[345]##' "$LOGW") $(grep -cE ' vxAw 12[345]##[0-9A-F][0-9A-F]{40}$' "$LOGW")"
+check_eq "A's own applications saw the 8 permitted frames (local echo)" 8 \
+	"$(grep -cE ' vxA 12[345]##' "$(spsec_app_log A)")"
+check_eq "and none of the refused ones" "" \
+	"$(grep -E '123##.111111111111111[678]|124##.222222222222222[34]' "$(spsec_app_log A)")"
 check_eq "no payload in clear on the wire" 0 "$(grep -cE '1111111111111|2222222222222|3333333333333' "$LOGW")"
 check_eq "per-rule counters: rule 1 allowed 5 denied 3, rule 2 allowed 2 denied 2" "5 3 2 2" \
 	"$(senders_json | jq -r '[.rules[0].allowed, .rules[0].denied, .rules[1].allowed, .rules[1].denied] | map(tostring) | join(" ")')"
