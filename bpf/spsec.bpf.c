@@ -71,7 +71,7 @@ int spsec_egress(struct __sk_buff *skb)
 		spsec_count(SPSEC_R_TX_MALFORMED);
 		return TC_ACT_SHOT;
 	}
-	return spsec_egress_verdict((void *)(long)skb->data, (void *)(long)skb->data_end, kind,
+	return spsec_egress_verdict(skb, (void *)(long)skb->data, (void *)(long)skb->data_end, kind,
 				    skb->mark);
 }
 

@@ -105,6 +105,43 @@ struct {
 } spsec_events SEC(".maps");
 
 /*
+ * spsec_snd_rules: sender rules, SPSEC_SENDER_RULES per policy generation (slot = gen *
+ * SPSEC_SENDER_RULES + rule). Writer: spsecd, with the policy's spare generation. Reader:
+ * egress, for IDs whose policy entry names a rule. Pinned.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * SPSEC_SENDER_RULES);
+	__type(key, __u32);
+	__type(value, struct spsec_sender_rule);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} spsec_snd_rules SEC(".maps");
+
+/*
+ * spsec_snd_uids: (slot, uid) for every uid a rule allows. Writer: spsecd, with the rules.
+ * Reader: egress. Pinned.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SPSEC_SENDER_UIDS);
+	__type(key, struct spsec_sender_uid_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} spsec_snd_uids SEC(".maps");
+
+/*
+ * spsec_snd_count: frames allowed and denied per rule, per CPU. Writer: egress. Reader: spsecd
+ * (spsecctl senders). Pinned.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SPSEC_SENDER_RULES);
+	__type(key, __u32);
+	__type(value, struct spsec_sender_count);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} spsec_snd_count SEC(".maps");
+
+/*
  * spsec_evlimit: per-CPU, per-event-type budget of SPSEC_EV_PER_SEC events per second.
  * Writer and reader: both programs. Not pinned: losing a budget on reload is harmless.
  */

@@ -155,13 +155,17 @@
 	  "secured ID not in this node's transmit_ids: only its owner stamps it")                  \
 	X(TX_T_LEAD, 46, "tx_t_lead", TX, DROP, TX_REFUSED,                                        \
 	  "the ID's next T would run more than W/2 ticks ahead of the clock (flood)")              \
-	X(GW_OUT_ALLOWED, 56, "tx_gw_out_allowed", TX, PASS, NONE,                                 \
+	X(TX_SENDER_DENIED, 47, "tx_sender_denied", TX, DROP, TX_REFUSED,                          \
+	  "local socket not allowed by the ID's sender rule (uid, group or cgroup)")               \
+	X(TX_SENDER_UNKNOWN, 48, "tx_sender_unknown", TX, DROP, TX_REFUSED,                        \
+	  "ID has a sender rule, frame from no full local socket (nothing to check)")              \
+	X(GW_OUT_ALLOWED, 49, "tx_gw_out_allowed", TX, PASS, NONE,                                 \
 	  "gateway segment: verified frame a rule lets cross from the secured bus")                \
-	X(GW_OUT_NOT_ALLOWED, 57, "tx_gw_out_not_allowed", TX, DROP, NONE,                         \
+	X(GW_OUT_NOT_ALLOWED, 50, "tx_gw_out_not_allowed", TX, DROP, NONE,                         \
 	  "gateway segment: frame from the kernel (can-gw) no rule lets cross")                    \
-	X(GW_OUT_RATE_LIMITED, 58, "tx_gw_out_rate_limited", TX, DROP, NONE,                       \
+	X(GW_OUT_RATE_LIMITED, 51, "tx_gw_out_rate_limited", TX, DROP, NONE,                       \
 	  "gateway segment: frame from the secured bus over its rule's rate limit")                \
-	X(GW_LOCAL_TX, 59, "tx_gw_local_tx", TX, PASS, NONE,                                       \
+	X(GW_LOCAL_TX, 52, "tx_gw_local_tx", TX, PASS, NONE,                                       \
 	  "gateway segment: frame a local socket sent, not forwarded")
 
 #define SPSEC_R_MAX 64 /* size of the counters map; every code is below it */
@@ -211,6 +215,9 @@ SPSEC_REASONS(SPSEC_R_CHECK_)
 #define SPSEC_MAP_COUNTERS "spsec_counters"
 #define SPSEC_MAP_EVENTS   "spsec_events"
 #define SPSEC_MAP_EVLIMIT  "spsec_evlimit"
+#define SPSEC_MAP_SNDRULE  "spsec_snd_rules"
+#define SPSEC_MAP_SNDUID   "spsec_snd_uids"
+#define SPSEC_MAP_SNDCNT   "spsec_snd_count"
 
 #define SPSEC_KEY_SLOTS	   4	/* physical key slots; two are live, two are spare */
 #define SPSEC_POLICY_MAX   4096 /* policy entries (both generations) */
@@ -297,10 +304,66 @@ SPSEC_ABI_ASSERT(sizeof(struct spsec_policy_key) == 8, "spsec_policy_key layout"
 		   * egress stamps a secured ID only with this flag */
 
 struct spsec_policy {
-	__u32 flags; /* SPSEC_POL_* */
-	__u32 pad0;  /* zero */
+	__u32 flags;   /* SPSEC_POL_* */
+	__u32 senders; /* sender rule 1..SPSEC_SENDER_RULES-1 of a secured own-TX ID, or 0: any
+			* local sender may use the ID (the behaviour without sender rules) */
 };
 SPSEC_ABI_ASSERT(sizeof(struct spsec_policy) == 8, "spsec_policy layout");
+
+/*
+ * Sender rules: which local sockets may send a secured transmit ID (docs/data-plane.md, "Sender
+ * rules"). A policy entry names its rule (spsec_policy.senders); a frame of that ID passes egress
+ * only when its socket's uid is in the rule's uid set or its socket's cgroup is one of the
+ * rule's cgroups or below one. A socket's uid and cgroup are those of the process that created
+ * it, at socket(2) time. Rules are written per policy generation, with the policy, and flip with
+ * it: slot = gen * SPSEC_SENDER_RULES + rule.
+ */
+#define SPSEC_SENDER_RULES   64	  /* rules per generation; rule 0 means "no rule" */
+#define SPSEC_SENDER_CGROUPS 8	  /* cgroups per rule */
+#define SPSEC_SENDER_UIDS    4096 /* (rule, uid) entries, both generations */
+
+struct spsec_sender_cgroup {
+	__u64 id;    /* cgroup v2 id (kernfs node id: the directory's file handle); 0: the cgroup
+		      * does not exist now, never matches (fail closed) */
+	__u32 level; /* depth below the cgroup v2 root (root = 0, /system.slice = 1) */
+	__u32 pad0;  /* zero */
+};
+SPSEC_ABI_ASSERT(sizeof(struct spsec_sender_cgroup) == 16, "spsec_sender_cgroup layout");
+
+/*
+ * spsec_snd_rules — ARRAY, 2 * SPSEC_SENDER_RULES entries, key __u32 slot.
+ * Writer: spsecd, the spare generation's slots before the policy flip. Reader: egress, for
+ * frames of IDs with a rule. Lifetime: pinned.
+ */
+struct spsec_sender_rule {
+	__u32 n_cgroups; /* cgroup[0..n_cgroups) are in use, <= SPSEC_SENDER_CGROUPS */
+	__u32 pad0;	 /* zero */
+	struct spsec_sender_cgroup cgroup[SPSEC_SENDER_CGROUPS];
+};
+SPSEC_ABI_ASSERT(sizeof(struct spsec_sender_rule) == 8 + 16 * SPSEC_SENDER_CGROUPS,
+		 "spsec_sender_rule layout");
+
+/*
+ * spsec_snd_uids — HASH, SPSEC_SENDER_UIDS entries, key spsec_sender_uid_key, value __u32 1.
+ * The uids a rule allows (its uids, and the members of its groups as spsecd resolved them).
+ * Writer: spsecd, with the rules. Reader: egress. Lifetime: pinned.
+ */
+struct spsec_sender_uid_key {
+	__u32 slot; /* as for spsec_snd_rules */
+	__u32 uid;  /* socket uid as bpf_get_socket_uid() returns it */
+};
+SPSEC_ABI_ASSERT(sizeof(struct spsec_sender_uid_key) == 8, "spsec_sender_uid_key layout");
+
+/*
+ * spsec_snd_count — PERCPU_ARRAY, SPSEC_SENDER_RULES entries, key __u32 rule (not slot: the
+ * counts of a rule survive a re-resolution of its cgroups). Writer: egress. Reader: spsecd (sums
+ * over CPUs; zeroes them when the rules change on reload). Lifetime: pinned.
+ */
+struct spsec_sender_count {
+	__u64 allowed; /* frames whose socket the rule allows (then checked as every frame is) */
+	__u64 denied;  /* frames dropped as SPSEC_R_TX_SENDER_DENIED or _UNKNOWN */
+};
+SPSEC_ABI_ASSERT(sizeof(struct spsec_sender_count) == 16, "spsec_sender_count layout");
 
 /*
  * spsec_rx_fresh / spsec_tx_last — HASH (not LRU: an evicted entry would reopen a replay

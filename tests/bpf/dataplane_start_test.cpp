@@ -82,7 +82,7 @@ TEST_CASE("a failing start leaves no stray pinned maps and never unfilters the i
 	SECTION("a missing interface is refused before any map is created")
 	{
 		BpfDataPlane dp(log);
-		auto r = dp.open(config_for("nosuchif9", root));
+		auto r = dp.open(config_for("nosuchif9", root), {});
 		REQUIRE_FALSE(r);
 		CHECK_THAT(r.error().message(), Catch::Contains("nosuchif9"));
 		CHECK_FALSE(exists(root + "/nosuchif9"));
@@ -99,7 +99,7 @@ TEST_CASE("a failing start leaves no stray pinned maps and never unfilters the i
 			const std::string dir = root + "/spt4";
 			{
 				BpfDataPlane dp(log);
-				auto r = dp.open(oversized(config_for("spt4", root)));
+				auto r = dp.open(oversized(config_for("spt4", root)), {});
 				REQUIRE_FALSE(r);
 				CHECK_THAT(r.error().message(),
 				           Catch::Contains("installing the policy"));
@@ -109,7 +109,7 @@ TEST_CASE("a failing start leaves no stray pinned maps and never unfilters the i
 			// A daemon that started, then exited: filters attached, maps pinned.
 			{
 				BpfDataPlane dp(log);
-				auto r = dp.open(config_for("spt4", root));
+				auto r = dp.open(config_for("spt4", root), {});
 				INFO((r ? std::string() : r.error().message()));
 				REQUIRE(r);
 				dp.close();
@@ -121,7 +121,7 @@ TEST_CASE("a failing start leaves no stray pinned maps and never unfilters the i
 			// the maps it uses stay (fail closed).
 			{
 				BpfDataPlane dp(log);
-				auto r = dp.open(oversized(config_for("spt4", root)));
+				auto r = dp.open(oversized(config_for("spt4", root)), {});
 				REQUIRE_FALSE(r);
 			}
 			CHECK(ingress_prog("spt4") == live);

@@ -10,6 +10,69 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
+#include "spsec/abi.h"
+
+/*
+ * The sending socket as the egress test entry shows it to the verdict: the real helpers on the
+ * test run's skb (BPF_PROG_TEST_RUN gives it a socket of uid 0 in the cgroup of the process that
+ * runs the test), or, when skb->cb[2] is SPSEC_TEST_WHO, the identity in spsec_test_who, so that
+ * a test can try any uid and cgroup tree against the rules.
+ */
+#define SPSEC_TEST_WHO	      0x57484f3fu /* "WHO?" */
+#define SPSEC_TEST_WHO_LEVELS 16
+
+struct spsec_test_who {
+	__u32 has_sk; /* 1: a full socket sent the frame */
+	__u32 uid;
+	__u64 cgroup[SPSEC_TEST_WHO_LEVELS]; /* the socket cgroup's ancestor ids by level, 0 beyond
+					      */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct spsec_test_who);
+} spsec_test_who SEC(".maps");
+
+static __always_inline const struct spsec_test_who *spsec_test_fake(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+
+	if (skb->cb[2] != SPSEC_TEST_WHO)
+		return 0;
+	return bpf_map_lookup_elem(&spsec_test_who, &zero);
+}
+
+static __always_inline int spsec_sender_sk(struct __sk_buff *skb)
+{
+	const struct spsec_test_who *w = spsec_test_fake(skb);
+	struct bpf_sock *sk;
+
+	if (w)
+		return w->has_sk;
+	sk = skb->sk;
+	return sk && bpf_sk_fullsock(sk);
+}
+
+static __always_inline __u32 spsec_sender_uid(struct __sk_buff *skb)
+{
+	const struct spsec_test_who *w = spsec_test_fake(skb);
+
+	return w ? w->uid : bpf_get_socket_uid(skb);
+}
+
+static __always_inline __u64 spsec_sender_cgroup(struct __sk_buff *skb, __u32 level)
+{
+	const struct spsec_test_who *w = spsec_test_fake(skb);
+
+	if (w)
+		return level < SPSEC_TEST_WHO_LEVELS
+			       ? w->cgroup[level & (SPSEC_TEST_WHO_LEVELS - 1)]
+			       : 0;
+	return bpf_skb_ancestor_cgroup_id(skb, level);
+}
+
 #include "spsec_verdict.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -69,12 +132,13 @@ int spsec_test_egress(struct __sk_buff *skb)
 #pragma unroll
 		for (i = 0; i < 9; i++)
 			saved[i] = p[i];
-		act = spsec_egress_verdict((void *)p, (void *)(long)skb->data_end, kind, skb->mark);
+		act = spsec_egress_verdict(skb, (void *)p, (void *)(long)skb->data_end, kind,
+					   skb->mark);
 #pragma unroll
 		for (i = 0; i < 9; i++)
 			p[i] = saved[i];
 		return act;
 	}
-	return spsec_egress_verdict((void *)(long)skb->data, (void *)(long)skb->data_end, kind,
+	return spsec_egress_verdict(skb, (void *)(long)skb->data, (void *)(long)skb->data_end, kind,
 				    skb->mark);
 }

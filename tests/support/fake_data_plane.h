@@ -22,18 +22,28 @@ namespace spsec {
 class FakeDataPlane final : public DataPlanePort {
 public:
 	FakeDataPlane() : efd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
-	[[nodiscard]] Result<void> open(const Config& cfg) override
+	[[nodiscard]] Result<void> open(const Config& cfg, const SenderTable& s) override
 	{
 		calls.push_back("open " + cfg.interface);
 		if (fail_open)
 			return fail("fake data plane: open refused");
 		opened = true;
+		senders = s;
 		return {};
 	}
-	[[nodiscard]] Result<void> reconfigure(const Config& cfg) override
+	[[nodiscard]] Result<void> reconfigure(const Config& cfg, const SenderTable& s) override
 	{
 		calls.push_back("reconfigure " + cfg.interface);
+		if (fail_reconfigure)
+			return fail("fake data plane: reconfigure refused");
+		senders = s;
 		return {};
+	}
+	[[nodiscard]] Result<std::vector<SenderRuleCount>> sender_counts() override
+	{
+		auto out = sender_count;
+		out.resize(senders.size());
+		return out;
 	}
 	[[nodiscard]] Result<void> publish(const DataPlaneState& st) override
 	{
@@ -103,6 +113,9 @@ public:
 	std::vector<std::string> calls;
 	bool fail_open = false;
 	bool fail_reattach = false;
+	bool fail_reconfigure = false;
+	SenderTable senders;                        // the rules of the last open/reconfigure
+	std::vector<SenderRuleCount> sender_count;  // what sender_counts() reports (set by tests)
 	bool opened = false;
 	bool attached = true;
 	DataPlaneState last;

@@ -46,6 +46,8 @@ expect 2 "(spsecd --help)" "$spsecd" --bogus
 expect 1 "spsecctl status:" "$spsecctl" status --socket=/nonexistent.sock --json
 expect 1 "spsecctl status:" "$spsecctl" status --socket /nonexistent.sock
 expect 1 "spsecctl events:" "$spsecctl" events --socket=/nonexistent.sock
+expect 1 "spsecctl senders:" "$spsecctl" senders --socket=/nonexistent.sock --json
+expect 2 "spsecctl senders: unknown option --bogus" "$spsecctl" senders --bogus
 expect 1 "spsecctl stats:" "$spsecctl" stats --pin-dir=/nonexistent --json
 expect 1 "spsecctl stats:" "$spsecctl" stats -i nonexistent0
 expect 1 "spsecctl commission:" "$spsecctl" commission --socket /nonexistent.sock --window=10m

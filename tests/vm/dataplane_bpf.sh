@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# vm tier: the bpf tier's data-plane test (tests/bpf/dataplane_test.cpp) on Debian's 6.1 kernel,
-# so the 6.1 verifier loads the test object and BPF_PROG_TEST_RUN checks every verdict there too.
+# vm tier: the bpf tier's data-plane tests (tests/bpf/dataplane_test.cpp, and the sender rules'
+# dataplane_senders_test.cpp) on Debian's 6.1 kernel, so the 6.1 verifier loads the test object
+# and BPF_PROG_TEST_RUN checks every verdict there too (and the 6.1 kernel's socket helpers).
 # The differential cases are sized for the host; under TCG the whole binary takes a few minutes.
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -12,5 +13,12 @@ if out=$("$BIN" 2>&1); then
 	echo "$out" | tail -3 | sed 's/^/# /'
 else
 	not_ok "bpf_dataplane passes on $(uname -r)" "$(echo "$out" | tail -40)"
+fi
+SENDERS=$SPSEC_BUILD_DIR/tests/bpf/bpf_dataplane_senders
+if out=$("$SENDERS" 2>&1); then
+	ok "bpf_dataplane_senders passes on $(uname -r)"
+	echo "$out" | tail -3 | sed 's/^/# /'
+else
+	not_ok "bpf_dataplane_senders passes on $(uname -r)" "$(echo "$out" | tail -40)"
 fi
 vm_finish

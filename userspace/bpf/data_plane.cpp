@@ -72,7 +72,8 @@ Result<DataPlane> DataPlane::from_object(bpf_object* obj)
 	        {SPSEC_MAP_STATE, &dp.state_},     {SPSEC_MAP_KEYS, &dp.keys_},
 	        {SPSEC_MAP_POLICY, &dp.policy_},   {SPSEC_MAP_RX_FRESH, &dp.rx_fresh_},
 	        {SPSEC_MAP_TX_LAST, &dp.tx_last_}, {SPSEC_MAP_COUNTERS, &dp.counters_},
-	        {SPSEC_MAP_EVENTS, &dp.events_},
+	        {SPSEC_MAP_EVENTS, &dp.events_},   {SPSEC_MAP_SNDRULE, &dp.snd_rules_},
+	        {SPSEC_MAP_SNDUID, &dp.snd_uids_}, {SPSEC_MAP_SNDCNT, &dp.snd_count_},
 	};
 	for (const auto& w : want) {
 		*w.slot = bpf_object__find_map_by_name(obj, w.name);
@@ -226,12 +227,44 @@ Result<void> DataPlane::clear_freshness()
 	return {};
 }
 
-Result<void> DataPlane::replace_policy(std::span<const PolicyEntry> entries)
+Result<void> DataPlane::replace_policy(std::span<const PolicyEntry> entries,
+                                       std::span<const SenderRuleEntry> senders)
 {
 	if (entries.size() > SPSEC_POLICY_MAX / 2)
 		return fail_errno(E2BIG, "policy of " + std::to_string(entries.size()) +
 		                                 " IDs exceeds " +
 		                                 std::to_string(SPSEC_POLICY_MAX / 2));
+	if (senders.size() >= SPSEC_SENDER_RULES)
+		return fail_errno(E2BIG, std::to_string(senders.size()) +
+		                                 " sender rules, at most " +
+		                                 std::to_string(SPSEC_SENDER_RULES - 1));
+	std::size_t n_uids = 0;
+	for (std::size_t i = 0; i < senders.size(); i++) {
+		if (senders[i].rule.n_cgroups > SPSEC_SENDER_CGROUPS)
+			return fail_errno(
+			        EINVAL, "sender rule " + std::to_string(i + 1) + ": more than " +
+			                        std::to_string(SPSEC_SENDER_CGROUPS) + " cgroups");
+		n_uids += senders[i].uids.size();
+	}
+	// both generations' uids must fit the map during the switch
+	if (n_uids > SPSEC_SENDER_UIDS / 2)
+		return fail_errno(E2BIG, "sender rules allow " + std::to_string(n_uids) +
+		                                 " uids in all, at most " +
+		                                 std::to_string(SPSEC_SENDER_UIDS / 2));
+	for (const auto& e : entries) {
+		if (e.senders == 0)
+			continue;
+		if (e.senders > senders.size())
+			return fail_errno(EINVAL, "policy ID " + hex_id(e.can_id) +
+			                                  " names sender rule " +
+			                                  std::to_string(e.senders) + " of " +
+			                                  std::to_string(senders.size()));
+		if ((e.flags & (SPSEC_POL_SECURED | SPSEC_POL_OWN_TX)) !=
+		    (SPSEC_POL_SECURED | SPSEC_POL_OWN_TX))
+			return fail_errno(EINVAL, "policy ID " + hex_id(e.can_id) +
+			                                  ": a sender rule on an ID this node does "
+			                                  "not stamp");
+	}
 	constexpr std::uint32_t known =
 	        SPSEC_POL_SECURED | SPSEC_POL_PLAIN_RX | SPSEC_POL_PLAIN_TX | SPSEC_POL_OWN_TX;
 	std::set<std::uint32_t> seen;
@@ -260,9 +293,39 @@ Result<void> DataPlane::replace_policy(std::span<const PolicyEntry> entries)
 		if (k.gen == next)
 			if (auto r = pol.erase(k); !r && r.error().errno_value != ENOENT)
 				return r;
+	// The sender rules of the spare generation: its slots, then its uids (leftovers of an
+	// interrupted reload first), all before any entry of that generation names them.
+	const MapWriter rules(snd_rules_), uids(snd_uids_);
+	auto uid_keys = uids.keys<spsec_sender_uid_key>();
+	if (!uid_keys)
+		return tl::unexpected(uid_keys.error());
+	const auto gen_of = [](std::uint32_t slot) { return slot / SPSEC_SENDER_RULES; };
+	for (const auto& k : *uid_keys)
+		if (gen_of(k.slot) == next)
+			if (auto r = uids.erase(k); !r && r.error().errno_value != ENOENT)
+				return r;
+	for (std::uint32_t rule = 1; rule < SPSEC_SENDER_RULES; rule++) {
+		const std::uint32_t slot = next * SPSEC_SENDER_RULES + rule;
+		spsec_sender_rule v{};
+		if (rule <= senders.size()) {
+			v = senders[rule - 1].rule;
+			v.pad0 = 0;
+			for (auto& cg : v.cgroup)
+				cg.pad0 = 0;
+			for (const std::uint32_t uid : senders[rule - 1].uids)
+				if (auto r = uids.put(spsec_sender_uid_key{slot, uid},
+				                      std::uint32_t{1});
+				    !r)
+					return tl::unexpected(r.error().with_context(
+					        "writing sender rule " + std::to_string(rule)));
+		}
+		if (auto r = rules.put(slot, v); !r)
+			return tl::unexpected(r.error().with_context("writing sender rule " +
+			                                             std::to_string(rule)));
+	}
 	for (const auto& e : entries) {
 		const spsec_policy_key k{e.can_id, next};
-		const spsec_policy v{e.flags, 0};
+		const spsec_policy v{e.flags, e.senders};
 		if (auto r = pol.put(k, v, BPF_NOEXIST); !r)
 			return tl::unexpected(
 			        r.error().with_context("writing policy ID " + hex_id(e.can_id)));
@@ -274,8 +337,55 @@ Result<void> DataPlane::replace_policy(std::span<const PolicyEntry> entries)
 		if (k.gen == live)
 			if (auto r = pol.erase(k); !r && r.error().errno_value != ENOENT)
 				return r;
+	// the old generation's uids; its rule slots are overwritten by the next replacement
+	for (const auto& k : *uid_keys)
+		if (gen_of(k.slot) == live)
+			if (auto r = uids.erase(k); !r && r.error().errno_value != ENOENT)
+				return r;
 	if (auto r = prune_freshness(entries, *st); !r)
 		return tl::unexpected(r.error().with_context("pruning freshness entries"));
+	return {};
+}
+
+std::vector<SenderRuleEntry> sender_rule_entries(const SenderTable& table)
+{
+	std::vector<SenderRuleEntry> out;
+	out.reserve(table.size());
+	for (const auto& r : table) {
+		SenderRuleEntry e;
+		for (const auto& cg : r.cgroups) {
+			if (e.rule.n_cgroups >= SPSEC_SENDER_CGROUPS)
+				break;
+			e.rule.cgroup[e.rule.n_cgroups++] = spsec_sender_cgroup{cg.id, cg.level, 0};
+		}
+		e.uids.assign(r.uids.begin(), r.uids.end());
+		out.push_back(std::move(e));
+	}
+	return out;
+}
+
+Result<SenderCounts> DataPlane::read_sender_counts() const
+{
+	SenderCounts out{};
+	const MapWriter w(snd_count_);
+	for (std::uint32_t rule = 0; rule < SPSEC_SENDER_RULES; rule++) {
+		auto v = w.get_percpu<spsec_sender_count>(rule);
+		if (!v)
+			return tl::unexpected(v.error());
+		for (const auto& c : *v) {
+			out[rule].allowed += c.allowed;
+			out[rule].denied += c.denied;
+		}
+	}
+	return out;
+}
+
+Result<void> DataPlane::zero_sender_counts()
+{
+	const MapWriter w(snd_count_);
+	for (std::uint32_t rule = 0; rule < SPSEC_SENDER_RULES; rule++)
+		if (auto r = w.put_percpu(rule, spsec_sender_count{}); !r)
+			return r;
 	return {};
 }
 

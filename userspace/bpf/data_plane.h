@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpf/skeleton.h"
+#include "core/sender_rules.h"
 #include "spsec/abi.h"
 #include "spsec/result.h"
 #include "spsec_dp.skel.h"
@@ -30,7 +31,23 @@ namespace spsec {
 struct PolicyEntry {
 	std::uint32_t can_id = 0;
 	std::uint32_t flags = 0;
+	// Sender rule 1..n of the `senders` passed with the policy, 0 for none (any local socket
+	// may send the ID). Only for IDs with SPSEC_POL_SECURED | SPSEC_POL_OWN_TX.
+	std::uint32_t senders = 0;
 };
+
+// One sender rule as the data plane holds it (abi.h: spsec_snd_rules, spsec_snd_uids).
+struct SenderRuleEntry {
+	spsec_sender_rule rule{};         // cgroups by id and level
+	std::vector<std::uint32_t> uids;  // allowed socket uids
+};
+
+// The resolved rules (rule i + 1 = table[i]) as the maps hold them: the first
+// SPSEC_SENDER_CGROUPS cgroups (config refuses more), uids sorted.
+[[nodiscard]] std::vector<SenderRuleEntry> sender_rule_entries(const SenderTable& table);
+
+// Frames allowed and denied per sender rule, index = rule (0 unused), summed over CPUs.
+using SenderCounts = std::array<spsec_sender_count, SPSEC_SENDER_RULES>;
 
 using Counters = std::array<std::uint64_t, SPSEC_R_MAX>;
 
@@ -78,11 +95,21 @@ public:
 	// spsec_state.policy_gen, deletes the old generation, then prunes the freshness maps: rx
 	// entries of IDs the new policy does not verify, tx entries of IDs it does not stamp once
 	// their T is behind the clock. So both maps stay bounded by the policy however many IDs
-	// come and go across reloads. Errors: more than
+	// come and go across reloads. `senders` are the sender rules the entries name (rule i + 1
+	// is senders[i]); they are written into the spare generation with the entries and go live
+	// with them in the one flip. Errors: more than
 	// SPSEC_POLICY_MAX / 2 entries (E2BIG), a duplicate or malformed ID or unknown flag bit
-	// (EINVAL, the ID named), a control-plane ID (EINVAL), map update failed (the live
-	// generation is unchanged then).
-	[[nodiscard]] Result<void> replace_policy(std::span<const PolicyEntry> entries);
+	// (EINVAL, the ID named), a control-plane ID (EINVAL), a sender rule number out of range
+	// or on an ID that is not a secured own one, more than SPSEC_SENDER_RULES - 1 rules, more
+	// than SPSEC_SENDER_CGROUPS cgroups in a rule or SPSEC_SENDER_UIDS / 2 uids in all
+	// (EINVAL/E2BIG), map update failed (the live generation is unchanged then).
+	[[nodiscard]] Result<void> replace_policy(std::span<const PolicyEntry> entries,
+	                                          std::span<const SenderRuleEntry> senders = {});
+
+	// Frames allowed and denied per sender rule. Errors: map read failed.
+	[[nodiscard]] Result<SenderCounts> read_sender_counts() const;
+	// Zeroes every rule's counters (spsecd does when the rules change). Errors: map update.
+	[[nodiscard]] Result<void> zero_sender_counts();
 
 	// Entries in spsec_rx_fresh and spsec_tx_last. Errors: map read failed.
 	[[nodiscard]] Result<FreshnessCounts> freshness_entries() const;
@@ -107,6 +134,9 @@ private:
 	bpf_map* tx_last_ = nullptr;
 	bpf_map* counters_ = nullptr;
 	bpf_map* events_ = nullptr;
+	bpf_map* snd_rules_ = nullptr;
+	bpf_map* snd_uids_ = nullptr;
+	bpf_map* snd_count_ = nullptr;
 };
 
 // Creates SPSEC_PIN_ROOT (or `root`) and <root>/<ifname> with mode 0700 (the maps hold key

@@ -66,6 +66,22 @@ public:
 		return values;
 	}
 
+	// Writes one value of a per-CPU map: `value` on every possible CPU. Errors: as put().
+	template <class K, class V>
+	[[nodiscard]] Result<void> put_percpu(const K& key, const V& value) const
+	{
+		static_assert(std::is_trivially_copyable_v<K> && std::is_trivially_copyable_v<V>);
+		static_assert(sizeof(V) % 8 == 0, "per-CPU values are padded to 8 bytes");
+		const int ncpu = libbpf_num_possible_cpus();
+		if (ncpu <= 0)
+			return fail_errno(-ncpu, "counting possible CPUs");
+		std::vector<V> values(static_cast<std::size_t>(ncpu), value);
+		if (bpf_map__update_elem(map_, &key, sizeof key, values.data(),
+		                         sizeof(V) * values.size(), BPF_ANY))
+			return fail_errno(errno, std::string("updating per-CPU map ") + name());
+		return {};
+	}
+
 	// Deletes one key. Errors: no such key (ENOENT), size mismatch.
 	template <class K> [[nodiscard]] Result<void> erase(const K& key) const
 	{

@@ -14,6 +14,7 @@
 
 #include "core/gateway_rules.h"
 #include "core/hex.h"
+#include "core/sender_rules.h"
 
 namespace spsec {
 
@@ -25,7 +26,7 @@ constexpr std::size_t kMaxMonitor = 4;     // register 62h holds 4 IDs
 // Both policy generations must fit the BPF map at once during a reload.
 constexpr std::size_t kMaxPolicyIds = SPSEC_POLICY_MAX / 2;
 
-constexpr std::array<ConfigKeyInfo, 24> kKeys{{
+constexpr std::array<ConfigKeyInfo, 25> kKeys{{
         {"interface", true, "", "CAN FD network interface, at most 15 characters"},
         {"participant_id", true, "", "this node's Participant ID, 1..127 (register 60h)"},
         {"sync", false, "off", "on: this node is the network's Sync (register 63h)"},
@@ -40,6 +41,8 @@ constexpr std::array<ConfigKeyInfo, 24> kKeys{{
         {"plaintext_ids", false, "[]", "CAN IDs allowed in clear, both directions"},
         {"transmit_ids", false, "[]", "CAN IDs this node sends (from the bus: injection)"},
         {"default_action", false, "drop", "drop | pass, for IDs in no list"},
+        {"senders", false, "[]",
+         "rules: which local units, cgroups, users, groups may send which transmit IDs"},
         {"key_store", true, "", "absolute path of the key store"},
         {"timeouts", false, "", "protocol timers (a map of durations)"},
         {"timeouts.pa_retry", false, "2s", "Waiting: Parameter Authentication request interval"},
@@ -207,6 +210,8 @@ private:
 	void heartbeat(const YAML::Node& n, Config& c);
 	void timeouts(const YAML::Node& n, Config& c);
 	void bitrate(const YAML::Node& n, Config& c);
+	void senders(const YAML::Node& n, Config& c);
+	void validate_senders(Config& c);
 	// Iterates a map, reporting duplicate and unknown keys; calls f(key, value) for known ones.
 	template <class F> void each_key(const YAML::Node& map, std::string_view prefix, F&& f);
 	void validate(Config& c, const YAML::Node& root);
@@ -533,6 +538,249 @@ void Parser::bitrate(const YAML::Node& n, Config& c)
 	c.tick_ns = *tick;
 }
 
+// senders: a list of rules, each a map:
+//   - ids: [0x123, 0x130-0x13F, 0x00001200/0x1FFFFF00]   (required)
+//     units: [can-app.service]     cgroups: [/can.slice/app]
+//     users: [1000, canapp]        groups: [can]          (at least one sender in all)
+// Keys may also take a single value instead of a list.
+void Parser::senders(const YAML::Node& n, Config& c)
+{
+	if (n.IsNull())
+		return;
+	if (!n.IsSequence()) {
+		error(n, "senders",
+		      "must be a list of rules (each a map with ids and units, cgroups, users or "
+		      "groups)");
+		return;
+	}
+	static constexpr std::string_view kRuleKeys[] = {"ids", "units", "cgroups", "users",
+	                                                 "groups"};
+	if (n.size() >= SPSEC_SENDER_RULES) {
+		error(n, "senders",
+		      "has " + std::to_string(n.size()) + " rules, at most " +
+		              std::to_string(SPSEC_SENDER_RULES - 1) + " are supported");
+		return;
+	}
+	for (std::size_t i = 0; i < n.size(); i++) {
+		const YAML::Node rule = n[i];
+		const std::string rpath = "senders[" + std::to_string(i) + "]";
+		if (!rule.IsMap()) {
+			error(rule, rpath,
+			      "must be a map with ids and units, cgroups, users or groups");
+			continue;
+		}
+		SenderRule r;
+		r.line = rule.Mark().line + 1;
+		bool bad = false, has_ids = false;
+		// The values of one key: a list, or a single scalar.
+		const auto values = [&](const YAML::Node& v, const std::string& path) {
+			std::vector<std::pair<std::string, YAML::Node>> out;
+			if (v.IsScalar()) {
+				out.emplace_back(v.Scalar(), v);
+			} else if (v.IsSequence() && v.size() > 0) {
+				for (std::size_t j = 0; j < v.size(); j++)
+					if (auto s = scalar(v[j],
+					                    path + "[" + std::to_string(j) + "]"))
+						out.emplace_back(*s, v[j]);
+					else
+						bad = true;
+			} else {
+				error(v, path, "must be a value or a non-empty list of values");
+				bad = true;
+			}
+			return out;
+		};
+		std::set<std::string> keys_here;
+		for (auto it = rule.begin(); it != rule.end(); ++it) {
+			const YAML::Node key = it->first;
+			const std::string name = key.IsScalar() ? key.Scalar() : "?";
+			const std::string path = rpath + "." + name;
+			if (!keys_here.insert(name).second) {
+				error(key, path, "appears twice");
+				bad = true;
+				continue;
+			}
+			if (std::find(std::begin(kRuleKeys), std::end(kRuleKeys), name) ==
+			    std::end(kRuleKeys)) {
+				const auto guess = closest_match(name, kRuleKeys);
+				error(key, path,
+				      guess.empty()
+				              ? std::string("unknown key (known here: ids, units, "
+				                            "cgroups, users, groups)")
+				              : "unknown key, did you mean \"" +
+				                        std::string(guess) + "\"?");
+				bad = true;
+				continue;
+			}
+			std::set<std::string> seen;
+			for (auto& [text, node] : values(it->second, path)) {
+				if (!seen.insert(text).second) {
+					error(node, path, quote(text) + " is listed twice");
+					bad = true;
+					continue;
+				}
+				if (name == "ids") {
+					auto sel = parse_id_selector(text);
+					if (!sel) {
+						error(node, path, sel.error().context);
+						bad = true;
+					} else {
+						r.selectors.push_back(*sel);
+						has_ids = true;
+					}
+				} else if (name == "units") {
+					if (!unit_cgroup_path(text)) {
+						error(node, path,
+						      quote(text) +
+						              " is not a systemd unit name with a "
+						              "cgroup (.service, .scope, .slice, "
+						              ".socket, .mount, .swap)");
+						bad = true;
+					} else {
+						r.units.push_back(text);
+					}
+				} else if (name == "cgroups") {
+					if (text == "/") {
+						error(node, path,
+						      "\"/\" is the root cgroup, which holds every "
+						      "process: "
+						      "a rule that allows everyone is no rule");
+						bad = true;
+					} else if (!valid_cgroup_path(text)) {
+						error(node, path,
+						      quote(text) +
+						              " is not a cgroup v2 path as "
+						              "/proc/<pid>/cgroup shows it "
+						              "(/system.slice/can-app.service)");
+						bad = true;
+					} else {
+						r.cgroups.push_back(text);
+					}
+				} else {
+					// users and groups: a decimal id or a name spsecd resolves
+					const bool user = name == "users";
+					const auto num = parse_decimal(text);
+					const bool name_ok =
+					        !text.empty() && text.size() <= 32 &&
+					        std::all_of(
+					                text.begin(), text.end(),
+					                [](char ch) {
+						                return (ch >= 'a' && ch <= 'z') ||
+						                       (ch >= 'A' && ch <= 'Z') ||
+						                       (ch >= '0' && ch <= '9') ||
+						                       ch == '_' || ch == '-' ||
+						                       ch == '.';
+					                }) &&
+					        !(text[0] >= '0' && text[0] <= '9') &&
+					        text[0] != '-';
+					if (num && (*num >= 0xFFFFFFFFu || *num == 65534)) {
+						// 65534 is the kernel's overflowuid/gid: what a
+						// socket of an unmapped user (another user
+						// namespace) reads as
+						error(node, path,
+						      quote(text) +
+						              (*num == 65534
+						                       ? " is the kernel's "
+						                         "overflow id "
+						                         "(nobody): sockets of "
+						                         "unmapped "
+						                         "users read as it"
+						                       : " is not a valid id"));
+						bad = true;
+					} else if (!num && !name_ok) {
+						error(node, path,
+						      quote(text) + " is not a " +
+						              (user ? "uid or user name"
+						                    : "gid or group name"));
+						bad = true;
+					} else {
+						(user ? r.users : r.groups).push_back(text);
+					}
+				}
+			}
+		}
+		if (!keys_here.contains("ids")) {
+			error(rule, rpath, "has no ids: name the transmit IDs the rule is for");
+			bad = true;
+		}
+		const std::size_t n_cg = r.units.size() + r.cgroups.size();
+		if (!bad && n_cg + r.users.size() + r.groups.size() == 0) {
+			error(rule, rpath,
+			      "names no sender (units, cgroups, users or groups): an ID no one may "
+			      "send belongs out of transmit_ids");
+			bad = true;
+		}
+		if (n_cg > SPSEC_SENDER_CGROUPS) {
+			error(rule, rpath,
+			      "names " + std::to_string(n_cg) + " units and cgroups, at most " +
+			              std::to_string(SPSEC_SENDER_CGROUPS) + " per rule");
+			bad = true;
+		}
+		if (!bad && has_ids)
+			c.senders.push_back(std::move(r));
+	}
+}
+
+// Each selector must select secured transmit IDs, each such ID at most one rule, and two units
+// or cgroups of one rule must not name one cgroup.
+void Parser::validate_senders(Config& c)
+{
+	std::map<CanId, int> owner;  // ID -> line of the rule that selected it
+	for (auto& r : c.senders) {
+		std::set<CanId> ids;
+		for (const auto& sel : r.selectors) {
+			bool any = false;
+			for (const auto& id : c.transmit_ids) {
+				if (!sel.matches(id) ||
+				    !std::binary_search(c.secured_ids.begin(), c.secured_ids.end(),
+				                        id))
+					continue;
+				any = true;
+				if (!ids.insert(id).second) {
+					error_at(r.line - 1, "senders",
+					         format_can_id(id) +
+					                 " is selected twice by the rule (" +
+					                 quote(sel.text) +
+					                 " overlaps another of its ids)");
+					continue;
+				}
+				const auto [it, fresh] = owner.emplace(id, r.line);
+				if (!fresh)
+					error_at(r.line - 1, "senders",
+					         format_can_id(id) + " (" + quote(sel.text) +
+					                 ") already has the sender rule on line " +
+					                 std::to_string(it->second) +
+					                 ": one rule per ID, merge the two");
+			}
+			if (!any)
+				error_at(r.line - 1, "senders",
+				         quote(sel.text) +
+				                 (sel.kind == IdSelector::Kind::One
+				                          ? " is not a secured transmit ID (it "
+				                            "must be in "
+				                            "both secured_ids and transmit_ids): "
+				                            "sender "
+				                            "rules are for IDs this node stamps"
+				                          : " selects no secured transmit ID (in "
+				                            "both "
+				                            "secured_ids and transmit_ids)"));
+		}
+		r.ids.assign(ids.begin(), ids.end());
+		std::map<std::string, std::string> paths;  // cgroup path -> what named it
+		for (const auto& u : r.units) {
+			const auto p = *unit_cgroup_path(u);
+			if (!paths.emplace(p, "unit " + u).second)
+				error_at(r.line - 1, "senders",
+				         "unit " + u + " and " + paths[p] + " name one cgroup (" +
+				                 p + ")");
+		}
+		for (const auto& p : r.cgroups)
+			if (!paths.emplace(p, "cgroup " + p).second)
+				error_at(r.line - 1, "senders",
+				         "cgroup " + p + " and " + paths[p] + " name one cgroup");
+	}
+}
+
 Result<Config> Parser::run(std::string_view text)
 {
 	if (text.size() > kMaxConfigBytes) {
@@ -621,6 +869,8 @@ Result<Config> Parser::run(std::string_view text)
 				        c.plaintext_ids = id_list(v, path);
 			        } else if (k == "transmit_ids") {
 				        c.transmit_ids = id_list(v, path);
+			        } else if (k == "senders") {
+				        senders(v, c);
 			        } else if (k == "default_action") {
 				        if (auto s = scalar(v, path)) {
 					        const auto l = lower(*s);
@@ -726,6 +976,8 @@ void Parser::validate(Config& c, const YAML::Node& root)
 		                 " distinct IDs together, at most " +
 		                 std::to_string(kMaxPolicyIds) +
 		                 " are supported (one data-plane policy entry per ID)");
+
+	validate_senders(c);
 
 	const auto& t = c.timeouts;
 	const int tl = line_of("timeouts");

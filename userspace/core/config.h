@@ -63,6 +63,39 @@ struct CanId {
 // "0x181" (3 digits) or "0x00000181" (8 digits): parse_can_id(format_can_id(x)) == x.
 [[nodiscard]] std::string format_can_id(CanId id);
 
+// Sender rules (key `senders`; core/sender_rules.h has the model). A rule names IDs and the
+// local senders allowed to send them; IDs no rule selects may be sent by any local socket.
+//
+// Which IDs a rule selects:
+//   "0x123"                 one ID (3 or 8 hex digits, as everywhere in the config)
+//   "0x120-0x12F"           a range, both ends in the same format, low <= high
+//   "0x120/0x7F0"           value/mask: every ID with (id & mask) == value; the value has no
+//                           bit outside the mask, both in the same format
+struct IdSelector {
+	enum class Kind : std::uint8_t { One, Range, Mask };
+	Kind kind = Kind::One;
+	CanId lo;                // the ID, the range's low end, or the mask's value
+	CanId hi;                // the range's high end (== lo for One)
+	std::uint32_t mask = 0;  // Mask only
+	std::string text;        // as written
+
+	[[nodiscard]] bool matches(CanId id) const noexcept;
+	friend bool operator==(const IdSelector&, const IdSelector&) = default;
+};
+// Errors name the text and the rule it breaks.
+[[nodiscard]] Result<IdSelector> parse_id_selector(std::string_view text);
+
+struct SenderRule {
+	int line = 0;                       // 1-based line of the rule in the config file
+	std::vector<IdSelector> selectors;  // as written
+	std::vector<CanId> ids;             // the secured transmit IDs selected, sorted
+	std::vector<std::string> units;     // systemd unit names ("can-app.service")
+	std::vector<std::string> cgroups;   // cgroup v2 paths from the root ("/can.slice/app")
+	std::vector<std::string> users;     // decimal uid or user name
+	std::vector<std::string> groups;    // decimal gid or group name
+	friend bool operator==(const SenderRule&, const SenderRule&) = default;
+};
+
 // Register 61h codes (spec §5).
 enum class HeartbeatCycle : std::uint8_t {
 	Off = 0,
@@ -130,6 +163,9 @@ struct Config {
 	std::vector<CanId> plaintext_ids;  // frames pass in clear both ways
 	std::vector<CanId> transmit_ids;   // this node sends them: seen from the bus = injection
 	DefaultAction default_action = DefaultAction::Drop;  // IDs in no list
+	// Who may send which secured transmit IDs; every ID in at most one rule. Empty: any
+	// local socket may send every transmit ID.
+	std::vector<SenderRule> senders;
 	std::string key_store;  // absolute path of the key store (required)
 	Timeouts timeouts;
 	std::string control_socket;  // absolute path; default /run/spsec/<interface>.sock

@@ -114,6 +114,7 @@ const cli::Spec status{"spsecctl status", kStatusOptions, 0};
 const cli::Spec events{"spsecctl events", kEventsOptions, 0};
 const cli::Spec commission{"spsecctl commission", kCommissionOptions, 0};
 const cli::Spec stats{"spsecctl stats", kStatsOptions, 0};
+const cli::Spec senders{"spsecctl senders", kStatusOptions, 0};
 }  // namespace spec
 
 std::string peer_offset_lines(const Json& status)
@@ -184,6 +185,119 @@ int cmd_status(int argc, char** argv)
 		std::printf("%s\n", line->c_str());
 	else
 		std::fputs((json_to_text(*v) + peer_offset_lines(*v)).c_str(), stdout);
+	return 0;
+}
+
+std::string senders_text(const Json& reply)
+{
+	const auto list = [](const Json* a, std::string_view prefix) {
+		std::string out;
+		if (a == nullptr || !a->is_array())
+			return out;
+		for (const auto& v : *a)
+			out += (out.empty() ? "" : ", ") + std::string(prefix) +
+			       (v.is_string() ? v.get<std::string>() : json_line(v));
+		return out;
+	};
+	std::string out;
+	const Json* rules = json_member(reply, "rules");
+	if (rules == nullptr || !rules->is_array() || rules->empty())
+		out += "no sender rules: any local process may send every transmit ID\n";
+	for (const auto& r : rules != nullptr && rules->is_array() ? *rules : Json::array()) {
+		out += cat("rule ", json_u64(r, "rule").value_or(0), " (line ",
+		           json_u64(r, "line").value_or(0), "): ids ",
+		           list(json_member(r, "ids"), ""), "\n");
+		const Json* res = json_member(r, "resolved");
+		const Json* cgs = res != nullptr ? json_member(*res, "cgroups") : nullptr;
+		std::size_t k = 0;
+		const auto named = [&](const char* key, const char* what) {
+			const Json* a = json_member(r, key);
+			if (a == nullptr || !a->is_array())
+				return;
+			for (const auto& v : *a) {
+				out += cat("  ", what, " ",
+				           v.is_string() ? v.get<std::string>() : "?");
+				if (cgs != nullptr && cgs->is_array() && k < cgs->size()) {
+					const Json& cg = (*cgs)[k++];
+					const auto id = json_u64(cg, "id").value_or(0);
+					const Json* path = json_member(cg, "path");
+					out += cat(": cgroup ",
+					           path != nullptr && path->is_string()
+					                   ? path->get<std::string>()
+					                   : std::string("?"),
+					           id != 0 ? cat(", id ", id)
+					                   : std::string(", does not exist now "
+					                                 "(refused)"));
+				}
+				out += "\n";
+			}
+		};
+		named("units", "unit");
+		named("cgroups", "cgroup");
+		const std::string who =
+		        list(json_member(r, "users"), "user ") +
+		        (json_member(r, "users") != nullptr && !json_member(r, "users")->empty() &&
+		                         json_member(r, "groups") != nullptr &&
+		                         !json_member(r, "groups")->empty()
+		                 ? ", "
+		                 : "") +
+		        list(json_member(r, "groups"), "group ");
+		if (!who.empty()) {
+			const std::string uids = res != nullptr
+			                                 ? list(json_member(*res, "uids"), "")
+			                                 : std::string();
+			out += cat("  ", who, ": uids ", uids.empty() ? std::string("none") : uids,
+			           "\n");
+		}
+		out += cat("  allowed ", json_u64(r, "allowed").value_or(0), ", denied ",
+		           json_u64(r, "denied").value_or(0), "\n");
+	}
+	out += cat("tx_sender_denied ", json_u64(reply, "tx_sender_denied").value_or(0),
+	           ", tx_sender_unknown ", json_u64(reply, "tx_sender_unknown").value_or(0), "\n");
+	if (const Json* notes = json_member(reply, "notes"); notes != nullptr && notes->is_array())
+		for (const auto& n : *notes)
+			if (n.is_string())
+				out += "note: " + n.get<std::string>() + "\n";
+	return out;
+}
+
+int cmd_senders(int argc, char** argv)
+{
+	auto a = parse_verb(spec::senders, argc, argv,
+	                    "spsecctl senders [--socket PATH | --interface IF] [--json]");
+	if (!a)
+		return a.error();
+	auto socket = socket_path(spec::senders, *a);
+	if (!socket)
+		return socket.error();
+	auto fd = control_connect(*socket, 5000);
+	if (!fd) {
+		std::fprintf(stderr, "spsecctl senders: %s\n", fd.error().message().c_str());
+		return 1;
+	}
+	std::string buf;
+	auto w = control_write(fd->get(), json_line({{"cmd", "senders"}}) + "\n");
+	auto line = w ? control_read_line(fd->get(), buf) : tl::unexpected(w.error());
+	if (!line) {
+		std::fprintf(stderr, "spsecctl senders: %s\n", line.error().message().c_str());
+		return 1;
+	}
+	auto v = parse_json(*line);
+	if (!v) {
+		std::fprintf(stderr, "spsecctl senders: spsecd sent invalid JSON: %s\n",
+		             v.error().message().c_str());
+		return 1;
+	}
+	if (const Json* e = json_member(*v, "error")) {
+		std::fprintf(stderr, "spsecctl senders: spsecd refused: %s\n",
+		             e->is_string() ? e->get<std::string>().c_str()
+		                            : json_line(*e).c_str());
+		return 1;
+	}
+	if (a->has("json"))
+		std::printf("%s\n", line->c_str());
+	else
+		std::fputs(senders_text(*v).c_str(), stdout);
 	return 0;
 }
 

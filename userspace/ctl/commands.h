@@ -26,7 +26,7 @@ class FrameLink;
 // The command line of each verb (core/cli.h); the verbs parse with these, the tests too.
 namespace spec {
 extern const cli::Spec seal, open, derive, verify_log, decrypt_log;  // cmd_frames.cpp
-extern const cli::Spec status, events, stats, commission;            // cmd_daemon.cpp
+extern const cli::Spec status, events, stats, commission, senders;   // cmd_daemon.cpp
 // configure's options before its operations, and the options of install-* operations.
 extern const cli::Spec configure, install_key;  // cmd_configure.cpp
 extern const cli::Spec provision;               // cmd_provision.cpp
@@ -44,6 +44,15 @@ int cmd_status(int argc, char** argv);
 int cmd_events(int argc, char** argv);
 int cmd_stats(int argc, char** argv);
 int cmd_commission(int argc, char** argv);
+int cmd_senders(int argc, char** argv);
+// The reply of spsecd's `senders` command (Daemon::senders_json) for humans, one block per
+// rule:
+//   rule 1 (line 11): ids 0x123
+//     unit can-app.service: cgroup /system.slice/can-app.service, id 1001
+//     user canapp, user 2000: uids 1500, 2000
+//     allowed 10, denied 2
+// then "tx_sender_denied 6, tx_sender_unknown 1" and spsecd's notes.
+[[nodiscard]] std::string senders_text(const Json& reply);
 // One line per peer of a status object whose clock offset spsecd has measured:
 // "peer 5: offset -0.31 ms (last -0.42 ms, 8 heartbeats)\n". Peers without one are left out.
 [[nodiscard]] std::string peer_offset_lines(const Json& status);

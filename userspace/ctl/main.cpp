@@ -25,6 +25,8 @@ constexpr Command kCommands[] = {
          "decrypt a candump -L log into a pcapng with each frame's verdict (Wireshark)"},
         {"status", spsec::ctl::cmd_status, "state, clock, keys and peers of the running spsecd"},
         {"events", spsec::ctl::cmd_events, "follow spsecd's events as JSON lines"},
+        {"senders", spsec::ctl::cmd_senders,
+         "sender rules: who may send which transmit IDs, with their counters"},
         {"stats", spsec::ctl::cmd_stats, "data-plane counters by reason (works without spsecd)"},
         {"commission", spsec::ctl::cmd_commission,
          "open the node's commissioning window for a Zero-Key Provisioning Key (root)"},

@@ -23,14 +23,20 @@ std::vector<PolicyEntry> policy_entries(const Config& cfg)
 		flags[id.kernel_id()] |= SPSEC_POL_PLAIN_RX | SPSEC_POL_PLAIN_TX;
 	for (const CanId& id : cfg.transmit_ids)
 		flags[id.kernel_id()] |= SPSEC_POL_OWN_TX;
+	std::map<std::uint32_t, std::uint32_t> rule;
+	for (std::size_t i = 0; i < cfg.senders.size(); i++)
+		for (const CanId& id : cfg.senders[i].ids)
+			rule[id.kernel_id()] = static_cast<std::uint32_t>(i + 1);
 	std::vector<PolicyEntry> out;
 	out.reserve(flags.size());
-	for (const auto& [id, f] : flags)
-		out.push_back(PolicyEntry{id, f});
+	for (const auto& [id, f] : flags) {
+		const auto r = rule.find(id);
+		out.push_back(PolicyEntry{id, f, r == rule.end() ? 0u : r->second});
+	}
 	return out;
 }
 
-Result<void> BpfDataPlane::open(const Config& cfg)
+Result<void> BpfDataPlane::open(const Config& cfg, const SenderTable& senders)
 {
 	// load_data_plane pins in <root>/<ifname>; the configured pin_dir must have that shape.
 	std::filesystem::path pin(cfg.pin_dir);
@@ -76,8 +82,13 @@ Result<void> BpfDataPlane::open(const Config& cfg)
 	}
 	if (auto r = write_state(cfg, state_); !r)
 		return undo(r.error());
-	if (auto r = dp_->maps.replace_policy(policy_entries(cfg)); !r)
+	if (auto r = dp_->maps.replace_policy(policy_entries(cfg), sender_rule_entries(senders));
+	    !r)
 		return undo(r.error().with_context("installing the policy"));
+	// The per-rule counts belong to the rules this start installed (a previous spsecd's
+	// rules may have been others); the per-reason counters keep counting across restarts.
+	if (auto r = dp_->maps.zero_sender_counts(); !r)
+		return undo(r.error().with_context("zeroing the sender rule counters"));
 	// From here on a program of this start may be attached (a failed egress attach can leave
 	// the ingress one): its maps stay pinned as the fail-closed state the next start reuses.
 	auto tc =
@@ -151,14 +162,20 @@ Result<void> BpfDataPlane::gateway(const Config& cfg, bool before_policy)
 	return {};
 }
 
-Result<void> BpfDataPlane::reconfigure(const Config& cfg)
+Result<void> BpfDataPlane::reconfigure(const Config& cfg, const SenderTable& senders)
 {
 	if (!dp_)
 		return fail("data plane not open");
 	if (auto r = gateway(cfg, true); !r)
 		return r;
-	if (auto r = dp_->maps.replace_policy(policy_entries(cfg)); !r)
+	if (auto r = dp_->maps.replace_policy(policy_entries(cfg), sender_rule_entries(senders));
+	    !r)
 		return tl::unexpected(r.error().with_context("installing the policy"));
+	// New rules count afresh; the same rules resolved anew (a unit restarted) keep counting.
+	if (cfg_ && cfg_->senders != cfg.senders)
+		if (auto r = dp_->maps.zero_sender_counts(); !r)
+			return tl::unexpected(
+			        r.error().with_context("zeroing the sender counters"));
 	if (auto r = write_state(cfg, state_); !r)
 		return r;
 	if (auto r = gateway(cfg, false); !r)
@@ -218,6 +235,19 @@ Result<CounterSnapshot> BpfDataPlane::counters()
 	CounterSnapshot s;
 	std::copy(c->begin(), c->end(), s.by_reason.begin());
 	return s;
+}
+
+Result<std::vector<SenderRuleCount>> BpfDataPlane::sender_counts()
+{
+	if (!dp_ || !cfg_)
+		return fail("data plane not open");
+	auto c = dp_->maps.read_sender_counts();
+	if (!c)
+		return tl::unexpected(c.error());
+	std::vector<SenderRuleCount> out;
+	for (std::size_t i = 1; i <= cfg_->senders.size() && i < c->size(); i++)
+		out.push_back(SenderRuleCount{(*c)[i].allowed, (*c)[i].denied});
+	return out;
 }
 
 int BpfDataPlane::event_fd() const noexcept

@@ -23,7 +23,8 @@
 namespace spsec {
 
 // The policy entries of a configuration: secured IDs (SECURED), plaintext IDs (PLAIN_RX |
-// PLAIN_TX) and transmit IDs (OWN_TX) merged per ID, sorted by ID.
+// PLAIN_TX) and transmit IDs (OWN_TX) merged per ID, sorted by ID; the IDs of sender rule i
+// (cfg.senders[i]) name rule i + 1.
 [[nodiscard]] std::vector<PolicyEntry> policy_entries(const Config& cfg);
 
 class BpfDataPlane final : public DataPlanePort {
@@ -31,8 +32,10 @@ public:
 	explicit BpfDataPlane(const Logger& log) noexcept : log_(log) {}
 
 	// Errors: cfg.pin_dir is not <root>/<interface>, load/attach/policy failures (named).
-	[[nodiscard]] Result<void> open(const Config& cfg) override;
-	[[nodiscard]] Result<void> reconfigure(const Config& cfg) override;
+	[[nodiscard]] Result<void> open(const Config& cfg, const SenderTable& senders) override;
+	[[nodiscard]] Result<void> reconfigure(const Config& cfg,
+	                                       const SenderTable& senders) override;
+	[[nodiscard]] Result<std::vector<SenderRuleCount>> sender_counts() override;
 	[[nodiscard]] Result<void> publish(const DataPlaneState& st) override;
 	[[nodiscard]] Result<void> install_key(AeadKind aead, const Key32& key,
 	                                       const KeySalt& seed_salt,

@@ -287,6 +287,9 @@ void Daemon::close_commissioning(std::string_view reason)
 std::optional<std::string> Daemon::on_control_command(std::string_view cmd, const Json& req,
                                                       uid_t peer)
 {
+	// Read-only, like status: any peer that may connect may read the rules.
+	if (cmd == "senders")
+		return senders_json();
 	if (cmd != "commission")
 		return std::nullopt;
 	auto reply = [](bool ok, std::string_view error) {

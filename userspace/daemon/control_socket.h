@@ -9,6 +9,8 @@
 //   -> {"cmd":"commission","window_s":600} / {"cmd":"commission","close":true}
 //                         <- handled by Options::command (spsecd: the commissioning window,
 //                            root or spsecd's own uid only, by SO_PEERCRED)
+//   -> {"cmd":"senders"}  <- the sender rules with their resolution and counters
+//                            (Daemon::senders_json), any peer
 //   anything else         <- {"error":"..."} naming the problem
 // Requests longer than 4 KiB are refused and the client dropped.
 //

@@ -105,7 +105,11 @@ Result<void> Daemon::start_steps()
 			return tl::unexpected(lw.error());
 		links_ = std::move(*lw);
 	}
-	if (auto r = deps_.data_plane->open(*config_); !r)
+	auto senders = resolve_sender_rules(*config_);
+	if (!senders)
+		return tl::unexpected(senders.error().with_context("resolving the sender rules"));
+	senders_ = std::move(*senders);
+	if (auto r = deps_.data_plane->open(*config_, senders_.table); !r)
 		return tl::unexpected(r.error().with_context("opening the data plane"));
 	data_plane_open_ = true;
 	ifindex_ = static_cast<int>(::if_nametoindex(config_->interface.c_str()));
@@ -159,6 +163,9 @@ Result<void> Daemon::start_steps()
 	                         });
 	    !w)
 		return tl::unexpected(w.error());
+
+	if (auto r = arm_sender_recheck(*config_); !r)
+		return r;
 
 	ControlSocket::Options opts;
 	opts.path = config_->control_socket;
@@ -506,10 +513,19 @@ Result<void> Daemon::reload()
 	const bool seed_changed =
 	        keys->get(KeyRole::Seed) != nullptr &&
 	        !same_key(keys_ ? keys_->get(KeyRole::Seed) : nullptr, keys->get(KeyRole::Seed));
-	if (auto r = deps_.data_plane->reconfigure(*cfg); !r) {
+	auto senders = resolve_sender_rules(*cfg);
+	if (!senders) {
+		(void)deps_.notify("READY=1");
+		return refuse(senders.error().with_context("resolving the sender rules"));
+	}
+	if (auto r = deps_.data_plane->reconfigure(*cfg, senders->table); !r) {
 		(void)deps_.notify("READY=1");
 		return refuse(r.error().with_context("applying the policy"));
 	}
+	senders_ = std::move(*senders);
+	if (auto r = arm_sender_recheck(*cfg); !r)
+		log.warning(cat("sender rules: cannot start the cgroup re-check: ",
+		                r.error().message()));
 	config_ = std::move(*cfg);
 	keys_ = std::move(*keys);
 	if (engine_)
@@ -522,6 +538,134 @@ Result<void> Daemon::reload()
 	log.info(cat("configuration reloaded from ", config_path_));
 	emit_event("reload", {{"ok", true}});
 	return {};
+}
+
+Result<SenderResolution> Daemon::resolve_sender_rules(const Config& cfg)
+{
+	if (cfg.senders.empty())
+		return SenderResolution{};
+	if (deps_.senders == nullptr)
+		return fail("no resolver for sender rules");
+	auto r = resolve_senders(cfg, *deps_.senders);
+	if (!r)
+		return r;
+	for (const auto& n : r->notes)
+		if (std::find(senders_.notes.begin(), senders_.notes.end(), n) ==
+		    senders_.notes.end())
+			deps_.log->warning(n);
+	return r;
+}
+
+Result<void> Daemon::arm_sender_recheck(const Config& cfg)
+{
+	const bool any = std::any_of(cfg.senders.begin(), cfg.senders.end(), [](const auto& r) {
+		return !r.units.empty() || !r.cgroups.empty();
+	});
+	if (!any || sender_timer_ || !loop_)
+		return {};
+	auto t = Timer::monotonic();
+	if (!t)
+		return tl::unexpected(t.error());
+	sender_timer_ = std::move(*t);
+	if (auto a = sender_timer_->arm_after(kSenderRecheckNs, kSenderRecheckNs); !a)
+		return a;
+	auto w =
+	        loop_->watch(sender_timer_->fd(), EPOLLIN, "sender-cgroups", [this](std::uint32_t) {
+		        (void)sender_timer_->consume();
+		        recheck_senders();
+	        });
+	if (!w)
+		return tl::unexpected(w.error());
+	return {};
+}
+
+void Daemon::recheck_senders()
+{
+	if (!config_ || config_->senders.empty() || deps_.senders == nullptr || !data_plane_open_)
+		return;
+	auto r = reresolve_cgroups(*config_, *deps_.senders, senders_);
+	if (!r) {
+		// Keeps the installed ids: a cgroup that went away cannot be re-entered under its
+		// old id (ids are never reused), so nothing is allowed that should not be.
+		deps_.log->warning(cat("sender rules: re-checking cgroups: ", r.error().message()));
+		return;
+	}
+	if (r->table == senders_.table)
+		return;
+	if (auto a = deps_.data_plane->reconfigure(*config_, r->table); !a) {
+		deps_.log->error(
+		        cat("sender rules: installing re-resolved cgroups: ", a.error().message()));
+		return;
+	}
+	for (std::size_t i = 0; i < r->table.size() && i < senders_.table.size(); i++) {
+		const auto& now = r->table[i].cgroups;
+		const auto& before = senders_.table[i].cgroups;
+		for (std::size_t j = 0; j < now.size() && j < before.size(); j++)
+			if (now[j].id != before[j].id) {
+				deps_.log->info(cat("sender rule on line ",
+				                    config_->senders[i].line, ": cgroup ",
+				                    now[j].path, " is now id ", now[j].id, " (was ",
+				                    before[j].id, now[j].id ? ")" : "): refused"));
+				emit_event("sender_cgroup", {{"line", config_->senders[i].line},
+				                             {"path", now[j].path},
+				                             {"id", now[j].id},
+				                             {"was", before[j].id}});
+			}
+	}
+	for (const auto& n : r->notes)
+		if (std::find(senders_.notes.begin(), senders_.notes.end(), n) ==
+		    senders_.notes.end())
+			deps_.log->warning(n);
+	senders_ = std::move(*r);
+}
+
+std::string Daemon::senders_json()
+{
+	Json rules = Json::array();
+	std::vector<SenderRuleCount> counts;
+	if (data_plane_open_)
+		if (auto c = deps_.data_plane->sender_counts(); c)
+			counts = std::move(*c);
+	if (config_) {
+		for (std::size_t i = 0; i < config_->senders.size(); i++) {
+			const SenderRule& r = config_->senders[i];
+			Json ids = Json::array();
+			for (const auto& id : r.ids)
+				ids.push_back(format_can_id(id));
+			Json sel = Json::array();
+			for (const auto& s : r.selectors)
+				sel.push_back(s.text);
+			Json rule = {{"rule", i + 1},    {"line", r.line},
+			             {"ids", ids},       {"selectors", sel},
+			             {"units", r.units}, {"cgroups", r.cgroups},
+			             {"users", r.users}, {"groups", r.groups}};
+			Json cgs = Json::array();
+			Json uids = Json::array();
+			if (i < senders_.table.size()) {
+				for (const auto& cg : senders_.table[i].cgroups)
+					cgs.push_back({{"path", cg.path},
+					               {"id", cg.id},
+					               {"level", cg.level}});
+				for (const auto u : senders_.table[i].uids)
+					uids.push_back(u);
+			}
+			rule["resolved"] = {{"cgroups", cgs}, {"uids", uids}};
+			rule["allowed"] = i < counts.size() ? counts[i].allowed : 0;
+			rule["denied"] = i < counts.size() ? counts[i].denied : 0;
+			rules.push_back(rule);
+		}
+	}
+	Json out = {{"rules", rules}};
+	if (data_plane_open_)
+		if (auto c = deps_.data_plane->counters(); c) {
+			out["tx_sender_denied"] = c->by_reason[SPSEC_R_TX_SENDER_DENIED];
+			out["tx_sender_unknown"] = c->by_reason[SPSEC_R_TX_SENDER_UNKNOWN];
+		}
+	Json notes = Json::array();
+	for (const auto& n : senders_.notes)
+		notes.push_back(n);
+	out["notes"] = notes;
+	return json_line(out);
 }
 
 void Daemon::on_signal()
@@ -744,6 +888,7 @@ void Daemon::teardown() noexcept
 	engine_.reset();   // the Communication Keys: OpenSSL frees the contexts cleansed
 	persist_timer_.reset();
 	watchdog_timer_.reset();
+	sender_timer_.reset();
 	clock_jump_.reset();
 	signal_fd_.reset();
 	close_can_socket();

@@ -56,6 +56,7 @@
 #include "daemon/link_watch.h"
 #include "daemon/rate_limit.h"
 #include "daemon/register_overlay.h"
+#include "daemon/senders.h"
 #include "daemon/sync_clock.h"
 
 namespace spsec {
@@ -109,6 +110,9 @@ struct DaemonDeps {
 	// Opens the link-event source (open_rtnetlink_link_watch in spsecd; empty: no watch,
 	// tests call Daemon::on_link_events themselves).
 	std::function<Result<std::unique_ptr<LinkSource>>()> open_link_watch;
+	// Resolves sender rules (OsSenderSystem in spsecd, a fake in tests); needed only when the
+	// configuration has sender rules (a start or reload with rules fails without it).
+	const SenderSystem* senders = nullptr;
 };
 
 // "NotSet", "Waiting", "Secure", "Warning", "Configuration", "Shutdown".
@@ -181,6 +185,17 @@ public:
 	// with the gap. A failed re-attach is retried at the link's next event.
 	void on_link_events(const std::vector<LinkEvent>& events);
 	[[nodiscard]] bool data_plane_attached() const noexcept { return attached_; }
+	// Looks up the cgroups of the sender rules again (every kSenderRecheckNs while a rule
+	// names units or cgroups: a unit's restart makes a new cgroup with a new id) and installs
+	// the rules anew when an id changed. Until then a restarted unit's frames are refused.
+	void recheck_senders();
+	static constexpr std::uint64_t kSenderRecheckNs = 1'000'000'000;
+	[[nodiscard]] const SenderResolution& senders() const noexcept { return senders_; }
+	// The `senders` control command's reply: every rule with what it resolved to and its
+	// counters, {"rules":[{"rule":1,"line":12,"ids":["0x123"],"units":[...],"cgroups":[...],
+	// "users":[...],"groups":[...],"resolved":{"cgroups":[{"path":..,"id":..,"level":..}],
+	// "uids":[...]},"allowed":N,"denied":M}],"tx_sender_denied":N,"tx_sender_unknown":M}
+	[[nodiscard]] std::string senders_json();
 	// The register map as a Configurator sees it now (keys from the key store, configuration
 	// registers from the YAML with the written ones over it, live status and last event).
 	[[nodiscard]] RegisterStore register_store() const;
@@ -275,6 +290,10 @@ private:
 	void record_event_code(std::uint16_t code) noexcept { last_event_ = code; }
 	void on_data_plane_events();
 	void on_data_plane_event(const spsec_event& e);
+	// Resolves cfg's sender rules, logging the notes that are new. Errors: resolve_senders'.
+	[[nodiscard]] Result<SenderResolution> resolve_sender_rules(const Config& cfg);
+	// Starts the periodic re-check when cfg has units or cgroups in its rules.
+	[[nodiscard]] Result<void> arm_sender_recheck(const Config& cfg);
 
 	DaemonDeps deps_;
 	std::string config_path_;
@@ -292,6 +311,8 @@ private:
 	std::optional<ClockJumpWatch> clock_jump_;
 	std::optional<Timer> persist_timer_;
 	std::optional<Timer> watchdog_timer_;
+	std::optional<Timer> sender_timer_;
+	SenderResolution senders_;  // the sender rules as last installed
 	std::unique_ptr<ControlSocket> control_;
 	std::unique_ptr<SyncClock> clock_;
 	std::optional<TPersistence> persist_;

@@ -13,6 +13,7 @@
 #include "core/key_schedule.h"
 #include "core/reasons.h"
 #include "core/secret.h"
+#include "core/sender_rules.h"
 #include "spsec/result.h"
 
 namespace spsec {
@@ -30,11 +31,17 @@ class DataPlanePort {
 public:
 	virtual ~DataPlanePort() = default;
 	// Loads and attaches the data plane for cfg.interface, or takes over the maps a previous
-	// spsecd left pinned in cfg.pin_dir without a gap. Errors: load/attach/pin failures.
-	[[nodiscard]] virtual Result<void> open(const Config& cfg) = 0;
-	// Applies a reloaded configuration (policy generation flip). Errors: map updates failed;
-	// the previous policy then stays live.
-	[[nodiscard]] virtual Result<void> reconfigure(const Config& cfg) = 0;
+	// spsecd left pinned in cfg.pin_dir without a gap, with the policy and cfg.senders' rules
+	// as `senders` resolved them (rule i + 1 = senders[i]). Errors: load/attach/pin failures.
+	[[nodiscard]] virtual Result<void> open(const Config& cfg, const SenderTable& senders) = 0;
+	// Applies a reloaded configuration, or the same one with its sender rules resolved anew
+	// (policy generation flip; the per-rule counters restart when cfg.senders changed).
+	// Errors: map updates failed; the previous policy then stays live.
+	[[nodiscard]] virtual Result<void> reconfigure(const Config& cfg,
+	                                               const SenderTable& senders) = 0;
+	// Frames allowed and refused per sender rule since the rules were installed (index i =
+	// rule i + 1). Errors: map read failed.
+	[[nodiscard]] virtual Result<std::vector<SenderRuleCount>> sender_counts() = 0;
 	// Publishes state and clock in one locked update of spsec_state.
 	[[nodiscard]] virtual Result<void> publish(const DataPlaneState& st) = 0;
 	// Installs the Communication Key of `window` in the slot of its parity (spare slot, then a

@@ -98,6 +98,8 @@ int run(int argc, char** argv)
 	deps.notify = [](std::string_view s) { return spsec::sd_notify(s); };
 	deps.open_link_watch = [] { return spsec::open_rtnetlink_link_watch(); };
 	deps.key_owner = ::geteuid();
+	spsec::OsSenderSystem senders;
+	deps.senders = &senders;
 	// sd_watchdog_enabled(3): WATCHDOG_USEC, meant for us when WATCHDOG_PID is unset or ours.
 	if (const char* usec = std::getenv("WATCHDOG_USEC")) {
 		const char* pid = std::getenv("WATCHDOG_PID");
