@@ -87,7 +87,8 @@ struct SenderEnv {
 	}
 
 	// One frame of `id` through egress; returns the reason counted (exactly one).
-	std::uint32_t send(std::uint32_t id, bool fake_who, bool forget_t = true)
+	std::uint32_t send(std::uint32_t id, bool fake_who, bool forget_t = true,
+	                   std::uint32_t mark = 0)
 	{
 		CanFrame f;
 		f.fd = true;
@@ -105,7 +106,7 @@ struct SenderEnv {
 			        bpf_object__find_map_by_name(fx->skel_object(), "spsec_tx_last"));
 			(void)last.erase(spsec_id_key{id, 0});
 		}
-		auto r = run_with_cb2(to_wire(f), fake_who ? kWhoMagic : 0);
+		auto r = run_with_cb2(to_wire(f), fake_who ? kWhoMagic : 0, mark);
 		auto after = fx->dp().read_counters();
 		REQUIRE(after);
 		std::uint32_t reason = 0;
@@ -120,11 +121,13 @@ struct SenderEnv {
 		return reason;
 	}
 
-	int run_with_cb2(const std::vector<std::uint8_t>& frame, std::uint32_t cb2)
+	int run_with_cb2(const std::vector<std::uint8_t>& frame, std::uint32_t cb2,
+	                 std::uint32_t mark = 0)
 	{
 		std::vector<std::uint8_t> out(frame.size());
 		__sk_buff ctx{};
 		ctx.cb[2] = cb2;
+		ctx.mark = mark;
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
 		            .data_out = out.data(),
 		            .data_size_in = static_cast<__u32>(frame.size()),
@@ -261,6 +264,33 @@ TEST_CASE("spsecd's marked control-plane frames meet no sender rule", "[bpf][sen
 	auto after = env.fx->dp().read_counters();
 	REQUIRE(after);
 	CHECK((*after)[SPSEC_R_TX_CONTROL] == (*before)[SPSEC_R_TX_CONTROL] + 1);
+}
+
+TEST_CASE("the gateway's mark opens no sender rule: can-gw's copies pass only IDs without one",
+          "[bpf][senders][gateway]")
+{
+	// spsecd refuses a sender rule on an ID a gateway forwards onto the secured bus (config);
+	// so can-gw's copies (no socket, SPSEC_GW_MARK from the segment's spsec_gw_in) meet no rule
+	// on their IDs, and on a ruled ID neither the mark nor any other opens the rule.
+	SenderEnv env;
+	SenderTable table(1);
+	table[0].uids = {0, 1000};
+	env.rules(table);  // kRuled1: rule 1; kFree: no rule (a gateway's to_secured ID)
+	TestWho w;         // no socket, as can-gw's copies
+	w.uid = 1000;
+	w.cgroup[0] = 1;
+	env.set_who(w);
+	for (const std::uint32_t mark : {0u, SPSEC_GW_MARK, SPSEC_DAEMON_MARK}) {
+		INFO("mark " << mark);
+		CHECK(env.send(kFree, true, true, mark) == SPSEC_R_TX_OK);
+		CHECK(env.send(kRuled1, true, true, mark) == SPSEC_R_TX_SENDER_UNKNOWN);
+	}
+	// the same uid with a socket is allowed, with or without the mark
+	w.has_sk = 1;
+	env.set_who(w);
+	CHECK(env.send(kRuled1, true, true, SPSEC_GW_MARK) == SPSEC_R_TX_OK);
+	CHECK(env.counts()[1].denied == 3);
+	CHECK(env.counts()[1].allowed == 1);
 }
 
 TEST_CASE("DataPlane refuses sender rules it cannot hold, naming them", "[bpf][senders]")

@@ -345,3 +345,38 @@ TEST_CASE("can-gw filters cover exactly the rule's IDs", "[config][gateway]")
 	CHECK(r[0].id == 0x120u);
 	CHECK(r[0].mask == (0x7FCu | kEff | kRtr));
 }
+
+TEST_CASE("a sender rule on an ID a gateway forwards onto the secured bus is refused",
+          "[config][gateway][senders]")
+{
+	const std::string node = "interface: can0\n"
+	                         "participant_id: 5\n"
+	                         "aead: aes-gcm\n"
+	                         "data_bitrate: 2000000\n"
+	                         "key_store: /var/lib/spsec/keys\n"
+	                         "secured_ids: [0x120, 0x121, 0x122, 0x200]\n"
+	                         "transmit_ids: [0x120, 0x121, 0x122]\n"
+	                         "gateway:\n"
+	                         "  segments:\n"
+	                         "    - {name: can1}\n"
+	                         "  rules:\n"
+	                         "    - {ids: 0x121-0x122, direction: to_secured, segment: can1}\n"
+	                         "    - {ids: 0x200, direction: to_plain, segment: can1}\n"
+	                         "senders:\n";  // rules from line 15
+	// an ID only this node's applications send: a sender rule beside the gateway is fine
+	auto c = parse_config(node + "  - {ids: 0x120, users: [1000]}\n", "gw.yaml");
+	INFO((c ? std::string() : c.error().message()));
+	REQUIRE(c);
+	CHECK(c->senders.size() == 1);
+	CHECK(c->gateway.rules.size() == 2);
+	// whatever is on can1 (local processes too) sends 0x121: the rule could not restrict it
+	const std::string e = error_of(node + "  - {ids: 0x120-0x12F, users: [1000]}\n");
+	CHECK_THAT(e,
+	           Catch::Contains("gw.yaml:15: senders: 0x121 is forwarded onto the secured bus "
+	                           "from can1 by the gateway rule on line 12: whatever is on can1 "
+	                           "may send it, local processes included"));
+	CHECK_THAT(e, Catch::Contains("0x122 is forwarded"));
+	// a to_plain ID is another node's: sender rules refuse it anyway (not a transmit ID)
+	CHECK_THAT(error_of(node + "  - {ids: 0x200, users: [1000]}\n"),
+	           Catch::Contains("\"0x200\" is not a secured transmit ID"));
+}

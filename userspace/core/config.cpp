@@ -212,6 +212,7 @@ private:
 	void bitrate(const YAML::Node& n, Config& c);
 	void senders(const YAML::Node& n, Config& c);
 	void validate_senders(Config& c);
+	void validate_senders_vs_gateway(const Config& c);
 	// Iterates a map, reporting duplicate and unknown keys; calls f(key, value) for known ones.
 	template <class F> void each_key(const YAML::Node& map, std::string_view prefix, F&& f);
 	void validate(Config& c, const YAML::Node& root);
@@ -781,6 +782,28 @@ void Parser::validate_senders(Config& c)
 	}
 }
 
+// A to_secured ID's sender is its segment: whatever can put a frame on it, local processes
+// included (the CAN core's or the driver's echo of a frame a local socket sends on the segment
+// reaches can-gw like a frame from the wire). A sender rule could not restrict such an ID, only
+// seem to; and can-gw's copies carry no socket, so the rule would refuse the gateway's frames.
+void Parser::validate_senders_vs_gateway(const Config& c)
+{
+	for (const auto& r : c.senders)
+		for (const CanId& id : r.ids)
+			for (const auto& g : c.gateway.rules) {
+				if (g.direction != GatewayDirection::ToSecured || !g.ids.covers(id))
+					continue;
+				const std::string why =
+				        format_can_id(id) +
+				        " is forwarded onto the secured bus from " + g.segment +
+				        " by the gateway rule on line " + std::to_string(g.line) +
+				        ": whatever is on " + g.segment +
+				        " may send it, local processes included, so a sender rule "
+				        "cannot restrict it; leave it out of the sender rule";
+				error_at(r.line - 1, "senders", why);
+			}
+}
+
 Result<Config> Parser::run(std::string_view text)
 {
 	if (text.size() > kMaxConfigBytes) {
@@ -1009,11 +1032,15 @@ void Parser::validate(Config& c, const YAML::Node& root)
 		                 "ms is too short: Sync broadcasts come every 10 s, at least 20s "
 		                 "is needed");
 
-	if (const YAML::Node g = root["gateway"]; g.IsDefined())
+	if (const YAML::Node g = root["gateway"]; g.IsDefined()) {
+		const std::size_t before = errors_.size();
 		c.gateway = parse_gateway(
 		        g, source_,
 		        GatewayPolicy{c.interface, c.secured_ids, c.plaintext_ids, c.transmit_ids},
 		        errors_);
+		if (errors_.size() == before)
+			validate_senders_vs_gateway(c);
+	}
 
 	if (!c.interface.empty()) {
 		if (c.control_socket.empty())
