@@ -432,4 +432,24 @@ TEST_CASE("a rule's IDs as spsecctl shows them: the configuration's notation", "
 	CHECK(format_gateway_text({v}) ==
 	      "gateway rule 0: to_secured 0x120-0x123 from ifindex 999: "
 	      "forwarded 33, over rate 2, classical 1\n");
+	GatewayRuleView w;
+	w.rule = to_bpf_rule(g.rules[1], 1, 999, false);
+	w.counters = {25, 0, 0, 0};
+	CHECK(format_prometheus_gateway({v, w}, "can0") ==
+	      "# HELP spsec_gateway_frames_total CAN frames per gateway rule: forwarded, dropped "
+	      "over the rule's rate, classical (left to spsecd).\n"
+	      "# TYPE spsec_gateway_frames_total counter\n"
+	      "spsec_gateway_frames_total{interface=\"can0\",rule=\"0\",direction=\"to_secured\","
+	      "ids=\"0x120-0x123\",segment=\"ifindex 999\",kind=\"forwarded\"} 33\n"
+	      "spsec_gateway_frames_total{interface=\"can0\",rule=\"0\",direction=\"to_secured\","
+	      "ids=\"0x120-0x123\",segment=\"ifindex 999\",kind=\"over_rate\"} 2\n"
+	      "spsec_gateway_frames_total{interface=\"can0\",rule=\"0\",direction=\"to_secured\","
+	      "ids=\"0x120-0x123\",segment=\"ifindex 999\",kind=\"classical\"} 1\n"
+	      "spsec_gateway_frames_total{interface=\"can0\",rule=\"1\",direction=\"to_plain\","
+	      "ids=\"0x200/0x7FE\",segment=\"ifindex 999\",kind=\"forwarded\"} 25\n"
+	      "spsec_gateway_frames_total{interface=\"can0\",rule=\"1\",direction=\"to_plain\","
+	      "ids=\"0x200/0x7FE\",segment=\"ifindex 999\",kind=\"over_rate\"} 0\n"
+	      "spsec_gateway_frames_total{interface=\"can0\",rule=\"1\",direction=\"to_plain\","
+	      "ids=\"0x200/0x7FE\",segment=\"ifindex 999\",kind=\"classical\"} 0\n");
+	CHECK(format_prometheus_gateway({}, "can0").empty());  // no gateway: no metric family
 }

@@ -17,27 +17,6 @@
 
 namespace spsec {
 
-namespace {
-
-// Prometheus label values escape backslash, double quote and newline.
-std::string prom_label(std::string_view v)
-{
-	std::string out;
-	for (char c : v) {
-		if (c == '\\' || c == '"') {
-			out.push_back('\\');
-			out.push_back(c);
-		} else if (c == '\n') {
-			out.append("\\n");
-		} else {
-			out.push_back(c);
-		}
-	}
-	return out;
-}
-
-}  // namespace
-
 Result<CounterSnapshot> read_pinned_counters(const std::string& pin_dir)
 {
 	std::string path = pin_dir + "/" SPSEC_MAP_COUNTERS;
@@ -110,12 +89,28 @@ std::string format_counters_json(const CounterSnapshot& s, std::string_view ifna
 	                  {"passes", std::move(passes)}});
 }
 
+std::string prometheus_label(std::string_view v)
+{
+	std::string out;
+	for (char c : v) {
+		if (c == '\\' || c == '"') {
+			out.push_back('\\');
+			out.push_back(c);
+		} else if (c == '\n') {
+			out.append("\\n");
+		} else {
+			out.push_back(c);
+		}
+	}
+	return out;
+}
+
 std::string format_prometheus(const CounterSnapshot& s, std::string_view ifname)
 {
 	std::string out =
 	        "# HELP spsec_frames_total CAN frames handled by the spsec data plane, by "
 	        "verdict reason.\n# TYPE spsec_frames_total counter\n";
-	std::string iface = prom_label(ifname);
+	std::string iface = prometheus_label(ifname);
 	for (const auto& r : reason_table()) {
 		out.append(cat("spsec_frames_total{interface=\"", iface, "\",direction=\"",
 		               r.direction, "\",verdict=\"", r.passed ? "pass" : "drop",
@@ -129,7 +124,7 @@ std::string format_prometheus_attached(std::string_view ifname, bool attached)
 	return cat("# HELP spsec_data_plane_attached 1 when both spsec tc filters are on the "
 	           "interface.\n# TYPE spsec_data_plane_attached gauge\n"
 	           "spsec_data_plane_attached{interface=\"",
-	           prom_label(ifname), "\"} ", attached ? 1 : 0, "\n");
+	           prometheus_label(ifname), "\"} ", attached ? 1 : 0, "\n");
 }
 
 }  // namespace spsec

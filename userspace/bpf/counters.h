@@ -25,6 +25,8 @@ namespace spsec {
 // {"interface":"can0","counters":{"rx_ok":12,...},"passes":["rx_ok",...]}: every defined
 // reason, and the names of those whose verdict is pass.
 [[nodiscard]] std::string format_counters_json(const CounterSnapshot& s, std::string_view ifname);
+// A Prometheus label value: backslash, double quote and newline escaped.
+[[nodiscard]] std::string prometheus_label(std::string_view v);
 // node_exporter textfile format: one spsec_frames_total sample per defined reason.
 [[nodiscard]] std::string format_prometheus(const CounterSnapshot& s, std::string_view ifname);
 // The gauge spsec_data_plane_attached{interface=...} 0|1 in the same format: 0 while the spsec tc

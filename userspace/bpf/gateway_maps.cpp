@@ -6,11 +6,13 @@
 #include <net/if.h>
 #include <string>
 #include <unistd.h>
+#include <utility>
 
 #include <linux/can.h>
 
 #include "core/config.h"
 
+#include "bpf/counters.h"
 #include "bpf/map_writer.h"
 
 namespace spsec {
@@ -222,6 +224,37 @@ std::string format_gateway_text(const std::vector<GatewayRuleView>& rules)
 		       std::to_string(v.counters[SPSEC_GW_CNT_FWD]) + ", over rate " +
 		       std::to_string(v.counters[SPSEC_GW_CNT_RATE]) + ", classical " +
 		       std::to_string(v.counters[SPSEC_GW_CNT_CLASSIC]) + "\n";
+	}
+	return out;
+}
+
+std::string format_prometheus_gateway(const std::vector<GatewayRuleView>& rules,
+                                      std::string_view ifname)
+{
+	if (rules.empty())
+		return "";
+	std::string out =
+	        "# HELP spsec_gateway_frames_total CAN frames per gateway rule: forwarded, "
+	        "dropped over the rule's rate, classical (left to spsecd).\n"
+	        "# TYPE spsec_gateway_frames_total counter\n";
+	const std::string iface = prometheus_label(ifname);
+	static constexpr std::pair<std::uint32_t, const char*> kKinds[] = {
+	        {SPSEC_GW_CNT_FWD, "forwarded"},
+	        {SPSEC_GW_CNT_RATE, "over_rate"},
+	        {SPSEC_GW_CNT_CLASSIC, "classical"}};
+	for (const auto& v : rules) {
+		const auto& r = v.rule;
+		char name[IF_NAMESIZE] = {};
+		const std::string seg = if_indextoname(r.seg_ifindex, name)
+		                                ? prometheus_label(name)
+		                                : "ifindex " + std::to_string(r.seg_ifindex);
+		for (const auto& [kind, label] : kKinds)
+			out += "spsec_gateway_frames_total{interface=\"" + iface + "\",rule=\"" +
+			       std::to_string(r.rule) + "\",direction=\"" +
+			       (r.dir == SPSEC_GW_TO_SECURED ? "to_secured" : "to_plain") +
+			       "\",ids=\"" + gateway_rule_ids(r) + "\",segment=\"" + seg +
+			       "\",kind=\"" + label + "\"} " + std::to_string(v.counters[kind]) +
+			       "\n";
 	}
 	return out;
 }

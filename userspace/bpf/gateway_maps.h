@@ -69,6 +69,11 @@ struct GatewayRuleView {
 // namespace, else by ifindex); "" for no rules.
 [[nodiscard]] std::string format_gateway_text(const std::vector<GatewayRuleView>& rules);
 
+// node_exporter textfile format: spsec_gateway_frames_total{interface, rule, direction, ids,
+// segment, kind} per live rule and kind (forwarded, over_rate, classical); "" for no rules.
+[[nodiscard]] std::string format_prometheus_gateway(const std::vector<GatewayRuleView>& rules,
+                                                    std::string_view ifname);
+
 // The IDs a rule covers in the configuration's notation: "0x120", "0x120-0x123",
 // "0x200/0x7FE".
 [[nodiscard]] std::string gateway_rule_ids(const spsec_gw_rule& r);

@@ -473,10 +473,17 @@ int cmd_stats(int argc, char** argv)
 		return 1;
 	}
 	const bool attached = data_plane_attached(iface);
+	// a gateway's rules with their counters (docs/gateway.md); nothing on other nodes
+	auto gw = read_pinned_gateway(pin_dir);
+	if (!gw) {
+		std::fprintf(stderr, "spsecctl stats: %s\n", gw.error().message().c_str());
+		return 1;
+	}
 	if (!prom.empty()) {
 		auto w = write_file_atomic(prom,
 		                           format_prometheus(*snap, iface) +
-		                                   format_prometheus_attached(iface, attached),
+		                                   format_prometheus_attached(iface, attached) +
+		                                   format_prometheus_gateway(*gw, iface),
 		                           0644);
 		if (!w) {
 			std::fprintf(stderr, "spsecctl stats: %s\n", w.error().message().c_str());
@@ -484,12 +491,6 @@ int cmd_stats(int argc, char** argv)
 		}
 		if (!json && !all)
 			return 0;  // cron/timer use: quiet
-	}
-	// a gateway's rules with their counters (docs/gateway.md); nothing on other nodes
-	auto gw = read_pinned_gateway(pin_dir);
-	if (!gw) {
-		std::fprintf(stderr, "spsecctl stats: %s\n", gw.error().message().c_str());
-		return 1;
 	}
 	if (json) {
 		std::string line = format_counters_json(*snap, iface);
