@@ -5,3 +5,7 @@ spsec_vm_test(gateway SCRIPT gateway.sh TIMEOUT 300 DEPENDS spsec_dp_driver)
 # spsecd sets the gateway up from its configuration, changes it on reload, leaves it on exit.
 spsec_vm_test(gateway_daemon SCRIPT gateway_daemon.sh TIMEOUT 240
               DEPENDS spsecd spsecctl spsec_dp_driver)
+# a gateway with sender rules: a rule on a forwarded ID refused (start and reload), can-gw's
+# socket-less copies cross, local senders of the node's own ID checked, exact books.
+spsec_vm_test(gateway_senders SCRIPT gateway_senders.sh TIMEOUT 240
+              DEPENDS spsecd spsecctl spsec_dp_driver)
