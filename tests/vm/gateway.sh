@@ -17,6 +17,8 @@
 #   - a forged (unstamped) frame from the secured side: G drops it, nothing reaches the segment;
 #   - a stray can-gw job forwarding everything: the segment's egress program lets only what
 #     a rule allows out;
+#   - ISO-TP (can-isotp, isotpsend/isotprecv, CAN FD) both ways: multi-frame PDUs need the
+#     to_secured and the to_plain rule together (data one way, flow control the other);
 #   - the books: every per-rule counter and gateway reason exactly.
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -164,6 +166,48 @@ check_eq "210 (no rule) did not reach the segment" "" "$(seen "$LOG/stray-l.log"
 check_eq "tx_gw_out_not_allowed counted it once" $((NA0 + 1)) "$(counter s0 tx_gw_out_not_allowed)"
 ip netns exec nsG cangw -D -s s0 -d p1 -X -i
 
+# ---- ISO-TP across the gateway, both ways (unmodified applications, CAN FD) -------------------
+# legacy 121 -> B (B's flow control 201 comes back to_plain), and B 201 -> legacy (the legacy
+# flow control 121 goes to_secured): multi-frame PDUs need both rules working together.
+ISOTP=(-L 72:48:0) # 48-byte frames: a secured frame carries at most 54
+pdu() { # pdu <n> <tag>: n bytes "C0 DE <tag> 03 04 05 ..."
+	local i out="C0 DE $2"
+	for ((i = 3; i < $1; i++)); do out+=$(printf ' %02X' $((i & 255))); done
+	echo "$out"
+}
+isotp_ready() { # isotp_ready <pid> <ifname> <id>: that process's ISO-TP receiver is registered
+	cat "/proc/$1/net/can/rcvlist_sff" "/proc/$1/net/can/rcvlist_fil" 2>/dev/null | grep -q "$2 .* $3 "
+}
+check "can-isotp loads" modprobe can-isotp || vm_finish
+start_candump -n nsB b0 "$LOG/iso-b.log" && PB=$VM_CANDUMP_PID
+start_candump -n nsL l1 "$LOG/iso-l.log" && PL=$VM_CANDUMP_PID
+ip netns exec nsB stdbuf -oL isotprecv -s 201 -d 121 "${ISOTP[@]}" -l b0 >"$LOG/iso-rx-b.txt" 2>&1 &
+PRB=$!
+ip netns exec nsL stdbuf -oL isotprecv -s 121 -d 201 "${ISOTP[@]}" -l l1 >"$LOG/iso-rx-l.txt" 2>&1 &
+PRL=$!
+check "B's and the legacy ISO-TP receivers listen" wait_until 20 bash -c \
+	"$(declare -f isotp_ready); isotp_ready $PRB b0 121 && isotp_ready $PRL l1 201"
+ISO_PDUS=("$(pdu 7 01)" "$(pdu 62 02)" "$(pdu 300 03)")
+for p in "${ISO_PDUS[@]}"; do
+	echo "$p" | ip netns exec nsL isotpsend -s 121 -d 201 "${ISOTP[@]}" l1 || not_ok "isotpsend on l1"
+	echo "$p" | ip netns exec nsB isotpsend -s 201 -d 121 "${ISOTP[@]}" b0 || not_ok "isotpsend on b0"
+done
+lines_ge() { [ "$(wc -l <"$1")" -ge "$2" ]; }
+check "B received 3 PDUs from the legacy segment" wait_until 30 lines_ge "$LOG/iso-rx-b.txt" 3
+check "the legacy segment received 3 PDUs from B" wait_until 30 lines_ge "$LOG/iso-rx-l.txt" 3
+kill "$PRB" "$PRL" 2>/dev/null
+send_sentinel -n nsG p1 "$LOG/iso-l.log" l1 >/dev/null
+stop_candump "$PB"
+stop_candump "$PL"
+printf '%s\n' "${ISO_PDUS[@]}" >"$LOG/iso-sent.txt"
+check_eq "legacy -> B over ISO-TP, byte for byte" "$(cat "$LOG/iso-sent.txt")" "$(sed 's/ *$//' "$LOG/iso-rx-b.txt")"
+check_eq "B -> legacy over ISO-TP, byte for byte" "$(cat "$LOG/iso-sent.txt")" "$(sed 's/ *$//' "$LOG/iso-rx-l.txt")"
+# what crossed: 121 frames that reached B, 201 frames that reached the legacy segment
+ISO0=$(count_frames "$LOG/iso-b.log" 121 fd)
+ISO1=$(count_frames "$LOG/iso-l.log" 201 fd)
+echo "# ISO-TP: $ISO0 frames of 121 crossed to_secured, $ISO1 of 201 to_plain"
+check_eq "multi-frame transfers both ways: 10 data + 2 flow-control frames each" "12 12" "$ISO0 $ISO1"
+
 # ---- the books ---------------------------------------------------------------------------------
 # can-gw's own counts agree with the rule counters (the stray job is gone again)
 check_eq "can-gw handled what the rules let through" \
@@ -171,9 +215,9 @@ check_eq "can-gw handled what the rules let through" \
 	"$(gwjobs | sort | paste -sd'|')"
 echo "# G s0: $("$DRV" counters s0 | tr '\n' ' ')"
 echo "# B b0: $("$DRV" counters b0 | tr '\n' ' ')"
-check_eq "rule 0: forwarded = the legacy frames + 1, nothing over rate or classical" \
-	"$((N_IN + 1)) 0 0" "$(counter s0 gw0_fwd) $(counter s0 gw0_rate) $(counter s0 gw0_classic)"
-check_eq "rule 1: forwarded = B's frames + 1" "$((N_OUT + 1)) 0 0" \
+check_eq "rule 0: forwarded = the legacy frames + 1 + ISO-TP's, nothing over rate or classical" \
+	"$((N_IN + 1 + ISO0)) 0 0" "$(counter s0 gw0_fwd) $(counter s0 gw0_rate) $(counter s0 gw0_classic)"
+check_eq "rule 1: forwarded = B's frames + 1 + ISO-TP's" "$((N_OUT + 1 + ISO1)) 0 0" \
 	"$(counter s0 gw1_fwd) $(counter s0 gw1_rate) $(counter s0 gw1_classic)"
 check_eq "no other rule counted" "" "$("$DRV" counters s0 | awk '$1 ~ /^gw[2-9]/ || $1 ~ /^gw[0-9][0-9]/')"
 
