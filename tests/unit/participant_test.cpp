@@ -339,16 +339,55 @@ TEST_CASE("engine: heartbeats in their slot; a watched peer silent for 2.5 cycle
 	CHECK(sync.eng->check_peers(missing_at + 10'000 * kMs).empty());
 }
 
+namespace {
+
+// A running Sync (which watches 5) and participant 5 Secure through PA at kT0.
+void secure_pair(Rig& sync, Rig& part)
+{
+	REQUIRE(sync.clock.set_at(kSyncT, kT0));
+	sync.eng->set_csalt(kCsalt);
+	(void)sync.eng->apply(SmEvent::StartSecurity, kT0);
+	(void)run_pa(sync, part, kT0, 0, part.eng->apply(SmEvent::StartSecurity, kT0));
+	REQUIRE(part.eng->status().state == State::Secure);
+}
+
+}  // namespace
+
+TEST_CASE("engine: a heartbeat restamped when it is sent arrives in the window; the old one not",
+          "[participant]")
+{
+	Rig sync(1, true, HeartbeatCycle::Off, {5});
+	Rig part(5, false, HeartbeatCycle::S1);
+	secure_pair(sync, part);
+	const std::uint64_t hb = part.eng->due(Participant::Timer::Heartbeat);
+	auto a = part.eng->on_tick(hb);
+	REQUIRE(of_kind(a, Act::Kind::Send).size() == 1u);
+	const Act& send = *of_kind(a, Act::Kind::Send)[0];
+	// The Daemon gets to the write 40 ms later (W = 150 ticks = 15 ms): T is taken again.
+	const std::uint64_t at = hb + 40 * kMs;
+	auto fresh = part.eng->restamp_heartbeat(at);
+	REQUIRE(fresh);
+	part.eng->on_sent(send, at, at + 20'000, at);
+	CHECK(part.eng->heartbeat_send_lag_max_ns() == 20'000u);
+	auto ok = sync.eng->on_frame(ControlKind::Heartbeat, *fresh, at + 20'000, at + 20'000);
+	CHECK(of_kind(ok, Act::Kind::SecurityEvent).empty());
+	CHECK(sync.eng->peers().at(5).last_ns == at + 20'000);
+	// The frame sealed at the tick would have failed the window there.
+	auto late =
+	        sync.eng->on_frame(ControlKind::Heartbeat, *send.frame, at + 20'000, at + 20'000);
+	REQUIRE(of_kind(late, Act::Kind::SecurityEvent).size() == 1u);
+	CHECK(of_kind(late, Act::Kind::SecurityEvent)[0]->code == event_code::kDataAuthFailure);
+	// Not Secure or Warning any more: nothing to restamp (the Daemon sends the action's frame).
+	(void)part.eng->apply(SmEvent::SyncLost, at);
+	CHECK_FALSE(part.eng->restamp_heartbeat(at + kMs));
+}
+
 TEST_CASE("engine: a verified heartbeat records the peer, its offset, and ends its absence",
           "[participant]")
 {
 	Rig sync(1, true, HeartbeatCycle::Off, {5});
-	REQUIRE(sync.clock.set_at(kSyncT, kT0));
-	sync.eng->set_csalt(kCsalt);
-	(void)sync.eng->apply(SmEvent::StartSecurity, kT0);
 	Rig part(5, false, HeartbeatCycle::S1);
-	(void)run_pa(sync, part, kT0, 0, part.eng->apply(SmEvent::StartSecurity, kT0));
-	REQUIRE(part.eng->status().state == State::Secure);
+	secure_pair(sync, part);
 	const std::uint64_t hb = part.eng->due(Participant::Timer::Heartbeat);
 	auto frames = sent(part, part.eng->on_tick(hb), hb);
 	REQUIRE(frames.size() == 1u);

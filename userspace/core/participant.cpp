@@ -515,8 +515,8 @@ std::optional<std::uint64_t> Participant::next_deadline() const
 
 // ---- sending ---------------------------------------------------------------------------------
 
-void Participant::on_sent(const ParticipantAction& a, std::uint64_t sent_ns,
-                          std::uint64_t tx_ns) noexcept
+void Participant::on_sent(const ParticipantAction& a, std::uint64_t sent_ns, std::uint64_t tx_ns,
+                          std::uint64_t restamped_ns) noexcept
 {
 	switch (a.tx) {
 	case Act::Tx::PaRequest:
@@ -527,8 +527,9 @@ void Participant::on_sent(const ParticipantAction& a, std::uint64_t sent_ns,
 		last_hb_sent_ns_ = sent_ns;
 		// Everything between taking T and the frame leaving makes it late at every
 		// receiver.
-		if (tx_ns > a.stamped_ns)
-			hb_send_lag_max_ns_ = std::max(hb_send_lag_max_ns_, tx_ns - a.stamped_ns);
+		if (const std::uint64_t t_ns = restamped_ns != 0 ? restamped_ns : a.stamped_ns;
+		    tx_ns > t_ns)
+			hb_send_lag_max_ns_ = std::max(hb_send_lag_max_ns_, tx_ns - t_ns);
 		break;
 	case Act::Tx::Other:
 		break;
@@ -571,21 +572,36 @@ void Participant::send_sync_broadcast(Out& out, std::uint64_t now)
 	send(out, *f, "the Sync broadcast");
 }
 
-void Participant::send_heartbeat(Out& out, std::uint64_t now)
+std::optional<Result<CanFrame>> Participant::seal_own_heartbeat(std::uint64_t now)
 {
 	if (!secure_or_warning())
-		return;
+		return std::nullopt;
 	const std::uint64_t t = clock_->t_at(now);
 	Aead* k = key_for(key_window(t));
 	if (k == nullptr)
-		return;  // resumed, our own PA has not completed yet
-	auto f = seal_heartbeat(*k, stamp_params(), cfg_->participant_id, sm_.reg50(), t);
-	if (!f) {
+		return std::nullopt;  // resumed, our own PA has not completed yet
+	return seal_heartbeat(*k, stamp_params(), cfg_->participant_id, sm_.reg50(), t);
+}
+
+void Participant::send_heartbeat(Out& out, std::uint64_t now)
+{
+	auto f = seal_own_heartbeat(now);
+	if (!f)
+		return;
+	if (!*f) {
 		log(out, Act::Level::Error,
-		    f.error().with_context("sealing the heartbeat").message());
+		    f->error().with_context("sealing the heartbeat").message());
 		return;
 	}
-	send(out, *f, "the heartbeat", Act::Tx::Heartbeat, now);
+	send(out, **f, "the heartbeat", Act::Tx::Heartbeat, now);
+}
+
+std::optional<CanFrame> Participant::restamp_heartbeat(std::uint64_t now)
+{
+	auto f = seal_own_heartbeat(now);
+	if (!f || !*f)
+		return std::nullopt;
+	return **f;
 }
 
 // ---- receiving -------------------------------------------------------------------------------
