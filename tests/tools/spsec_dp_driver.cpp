@@ -19,6 +19,7 @@
 // remount /sys and hide the bpffs under /sys/fs/bpf. Exit status 0 on success, 1 with a message
 // on stderr otherwise.
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -159,9 +160,14 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 	if (auto r = enter_netns(netns); !r)
 		return die(r.error().message());
 
+	// Wall time of open + map creation + verification + load of both programs: the load-time
+	// figure per kernel in docs/data-plane.md.
+	const auto load_start = std::chrono::steady_clock::now();
 	auto loaded = load_data_plane(ifname);
 	if (!loaded)
 		return die(loaded.error().message());
+	const auto load_us = std::chrono::duration_cast<std::chrono::microseconds>(
+	        std::chrono::steady_clock::now() - load_start);
 	DataPlane& dp = loaded->maps;
 	const std::uint32_t m = mode == "auth" ? SPSEC_MODE_AUTH_ONLY : SPSEC_MODE_ENCRYPT;
 	if (auto r = dp.set_state(SPSEC_STATE_SECURE, static_cast<std::uint32_t>(*kind), m, window,
@@ -207,6 +213,9 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 			            "insns\n",
 			            st->name.c_str(), st->xlated_insns, st->jited_bytes,
 			            st->verified_insns);
+	std::printf("load time %lld.%03lld ms (open, verify and load both programs)\n",
+	            static_cast<long long>(load_us.count() / 1000),
+	            static_cast<long long>(load_us.count() % 1000));
 	auto echo = device_echoes(ifname);
 	std::printf("attached %s: %s %s, window %u, %zu policy entries, device echo %s\n",
 	            ifname.c_str(), aead.c_str(), mode.c_str(), window, entries->size(),

@@ -7,4 +7,4 @@ spsec_vm_test(daemon SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon.sh TIMEOUT 300
 # Authentication, secured data end to end, heartbeats, kill -9 and resume, a stopped node reported
 # missing, Sync loss -> abort -> recovery.
 spsec_vm_test(daemon_bus SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon_bus.sh TIMEOUT 400
-              DEPENDS spsecd spsecctl)
+              DEPENDS spsecd spsecctl KERNELS)

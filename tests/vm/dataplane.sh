@@ -44,10 +44,10 @@ check "can-gw in W routes vxAw <-> vxBw (CAN FD and classic)" bash -c "
 
 # node A sends 123, node B sends 456; 7FF is plain both ways (sentinels)
 if out=$("$DRV" attach vxA --netns nsA "${COMMON[@]}" --policy 123:so,456:s,7FF:rt 2>&1); then
-	ok "6.1 verifier accepts the data plane; node A attached"
+	ok "the $(uname -r) verifier accepts the data plane; node A attached"
 	echo "$out" | sed 's/^/# /'
 else
-	not_ok "6.1 verifier accepts the data plane; node A attached" "$out"
+	not_ok "the $(uname -r) verifier accepts the data plane; node A attached" "$out"
 fi
 check "node B attached" "$DRV" attach vxB --netns nsB "${COMMON[@]}" --policy 123:s,456:so,7FF:rt
 check "tc shows spsec filters on vxA ingress and egress" \
