@@ -9,4 +9,4 @@ spsec_vm_test(dataplane_bpf SCRIPT ${CMAKE_CURRENT_LIST_DIR}/dataplane_bpf.sh TI
 # A device with IFF_ECHO (vcan echo=1, as real CAN drivers): the stamped echo is opened for local
 # sockets (tests/vm/echo.sh).
 spsec_vm_test(dataplane_echo SCRIPT ${CMAKE_CURRENT_LIST_DIR}/echo.sh TIMEOUT 300
-              DEPENDS spsec_dp_driver spsec_dp_bpf)
+              DEPENDS spsec_dp_driver spsec_dp_bpf KERNELS)
