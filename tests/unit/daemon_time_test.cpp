@@ -282,4 +282,35 @@ TEST_CASE_METHOD(MonitoredPair,
 		CHECK(p.find("window_misses")->as_u64() == 2u);
 		CHECK(p.find("window_miss_worst_us")->text() == "-330000");
 	}
+	auto misses = [&]() {
+		const JsonValue now = part.status();
+		for (const auto& p : now.find("peers")->items())
+			if (p.find("pp")->as_u64() == 1u)
+				return std::make_pair(p.find("window_misses")->as_u64().value_or(0),
+				                      p.find("window_miss_worst_us")->text());
+		return std::make_pair(std::uint64_t{0}, std::string());
+	};
+	// 410 ms late (4100 ticks): we reconstruct T + 4096, within W of ours, so the tag fails
+	// rather than the window (its report is suppressed: one per second). Still an authentic
+	// heartbeat, recognised as one.
+	bus.clock.advance_ns(80 * kMs);
+	part.can->inbox.push_back({hb, bus.clock.monotonic_ns()});
+	part.d->process_can();
+	CHECK(misses() == std::make_pair(std::uint64_t{3}, std::string("-410000")));
+	// 2.5 s late (six stamp periods): recognised too.
+	bus.clock.advance_ns(2'090 * kMs);
+	part.can->inbox.push_back({hb, bus.clock.monotonic_ns()});
+	part.d->process_can();
+	CHECK(misses() == std::make_pair(std::uint64_t{4}, std::string("-2500000")));
+	CHECK(part.status().find("heartbeat")->find("rejections_unexamined")->as_u64() == 0u);
+	// A flood of forged heartbeats: 16 are examined at once (the budget, refilled in 5 s),
+	// the other 4 only counted.
+	bus.clock.advance_ns(5'000 * kMs);
+	for (int i = 0; i < 20; i++) {
+		bad.data[0] ^= static_cast<std::uint8_t>(i);
+		part.can->inbox.push_back({bad, bus.clock.monotonic_ns()});
+	}
+	part.d->process_can();
+	CHECK(misses().first == 4u);
+	CHECK(part.status().find("heartbeat")->find("rejections_unexamined")->as_u64() == 4u);
 }

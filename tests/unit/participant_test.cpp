@@ -226,6 +226,27 @@ TEST_CASE("engine: the Sync broadcasts every 10 s and the participant applies it
 	CHECK(part.eng->status().state == State::Warning);
 }
 
+TEST_CASE("engine: a Sync that leaves Configuration in Warning broadcasts again", "[participant]")
+{
+	// Seen in vm_configurator: re-keyed last, with an alert pending from the switch-over, the
+	// Sync exited Configuration into Warning and never broadcast again.
+	Rig sync(1, true);
+	start_sync(sync);
+	const std::uint64_t t1 = kT0 + kMs;
+	(void)sync.eng->security_event(event_code::kDataAuthFailure, "test", true, t1);
+	REQUIRE(sync.eng->status().state == State::Warning);
+	(void)sync.eng->apply(SmEvent::EnterConfig, t1 + kMs);
+	REQUIRE(sync.eng->status().state == State::Configuration);
+	CHECK(sync.eng->due(Participant::Timer::Broadcast) == 0u);
+	(void)sync.eng->exit_configuration(t1 + 2 * kMs);
+	REQUIRE(sync.eng->status().state == State::Warning);
+	const std::uint64_t due = sync.eng->due(Participant::Timer::Broadcast);
+	REQUIRE(due != 0u);
+	auto b = sent(sync, sync.eng->on_tick(due), due);
+	REQUIRE(b.size() == 1u);
+	CHECK(kind_of(b[0]) == ControlKind::SyncBroadcast);
+}
+
 TEST_CASE("engine: no verifiable Sync broadcast for sync_abort: Security Abort, clock reset",
           "[participant]")
 {
@@ -316,6 +337,39 @@ TEST_CASE("engine: heartbeats in their slot; a watched peer silent for 2.5 cycle
 	CHECK(sync.eng->peers().at(5).missing);
 	// Reported once.
 	CHECK(sync.eng->check_peers(missing_at + 10'000 * kMs).empty());
+}
+
+TEST_CASE("engine: a heartbeat restamped when it is sent arrives in the window; the old one not",
+          "[participant]")
+{
+	Rig sync(1, true, HeartbeatCycle::Off, {5});
+	REQUIRE(sync.clock.set_at(kSyncT, kT0));
+	sync.eng->set_csalt(kCsalt);
+	(void)sync.eng->apply(SmEvent::StartSecurity, kT0);
+	Rig part(5, false, HeartbeatCycle::S1);
+	(void)run_pa(sync, part, kT0, 0, part.eng->apply(SmEvent::StartSecurity, kT0));
+	REQUIRE(part.eng->status().state == State::Secure);
+	const std::uint64_t hb = part.eng->due(Participant::Timer::Heartbeat);
+	auto a = part.eng->on_tick(hb);
+	REQUIRE(of_kind(a, Act::Kind::Send).size() == 1u);
+	const Act& send = *of_kind(a, Act::Kind::Send)[0];
+	// The Daemon gets to the write 40 ms later (W = 150 ticks = 15 ms): T is taken again.
+	const std::uint64_t at = hb + 40 * kMs;
+	auto fresh = part.eng->restamp_heartbeat(at);
+	REQUIRE(fresh);
+	part.eng->on_sent(send, at, at + 20'000, at);
+	CHECK(part.eng->heartbeat_send_lag_max_ns() == 20'000u);
+	auto ok = sync.eng->on_frame(ControlKind::Heartbeat, *fresh, at + 20'000, at + 20'000);
+	CHECK(of_kind(ok, Act::Kind::SecurityEvent).empty());
+	CHECK(sync.eng->peers().at(5).last_ns == at + 20'000);
+	// The frame sealed at the tick would have failed the window there.
+	auto late =
+	        sync.eng->on_frame(ControlKind::Heartbeat, *send.frame, at + 20'000, at + 20'000);
+	REQUIRE(of_kind(late, Act::Kind::SecurityEvent).size() == 1u);
+	CHECK(of_kind(late, Act::Kind::SecurityEvent)[0]->code == event_code::kDataAuthFailure);
+	// Not Secure or Warning any more: nothing to restamp (the Daemon sends the action's frame).
+	(void)part.eng->apply(SmEvent::SyncLost, at);
+	CHECK_FALSE(part.eng->restamp_heartbeat(at + kMs));
 }
 
 TEST_CASE("engine: a verified heartbeat records the peer, its offset, and ends its absence",

@@ -38,6 +38,7 @@ not_ok() { # not_ok <description> [detail lines...]
 	local d
 	for d in "$@"; do echo "#   $d"; done
 	echo "#   random input: SPSEC_TEST_SEED=$VM_SEED reproduces it"
+	echo "#   $(vm_stalls)"
 }
 
 # check <description> <command...>: ok when the command succeeds. The command runs in a subshell
@@ -67,6 +68,7 @@ check_eq() { # check_eq <description> <expected> <actual>
 
 vm_finish() { # vm_finish: summary line, exit status 0 only if every check passed
 	VM_FINISHED=1
+	echo "# $(vm_stalls)"
 	vm_cleanup
 	[ $((VM_PASS + VM_FAIL)) -gt 0 ] || echo "# no checks ran: that is a failure"
 	echo "vm: $VM_PASS passed, $VM_FAIL failed"
@@ -91,10 +93,34 @@ _vm_on_exit() {
 }
 trap _vm_on_exit EXIT
 
-vm_cleanup() { # stops the candumps still running
+vm_cleanup() { # stops the candumps and the stall probe still running
 	local p
-	for p in "${VM_CANDUMP_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${VM_CANDUMP_PIDS[@]}" $VM_STALL_PID; do kill "$p" 2>/dev/null; done
 	VM_CANDUMP_PIDS=()
+	VM_STALL_PID=
+}
+
+# ---- stalls of the guest ------------------------------------------------------------------------
+# Under TCG the host sometimes leaves the guest unscheduled for seconds (a busy host); its clock
+# runs on, and the protocol reacts to what then looks like late frames. tests/tools/
+# spsec_stall_probe logs every such stall over 20 ms at real-time priority; each failed check and
+# the summary print them, so a failure on a stalled guest reads as one. Nothing is excused by it.
+VM_STALL_LOG=$VM_OUT/stalls.log
+VM_STALL_PID=
+VM_STALL_PROBE=$SPSEC_BUILD_DIR/tests/tools/spsec_stall_probe
+if [ -x "$VM_STALL_PROBE" ]; then
+	"$VM_STALL_PROBE" "$VM_STALL_LOG" 10 20 &
+	VM_STALL_PID=$!
+fi
+vm_stalls() { # vm_stalls: one line on the guest stalls logged so far
+	if [ ! -s "$VM_STALL_LOG" ] && [ -z "$VM_STALL_PID" ]; then
+		echo "guest stalls: not recorded ($VM_STALL_PROBE not built)"
+		return
+	fi
+	awk '$1 == "stall" { n++; if ($3 + 0 > max) { max = $3 + 0; at = $2 } }
+	     END { if (n == 0) print "guest stalls over 20 ms: none";
+	           else printf "guest stalls over 20 ms: %d, longest %d ms (due at %s s uptime)\n", n, max, at }' \
+		"$VM_STALL_LOG" 2>/dev/null || echo "guest stalls: $VM_STALL_LOG unreadable"
 }
 
 # ---- reproducible random input ------------------------------------------------------------------

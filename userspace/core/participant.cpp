@@ -243,13 +243,14 @@ void Participant::do_apply(Out& out, SmEvent ev, std::uint64_t now, std::uint16_
 		deadline(Timer::SyncWatchdog) = now + ms(cfg_->timeouts.sync_abort);
 	if (a.has(Action::StartHeartbeat) && cfg_->heartbeat.cycle != HeartbeatCycle::Off)
 		deadline(Timer::Heartbeat) = next_heartbeat_ns(now);
-	if (tr.next.state == State::Secure && ev == SmEvent::SecurityEstablished) {
+	if (tr.next.state == State::Secure && ev == SmEvent::SecurityEstablished)
 		monitor_since_ = now;
-		if (cfg_->sync_role)
-			deadline(Timer::Broadcast) = now + kSyncBroadcastNs;
-	}
+	// The Sync broadcasts exactly while Secure or Warning, however it got there (also out of
+	// Configuration with an alert pending, which once left the bus without a Sync for good).
 	if (!secure_or_warning())
 		deadline(Timer::Broadcast) = 0;
+	else if (cfg_->sync_role && due(Timer::Broadcast) == 0)
+		deadline(Timer::Broadcast) = now + kSyncBroadcastNs;
 	if (!a.has(Action::DataPlaneOff) || a.has(Action::DataPlaneOn))
 		set_state(out, sm_.state);
 	if (was_alert != sm_.alert)
@@ -326,11 +327,8 @@ ParticipantActions Participant::exit_configuration(std::uint64_t now)
 {
 	Out out;
 	do_apply(out, SmEvent::ExitConfig, now);
-	if (sm_.state == State::Secure) {
+	if (secure_or_warning())
 		monitor_since_ = now;  // heartbeats were not watched in Configuration
-		if (cfg_->sync_role && due(Timer::Broadcast) == 0)
-			deadline(Timer::Broadcast) = now + kSyncBroadcastNs;
-	}
 	return out;
 }
 
@@ -517,8 +515,8 @@ std::optional<std::uint64_t> Participant::next_deadline() const
 
 // ---- sending ---------------------------------------------------------------------------------
 
-void Participant::on_sent(const ParticipantAction& a, std::uint64_t sent_ns,
-                          std::uint64_t tx_ns) noexcept
+void Participant::on_sent(const ParticipantAction& a, std::uint64_t sent_ns, std::uint64_t tx_ns,
+                          std::uint64_t restamped_ns) noexcept
 {
 	switch (a.tx) {
 	case Act::Tx::PaRequest:
@@ -529,8 +527,9 @@ void Participant::on_sent(const ParticipantAction& a, std::uint64_t sent_ns,
 		last_hb_sent_ns_ = sent_ns;
 		// Everything between taking T and the frame leaving makes it late at every
 		// receiver.
-		if (tx_ns > a.stamped_ns)
-			hb_send_lag_max_ns_ = std::max(hb_send_lag_max_ns_, tx_ns - a.stamped_ns);
+		if (const std::uint64_t t_ns = restamped_ns != 0 ? restamped_ns : a.stamped_ns;
+		    tx_ns > t_ns)
+			hb_send_lag_max_ns_ = std::max(hb_send_lag_max_ns_, tx_ns - t_ns);
 		break;
 	case Act::Tx::Other:
 		break;
@@ -573,21 +572,36 @@ void Participant::send_sync_broadcast(Out& out, std::uint64_t now)
 	send(out, *f, "the Sync broadcast");
 }
 
-void Participant::send_heartbeat(Out& out, std::uint64_t now)
+std::optional<Result<CanFrame>> Participant::seal_own_heartbeat(std::uint64_t now)
 {
 	if (!secure_or_warning())
-		return;
+		return std::nullopt;
 	const std::uint64_t t = clock_->t_at(now);
 	Aead* k = key_for(key_window(t));
 	if (k == nullptr)
-		return;  // resumed, our own PA has not completed yet
-	auto f = seal_heartbeat(*k, stamp_params(), cfg_->participant_id, sm_.reg50(), t);
-	if (!f) {
+		return std::nullopt;  // resumed, our own PA has not completed yet
+	return seal_heartbeat(*k, stamp_params(), cfg_->participant_id, sm_.reg50(), t);
+}
+
+void Participant::send_heartbeat(Out& out, std::uint64_t now)
+{
+	auto f = seal_own_heartbeat(now);
+	if (!f)
+		return;
+	if (!*f) {
 		log(out, Act::Level::Error,
-		    f.error().with_context("sealing the heartbeat").message());
+		    f->error().with_context("sealing the heartbeat").message());
 		return;
 	}
-	send(out, *f, "the heartbeat", Act::Tx::Heartbeat, now);
+	send(out, **f, "the heartbeat", Act::Tx::Heartbeat, now);
+}
+
+std::optional<CanFrame> Participant::restamp_heartbeat(std::uint64_t now)
+{
+	auto f = seal_own_heartbeat(now);
+	if (!f || !*f)
+		return std::nullopt;
+	return **f;
 }
 
 // ---- receiving -------------------------------------------------------------------------------
@@ -812,26 +826,56 @@ void Participant::clear_peer_offsets() noexcept
 		p.offsets.clear();
 }
 
-// A heartbeat failed the window: was it authentic, and how far off? Opened once more with the
-// window spanning the whole 12-bit stamp period, at the T values its stamp bits allow within one
-// period (4096 ticks) either side of ours, and no freshness update (the frame stays rejected and
-// reported). An authentic one is a sample like any other (stamp T minus our T at its receive
-// time): late means it was delayed (its sender stalled between stamping and sending, or the
-// path to us did), early means that peer's clock is ahead of ours. Only counted, per peer.
-void Participant::note_window_miss(const CanFrame& f, std::uint64_t rx_ns)
+// A heartbeat failed the window or its tag: was it an authentic one, and how far off? A frame
+// more than half the 12-bit stamp period late (204.8 ms at a 100 us tick, 2.048 s at 1 ms) makes
+// us reconstruct another T, and then its tag fails rather than the window. So it is opened once
+// more without the window, at the T values its stamp bits allow up to kLateSearchNs either side
+// of ours, with no freshness update (the frame stays rejected and reported). An authentic one
+// is a sample like any other (stamp T minus our T at its receive time): late means it was
+// delayed (its sender stalled between stamping and sending, or the path to us did), early means
+// that peer's clock is ahead of ours. Only counted, per peer. Each examination costs up to
+// 2 * kLatePeriods + 1 opens, so forged frames could make us spend that many: a budget of
+// kExamineBurst examinations, refilled one per kExamineRefillNs, bounds it, and what exceeds
+// the budget is counted as not examined.
+void Participant::note_window_miss(const CanFrame& f, std::uint64_t rx_ns, std::uint64_t now)
 {
 	constexpr std::uint64_t kPeriod = 4096;
+	constexpr std::uint64_t kLateSearchNs = 10'000'000'000;
+	constexpr std::uint64_t kLatePeriods = 32;  // at most, for ticks under 76 us
+	constexpr std::uint64_t kExamineBurst = 16;
+	constexpr std::uint64_t kExamineRefillNs = 250'000'000;
+	if (examine_at_ns_ == 0 || now < examine_at_ns_)
+		examine_at_ns_ = now;
+	const std::uint64_t refill = (now - examine_at_ns_) / kExamineRefillNs;
+	examine_tokens_ = std::min(kExamineBurst, examine_tokens_ + refill);
+	examine_at_ns_ += refill * kExamineRefillNs;
+	if (examine_tokens_ == 0) {
+		hb_unexamined_++;
+		return;
+	}
+	examine_tokens_--;
+	const std::uint64_t period_ns = kPeriod * clock_->tick_ns();
+	const std::uint64_t periods = std::clamp<std::uint64_t>(
+	        (kLateSearchNs + period_ns - 1) / period_ns, 1, kLatePeriods);
 	OpenParams op;
 	op.stamp = stamp_params();
 	op.window = kPeriod / 2;
 	const std::uint64_t local_t = clock_->t_at(rx_ns);
 	MsgResult<Heartbeat> h = tl::unexpected(MsgError{});
-	for (std::uint64_t guess : {local_t, local_t - kPeriod, local_t + kPeriod}) {
-		if (guess > local_t + kPeriod || guess == 0)
-			continue;  // below T = 1
-		h = open_heartbeat(op, f, guess, [this](std::uint64_t w) { return key_for(w); });
-		if (h)
-			break;
+	// Nearest first, late before early: delays are far more common than clocks ahead.
+	for (std::uint64_t k = 0; k <= periods && !h; k++) {
+		for (const bool later : {false, true}) {
+			if (k == 0 && later)
+				continue;
+			if (!later && local_t <= k * kPeriod)
+				continue;  // below T = 1
+			const std::uint64_t guess =
+			        later ? local_t + k * kPeriod : local_t - k * kPeriod;
+			h = open_heartbeat(op, f, guess,
+			                   [this](std::uint64_t w) { return key_for(w); });
+			if (h)
+				break;
+		}
 	}
 	if (!h || h->pp == cfg_->participant_id)
 		return;
@@ -859,8 +903,9 @@ void Participant::on_heartbeat(Out& out, const CanFrame& f, std::uint64_t rx_ns,
 		const bool replay = h.error().code == MsgErrc::StampRejected &&
 		                    h.error().stamp_reason == SPSEC_R_RX_REPLAY;
 		if (h.error().code == MsgErrc::StampRejected &&
-		    h.error().stamp_reason == SPSEC_R_RX_OUTSIDE_WINDOW)
-			note_window_miss(f, rx_ns);
+		    (h.error().stamp_reason == SPSEC_R_RX_OUTSIDE_WINDOW ||
+		     h.error().stamp_reason == SPSEC_R_RX_BAD_TAG))
+			note_window_miss(f, rx_ns, now);
 		do_security_event(out,
 		                  replay ? event_code::kDuplicate : event_code::kDataAuthFailure,
 		                  to_error(h.error(), "heartbeat").message(), true, now);

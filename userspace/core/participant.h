@@ -183,10 +183,17 @@ public:
 	// are ignored. `rx_ns`: its kernel receive time (<= now).
 	[[nodiscard]] ParticipantActions on_frame(ControlKind kind, const CanFrame& f,
 	                                          std::uint64_t rx_ns, std::uint64_t now);
+	// The heartbeat of a Send action (tx Heartbeat) sealed again with T taken at `now`, just
+	// before the Daemon writes it: the actions carried out before it (key installs, log lines,
+	// other frames) then do not make it late at every receiver. nullopt when it cannot be
+	// sealed now (no longer Secure or Warning, or no key for that window yet): the Daemon then
+	// sends the action's own frame, authentic too, only older.
+	[[nodiscard]] std::optional<CanFrame> restamp_heartbeat(std::uint64_t now);
 	// Reports when a Send action's frame went out: `sent_ns` just before the write, `tx_ns`
-	// the port's time for it (PA: the round trip starts there).
-	void on_sent(const ParticipantAction& a, std::uint64_t sent_ns,
-	             std::uint64_t tx_ns) noexcept;
+	// the port's time for it (PA: the round trip starts there); `restamped_ns`: when a
+	// heartbeat's T was taken again (restamp_heartbeat), 0 if it was not.
+	void on_sent(const ParticipantAction& a, std::uint64_t sent_ns, std::uint64_t tx_ns,
+	             std::uint64_t restamped_ns = 0) noexcept;
 	// The data plane refused the key of an InstallKey action: forgotten, derived again at the
 	// next roll-over.
 	void key_install_failed(std::uint64_t window) noexcept;
@@ -208,6 +215,12 @@ public:
 	[[nodiscard]] std::uint64_t last_heartbeat_sent_ns() const noexcept
 	{
 		return last_hb_sent_ns_;
+	}
+	// Heartbeats rejected for the window or their tag that were not examined for authenticity
+	// (note_window_miss's budget was spent: a flood of forged heartbeats).
+	[[nodiscard]] std::uint64_t heartbeat_rejections_unexamined() const noexcept
+	{
+		return hb_unexamined_;
 	}
 	[[nodiscard]] std::uint64_t heartbeat_send_lag_max_ns() const noexcept
 	{
@@ -244,6 +257,9 @@ private:
 	void wipe_comm_keys(Out& out);
 	void send_pa_request(Out& out);
 	void send_sync_broadcast(Out& out, std::uint64_t now);
+	// Our heartbeat with T at `now`; nullopt when we send none now (not Secure or Warning, or
+	// no key for that window yet).
+	[[nodiscard]] std::optional<Result<CanFrame>> seal_own_heartbeat(std::uint64_t now);
 	void send_heartbeat(Out& out, std::uint64_t now);
 	void on_pa_request(Out& out, const CanFrame& f, std::uint64_t now);
 	void on_pa_response(Out& out, const CanFrame& f, std::uint64_t rx_ns, std::uint64_t now);
@@ -251,7 +267,7 @@ private:
 	[[nodiscard]] bool clock_behind_sync(Out& out, const CanFrame& f, std::uint64_t rx_ns,
 	                                     std::uint64_t now);
 	void on_heartbeat(Out& out, const CanFrame& f, std::uint64_t rx_ns, std::uint64_t now);
-	void note_window_miss(const CanFrame& f, std::uint64_t rx_ns);
+	void note_window_miss(const CanFrame& f, std::uint64_t rx_ns, std::uint64_t now);
 	void clear_peer_offsets() noexcept;
 
 	const Config* cfg_;
@@ -265,6 +281,10 @@ private:
 	std::uint64_t monitor_since_ = 0;  // when peers became due (entering Secure)
 	std::uint64_t last_hb_sent_ns_ = 0;
 	std::uint64_t hb_send_lag_max_ns_ = 0;  // longest from taking a heartbeat's T to sending it
+	// note_window_miss's budget, and the rejected heartbeats it had no budget left to examine.
+	std::uint64_t examine_tokens_ = 16;
+	std::uint64_t examine_at_ns_ = 0;
+	std::uint64_t hb_unexamined_ = 0;
 	bool pa_pending_ = false;
 	Random16 pa_rnd_{};
 	std::uint64_t pa_sent_ns_ = 0;

@@ -414,6 +414,7 @@ std::string Daemon::status_json()
 	hb["last_sent_ms_ago"] =
 	        last_hb_sent_ns != 0 ? Json((now - last_hb_sent_ns) / 1'000'000) : Json();
 	hb["send_lag_max_us"] = engine_ ? engine_->heartbeat_send_lag_max_ns() / 1000 : 0;
+	hb["rejections_unexamined"] = engine_ ? engine_->heartbeat_rejections_unexamined() : 0;
 	Json& peers = w["peers"] = Json::array();
 	static const std::map<std::uint8_t, Participant::Peer> kNoPeers;
 	for (const auto& [pp, p] : engine_ ? engine_->peers() : kNoPeers) {

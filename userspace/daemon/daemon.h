@@ -149,8 +149,10 @@ public:
 	//  "counters":{"rx_ok":0,...},"uptime_ms":1234}
 	// offset_us: the peer's clock against ours, the largest of the last samples (Peer), null
 	// before its first verified heartbeat; offset_last_us: the newest sample; window_misses:
-	// its authentic heartbeats that failed the window, window_miss_worst_us the sample of the
-	// one furthest off (negative: delayed; positive: its clock ahead).
+	// its authentic heartbeats that failed the window (or, more than half a stamp period off,
+	// their tag), window_miss_worst_us the sample of the one furthest off (negative: delayed;
+	// positive: its clock ahead). heartbeat.rejections_unexamined: rejected heartbeats beyond
+	// the budget for that examination (Participant::note_window_miss).
 	[[nodiscard]] std::string status_json();
 
 	// Sets the participant state, publishes it to the data plane and emits a "state" event.

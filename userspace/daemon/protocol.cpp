@@ -83,8 +83,13 @@ void Daemon::carry_out(const ParticipantActions& actions)
 			break;
 		case K::Send: {
 			const std::uint64_t before = deps_.clock->monotonic_ns();
-			const std::uint64_t tx = send_frame(*a.frame, a.text);
-			engine_->on_sent(a, before, tx);
+			// A heartbeat takes its T again right here: whatever was carried out
+			// before it (key installs, log lines) would make it late everywhere.
+			std::optional<CanFrame> fresh;
+			if (a.tx == ParticipantAction::Tx::Heartbeat)
+				fresh = engine_->restamp_heartbeat(before);
+			const std::uint64_t tx = send_frame(fresh ? *fresh : *a.frame, a.text);
+			engine_->on_sent(a, before, tx, fresh ? before : 0);
 			break;
 		}
 		case K::SetState:
