@@ -7,11 +7,15 @@
 //   spsec_dp_driver attach <ifname> [--netns NS] [--aead aes-gcm|chacha20-poly1305|ascon]
 //         [--mode encrypt|auth] [--seed-fill HEXBYTE] [--base-t T] [--tick-ns N] [--window W]
 //         [--default drop|pass] [--policy ID:FLAGS[,ID:FLAGS...]] [--egress-fd bad]
+//         [--attach auto|tc|tcx]   (default auto: tcx links where the kernel has them; the
+//         links are pinned next to the maps, so they stay after the driver exits)
 //       FLAGS: letters s (secured), r (plain rx), t (plain tx), o (own tx); ID in hex,
 //       8 digits = 29-bit. The clock is T = base_t + CLOCK_MONOTONIC ns / tick_ns, the same on
 //       every node of one VM, so nodes agree on T without a Sync.
 //   spsec_dp_driver counters <ifname>    one "<reason name> <count>" line per non-zero reason
-//   spsec_dp_driver detach <ifname> [--netns NS]
+//   spsec_dp_driver detach <ifname> [--netns NS]   (tcx links and tc filters alike)
+//   spsec_dp_driver attached <ifname> [--netns NS]  "tcx|tc ingress <prog id> egress <prog id>",
+//       exit 1 when no spsec program is attached
 //   spsec_dp_driver reasons              the reason table of docs/data-plane.md (SPSEC_REASONS)
 //   spsec_dp_driver reasons --json [{"code":1,"name":"rx_ok","direction":"rx","pass":true},..]
 //
@@ -25,6 +29,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <memory>
+#include <optional>
 #include <sched.h>
 #include <string>
 #include <unistd.h>
@@ -126,6 +131,7 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 	std::uint32_t window = 150;
 	unsigned fill = 0x5a;
 	bool broken_egress = false;
+	std::optional<AttachMode> attach_mode;
 	for (int i = 0; i + 1 < argc; i += 2) {
 		const std::string k = argv[i], v = argv[i + 1];
 		if (k == "--netns")
@@ -148,7 +154,12 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 			policy = v;
 		else if (k == "--egress-fd")  // "bad": attaching egress fails after ingress
 			broken_egress = v == "bad";
-		else
+		else if (k == "--attach") {
+			auto m = parse_attach_mode(v);
+			if (!m)
+				return die(m.error().message());
+			attach_mode = *m;
+		} else
 			return die("unknown option " + k);
 	}
 	auto kind = parse_aead_name(aead);
@@ -199,11 +210,15 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 
 	// --egress-fd bad: a program fd the kernel refuses, so the egress attach fails after
 	// the ingress filter has replaced the previous one (the error path under test).
+	AttachOptions ao;
+	ao.mode = attach_mode;
+	ao.link_pin_dir = std::string(SPSEC_PIN_ROOT) + "/" + ifname;
 	auto att = TcAttachment::attach(
 	        ifname, bpf_program__fd(loaded->skel->progs.spsec_ingress),
-	        broken_egress ? -1 : bpf_program__fd(loaded->skel->progs.spsec_egress));
+	        broken_egress ? -1 : bpf_program__fd(loaded->skel->progs.spsec_egress), ao);
 	if (!att)
 		return die(att.error().message());
+	std::printf("attach %s\n", attach_mode_name(att->mode()));
 	att->release();  // stays attached after we exit, like a firewall whose daemon died
 	for (const bpf_program* p :
 	     {loaded->skel->progs.spsec_ingress, loaded->skel->progs.spsec_egress})
@@ -262,20 +277,57 @@ int cmd_reasons(bool json)
 	return 0;
 }
 
-int cmd_detach(const std::string& ifname, int argc, char** argv)
+Result<void> netns_from_args(int argc, char** argv)
 {
 	if (argc >= 2 && std::string(argv[0]) == "--netns")
-		if (auto r = enter_netns(argv[1]); !r)
-			return die(r.error().message());
+		return enter_netns(argv[1]);
+	return {};
+}
+
+int cmd_detach(const std::string& ifname, int argc, char** argv)
+{
+	if (auto r = netns_from_args(argc, argv); !r)
+		return die(r.error().message());
 	const unsigned idx = if_nametoindex(ifname.c_str());
 	if (!idx)
 		return die("no interface " + ifname);
+	// tcx links: detached and unpinned (a pin alone would keep them).
+	bool had_links = false;
+	for (const char* name : {TcAttachment::kIngressLinkPin, TcAttachment::kEgressLinkPin}) {
+		const std::string pin = std::string(SPSEC_PIN_ROOT) + "/" + ifname + "/" + name;
+		const int fd = bpf_obj_get(pin.c_str());
+		if (fd < 0)
+			continue;
+		had_links = true;
+		if (bpf_link_detach(fd) != 0)
+			return die("detaching " + pin + ": " + std::strerror(errno));
+		::close(fd);
+		if (::unlink(pin.c_str()) != 0)
+			return die("unpinning " + pin + ": " + std::strerror(errno));
+	}
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(idx),
 	            .attach_point =
 	                    static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
+	const LibbpfSilencer quiet;  // no clsact is the normal case after tcx links
 	const int err = bpf_tc_hook_destroy(&hook);
-	if (err)
+	if (err && !had_links)
 		return die("removing clsact from " + ifname + ": " + std::strerror(-err));
+	return 0;
+}
+
+int cmd_attached(const std::string& ifname, int argc, char** argv)
+{
+	if (auto r = netns_from_args(argc, argv); !r)
+		return die(r.error().message());
+	auto st = TcAttachment::query(ifname, std::string(SPSEC_PIN_ROOT) + "/" + ifname);
+	if (!st)
+		return die(st.error().message());
+	if (!st->mode) {
+		std::printf("none\n");
+		return 1;
+	}
+	std::printf("%s ingress %u egress %u\n", attach_mode_name(*st->mode), st->ingress_prog_id,
+	            st->egress_prog_id);
 	return 0;
 }
 
@@ -286,7 +338,8 @@ int main(int argc, char** argv)
 	if (argc >= 2 && std::string(argv[1]) == "reasons")
 		return cmd_reasons(argc >= 3 && std::string(argv[2]) == "--json");
 	if (argc < 3)
-		return die("usage: spsec_dp_driver attach|counters|detach <ifname> [options] | "
+		return die("usage: spsec_dp_driver attach|counters|detach|attached <ifname> "
+		           "[options] | "
 		           "reasons [--json]");
 	set_libbpf_verbosity(std::getenv("SPSEC_VERBOSE") ? LibbpfVerbosity::Verbose
 	                                                  : LibbpfVerbosity::Quiet);
@@ -298,6 +351,8 @@ int main(int argc, char** argv)
 			return cmd_counters(ifname);
 		if (cmd == "detach")
 			return cmd_detach(ifname, argc - 3, argv + 3);
+		if (cmd == "attached")
+			return cmd_attached(ifname, argc - 3, argv + 3);
 	} catch (const std::exception& e) {
 		return die(std::string("bad argument: ") + e.what());
 	}
