@@ -326,10 +326,6 @@ TEST_CASE("spsecd attaches with tcx links where the kernel has them, netlink tc 
 TEST_CASE("TcAttachment with tcx links: pinned, detached, unpinned ones go with the object",
           "[bpf][attach]")
 {
-	if (!kernel_has_tcx()) {
-		WARN("this kernel has no tcx (Linux 6.6 or newer): tested in the vm tier (6.12)");
-		return;
-	}
 	const test::PrivateBpffs fs;
 	if (!fs.mounted()) {
 		WARN(fs.error());
@@ -348,6 +344,24 @@ TEST_CASE("TcAttachment with tcx links: pinned, detached, unpinned ones go with 
 	REQUIRE(a);
 	const int in = bpf_program__fd(a->skel->progs.spsec_ingress);
 	const int eg = bpf_program__fd(a->skel->progs.spsec_egress);
+	if (!kernel_has_tcx()) {
+		// SPSEC_ATTACH=tcx on an older kernel: refused with the reason, nothing attached.
+		AttachOptions forced;
+		forced.mode = AttachMode::Tcx;
+		forced.link_pin_dir = fs.path();
+		auto r = TcAttachment::attach("spt8", in, eg, forced);
+		REQUIRE_FALSE(r);
+		CHECK(r.error().errno_value == EOPNOTSUPP);
+		CHECK_THAT(r.error().message(), Catch::Contains("spt8") &&
+		                                        Catch::Contains("no tcx") &&
+		                                        Catch::Contains("6.6"));
+		auto st = TcAttachment::query("spt8", fs.path());
+		REQUIRE(st);
+		CHECK_FALSE(st->mode);
+		WARN("this kernel has no tcx (Linux 6.6 or newer): the tcx cases run on 6.6 and "
+		     "newer");
+		return;
+	}
 	AttachOptions opts;
 	opts.mode = AttachMode::Tcx;
 	opts.link_pin_dir = fs.path();
