@@ -84,6 +84,10 @@ int run(int argc, char** argv)
 	}
 
 	spsec::Logger log = spsec::Logger::to_stderr(level);
+	if (attach)
+		log.info(
+		        spsec::cat("SPSEC_ATTACH=", spsec::attach_mode_name(*attach),
+		                   ": the data plane attaches that way, the kernel is not probed"));
 	// No core dump, no ptrace by other users, no /proc/<pid>/mem for non-root: keys live in
 	// this process. (The unit also sets LimitCORE=0.)
 	if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
