@@ -339,16 +339,26 @@ TEST_CASE("engine: heartbeats in their slot; a watched peer silent for 2.5 cycle
 	CHECK(sync.eng->check_peers(missing_at + 10'000 * kMs).empty());
 }
 
+namespace {
+
+// A running Sync (which watches 5) and participant 5 Secure through PA at kT0.
+void secure_pair(Rig& sync, Rig& part)
+{
+	REQUIRE(sync.clock.set_at(kSyncT, kT0));
+	sync.eng->set_csalt(kCsalt);
+	(void)sync.eng->apply(SmEvent::StartSecurity, kT0);
+	(void)run_pa(sync, part, kT0, 0, part.eng->apply(SmEvent::StartSecurity, kT0));
+	REQUIRE(part.eng->status().state == State::Secure);
+}
+
+}  // namespace
+
 TEST_CASE("engine: a heartbeat restamped when it is sent arrives in the window; the old one not",
           "[participant]")
 {
 	Rig sync(1, true, HeartbeatCycle::Off, {5});
-	REQUIRE(sync.clock.set_at(kSyncT, kT0));
-	sync.eng->set_csalt(kCsalt);
-	(void)sync.eng->apply(SmEvent::StartSecurity, kT0);
 	Rig part(5, false, HeartbeatCycle::S1);
-	(void)run_pa(sync, part, kT0, 0, part.eng->apply(SmEvent::StartSecurity, kT0));
-	REQUIRE(part.eng->status().state == State::Secure);
+	secure_pair(sync, part);
 	const std::uint64_t hb = part.eng->due(Participant::Timer::Heartbeat);
 	auto a = part.eng->on_tick(hb);
 	REQUIRE(of_kind(a, Act::Kind::Send).size() == 1u);
@@ -376,12 +386,8 @@ TEST_CASE("engine: a verified heartbeat records the peer, its offset, and ends i
           "[participant]")
 {
 	Rig sync(1, true, HeartbeatCycle::Off, {5});
-	REQUIRE(sync.clock.set_at(kSyncT, kT0));
-	sync.eng->set_csalt(kCsalt);
-	(void)sync.eng->apply(SmEvent::StartSecurity, kT0);
 	Rig part(5, false, HeartbeatCycle::S1);
-	(void)run_pa(sync, part, kT0, 0, part.eng->apply(SmEvent::StartSecurity, kT0));
-	REQUIRE(part.eng->status().state == State::Secure);
+	secure_pair(sync, part);
 	const std::uint64_t hb = part.eng->due(Participant::Timer::Heartbeat);
 	auto frames = sent(part, part.eng->on_tick(hb), hb);
 	REQUIRE(frames.size() == 1u);
