@@ -25,7 +25,10 @@
 # figure parsed).
 #
 # usage (guest): vm_bench.sh [--smoke] [--parts fps,idle] [-n N] [-k K] [-m M] [--rounds R]
-#                            [--idle-s S] [--nodes 2..9 (idle part, default 9)]
+#                            [--idle-s S] [--nodes 2..9 (idle part, default 9)] [--hog H]
+#   --hog H  H busy loops (nice 0, as the benchmark) compete for the vCPU during the fps part:
+#            latency under load, e.g. a PREEMPT_RT kernel against its generic build
+#            (SPSEC_VM_KERNEL=6.12-rt bench/run-vm-bench.sh --parts fps --hog 1; docs/kernels.md)
 #   --smoke  N=300, M=100, one round, idle part with 3 nodes for 3 s, no tcg part: proves the
 #            benchmark runs
 # shellcheck source-path=SCRIPTDIR source=../tests/vm/lib.sh
@@ -35,7 +38,7 @@ GW=$SPSEC_BUILD_DIR/bench/spsec_bench_gw
 DRV=$SPSEC_BUILD_DIR/tests/tools/spsec_dp_driver
 SPSECD=$SPSEC_BUILD_DIR/userspace/daemon/spsecd
 SPSECCTL=$SPSEC_BUILD_DIR/userspace/ctl/spsecctl
-N=20000 K=32 M=2000 ROUNDS=3 IDLE_S=30 NNODES=9 PARTS=fps,idle,tcg
+N=20000 K=32 M=2000 ROUNDS=3 IDLE_S=30 NNODES=9 PARTS=fps,idle,tcg HOG=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--smoke) N=300 M=100 ROUNDS=1 IDLE_S=3 NNODES=3 PARTS=fps,idle ;;
@@ -46,6 +49,7 @@ while [ $# -gt 0 ]; do
 	-m) M=$2 && shift ;;
 	--rounds) ROUNDS=$2 && shift ;;
 	--idle-s) IDLE_S=$2 && shift ;;
+	--hog) HOG=$2 && shift ;;
 	*) not_ok "vm_bench: unknown argument '$1'" && vm_finish ;;
 	esac
 	shift
@@ -68,7 +72,7 @@ done
 
 require_built "$BENCH" "$GW" "$DRV" "$SPSECD" "$SPSECCTL"
 check "CAN and tc modules load" vm_modprobe_can || vm_finish
-echo "# vm_bench: kernel $(uname -r), $(nproc) vCPU, N=$N K=$K M=$M rounds=$ROUNDS idle=${IDLE_S}s"
+echo "# vm_bench: kernel $(uname -r) ($(uname -v | grep -qw PREEMPT_RT && echo PREEMPT_RT || echo not RT)), $(nproc) vCPU, N=$N K=$K M=$M rounds=$ROUNDS idle=${IDLE_S}s hog=$HOG"
 
 bench_line() { # bench_line <name> <value> <unit>
 	printf 'BENCH %s %s %s\n' "$1" "$2" "$3"
@@ -167,10 +171,15 @@ target() { # target <what> <condition for awk>
 
 part_fps() {
 	setup_variants || return
-	local r v s
+	local r v s h hogs=()
+	for ((h = 0; h < HOG; h++)); do
+		(while :; do :; done) &
+		hogs+=($!)
+	done
 	for ((r = 1; r <= ROUNDS; r++)); do
 		for v in "${VARIANTS[@]}"; do run_variant "$v" "$r"; done
 	done
+	[ ${#hogs[@]} -gt 0 ] && kill "${hogs[@]}" 2>/dev/null
 	local i
 	for i in 1 2 3; do
 		echo "# data plane counters pa$i (egress): $("$DRV" counters "pa$i" | tr '\n' ' ')"
@@ -196,6 +205,7 @@ part_fps() {
 		addc=$(calc "${P99[gw_$s]} - ${P99[plain]}" 1)
 		bench_line "vcan_bpf_${s}_fps_over_plain" "$bfa" x
 		bench_line "vcan_bpf_${s}_fps_over_gw" "$bfc" x
+		bench_line "vcan_bpf_${s}_added_p50" "$(calc "${P50[bpf_$s]} - ${P50[plain]}" 1)" us
 		bench_line "vcan_bpf_${s}_added_p99" "$addb" us
 		bench_line "vcan_gw_${s}_added_p99" "$addc" us
 		if awk "BEGIN { exit !($addc > 0) }"; then

@@ -12,6 +12,9 @@
 # are parsed from /proc/cmdline):
 #   vm.init=/abs/path   PID 1 after switch_root (default /bin/sh)
 #   vm.out=/abs/path    mount the writable 9p share "out" at this path (the host's path)
+#   vm.modules=/abs/path/lib/modules/KVER  a kernel fetched into the VM cache (vm/fetch-kernel.sh):
+#                       bind it over /lib/modules/KVER, so modprobe finds its modules and not the
+#                       host's
 #   vm.rdshell=1        stop in a busybox shell here instead of switching root
 /bin/busybox mkdir -p /usr/bin /usr/sbin
 /bin/busybox --install -s
@@ -43,6 +46,7 @@ done
 
 NEWINIT=$(arg vm.init || echo /bin/sh)
 OUT=$(arg vm.out || echo "")
+MODS=$(arg vm.modules || echo "")
 # msize 256 KiB: the 8 KiB default makes every exec over 9p slow and QEMU warns about it.
 OPTS=trans=virtio,version=9p2000.L,msize=262144
 mkdir -p /lower /ovl
@@ -77,6 +81,12 @@ mount -t bpf -o mode=700 bpf $R/sys/fs/bpf
 mount -t tracefs tracefs $R/sys/kernel/tracing
 mount -t debugfs debugfs $R/sys/kernel/debug
 mount -t cgroup2 cgroup2 $R/sys/fs/cgroup
+if [ -n "$MODS" ]; then
+	# The overlay makes the mount point even where the host has no such directory.
+	mkdir -p "$R/lib/modules/${MODS##*/}"
+	mount --bind "$R$MODS" "$R/lib/modules/${MODS##*/}" ||
+		rescue "binding the kernel's modules $MODS over /lib/modules failed"
+fi
 if [ -n "$OUT" ]; then
 	# cache=none: every write reaches the host at once, so nothing needs syncing before the
 	# sysrq power-off

@@ -6,8 +6,10 @@
 # rebuilding when the project's binaries change.
 #
 # usage: vm/mkinitramfs.sh KVER OUTPUT
+#   MODDIR=DIR takes the modules from DIR instead of /lib/modules/KVER (a kernel that vm/run.sh
+#   fetched into its cache, not installed on the host).
 #   EXTRA_MODULES="name ..." adds modules to insmod in the initramfs (normally not needed: the
-#   guest modprobes from the host's /lib/modules/KVER over 9p).
+#   guest modprobes from /lib/modules/KVER over 9p).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 if [ $# -ne 2 ]; then
@@ -16,7 +18,7 @@ if [ $# -ne 2 ]; then
 fi
 KVER=$1
 OUT=$2
-MODDIR=/lib/modules/$KVER
+MODDIR=${MODDIR:-/lib/modules/$KVER}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 
 [ -f "$MODDIR/modules.dep" ] || {
@@ -36,9 +38,9 @@ WANT="virtio_pci 9pnet_virtio 9p overlay virtio-rng ${EXTRA_MODULES:-}"
 declare -A SEEN=()
 ORDER=()
 alt_name() { echo "$1" | tr '_-' '-_'; } # file names use '-' or '_' inconsistently (can-raw.ko)
-modpath() { # module name -> path relative to MODDIR, from modules.dep
+modpath() { # module name -> path relative to MODDIR, from modules.dep; empty if none (built in)
 	grep -E "(^|/)($1|$(alt_name "$1"))\.ko(\.xz|\.zst|\.gz)?:" "$MODDIR/modules.dep" | head -1 |
-		cut -d: -f1
+		cut -d: -f1 || true
 }
 resolve() { # depth first, so dependencies precede their users in ORDER
 	local rel=$1 dep

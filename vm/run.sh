@@ -22,6 +22,11 @@
 #                 whole kernel log is always saved in OUT/dmesg.txt)
 #   --env N=V     export N=V to the guest script (repeatable)
 #   --append ARGS extra kernel command line arguments
+#   --kernel NAME boot another Debian kernel: 6.1, 6.1-rt, 6.12 or 6.12-rt (the newest matching
+#                 linux-image package of the apt sources), or linux-image-PKG[=VERSION]. It is
+#                 fetched with apt-get download and unpacked into the cache (vm/fetch-kernel.sh),
+#                 never installed on the host; the guest's /lib/modules/<kver> then comes from
+#                 there. Default: $SPSEC_VM_KERNEL, else the newest kernel installed in /boot
 # The guest script always gets SPSEC_SOURCE_DIR (this checkout), SPSEC_BUILD_DIR (default
 # $SPSEC_SOURCE_DIR/build), VM_OUT (= --out) and every other SPSEC_* variable set here.
 #
@@ -31,7 +36,7 @@
 # BUG:, Oops, KASAN, Call Trace, panic), even if the script passed.
 #
 # The vmlinux and the initramfs are cached in ${SPSEC_VM_CACHE:-/var/tmp/spsec-vm} and rebuilt
-# when the kernel or these scripts change.
+# when the kernel or these scripts change; fetched kernels in its kernels/<package>_<version>.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -50,6 +55,7 @@ die() {
 }
 
 SCRIPT="" OUT="" SHELL_MODE=0 TIMEOUT=300 SMP=1 MEM=1024 ACCEL=auto QUIET=0 LOGLEVEL=4 EXTRA_APPEND=""
+KNAME=${SPSEC_VM_KERNEL:-} KPKG="" KPKGVER=""
 ARGS=()
 ENVS=()
 while [ $# -gt 0 ]; do
@@ -75,6 +81,7 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--append) EXTRA_APPEND=${2?--append needs kernel arguments} && shift ;;
+	--kernel) KNAME=${2:?--kernel needs 6.1, 6.1-rt, 6.12, 6.12-rt or a package} && shift ;;
 	-h | --help) usage 0 ;;
 	*)
 		echo "run.sh: unknown option '$1'" >&2
@@ -90,18 +97,33 @@ done
 # ---- prerequisites: missing software is a SKIP, a kernel lacking an option is a failure --------
 command -v qemu-system-x86_64 >/dev/null ||
 	skip "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
-# The newest installed Debian kernel, not `uname -r`: the host may run a different kernel that
-# has no modules in /lib/modules and no CAN support.
-KVER=$(find /boot -maxdepth 1 -name 'vmlinuz-*' -printf '%f\n' 2>/dev/null | sed 's/^vmlinuz-//' |
-	sort -V | tail -1)
-[ -n "$KVER" ] || skip "no kernel image /boot/vmlinuz-* (apt-get install linux-image-amd64)"
-BZIMAGE=/boot/vmlinuz-$KVER
+CACHE=${SPSEC_VM_CACHE:-/var/tmp/spsec-vm}
+mkdir -p "$CACHE" || die "cannot create the cache dir $CACHE"
+if [ -n "$KNAME" ]; then
+	# A named kernel: fetched into the cache (not installed); its modules, vmlinux and
+	# initramfs all live in its directory there, keyed by package version.
+	fetched=$("$HERE/fetch-kernel.sh" "$KNAME" "$CACHE") || die "cannot get kernel '$KNAME' (see above)"
+	read -r KVER KPKG KPKGVER KDIR <<<"$fetched"
+	BZIMAGE=$KDIR/boot/vmlinuz-$KVER
+	KCONFIG=$KDIR/boot/config-$KVER
+	MODROOT=$KDIR/lib/modules
+	VMLINUX=$KDIR/vmlinux INITRD=$KDIR/initramfs.cpio.gz STAMP=$KDIR/vm.stamp
+else
+	# The newest installed Debian kernel, not `uname -r`: the host may run a different kernel
+	# that has no modules in /lib/modules and no CAN support.
+	KVER=$(find /boot -maxdepth 1 -name 'vmlinuz-*' -printf '%f\n' 2>/dev/null | sed 's/^vmlinuz-//' |
+		sort -V | tail -1)
+	[ -n "$KVER" ] || skip "no kernel image /boot/vmlinuz-* (apt-get install linux-image-amd64)"
+	BZIMAGE=/boot/vmlinuz-$KVER
+	KCONFIG=/boot/config-$KVER
+	MODROOT=/lib/modules
+	VMLINUX=$CACHE/vmlinux-$KVER INITRD=$CACHE/initramfs-$KVER.cpio.gz STAMP=$CACHE/$KVER.stamp
+fi
 [ -r "$BZIMAGE" ] || skip "$BZIMAGE is not readable"
-[ -f "/lib/modules/$KVER/modules.dep" ] || skip "no modules for $KVER in /lib/modules/$KVER"
+[ -f "$MODROOT/$KVER/modules.dep" ] || skip "no modules for $KVER in $MODROOT/$KVER"
 file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' ||
 	skip "no static /bin/busybox (apt-get install busybox-static)"
 
-KCONFIG=/boot/config-$KVER
 [ -r "$KCONFIG" ] || die "cannot check vm/required-config: $KCONFIG is missing"
 missing=()
 while read -r opt _; do
@@ -130,15 +152,10 @@ tcg) ;;
 esac
 
 # ---- cached kernel + initramfs ----------------------------------------------------------------
-CACHE=${SPSEC_VM_CACHE:-/var/tmp/spsec-vm}
-mkdir -p "$CACHE" || die "cannot create the cache dir $CACHE"
-VMLINUX=$CACHE/vmlinux-$KVER
-INITRD=$CACHE/initramfs-$KVER.cpio.gz
-STAMP=$CACHE/$KVER.stamp
 # Everything the cached files are made from; a change in any of them rebuilds both.
 key=$({
 	cat "$HERE/extract-vmlinux.sh" "$HERE/mkinitramfs.sh" "$HERE/initramfs-init.sh"
-	stat -Lc '%n %s %Y' "$BZIMAGE" "/lib/modules/$KVER/modules.dep" /bin/busybox
+	stat -Lc '%n %s %Y' "$BZIMAGE" "$MODROOT/$KVER/modules.dep" /bin/busybox
 } | sha256sum | cut -d' ' -f1)
 {
 	# Several test runs may start at once: one builds, the others wait for it.
@@ -149,7 +166,7 @@ key=$({
 		boot=pvh
 		"$HERE/extract-vmlinux.sh" "$BZIMAGE" "$VMLINUX" ||
 			{ echo "run.sh: falling back to the bzImage (slower boot)" >&2 && boot=bzimage; }
-		"$HERE/mkinitramfs.sh" "$KVER" "$INITRD" >&2 || die "building the initramfs failed"
+		MODDIR=$MODROOT/$KVER "$HERE/mkinitramfs.sh" "$KVER" "$INITRD" >&2 || die "building the initramfs failed"
 		printf '%s\n%s\n' "$key" "$boot" >"$STAMP"
 	fi
 } 9>"$CACHE/lock"
@@ -167,7 +184,8 @@ else
 fi
 OUT=$(realpath "$OUT")
 # Paths travel on the kernel command line, which splits on blanks.
-[[ "$OUT$HERE" =~ [[:space:]] ]] && die "paths with blanks are not supported: $OUT, $HERE"
+[[ "$OUT$HERE$MODROOT" =~ [[:space:]] ]] &&
+	die "paths with blanks are not supported: $OUT, $HERE, $MODROOT"
 rm -f "$OUT"/{rc,guest.log,dmesg.txt,console.log,timing.txt,vm-cmd,qemu-cmd.txt}
 
 export SPSEC_SOURCE_DIR=${SPSEC_SOURCE_DIR:-$ROOT}
@@ -191,6 +209,8 @@ kvm) ACCEL_ARGS=(-accel kvm -cpu host) ;;
 esac
 APPEND="console=ttyS0 loglevel=$LOGLEVEL panic=-1 vm.init=$HERE/guest-init.sh vm.out=$OUT"
 [ "$SHELL_MODE" = 1 ] && APPEND+=" vm.shell=1"
+# A fetched kernel's modules: the initramfs binds them over the guest's /lib/modules/<kver>.
+[ "$MODROOT" != /lib/modules ] && APPEND+=" vm.modules=$MODROOT/$KVER"
 [ -n "$EXTRA_APPEND" ] && APPEND+=" $EXTRA_APPEND"
 QEMU=(qemu-system-x86_64 "${ACCEL_ARGS[@]}" -M q35 -smp "$SMP" -m "$MEM" -nographic -no-reboot
 	-kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND"
@@ -267,7 +287,7 @@ fmt_ms() { printf '%d.%03ds' $(($1 / 1000)) $(($1 % 1000)); }
 ready=never
 [ -f "$OUT/.t_ready" ] && ready=$(fmt_ms "$(<"$OUT/.t_ready")")
 rm -f "$OUT/.t_ready"
-printf 'vm: kver=%s accel=%s boot=%s smp=%s time_to_ready=%s total=%s rc=%s out=%s\n' \
-	"$KVER" "$ACCEL" "$BOOT" "$SMP" "$ready" "$(fmt_ms "$total_ms")" "$rc" "$OUT" |
+printf 'vm: kver=%s%s accel=%s boot=%s smp=%s time_to_ready=%s total=%s rc=%s out=%s\n' \
+	"$KVER" "${KPKG:+ pkg=$KPKG=$KPKGVER}" "$ACCEL" "$BOOT" "$SMP" "$ready" "$(fmt_ms "$total_ms")" "$rc" "$OUT" |
 	tee "$OUT/timing.txt"
 exit "$rc"

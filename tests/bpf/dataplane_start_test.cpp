@@ -32,18 +32,12 @@ bool exists(const std::string& p)
 	return ::stat(p.c_str(), &st) == 0;
 }
 
-// The ingress filter's program ID on `ifname`, 0 when there is none.
-unsigned ingress_prog(const char* ifname)
+// The program ID on `ifname`'s ingress, tcx link (pinned in <root>/<ifname>) or tc filter
+// alike, 0 when there is none.
+unsigned ingress_prog(const char* ifname, const std::string& root)
 {
-	const unsigned idx = if_nametoindex(ifname);
-	if (idx == 0)
-		return 0;
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(idx),
-	            .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, q, .handle = TcAttachment::kHandle,
-	            .priority = TcAttachment::kPriority);
-	const LibbpfSilencer quiet;  // "no qdisc" is an expected answer here
-	return bpf_tc_query(&hook, &q) == 0 ? q.prog_id : 0;
+	auto st = TcAttachment::query(ifname, root + "/" + ifname);
+	return st ? st->ingress_prog_id : 0;
 }
 
 Config config_for(const std::string& ifname, const std::string& root)
@@ -104,7 +98,7 @@ TEST_CASE("a failing start leaves no stray pinned maps and never unfilters the i
 				CHECK_THAT(r.error().message(),
 				           Catch::Contains("installing the policy"));
 				CHECK_FALSE(exists(dir));  // neither the maps nor their directory
-				CHECK(ingress_prog("spt4") == 0);
+				CHECK(ingress_prog("spt4", root) == 0);
 			}
 			// A daemon that started, then exited: filters attached, maps pinned.
 			{
@@ -114,7 +108,7 @@ TEST_CASE("a failing start leaves no stray pinned maps and never unfilters the i
 				REQUIRE(r);
 				dp.close();
 			}
-			const unsigned live = ingress_prog("spt4");
+			const unsigned live = ingress_prog("spt4", root);
 			REQUIRE(live != 0);
 			REQUIRE(exists(dir + "/" SPSEC_MAP_KEYS));
 			// The next start fails before attaching: the earlier daemon's filter and
@@ -124,7 +118,7 @@ TEST_CASE("a failing start leaves no stray pinned maps and never unfilters the i
 				auto r = dp.open(oversized(config_for("spt4", root)), {});
 				REQUIRE_FALSE(r);
 			}
-			CHECK(ingress_prog("spt4") == live);
+			CHECK(ingress_prog("spt4", root) == live);
 			for (const char* m : {SPSEC_MAP_STATE, SPSEC_MAP_KEYS, SPSEC_MAP_POLICY})
 				CHECK(exists(dir + "/" + m));
 			CHECK(veth.remove());

@@ -943,7 +943,7 @@ TEST_CASE("loader: pin directory, pinned maps reused on restart, ABI check", "[b
 	remove_pins(root);
 }
 
-TEST_CASE("loader: tc hooks attach, replace and detach (veth)", "[bpf][loader]")
+TEST_CASE("loader: tc hooks attach, replace and detach (veth, tc mode forced)", "[bpf][loader]")
 {
 	test::VethPair veth("spt0", "spt1");
 	if (!veth.created()) {
@@ -960,16 +960,19 @@ TEST_CASE("loader: tc hooks attach, replace and detach (veth)", "[bpf][loader]")
 	REQUIRE(a);
 	const int in = bpf_program__fd(a->skel->progs.spsec_ingress);
 	const int eg = bpf_program__fd(a->skel->progs.spsec_egress);
-	auto missing = TcAttachment::attach("nosuchif0", in, eg);
+	AttachOptions tc;  // the netlink path, whatever the host kernel offers (tcx: attach_test)
+	tc.mode = AttachMode::Tc;
+	auto missing = TcAttachment::attach("nosuchif0", in, eg, tc);
 	REQUIRE_FALSE(missing);
 	CHECK(missing.error().message().find("nosuchif0") != std::string::npos);
 	{
-		auto att = TcAttachment::attach("spt0", in, eg);
+		auto att = TcAttachment::attach("spt0", in, eg, tc);
 		INFO((att ? std::string() : att.error().message()));
 		REQUIRE(att);
+		CHECK(att->mode() == AttachMode::Tc);
 		CHECK(att->created_qdisc());
 		// a second attach (a restarted daemon) replaces the filters in place
-		auto again = TcAttachment::attach("spt0", in, eg);
+		auto again = TcAttachment::attach("spt0", in, eg, tc);
 		REQUIRE(again);
 		CHECK_FALSE(again->created_qdisc());
 		again->release();

@@ -109,8 +109,10 @@ public:
 		attached = true;
 		return {};
 	}
+	[[nodiscard]] DataPlaneFeatures features() const override { return feats; }
 
 	std::vector<std::string> calls;
+	DataPlaneFeatures feats{"tc", false};  // what status reports
 	bool fail_open = false;
 	bool fail_reattach = false;
 	bool fail_reconfigure = false;

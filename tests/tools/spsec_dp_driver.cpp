@@ -7,7 +7,9 @@
 //   spsec_dp_driver attach <ifname> [--netns NS] [--aead aes-gcm|chacha20-poly1305|ascon]
 //         [--mode encrypt|auth] [--seed-fill HEXBYTE] [--base-t T] [--tick-ns N] [--window W]
 //         [--default drop|pass] [--policy ID:FLAGS[,ID:FLAGS...]] [--egress-fd bad]
-//         [--gw RULE[,RULE...] | --gw-config FILE]
+//         [--gw RULE[,RULE...] | --gw-config FILE] [--attach auto|tc|tcx]
+//       --attach: default auto, tcx links where the kernel has them; the links are pinned next
+//       to the maps, so they stay after the driver exits.
 //       FLAGS: letters s (secured), r (plain rx), t (plain tx), o (own tx); ID in hex,
 //       8 digits = 29-bit. The clock is T = base_t + CLOCK_MONOTONIC ns / tick_ns, the same on
 //       every node of one VM, so nodes agree on T without a Sync.
@@ -24,7 +26,9 @@
 //                                        can-gw job (ifnames), for exact books
 //   spsec_dp_driver counters <ifname>    one "<reason name> <count>" line per non-zero reason,
 //                                        then "gw<rule>_<kind> <count>" per non-zero rule counter
-//   spsec_dp_driver detach <ifname> [--netns NS]
+//   spsec_dp_driver detach <ifname> [--netns NS]   (tcx links and tc filters alike)
+//   spsec_dp_driver attached <ifname> [--netns NS]  "tcx|tc ingress <prog id> egress <prog id>",
+//       exit 1 when no spsec program is attached
 //   spsec_dp_driver reasons              the reason table of docs/data-plane.md (SPSEC_REASONS)
 //   spsec_dp_driver reasons --json [{"code":1,"name":"rx_ok","direction":"rx","pass":true},..]
 //
@@ -33,11 +37,13 @@
 // on stderr otherwise.
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <memory>
+#include <optional>
 #include <sched.h>
 #include <string>
 #include <unistd.h>
@@ -270,6 +276,7 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 	unsigned fill = 0x5a;
 	bool broken_egress = false;
 	std::string gw, gw_config;
+	std::optional<AttachMode> attach_mode;
 	for (int i = 0; i + 1 < argc; i += 2) {
 		const std::string k = argv[i], v = argv[i + 1];
 		if (k == "--netns")
@@ -296,7 +303,12 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 			gw_config = v;
 		else if (k == "--egress-fd")  // "bad": attaching egress fails after ingress
 			broken_egress = v == "bad";
-		else
+		else if (k == "--attach") {
+			auto m = parse_attach_mode(v);
+			if (!m)
+				return die(m.error().message());
+			attach_mode = *m;
+		} else
 			return die("unknown option " + k);
 	}
 	auto kind = parse_aead_name(aead);
@@ -311,9 +323,14 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 	if (auto r = enter_netns(netns); !r)
 		return die(r.error().message());
 
+	// Wall time of open + map creation + verification + load of both programs: the load-time
+	// figure per kernel in docs/data-plane.md.
+	const auto load_start = std::chrono::steady_clock::now();
 	auto loaded = load_data_plane(ifname);
 	if (!loaded)
 		return die(loaded.error().message());
+	const auto load_us = std::chrono::duration_cast<std::chrono::microseconds>(
+	        std::chrono::steady_clock::now() - load_start);
 	DataPlane& dp = loaded->maps;
 	const std::uint32_t m = mode == "auth" ? SPSEC_MODE_AUTH_ONLY : SPSEC_MODE_ENCRYPT;
 	if (auto r = dp.set_state(SPSEC_STATE_SECURE, static_cast<std::uint32_t>(*kind), m, window,
@@ -345,11 +362,15 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 
 	// --egress-fd bad: a program fd the kernel refuses, so the egress attach fails after
 	// the ingress filter has replaced the previous one (the error path under test).
+	AttachOptions ao;
+	ao.mode = attach_mode;
+	ao.link_pin_dir = std::string(SPSEC_PIN_ROOT) + "/" + ifname;
 	auto att = TcAttachment::attach(
 	        ifname, bpf_program__fd(loaded->skel->progs.spsec_ingress),
-	        broken_egress ? -1 : bpf_program__fd(loaded->skel->progs.spsec_egress));
+	        broken_egress ? -1 : bpf_program__fd(loaded->skel->progs.spsec_egress), ao);
 	if (!att)
 		return die(att.error().message());
+	std::printf("attach %s\n", attach_mode_name(att->mode()));
 	att->release();  // stays attached after we exit, like a firewall whose daemon died
 	if (!gw_specs->empty())
 		if (auto r = install_gateway(*loaded, ifname, *gw_specs); !r)
@@ -386,6 +407,9 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 			            "insns\n",
 			            st->name.c_str(), st->xlated_insns, st->jited_bytes,
 			            st->verified_insns);
+	std::printf("load time %lld.%03lld ms (open, verify and load both programs)\n",
+	            static_cast<long long>(load_us.count() / 1000),
+	            static_cast<long long>(load_us.count() % 1000));
 	auto echo = device_echoes(ifname);
 	std::printf("attached %s: %s %s, window %u, %zu policy entries, device echo %s\n",
 	            ifname.c_str(), aead.c_str(), mode.c_str(), window, entries->size(),
@@ -470,20 +494,57 @@ int cmd_reasons(bool json)
 	return 0;
 }
 
-int cmd_detach(const std::string& ifname, int argc, char** argv)
+Result<void> netns_from_args(int argc, char** argv)
 {
 	if (argc >= 2 && std::string(argv[0]) == "--netns")
-		if (auto r = enter_netns(argv[1]); !r)
-			return die(r.error().message());
+		return enter_netns(argv[1]);
+	return {};
+}
+
+int cmd_detach(const std::string& ifname, int argc, char** argv)
+{
+	if (auto r = netns_from_args(argc, argv); !r)
+		return die(r.error().message());
 	const unsigned idx = if_nametoindex(ifname.c_str());
 	if (!idx)
 		return die("no interface " + ifname);
+	// tcx links: detached and unpinned (a pin alone would keep them).
+	bool had_links = false;
+	for (const char* name : {TcAttachment::kIngressLinkPin, TcAttachment::kEgressLinkPin}) {
+		const std::string pin = std::string(SPSEC_PIN_ROOT) + "/" + ifname + "/" + name;
+		const int fd = bpf_obj_get(pin.c_str());
+		if (fd < 0)
+			continue;
+		had_links = true;
+		if (bpf_link_detach(fd) != 0)
+			return die("detaching " + pin + ": " + std::strerror(errno));
+		::close(fd);
+		if (::unlink(pin.c_str()) != 0)
+			return die("unpinning " + pin + ": " + std::strerror(errno));
+	}
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(idx),
 	            .attach_point =
 	                    static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
+	const LibbpfSilencer quiet;  // no clsact is the normal case after tcx links
 	const int err = bpf_tc_hook_destroy(&hook);
-	if (err)
+	if (err && !had_links)
 		return die("removing clsact from " + ifname + ": " + std::strerror(-err));
+	return 0;
+}
+
+int cmd_attached(const std::string& ifname, int argc, char** argv)
+{
+	if (auto r = netns_from_args(argc, argv); !r)
+		return die(r.error().message());
+	auto st = TcAttachment::query(ifname, std::string(SPSEC_PIN_ROOT) + "/" + ifname);
+	if (!st)
+		return die(st.error().message());
+	if (!st->mode) {
+		std::printf("none\n");
+		return 1;
+	}
+	std::printf("%s ingress %u egress %u\n", attach_mode_name(*st->mode), st->ingress_prog_id,
+	            st->egress_prog_id);
 	return 0;
 }
 
@@ -496,8 +557,8 @@ int main(int argc, char** argv)
 	if (argc >= 2 && std::string(argv[1]) == "gwjobs")
 		return cmd_gwjobs(argc - 2, argv + 2);
 	if (argc < 3)
-		return die("usage: spsec_dp_driver attach|counters|detach <ifname> [options] | "
-		           "reasons [--json] | gwjobs [--netns NS]");
+		return die("usage: spsec_dp_driver attach|counters|detach|attached <ifname> "
+		           "[options] | reasons [--json] | gwjobs [--netns NS]");
 	set_libbpf_verbosity(std::getenv("SPSEC_VERBOSE") ? LibbpfVerbosity::Verbose
 	                                                  : LibbpfVerbosity::Quiet);
 	const std::string cmd = argv[1], ifname = argv[2];
@@ -508,6 +569,8 @@ int main(int argc, char** argv)
 			return cmd_counters(ifname);
 		if (cmd == "detach")
 			return cmd_detach(ifname, argc - 3, argv + 3);
+		if (cmd == "attached")
+			return cmd_attached(ifname, argc - 3, argv + 3);
 	} catch (const std::exception& e) {
 		return die(std::string("bad argument: ") + e.what());
 	}

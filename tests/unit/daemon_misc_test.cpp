@@ -12,6 +12,7 @@
 #include <string>
 
 #include "bpf/counters.h"
+#include "bpf/tc_attachment.h"
 #include "common/atomic_file.h"
 #include "common/fd.h"
 #include "daemon/can_port.h"
@@ -135,6 +136,10 @@ TEST_CASE("counters render as text, JSON and Prometheus textfile", "[daemon]")
 	auto j = parse_json_view(format_counters_json(s, "can0"));
 	REQUIRE(j);
 	CHECK(j->find("interface")->as_string() == "can0");
+	CHECK(j->find("attach")->text() == "null");  // not known: null, never a guess
+	CHECK(parse_json_view(format_counters_json(s, "can0", "tcx"))
+	              ->find("attach")
+	              ->as_string() == "tcx");
 	CHECK(j->find("counters")->find("rx_bad_tag")->as_u64() == 3u);
 	CHECK(j->find("counters")->find("tx_ok")->as_u64() == 18446744073709551615u);
 	CHECK(j->find("counters")->members().size() == reason_table().size());
@@ -191,4 +196,25 @@ TEST_CASE("reading pinned counters names a missing pin", "[daemon]")
 	auto r = read_pinned_counters(dir.path());
 	REQUIRE_FALSE(r);
 	CHECK_THAT(r.error().message(), Catch::Contains("spsec_counters"));
+}
+
+TEST_CASE("SPSEC_ATTACH values: auto probes, tc and tcx force, anything else is named", "[daemon]")
+{
+	auto a = parse_attach_mode("auto");
+	REQUIRE(a);
+	CHECK_FALSE(a->has_value());
+	auto tc = parse_attach_mode("tc");
+	REQUIRE(tc);
+	CHECK(**tc == AttachMode::Tc);
+	auto tcx = parse_attach_mode("tcx");
+	REQUIRE(tcx);
+	CHECK(**tcx == AttachMode::Tcx);
+	for (const char* bad : {"", "TCX", "tcx ", "xdp"}) {
+		auto r = parse_attach_mode(bad);
+		REQUIRE_FALSE(r);
+		CHECK(r.error().errno_value == EINVAL);
+		CHECK_THAT(r.error().message(), Catch::Contains(std::string("'") + bad + "'"));
+	}
+	CHECK(std::string(attach_mode_name(AttachMode::Tcx)) == "tcx");
+	CHECK(std::string(attach_mode_name(AttachMode::Tc)) == "tc");
 }

@@ -697,6 +697,29 @@ TEST_CASE_METHOD(HeartbeatPair,
 	CHECK(part.seen("data_plane_attached").size() == 1u);
 }
 
+TEST_CASE_METHOD(HeartbeatPair, "status names the attach mode and the probed kernel features",
+                 "[daemon][link]")
+{
+	// As the data plane reports them: the status reads them at every request.
+	const JsonValue* dp = nullptr;
+	auto st = part.status();
+	dp = st.find("data_plane");
+	REQUIRE(dp != nullptr);
+	CHECK(dp->find("attach")->as_string() == "tc");
+	CHECK(dp->find("crypto_kfuncs")->as_bool() == false);
+	part.dp.feats = DataPlaneFeatures{"tcx", true};
+	st = part.status();
+	dp = st.find("data_plane");
+	CHECK(dp->find("attach")->as_string() == "tcx");
+	CHECK(dp->find("crypto_kfuncs")->as_bool() == true);
+	// Not attached yet (empty): null, not a made-up mode.
+	part.dp.feats = DataPlaneFeatures{};
+	st = part.status();
+	const JsonValue* none = st.find("data_plane")->find("attach");
+	REQUIRE(none != nullptr);
+	CHECK(none->text() == "null");
+}
+
 TEST_CASE("a re-creation seen only as a new ifindex is a detach and a re-attach", "[daemon][link]")
 {
 	Bus bus;

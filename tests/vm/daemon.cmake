@@ -7,7 +7,7 @@ spsec_vm_test(daemon SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon.sh TIMEOUT 300
 # Authentication, secured data end to end, heartbeats, kill -9 and resume, a stopped node reported
 # missing, Sync loss -> abort -> recovery.
 spsec_vm_test(daemon_bus SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon_bus.sh TIMEOUT 400
-              DEPENDS spsecd spsecctl)
+              DEPENDS spsecd spsecctl KERNELS)
 # vm tier: sender rules on A's egress: cansend as other uids and in other cgroups, permitted
 # frames stamped, refused ones counted exactly (tx_sender_denied, per rule), a re-made cgroup's
 # new id installed by spsecd's re-check.

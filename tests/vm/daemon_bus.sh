@@ -24,6 +24,16 @@ check "A logged its Parameter Authentication" \
 check_eq "A holds a Communication Key" true \
 	"$(spsec_status_json A | jq '.comm_key_windows | length >= 1')"
 
+# ---- what the loader probed on this kernel ------------------------------------------------------
+ATTACH=$(expected_attach)
+check_eq "A's data plane is attached with $ATTACH on $(uname -r) (status)" "$ATTACH" \
+	"$(spsec_status_field A data_plane.attach)"
+check "A's log names the attach mode" log_has "$VM_OUT/spsecd-A.log" "(attach $ATTACH;"
+check_eq "spsecctl stats reads the same mode from the kernel" "$ATTACH" \
+	"$(spsec_stats_json A | jq -r .attach)"
+check_eq "status reports the BPF crypto kfuncs as this kernel has them" \
+	"$(expected_crypto_kfuncs)" "$(spsec_status_field A data_plane.crypto_kfuncs)"
+
 # ---- data: plain in on A, stamped on the wire, plain out on B ---------------------------------
 deliver() { # deliver <hex payload>: sent plain on A until it arrives plain on B
 	ip netns exec nsA cansend vxA "123##1$1" 2>/dev/null
@@ -56,6 +66,8 @@ check "the restarted spsecd resumes the live pinned data plane" \
 own_sync() { [ "$(spsec_status_json A | jq -r .resumed)" = false ] && spsec_state_is A Secure; }
 check "A re-establishes its own clock and keys by PA, still Secure" wait_until 60 own_sync
 check "data flows A -> B after the resume" wait_until 30 deliver 01020304
+check_eq "the restarted spsecd took over the attachment in place ($ATTACH)" "$ATTACH" \
+	"$(spsec_stats_json A | jq -r .attach)"
 
 # ---- a stopped node is missed ---------------------------------------------------------------
 spsec_stop_node_ok B

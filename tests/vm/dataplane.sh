@@ -44,23 +44,36 @@ check "can-gw in W routes vxAw <-> vxBw (CAN FD and classic)" bash -c "
 
 # node A sends 123, node B sends 456; 7FF is plain both ways (sentinels)
 if out=$("$DRV" attach vxA --netns nsA "${COMMON[@]}" --policy 123:so,456:s,7FF:rt 2>&1); then
-	ok "6.1 verifier accepts the data plane; node A attached"
+	ok "the $(uname -r) verifier accepts the data plane; node A attached"
 	echo "$out" | sed 's/^/# /'
 else
-	not_ok "6.1 verifier accepts the data plane; node A attached" "$out"
+	not_ok "the $(uname -r) verifier accepts the data plane; node A attached" "$out"
 fi
 check "node B attached" "$DRV" attach vxB --netns nsB "${COMMON[@]}" --policy 123:s,456:so,7FF:rt
-check "tc shows spsec filters on vxA ingress and egress" \
-	bash -c "ip netns exec nsA tc filter show dev vxA ingress | grep -q spsec_ingress &&
-		ip netns exec nsA tc filter show dev vxA egress | grep -q spsec_egress"
+# tcx links from Linux 6.6, netlink tc filters before (probed by the loader at load time)
+ATTACH=$(expected_attach)
+check_eq "the driver reports attach $ATTACH on $(uname -r)" "$ATTACH" "$(sed -n 's/^attach //p' <<<"$out")"
+both_attached() { # both spsec programs on vxA, in the expected mode
+	"$DRV" attached vxA --netns nsA | grep -Eqx "$ATTACH ingress [1-9][0-9]* egress [1-9][0-9]*"
+}
+check "vxA has spsec programs on ingress and egress ($ATTACH)" both_attached
+if [ "$ATTACH" = tc ]; then
+	check "tc shows spsec filters on vxA ingress and egress" \
+		bash -c "ip netns exec nsA tc filter show dev vxA ingress | grep -q spsec_ingress &&
+			ip netns exec nsA tc filter show dev vxA egress | grep -q spsec_egress"
+else
+	check "with tcx links there is no spsec tc filter on vxA" \
+		bash -c "! ip netns exec nsA tc filter show dev vxA ingress 2>/dev/null | grep -q spsec_ &&
+			! ip netns exec nsA tc filter show dev vxA egress 2>/dev/null | grep -q spsec_"
+	check "the tcx links are pinned next to the maps" \
+		test -e /sys/fs/bpf/spsec/vxA/spsec_tcx_ingress -a -e /sys/fs/bpf/spsec/vxA/spsec_tcx_egress
+fi
 
 # Re-attaching where egress fails after ingress replaced the filter: the error path must not
 # leave vxA unfiltered (both of A's filters are still there, and A still stamps below).
 check "a re-attach with a refused egress program fails" \
 	bash -c "! '$DRV' attach vxA --netns nsA ${COMMON[*]} --policy 123:so,456:s,7FF:rt --egress-fd bad"
-check "after the failed re-attach vxA still has its ingress and egress filters" \
-	bash -c "ip netns exec nsA tc filter show dev vxA ingress | grep -q spsec_ingress &&
-		ip netns exec nsA tc filter show dev vxA egress | grep -q spsec_egress"
+check "after the failed re-attach vxA still has its ingress and egress programs" both_attached
 
 start_candump -n W vxAw "$LOGW" || not_ok "candump on the wire"
 start_candump -n nsA vxA "$LOGA" || not_ok "candump on node A"

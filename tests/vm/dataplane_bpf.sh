@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # vm tier: the bpf tier's data-plane tests (tests/bpf/dataplane_test.cpp, and the sender rules'
 # dataplane_senders_test.cpp) on Debian's 6.1 kernel, so the 6.1 verifier loads the test object
-# and BPF_PROG_TEST_RUN checks every verdict there too (and the 6.1 kernel's socket helpers).
+# and BPF_PROG_TEST_RUN checks every verdict there too (and the 6.1 kernel's socket helpers);
+# and the attach test (tests/bpf/attach_test.cpp): tc on 6.1, tcx links on 6.12 (label kernels).
 # The differential cases are sized for the host; under TCG the whole binary takes a few minutes.
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -20,5 +21,12 @@ if out=$("$SENDERS" 2>&1); then
 	echo "$out" | tail -3 | sed 's/^/# /'
 else
 	not_ok "bpf_dataplane_senders passes on $(uname -r)" "$(echo "$out" | tail -40)"
+fi
+# How the loader attaches on this kernel (tcx links from 6.6, netlink tc before; forced modes).
+if out=$("$SPSEC_BUILD_DIR/tests/bpf/bpf_attach" 2>&1); then
+	ok "bpf_attach passes on $(uname -r) (attach $(expected_attach))"
+	echo "$out" | tail -3 | sed 's/^/# /'
+else
+	not_ok "bpf_attach passes on $(uname -r) (attach $(expected_attach))" "$(echo "$out" | tail -40)"
 fi
 vm_finish

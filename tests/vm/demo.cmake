@@ -5,4 +5,4 @@
 spsec_vm_test(demo SCRIPT ${PROJECT_SOURCE_DIR}/vm/demo.sh TIMEOUT 510
               DEPENDS spsecd spsecctl)
 spsec_vm_test(demo_ascon_auth SCRIPT ${PROJECT_SOURCE_DIR}/vm/demo.sh TIMEOUT 300
-              ARGS --aead ascon --auth-only --short DEPENDS spsecd spsecctl)
+              ARGS --aead ascon --auth-only --short DEPENDS spsecd spsecctl KERNELS)

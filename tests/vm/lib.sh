@@ -441,6 +441,17 @@ dp_counter() {
 	echo 0
 }
 
+# What the loader must find on this kernel (probed at load time, never chosen at build time):
+# tcx links from Linux 6.6 (tc_attachment.h), the BPF crypto kfuncs from 6.10.
+kernel_at_least() { # kernel_at_least <major> <minor>
+	local major minor
+	IFS=. read -r major minor _ <<<"$(uname -r)"
+	minor=${minor%%[!0-9]*}
+	[ "$major" -gt "$1" ] || { [ "$major" -eq "$1" ] && [ "$minor" -ge "$2" ]; }
+}
+expected_attach() { if kernel_at_least 6 6; then echo tcx; else echo tc; fi; }
+expected_crypto_kfuncs() { if kernel_at_least 6 10; then echo true; else echo false; fi; }
+
 tc_prog_id() { # tc_prog_id <ifname> [ingress|egress]: id of the first tc BPF program there
 	bpftool -j net show dev "$1" |
 		jq -er --arg k "clsact/${2:-ingress}" '[.[0].tc[] | select(.kind == $k)][0].id'

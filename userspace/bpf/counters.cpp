@@ -73,7 +73,8 @@ std::string format_counters_text(const CounterSnapshot& s, bool all)
 	return out;
 }
 
-std::string format_counters_json(const CounterSnapshot& s, std::string_view ifname)
+std::string format_counters_json(const CounterSnapshot& s, std::string_view ifname,
+                                 std::string_view attach)
 {
 	Json counters = Json::object();
 	for (const auto& r : reason_table())
@@ -85,6 +86,7 @@ std::string format_counters_json(const CounterSnapshot& s, std::string_view ifna
 		if (r.passed)
 			passes.push_back(r.name);
 	return json_line({{"interface", ifname},
+	                  {"attach", attach.empty() ? Json() : Json(attach)},
 	                  {"counters", std::move(counters)},
 	                  {"passes", std::move(passes)}});
 }
@@ -121,8 +123,8 @@ std::string format_prometheus(const CounterSnapshot& s, std::string_view ifname)
 
 std::string format_prometheus_attached(std::string_view ifname, bool attached)
 {
-	return cat("# HELP spsec_data_plane_attached 1 when both spsec tc filters are on the "
-	           "interface.\n# TYPE spsec_data_plane_attached gauge\n"
+	return cat("# HELP spsec_data_plane_attached 1 when the spsec programs are on the "
+	           "interface (tcx links or tc filters).\n# TYPE spsec_data_plane_attached gauge\n"
 	           "spsec_data_plane_attached{interface=\"",
 	           prometheus_label(ifname), "\"} ", attached ? 1 : 0, "\n");
 }

@@ -22,15 +22,18 @@ namespace spsec {
 
 // "reason count" table for humans, non-zero counters only unless `all`.
 [[nodiscard]] std::string format_counters_text(const CounterSnapshot& s, bool all);
-// {"interface":"can0","counters":{"rx_ok":12,...},"passes":["rx_ok",...]}: every defined
-// reason, and the names of those whose verdict is pass.
-[[nodiscard]] std::string format_counters_json(const CounterSnapshot& s, std::string_view ifname);
+// {"interface":"can0","attach":"tcx","counters":{"rx_ok":12,...},"passes":["rx_ok",...]}: every
+// defined reason, and the names of those whose verdict is pass. attach: how the programs are on
+// the interface now ("tcx" links or "tc" filters), null when they are not.
+[[nodiscard]] std::string format_counters_json(const CounterSnapshot& s, std::string_view ifname,
+                                               std::string_view attach = {});
 // A Prometheus label value: backslash, double quote and newline escaped.
 [[nodiscard]] std::string prometheus_label(std::string_view v);
 // node_exporter textfile format: one spsec_frames_total sample per defined reason.
 [[nodiscard]] std::string format_prometheus(const CounterSnapshot& s, std::string_view ifname);
-// The gauge spsec_data_plane_attached{interface=...} 0|1 in the same format: 0 while the spsec tc
-// filters are not on the interface (gone, or re-created and not attached yet).
+// The gauge spsec_data_plane_attached{interface=...} 0|1 in the same format: 0 while neither the
+// spsec tcx links nor the spsec tc filters are on the interface (gone, or re-created and not
+// attached yet).
 [[nodiscard]] std::string format_prometheus_attached(std::string_view ifname, bool attached);
 
 }  // namespace spsec

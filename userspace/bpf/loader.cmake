@@ -3,6 +3,7 @@ target_sources(spsec_bpf PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/data_plane.cpp
   ${CMAKE_CURRENT_LIST_DIR}/gateway_maps.cpp
   ${CMAKE_CURRENT_LIST_DIR}/gateway_setup.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernel_features.cpp
   ${CMAKE_CURRENT_LIST_DIR}/libbpf_log.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ring_buffer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/skeleton.cpp

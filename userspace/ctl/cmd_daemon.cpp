@@ -16,6 +16,7 @@
 
 #include "bpf/counters.h"
 #include "bpf/gateway_maps.h"
+#include "bpf/tc_attachment.h"
 #include "common/atomic_file.h"
 #include "common/control_client.h"
 #include "common/json.h"
@@ -303,20 +304,15 @@ int cmd_senders(int argc, char** argv)
 
 namespace {
 
-// Both spsec filters (handle 1, priority 1: TcAttachment) on the interface's clsact hooks. A
-// re-created interface has none until spsecd attaches again; this works while spsecd is down.
-bool data_plane_attached(const std::string& ifname)
+// How the spsec programs are on the interface now: tcx links pinned in `pin_dir` or the spsec tc
+// filters (handle 1, priority 1), both directions; nullopt when not (a re-created interface has
+// none until spsecd attaches again). Works while spsecd is down.
+std::optional<AttachMode> data_plane_attached(const std::string& ifname, const std::string& pin_dir)
 {
-	const unsigned idx = ::if_nametoindex(ifname.c_str());
-	if (idx == 0)
-		return false;
-	for (bpf_tc_attach_point p : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(idx), .attach_point = p);
-		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
-		if (bpf_tc_query(&hook, &opts) != 0)
-			return false;
-	}
-	return true;
+	auto st = TcAttachment::query(ifname, pin_dir);
+	if (!st || st->ingress_prog_id == 0 || st->egress_prog_id == 0)
+		return std::nullopt;
+	return st->mode;
 }
 
 // "600", "600s", "10m", "1h" -> seconds; nullopt when malformed.
@@ -472,7 +468,8 @@ int cmd_stats(int argc, char** argv)
 		std::fprintf(stderr, "spsecctl stats: %s\n", snap.error().message().c_str());
 		return 1;
 	}
-	const bool attached = data_plane_attached(iface);
+	const std::optional<AttachMode> mode = data_plane_attached(iface, pin_dir);
+	const bool attached = mode.has_value();
 	// a gateway's rules with their counters (docs/gateway.md); nothing on other nodes
 	auto gw = read_pinned_gateway(pin_dir);
 	if (!gw) {
@@ -493,7 +490,8 @@ int cmd_stats(int argc, char** argv)
 			return 0;  // cron/timer use: quiet
 	}
 	if (json) {
-		std::string line = format_counters_json(*snap, iface);
+		std::string line =
+		        format_counters_json(*snap, iface, mode ? attach_mode_name(*mode) : "");
 		if (!gw->empty()) {
 			auto doc = parse_json(line);
 			if (doc) {
@@ -516,13 +514,20 @@ int cmd_stats(int argc, char** argv)
 		std::printf("%s\n", line.c_str());
 	} else {
 		std::fputs(format_counters_text(*snap, all).c_str(), stdout);
+		if (mode)
+			std::fputs(cat("attached to ", iface, " with ",
+			               *mode == AttachMode::Tcx ? "tcx links" : "tc filters", "\n")
+			                   .c_str(),
+			           stdout);
 		std::fputs(format_gateway_text(*gw).c_str(), stdout);
 	}
 	if (!attached)
-		std::fprintf(stderr,
-		             "spsecctl stats: warning: the spsec tc filters are not attached to %s "
-		             "(interface gone or re-created?)\n",
-		             iface.c_str());
+		std::fprintf(
+		        stderr,
+		        "spsecctl stats: warning: the spsec programs (tcx links or tc filters) "
+		        "are not attached to %s "
+		        "(interface gone or re-created?)\n",
+		        iface.c_str());
 	return 0;
 }
 

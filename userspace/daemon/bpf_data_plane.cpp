@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "bpf/gateway_setup.h"
+#include "bpf/kernel_features.h"
 #include "bpf/key_material.h"
 
 namespace spsec {
@@ -91,12 +92,20 @@ Result<void> BpfDataPlane::open(const Config& cfg, const SenderTable& senders)
 		return undo(r.error().with_context("zeroing the sender rule counters"));
 	// From here on a program of this start may be attached (a failed egress attach can leave
 	// the ingress one): its maps stay pinned as the fail-closed state the next start reuses.
-	auto tc =
-	        TcAttachment::attach(cfg.interface, bpf_program__fd(dp_->skel->progs.spsec_ingress),
-	                             bpf_program__fd(dp_->skel->progs.spsec_egress));
+	auto tc = attach(cfg);
 	if (!tc)
 		return tl::unexpected(tc.error().with_context(cat("attaching to ", cfg.interface)));
 	tc_.emplace(std::move(*tc));
+	features_.attach = attach_mode_name(tc_->mode());
+	if (auto k = crypto_kfuncs_available(); k) {
+		features_.crypto_kfuncs = *k;
+		log_.info(*k ? "BPF crypto kfuncs: available (not used: the data plane's AES is "
+		               "its own, docs/kernels.md)"
+		             : "BPF crypto kfuncs: not in this kernel (Linux 6.10 or newer)");
+	} else {
+		features_.crypto_kfuncs = false;
+		log_.info(cat("BPF crypto kfuncs: unknown (", k.error().message(), ")"));
+	}
 	if (auto r = gateway(cfg, true); !r)
 		return r;
 	if (auto r = gateway(cfg, false); !r)
@@ -109,8 +118,21 @@ Result<void> BpfDataPlane::open(const Config& cfg, const SenderTable& senders)
 		return tl::unexpected(rb.error().with_context("opening the data-plane event ring"));
 	events_.emplace(std::move(*rb));
 	cfg_ = cfg;
-	log_.info(cat("data plane attached to ", cfg.interface, ", maps in ", cfg.pin_dir));
+	log_.info(cat("data plane attached to ", cfg.interface, " with ",
+	              tc_->mode() == AttachMode::Tcx
+	                      ? cat("tcx links (attach tcx; links pinned in ", cfg.pin_dir, ")")
+	                      : std::string("tc filters (attach tc; clsact, handle 1, priority 1)"),
+	              ", maps in ", cfg.pin_dir));
 	return {};
+}
+
+Result<TcAttachment> BpfDataPlane::attach(const Config& cfg) const
+{
+	AttachOptions opts;
+	opts.mode = attach_;
+	opts.link_pin_dir = cfg.pin_dir;
+	return TcAttachment::attach(cfg.interface, bpf_program__fd(dp_->skel->progs.spsec_ingress),
+	                            bpf_program__fd(dp_->skel->progs.spsec_egress), opts);
 }
 
 Result<void> BpfDataPlane::write_state(const Config& cfg, std::uint32_t state)
@@ -267,7 +289,8 @@ Result<int> BpfDataPlane::drain_events(const EventSink& sink)
 
 void BpfDataPlane::lost_interface() noexcept
 {
-	// The filters went with the device; there is nothing to detach.
+	// The filters went with the device, and tcx links are defunct (their pins stay until the
+	// re-attach replaces them); there is nothing to detach.
 	if (tc_)
 		tc_->release();
 	tc_.reset();
@@ -280,13 +303,13 @@ Result<void> BpfDataPlane::reattach(const Config& cfg)
 	lost_interface();
 	// The same loaded programs, so the same pinned maps: the state, clock, keys and policy
 	// of before apply to the first frame the new device carries.
-	auto tc =
-	        TcAttachment::attach(cfg.interface, bpf_program__fd(dp_->skel->progs.spsec_ingress),
-	                             bpf_program__fd(dp_->skel->progs.spsec_egress));
+	// tcx: the pinned links went defunct with the old device; they are replaced by new ones.
+	auto tc = attach(cfg);
 	if (!tc)
 		return tl::unexpected(
 		        tc.error().with_context(cat("re-attaching to ", cfg.interface)));
 	tc_.emplace(std::move(*tc));
+	features_.attach = attach_mode_name(tc_->mode());
 	// can-gw deleted the jobs of the vanished device; the new one gets them again
 	if (auto r = gateway(cfg, true); !r)
 		return r;
@@ -296,7 +319,7 @@ Result<void> BpfDataPlane::reattach(const Config& cfg)
 void BpfDataPlane::close() noexcept
 {
 	events_.reset();
-	// Fail closed: filters stay attached, maps stay pinned.
+	// Fail closed: filters or pinned links stay attached, maps stay pinned.
 	if (tc_)
 		tc_->release();
 	tc_.reset();

@@ -2,10 +2,11 @@
 // BpfDataPlane: the real DataPlanePort, over the loader (userspace/bpf/data_plane.h).
 //
 // open() loads the production object with its maps pinned in cfg.pin_dir (reusing maps a
-// previous spsecd left there), attaches both tc programs to cfg.interface (replacing a previous
-// instance's filters atomically) and installs the configured policy. close() releases the
-// handles but leaves the filters attached and the maps pinned: the data plane keeps enforcing
-// after spsecd exits (fail closed).
+// previous spsecd left there), attaches both tc programs to cfg.interface (tcx links pinned in
+// cfg.pin_dir where the kernel has tcx, else netlink tc filters; a previous instance's programs
+// are replaced atomically) and installs the configured policy. close() releases the handles but
+// leaves the programs attached and the maps pinned: the data plane keeps enforcing after spsecd
+// exits (fail closed).
 //
 // Compiled into spsecd only (not spsec_daemon), so the unit tests do not need the BPF skeleton.
 #pragma once
@@ -29,7 +30,11 @@ namespace spsec {
 
 class BpfDataPlane final : public DataPlanePort {
 public:
-	explicit BpfDataPlane(const Logger& log) noexcept : log_(log) {}
+	// attach: how to attach (tc_attachment.h); nullopt probes the kernel (tcx where it can).
+	explicit BpfDataPlane(const Logger& log, std::optional<AttachMode> attach = {}) noexcept
+	    : log_(log), attach_(attach)
+	{
+	}
 
 	// Errors: cfg.pin_dir is not <root>/<interface>, load/attach/policy failures (named).
 	[[nodiscard]] Result<void> open(const Config& cfg, const SenderTable& senders) override;
@@ -51,6 +56,7 @@ public:
 	void close() noexcept override;
 	void lost_interface() noexcept override;
 	[[nodiscard]] Result<void> reattach(const Config& cfg) override;
+	[[nodiscard]] DataPlaneFeatures features() const override { return features_; }
 
 private:
 	[[nodiscard]] Result<void> write_state(const Config& cfg, std::uint32_t state);
@@ -58,8 +64,11 @@ private:
 	// `before` / after the policy (bpf/gateway_setup.h). A configuration without a gateway
 	// section removes the jobs to and from the previous configuration's segments.
 	[[nodiscard]] Result<void> gateway(const Config& cfg, bool before_policy);
+	[[nodiscard]] Result<TcAttachment> attach(const Config& cfg) const;
 
 	const Logger& log_;
+	std::optional<AttachMode> attach_;
+	DataPlaneFeatures features_;
 	std::optional<LoadedDataPlane> dp_;
 	std::optional<TcAttachment> tc_;
 	std::optional<RingBuffer> events_;

@@ -448,6 +448,10 @@ std::string Daemon::status_json()
 	}
 	Json& dp = w["data_plane"] = Json::object();
 	dp["attached"] = attached_;
+	// how (tcx links or tc filters), and what the kernel offers the data plane
+	const DataPlaneFeatures feats = deps_.data_plane->features();
+	dp["attach"] = feats.attach.empty() ? Json() : Json(feats.attach);
+	dp["crypto_kfuncs"] = feats.crypto_kfuncs;
 	if (!attached_)
 		dp["detached_ms"] = (now - detached_at_) / 1'000'000;
 	dp["detaches"] = detaches_;

@@ -27,6 +27,12 @@ struct DataPlaneState {
 	std::uint64_t tick_ns = 0;
 };
 
+// How the data plane is attached and what the kernel offers it (status "data_plane", the log).
+struct DataPlaneFeatures {
+	std::string attach;          // "tcx" or "tc" (tc_attachment.h); empty before open()
+	bool crypto_kfuncs = false;  // BPF crypto kfuncs in the kernel (>= 6.10); not used yet
+};
+
 class DataPlanePort {
 public:
 	virtual ~DataPlanePort() = default;
@@ -75,6 +81,8 @@ public:
 	// on the same pinned maps: state, clock, keys and policy are enforced at once. Errors: no
 	// such interface yet, the kernel refused the filters.
 	[[nodiscard]] virtual Result<void> reattach(const Config& cfg) = 0;
+	// What open() chose and probed; the attach mode stays while the interface is away.
+	[[nodiscard]] virtual DataPlaneFeatures features() const = 0;
 };
 
 }  // namespace spsec

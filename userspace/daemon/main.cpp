@@ -6,6 +6,9 @@
 //
 // Exit status: 0 after SIGTERM/SIGINT, 1 when start-up failed (the log says which step and why),
 // 2 for wrong usage.
+//
+// SPSEC_ATTACH=auto|tc|tcx in the environment overrides how the data plane is attached (default
+// auto: tcx links where the kernel has them, netlink tc otherwise; docs/operations.md).
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -13,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,7 +36,8 @@ constexpr const char* kUsage =
         "  -v, --verbose      log at the verbose level (libbpf chatter included)\n"
         "  --log-level LEVEL  error, warning, info (default), debug or verbose\n"
         "Options take their value as --opt VALUE or --opt=VALUE.\n"
-        "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration and keys.\n";
+        "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration and keys.\n"
+        "Environment: SPSEC_ATTACH=auto|tc|tcx how the data plane attaches (default auto).\n";
 
 constexpr spsec::cli::Option kOptions[] = {
         {"config", "FILE", 'c'}, {"verbose", "", 'v'}, {"log-level", "LEVEL"}};
@@ -70,8 +75,19 @@ int run(int argc, char** argv)
 	if (config_arg == nullptr || config_arg->empty())
 		return usage_error("--config FILE is required");
 	const std::string config = *config_arg;
+	std::optional<spsec::AttachMode> attach;
+	if (const char* a = std::getenv("SPSEC_ATTACH"); a != nullptr && *a != '\0') {
+		auto m = spsec::parse_attach_mode(a);
+		if (!m)
+			return usage_error("SPSEC_ATTACH: " + m.error().message());
+		attach = *m;
+	}
 
 	spsec::Logger log = spsec::Logger::to_stderr(level);
+	if (attach)
+		log.info(
+		        spsec::cat("SPSEC_ATTACH=", spsec::attach_mode_name(*attach),
+		                   ": the data plane attaches that way, the kernel is not probed"));
 	// No core dump, no ptrace by other users, no /proc/<pid>/mem for non-root: keys live in
 	// this process. (The unit also sets LimitCORE=0.)
 	if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
@@ -83,7 +99,7 @@ int run(int argc, char** argv)
 	        : level == spsec::LogLevel::Debug ? spsec::LibbpfVerbosity::Info
 	                                          : spsec::LibbpfVerbosity::Quiet);
 	spsec::SystemClock clock;
-	spsec::BpfDataPlane data_plane(log);
+	spsec::BpfDataPlane data_plane(log, attach);
 	spsec::DaemonDeps deps;
 	deps.log = &log;
 	deps.clock = &clock;
