@@ -236,3 +236,127 @@ TEST_CASE("provision: bad plans are rejected before the bus is touched", "[ctl]"
 	}
 	CHECK(bus.opened == 0);
 }
+
+namespace {
+
+// A node's spsecd configuration for a plan's `config:` key.
+std::string node_config(int pp, bool sync, const std::string& extra)
+{
+	return "interface: can0\n"
+	       "participant_id: " +
+	       std::to_string(pp) + "\nsync: " + (sync ? "on" : "off") +
+	       "\naead: aes-gcm\n"
+	       "data_bitrate: 2M\n"
+	       "heartbeat:\n  cycle: 500ms\n  monitor: [" +
+	       std::to_string(sync ? 2 : 1) +
+	       "]\n"
+	       "key_store: /var/lib/spsec/can0.keys\n" +
+	       extra;
+}
+
+const std::string kConfigPlan = "format: 1\n"
+                                "interface: vcan0\n"
+                                "nodes:\n"
+                                "  - config: a.yaml\n"
+                                "    address: 127\n"
+                                "    provisioning-key: prov-node1.keys\n"
+                                "  - config: b.yaml\n"
+                                "    address: 126\n"
+                                "    provisioning-key: prov-node2.keys\n";
+
+const std::string kConfigA = "secured_ids: [0x123, 0x124, 0x130]\n"
+                             "plaintext_ids: [0x7FF]\n"
+                             "transmit_ids: [0x123, 0x130, 0x7FF]\n"
+                             "senders:\n  - {ids: 0x123, users: 1000}\n"
+                             "gateway:\n"
+                             "  segments:\n    - {name: can1}\n"
+                             "  rules:\n"
+                             "    - {ids: 0x130, direction: to_secured, segment: can1}\n";
+const std::string kConfigB = "secured_ids: [0x123, 0x124, 0x130]\n"
+                             "plaintext_ids: [0x7FF]\n"
+                             "transmit_ids: [0x124, 0x7FF]\n";
+
+}  // namespace
+
+TEST_CASE("provision: a plan of node configurations sets their registers and checks them "
+          "bus-wide",
+          "[ctl]")
+{
+	TempDir dir;
+	write_keys(dir);
+	dir.write("a.yaml", node_config(1, true, kConfigA));
+	dir.write("b.yaml", node_config(2, false, kConfigB));
+	const auto plan = dir.write("plan.yaml", kConfigPlan);
+	MemBus bus;
+	MemNode& na = bus.add(127, "node-a");
+	MemNode& nb = bus.add(126, "node-b");
+	auto o = provision(bus, plan);
+	INFO(o.out << o.err);
+	REQUIRE(o.rc == 0);
+	for (auto [n, pp, monitor, sync] : {std::tuple{&na, 1, 2u, 1}, std::tuple{&nb, 2, 1u, 0}}) {
+		CHECK(n->store.config().participant_id == pp);
+		CHECK(n->store.config().heartbeat_timing == 5);  // 500ms, from the config
+		CHECK(n->store.config().heartbeat_monitor == monitor);
+		CHECK(n->store.config().sync_role == sync);
+	}
+
+	struct Case {
+		std::string a, b, plan, expect;
+	};
+	const std::string a = node_config(1, true, kConfigA), b = node_config(2, false, kConfigB);
+	const std::vector<Case> cases = {
+	        // the config parser's own errors, with the config file and its line
+	        {a, replace(b, "data_bitrate: 2M", "data_bitrate: fast"), kConfigPlan,
+	         "b.yaml:5: data_bitrate"},
+	        // two transmitters of one secured ID, one of them through its gateway rule
+	        {a,
+	         replace(b, "transmit_ids: [0x124, 0x7FF]", "transmit_ids: [0x124, 0x130]") +
+	                 "gateway:\n  segments:\n    - {name: can2}\n  rules:\n"
+	                 "    - {ids: 0x130, direction: to_secured, segment: can2}\n",
+	         kConfigPlan, "node 2 transmits secured ID 0x130, which node 1 (line 4)"},
+	        {a, replace(b, "aead: aes-gcm", "aead: ascon"), kConfigPlan,
+	         "has aead: ascon, node 1 (line 4)'s"},
+	        {a, replace(b, "data_bitrate: 2M", "data_bitrate: 5M"), kConfigPlan,
+	         "every node of a bus must use the same"},
+	        {a, b + "mode: auth-only\n", kConfigPlan, "has mode: auth-only"},
+	        {a, b + "acceptance_window: 100\n", kConfigPlan, "acceptance_window: 100"},
+	        {a,
+	         replace(replace(b, "secured_ids: [0x123, 0x124, 0x130]",
+	                         "secured_ids: [0x123, 0x124]"),
+	                 "plaintext_ids: [0x7FF]", "plaintext_ids: [0x130, 0x7FF]"),
+	         kConfigPlan, "disagree on 0x130: secured in"},
+	        {a, replace(b, "sync: off", "sync: on"), kConfigPlan, "a bus has one Sync"},
+	        {a, b,
+	         replace(kConfigPlan, "  - config: b.yaml\n",
+	                 "  - config: b.yaml\n    heartbeat: 1s\n"),
+	         "heartbeat contradicts"},
+	        {a, b,
+	         replace(kConfigPlan, "  - config: b.yaml\n",
+	                 "  - config: b.yaml\n    participant-id: 3\n"),
+	         "participant-id 3 contradicts"},
+	        {a, b,
+	         replace(kConfigPlan, "  - config: b.yaml\n",
+	                 "  - config: b.yaml\n    transmit-ids: [0x124]\n"),
+	         "transmit-ids contradicts"},
+	        {a, b, replace(kConfigPlan, "config: b.yaml", "config: nope.yaml"), "nope.yaml"},
+	        {a, b, replace(kConfigPlan, "format: 1\n", "format: 1\naead: chacha20-poly1305\n"),
+	         "the plan chacha20-poly1305"},
+	};
+	for (std::size_t i = 0; i < cases.size(); i++) {
+		dir.write("a.yaml", cases[i].a);
+		dir.write("b.yaml", cases[i].b);
+		const auto bad = dir.write("bad.yaml", cases[i].plan);
+		MemBus fresh;
+		fresh.add(127, "node-a");
+		o = provision(fresh, bad);
+		INFO("case " << i << ": " << o.err);
+		CHECK(o.rc == 2);
+		CHECK(contains(o.err, cases[i].expect));
+		CHECK(fresh.opened == 0);
+	}
+	// Two Syncs are refused in a plan without configurations too.
+	dir.write("plan2.yaml", replace(example_plan(), "sync-role: off", "sync-role: on"));
+	o = provision(bus, dir.path() + "/plan2.yaml", {"--check"});
+	CHECK(o.rc == 2);
+	CHECK(contains(o.err, "node 2 has the Sync role, and so has node 1"));
+}

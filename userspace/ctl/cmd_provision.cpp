@@ -24,6 +24,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/aead.h"
@@ -48,7 +49,8 @@ constexpr const char* kProvisionHelp =
         "writes only what differs. Stops at the first failure (exit 1) and reports what was\n"
         "done. The whole plan, key files included, is checked before the bus is touched;\n"
         "--check only does that; it refuses a plan in which two nodes' transmit-ids share a\n"
-        "secured ID. --response-timeout MS: wait this long for each response\n"
+        "secured ID, two Syncs, or node configurations (config:) that disagree.\n"
+        "--response-timeout MS: wait this long for each response\n"
         "(default 100, the spec's; only for slow links). Format: docs/commissioning.md.\n";
 
 struct NodePlan {
@@ -62,6 +64,12 @@ struct NodePlan {
 	std::map<std::uint8_t, std::vector<std::uint8_t>> config;
 	// The node's transmit_ids (its spsecd.yaml): checked against the other nodes', not sent.
 	std::vector<CanId> transmit_ids;
+	// `config:` the node's spsecd configuration, validated whole; the registers above and
+	// transmit_ids come from it, and it takes part in the bus-wide checks.
+	std::optional<Config> cfg;
+	std::string cfg_path;
+	// register 63h as planned (from the plan or the config), for the one-Sync check
+	std::optional<bool> sync_role;
 };
 
 struct PlanFile {
@@ -111,6 +119,65 @@ std::string resolve(const std::string& plan_path, const std::string& p)
 		return p;
 	const auto slash = plan_path.rfind('/');
 	return slash == std::string::npos ? p : plan_path.substr(0, slash + 1) + p;
+}
+
+std::string mode_text(StampMode m)
+{
+	return m == StampMode::Encrypt ? "encrypt" : "auth-only";
+}
+
+bool has(const std::vector<CanId>& sorted, const CanId& id)
+{
+	return std::binary_search(sorted.begin(), sorted.end(), id);
+}
+
+// What one node brings that must agree with the nodes before it: one Sync on the bus, and for
+// nodes with a configuration the network's AEAD, stamp mode, tick and acceptance window (T and
+// the stamp are bus-wide), and no ID secured on one node and plain on another (that node would
+// hand the stamped bytes to its applications as data).
+Result<void> check_against_bus(const PlanFile& plan, const NodePlan& np, const std::string& at)
+{
+	const std::string me = "node " + std::to_string(np.pp);
+	for (const auto& other : plan.nodes) {
+		const std::string them = "node " + std::to_string(other.pp) + " (line " +
+		                         std::to_string(other.line) + ")";
+		if (np.sync_role.value_or(false) && other.sync_role.value_or(false))
+			return fail(at + ": " + me + " has the Sync role, and so has " + them +
+			            ": a bus has one Sync (it alone distributes T and csalt)");
+		if (!np.cfg || !other.cfg)
+			continue;
+		const Config& a = *np.cfg;
+		const Config& b = *other.cfg;
+		auto differ = [&](const std::string& key, const std::string& va,
+		                  const std::string& vb) {
+			return fail(at + ": " + me + "'s " + np.cfg_path + " has " + key + ": " +
+			            va + ", " + them + "'s " + other.cfg_path + " has " + vb +
+			            ": every node of a bus must use the same");
+		};
+		if (a.aead != b.aead)
+			return differ("aead", std::string(aead_name(a.aead)),
+			              std::string(aead_name(b.aead)));
+		if (a.mode != b.mode)
+			return differ("mode", mode_text(a.mode), mode_text(b.mode));
+		if (a.tick_ns != b.tick_ns)
+			return differ("data_bitrate (tick)", std::to_string(a.data_bitrate),
+			              std::to_string(b.data_bitrate));
+		if (a.acceptance_window != b.acceptance_window)
+			return differ("acceptance_window", std::to_string(a.acceptance_window),
+			              std::to_string(b.acceptance_window));
+		for (const auto& [x, y, xs, ys] : {std::tuple{&a, &b, np.cfg_path, other.cfg_path},
+		                                   std::tuple{&b, &a, other.cfg_path, np.cfg_path}})
+			for (const CanId& id : x->secured_ids)
+				if (has(y->plaintext_ids, id))
+					return fail(at + ": " + me + " and " + them +
+					            " disagree on " + format_can_id(id) +
+					            ": secured in " + xs + ", plaintext in " + ys);
+	}
+	if (np.cfg && np.cfg->aead != plan.aead)
+		return fail(at + ": " + me + "'s " + np.cfg_path +
+		            " has aead: " + std::string(aead_name(np.cfg->aead)) + ", the plan " +
+		            std::string(aead_name(plan.aead)));
+	return {};
 }
 
 Result<PlanFile> load_plan(const std::string& path)
@@ -192,9 +259,9 @@ Result<PlanFile> load_plan(const std::string& path)
 		return fail(path + ": 'nodes' is required: a list of at least one node");
 
 	static constexpr std::string_view kNode[] = {
-	        "participant-id",    "address",   "provisioning-key",
-	        "integrator-key",    "seed-key",  "heartbeat",
-	        "heartbeat-monitor", "sync-role", "transmit-ids"};
+	        "participant-id", "address",   "provisioning-key",  "integrator-key",
+	        "seed-key",       "heartbeat", "heartbeat-monitor", "sync-role",
+	        "transmit-ids",   "config"};
 	for (const auto& n : nodes) {
 		if (!n.IsMap())
 			return fail(where(path, n) + ": a node must be a mapping");
@@ -213,12 +280,32 @@ Result<PlanFile> load_plan(const std::string& path)
 				            "' is not a participant ID 1..127");
 			return static_cast<std::uint8_t>(*v);
 		};
-		if (!n["participant-id"])
-			return fail(at + ": node: 'participant-id' is required");
-		auto pp = id_of("participant-id");
-		if (!pp)
-			return tl::unexpected(pp.error());
-		np.pp = *pp;
+		if (n["config"]) {
+			auto s = scalar(path, n["config"], "config");
+			if (!s)
+				return tl::unexpected(s.error());
+			np.cfg_path = resolve(path, *s);
+			auto c = load_config(np.cfg_path);
+			if (!c)
+				return fail(where(path, n["config"]) +
+				            ": config: " + c.error().message());
+			np.cfg = std::move(*c);
+		}
+		if (n["participant-id"]) {
+			auto pp = id_of("participant-id");
+			if (!pp)
+				return tl::unexpected(pp.error());
+			np.pp = *pp;
+			if (np.cfg && np.cfg->participant_id != np.pp)
+				return fail(where(path, n["participant-id"]) + ": participant-id " +
+				            std::to_string(np.pp) + " contradicts " + np.cfg_path +
+				            " (participant_id: " +
+				            std::to_string(np.cfg->participant_id) + ")");
+		} else if (np.cfg) {
+			np.pp = np.cfg->participant_id;
+		} else {
+			return fail(at + ": node: 'participant-id' (or 'config') is required");
+		}
 		np.address = np.pp;
 		if (n["address"]) {
 			auto a = id_of("address");
@@ -273,26 +360,78 @@ Result<PlanFile> load_plan(const std::string& path)
 				            v.error().context);
 			np.config[r] = std::move(*v);
 		}
+		if (np.cfg) {
+			// The registers the node's configuration implies; a plan value must agree.
+			const HeartbeatConfig& hb = np.cfg->heartbeat;
+			std::string monitor = hb.monitor_all       ? "all"
+			                      : hb.monitor.empty() ? "none"
+			                                           : "";
+			for (std::size_t i = 0; i < hb.monitor.size(); i++)
+				monitor += (i ? "," : "") + std::to_string(hb.monitor[i]);
+			const std::tuple<const char*, const char*, std::uint8_t, std::string>
+			        implied[] = {{"heartbeat", "heartbeat.cycle", reg::kHeartbeatTiming,
+			                      std::string(heartbeat_cycle_name(hb.cycle))},
+			                     {"heartbeat-monitor", "heartbeat.monitor",
+			                      reg::kHeartbeatMonitor, monitor},
+			                     {"sync-role", "sync", reg::kSyncRole,
+			                      np.cfg->sync_role ? "on" : "off"}};
+			for (const auto& [key, cfg_key, r, value] : implied) {
+				auto v = parse_register_value(r, value);
+				if (!v)
+					return fail(at + ": " + node_name + ": " + np.cfg_path +
+					            ": " + cfg_key + ": " + v.error().context);
+				if (const auto it = np.config.find(r);
+				    it != np.config.end() && it->second != *v)
+					return fail(where(path, n[key]) + ": " + key +
+					            " contradicts " + np.cfg_path + " (" + cfg_key +
+					            ": " + value + ")");
+				np.config[r] = std::move(*v);
+			}
+		}
+		if (const auto it = np.config.find(reg::kSyncRole); it != np.config.end())
+			np.sync_role = !it->second.empty() && it->second[0] != 0;
 		if (n["transmit-ids"]) {
 			auto l = id_list(n["transmit-ids"], "transmit-ids");
 			if (!l)
 				return tl::unexpected(l.error());
 			np.transmit_ids = std::move(*l);
+			if (np.cfg) {
+				std::vector<CanId> sorted = np.transmit_ids;
+				std::sort(sorted.begin(), sorted.end());
+				sorted.erase(std::unique(sorted.begin(), sorted.end()),
+				             sorted.end());
+				if (sorted != np.cfg->transmit_ids)
+					return fail(where(path, n["transmit-ids"]) +
+					            ": transmit-ids contradicts " + np.cfg_path +
+					            " (transmit_ids); leave it out: the config's "
+					            "are used");
+			}
+		} else if (np.cfg) {
+			np.transmit_ids = np.cfg->transmit_ids;
 		}
 		for (const auto& other : plan.nodes)
 			if (other.pp == np.pp)
 				return fail(at + ": participant-id " + std::to_string(np.pp) +
 				            " is used twice (also line " +
 				            std::to_string(other.line) + ")");
+		if (auto r = check_against_bus(plan, np, at); !r)
+			return tl::unexpected(r.error());
 		// Two senders of one secured ID would seal two frames under one key and nonce
 		// whenever they send in one tick (keystream reuse), and each would see the other's
 		// frames as injections of its own ID.
+		// Which IDs are secured: the plan's secured-ids; else a node's configuration's; a
+		// node without either counts every transmit ID as secured.
+		auto is_secured = [&](const NodePlan& node, const CanId& id) {
+			const std::vector<CanId>* list = secured    ? &*secured
+			                                 : node.cfg ? &node.cfg->secured_ids
+			                                            : nullptr;
+			return list == nullptr ||
+			       std::find(list->begin(), list->end(), id) != list->end();
+		};
 		for (const CanId& id : np.transmit_ids) {
-			if (secured &&
-			    std::find(secured->begin(), secured->end(), id) == secured->end())
-				continue;
 			for (const auto& other : plan.nodes)
-				if (std::find(other.transmit_ids.begin(), other.transmit_ids.end(),
+				if ((is_secured(np, id) || is_secured(other, id)) &&
+				    std::find(other.transmit_ids.begin(), other.transmit_ids.end(),
 				              id) != other.transmit_ids.end())
 					return fail(
 					        at + ": node " + std::to_string(np.pp) +
