@@ -36,6 +36,8 @@ if [ -n "${MACHINE[$ARCH]:-}" ] && command -v file >/dev/null; then
 	done
 fi
 
+# The package's directories get the umask's mode (cmake --install, like install -d).
+umask 022
 mkdir -p "$OUT"
 OUT=$(realpath "$OUT")
 stage=$(mktemp -d "$OUT/.cpack.XXXXXX")
