@@ -12,6 +12,10 @@ foreach(v SBINDIR BINDIR DOCDIR DATADIR UNITDIR)
     message(FATAL_ERROR "install path '${${v}}' has a character spsec-setup cannot quote")
   endif()
 endforeach()
+# One staging dir per destination: two installs at once (cpack and a plain install) must not
+# write each other's files.
+string(MD5 dest "$ENV{DESTDIR}|${CMAKE_INSTALL_PREFIX}")
+set(SPSEC_STAGE_DIR "${SPSEC_STAGE_DIR}/${dest}")
 file(MAKE_DIRECTORY "${SPSEC_STAGE_DIR}")
 
 # config/spsecd.service names the paths spsec-setup --binaries uses (/usr/local); the installed
@@ -45,3 +49,4 @@ file(INSTALL DESTINATION "${SBINDIR}" TYPE PROGRAM
      PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
                  WORLD_READ WORLD_EXECUTE
      FILES "${SPSEC_STAGE_DIR}/spsec-setup")
+file(REMOVE_RECURSE "${SPSEC_STAGE_DIR}")
