@@ -12,6 +12,10 @@
 #      with four errors is refused with one error per line, plain and with journal priorities;
 #   4. dpkg -r keeps the configuration, key store and T byte for byte, reinstalling and upgrading
 #      over them changes none of them; dpkg -P deletes exactly the paths it prints, keeps T.
+# The VM runs no systemd. Around each dpkg call the test makes it look as if it did
+# (/run/systemd/system and a systemctl on PATH that only records its arguments), so the maintainer
+# scripts take their systemd branches: each call's systemctl commands are checked, and none may
+# enable or start a unit.
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ARCH=$(dpkg --print-architecture)
@@ -40,14 +44,32 @@ check "the build tree's spsecd and spsecctl cannot run any more" bash -c "
 	! '$SPSEC_BUILD_DIR/userspace/daemon/spsecd' --help && ! '$SPSEC_BUILD_DIR/userspace/ctl/spsecctl' --help"
 
 # ---- 1. install ------------------------------------------------------------------------------
-dpkg_run() { # dpkg_run <what> <dpkg args...>: a check that dpkg succeeds; its output in $W/dpkg.log
-	local what=$1 rc
-	shift
+SYSTEMCTL_LOG=$W/systemctl.log
+fake_systemd() { # fake_systemd on|off
+	if [ "$1" = on ]; then
+		mkdir -p /run/systemd/system
+		printf '#!/bin/sh\necho "$*" >>%s\n' "$SYSTEMCTL_LOG" >/usr/local/sbin/systemctl
+		chmod 0755 /usr/local/sbin/systemctl
+	else
+		rm -f /usr/local/sbin/systemctl
+		rm -rf /run/systemd
+	fi
+}
+# dpkg_run <what> <systemctl calls> <dpkg args...>: a check that dpkg succeeds (its output in
+# $W/dpkg.log) and one that its maintainer scripts ran exactly these systemctl commands ("a;b;")
+dpkg_run() {
+	local what=$1 calls=$2 rc
+	shift 2
+	: >"$SYSTEMCTL_LOG"
+	fake_systemd on
 	dpkg "$@" >"$W/dpkg.log" 2>&1
 	rc=$?
+	fake_systemd off
 	check_eq "$what (dpkg $*)" 0 "$rc" || sed 's/^/#   /' "$W/dpkg.log"
+	check_eq "... under systemd its scripts ran: ${calls:-no systemctl}" "$calls" \
+		"$(tr '\n' ';' <"$SYSTEMCTL_LOG")"
 }
-dpkg_run "the package installs" -i "$DEB"
+dpkg_run "the package installs" "daemon-reload;" -i "$DEB"
 check_eq "dpkg lists it installed" "install ok installed" "$(dpkg-query -W -f='${Status}' spsec-linux)"
 check "every file as packaged (dpkg --verify)" dpkg --verify spsec-linux
 check "postinst made the group spsec" getent group spsec
@@ -121,13 +143,14 @@ check_eq "to the journal: one record per error, each with priority <3> (and <6> 
 KEEP=(/etc/spsec/vcan0.yaml /var/lib/spsec/vcan0/keys /var/lib/spsec/vcan0/provisioning.keys
 	/var/lib/spsec/vcan0.t)
 SUMS=$(sha256sum "${KEEP[@]}")
-dpkg_run "the package removes" -r spsec-linux
+dpkg_run "the package removes" "stop spsecd@*.service;daemon-reload;" -r spsec-linux
 check "its files are gone" bash -c '! ls /usr/sbin/spsecd /usr/bin/spsecctl /usr/sbin/spsec-setup /usr/lib/systemd/system/spsecd@.service 2>/dev/null'
 check_eq "remove keeps the configuration, key store, Provisioning Key copy and T byte for byte" \
 	"$SUMS" "$(sha256sum "${KEEP[@]}" 2>&1)"
 check "remove keeps the group spsec" getent group spsec
-dpkg_run "reinstalled over them" -i "$DEB"
-dpkg_run "and again (an upgrade: prerm upgrade, postinst configure <old version>)" -i "$DEB"
+dpkg_run "reinstalled over them" "daemon-reload;" -i "$DEB"
+dpkg_run "and again (an upgrade: prerm upgrade, postinst configure <old version>)" \
+	"daemon-reload;try-restart spsecd@*.service;" -i "$DEB"
 check_eq "neither changed the configuration, key store or T" "$SUMS" "$(sha256sum "${KEEP[@]}" 2>&1)"
 
 # What systemctl enable spsecd@vcan0 would have left, and state purge must keep.
@@ -135,8 +158,14 @@ mkdir -p /etc/systemd/system/multi-user.target.wants
 ln -sf /usr/lib/systemd/system/spsecd@.service /etc/systemd/system/multi-user.target.wants/spsecd@vcan0.service
 listing() { find /etc/spsec /var/lib/spsec /etc/systemd/system 2>/dev/null | sort; }
 listing >"$W/before"
+: >"$SYSTEMCTL_LOG"
+fake_systemd on
 dpkg -P spsec-linux >"$W/purge.log" 2>&1
-check_eq "the package purges" 0 "$?"
+rc=$?
+fake_systemd off
+check_eq "the package purges" 0 "$rc"
+check_eq "... under systemd its scripts ran: stop, daemon-reload (remove), daemon-reload (purge)" "stop spsecd@*.service;daemon-reload;daemon-reload;" \
+	"$(tr '\n' ';' <"$SYSTEMCTL_LOG")"
 echo "# purge says:" && sed 's/^/#   /' "$W/purge.log"
 listing >"$W/after"
 # Every path gone must be one purge named, or inside one.
