@@ -148,7 +148,9 @@ check "its files are gone" bash -c '! ls /usr/sbin/spsecd /usr/bin/spsecctl /usr
 check_eq "remove keeps the configuration, key store, Provisioning Key copy and T byte for byte" \
 	"$SUMS" "$(sha256sum "${KEEP[@]}" 2>&1)"
 check "remove keeps the group spsec" getent group spsec
-dpkg_run "reinstalled over them" "daemon-reload;" -i "$DEB"
+# A removed package stays known to dpkg (state config-files), so postinst gets "configure
+# <its version>" here too and try-restarts: that starts nothing, the instances were stopped.
+dpkg_run "reinstalled over them" "daemon-reload;try-restart spsecd@*.service;" -i "$DEB"
 dpkg_run "and again (an upgrade: prerm upgrade, postinst configure <old version>)" \
 	"daemon-reload;try-restart spsecd@*.service;" -i "$DEB"
 check_eq "neither changed the configuration, key store or T" "$SUMS" "$(sha256sum "${KEEP[@]}" 2>&1)"
