@@ -14,6 +14,8 @@ PKGS=(
 	iproute2 can-utils kmod jq
 	# the Wireshark dissector's test (tests/wireshark)
 	tshark
+	# the Debian package (scripts/build-deb.sh: CPack runs dpkg-shlibdeps)
+	dpkg-dev
 	# the test VM
 	qemu-system-x86 linux-image-amd64 busybox-static cpio xz-utils file
 )

@@ -21,6 +21,8 @@
 #   --short  only traffic, forgery and tampering (for the other AEADs in CI)
 #   --json   the machine-readable report (default $VM_OUT/demo-report.json)
 # Environment: SPSEC_DEMO_ROLL_AHEAD  seconds from the Sync's restart to the window boundary (40)
+#              SPSECD, SPSECCTL, SPSEC_SETUP  other binaries than the build tree's (tests/vm/lib.sh;
+#              tests/vm/installed.sh runs the demo with the installed package's)
 # Exit status 0 only if every check passed.
 # shellcheck source-path=SCRIPTDIR source=../tests/vm/lib.sh
 . "$SPSEC_SOURCE_DIR/tests/vm/lib.sh"
@@ -154,6 +156,7 @@ echo "1A0 (A) and 1B0 (B); 7FF is plain. Nothing in the applications knows about
 
 say "0. bringing up the bus"
 require_built "$SPSECD" "$SPSECCTL"
+info "spsecd $SPSECD, spsecctl $SPSECCTL, spsec-setup $SPSEC_SETUP"
 # vcan with echo=1 before anything loads vcan (the parameter is read when a device is made): the
 # device of node E (stop 10) then echoes sent frames itself, as a real CAN driver does
 check "vcan loads with echo=1 (IFF_ECHO, for node E)" bash -c "modprobe -a can can_dev &&

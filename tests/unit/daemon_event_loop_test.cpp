@@ -230,9 +230,18 @@ TEST_CASE("logger writes one line per event, plain or with journal priorities", 
 	CHECK(p.drain() ==
 	      "<3>spsecd: e\n<4>spsecd: w\n<6>spsecd: i\n<7>spsecd: d\n<7>spsecd: v\n");
 
-	// A message cannot forge a second line.
+	// A message of several lines is one record per line, each with the prefix and the
+	// priority, so no line of a message can pass for a record of its own.
 	plain.info("line1\n<3>spsecd: forged");
-	CHECK(p.drain() == "spsecd: line1?<3>spsecd: forged\n");
+	CHECK(p.drain() == "spsecd: line1\nspsecd: <3>spsecd: forged\n");
+	journal.error("a.yaml:2: x: bad\na.yaml: y: is required\n");
+	journal.warning("w1\nw2");
+	CHECK(p.drain() == "<3>spsecd: a.yaml:2: x: bad\n<3>spsecd: a.yaml: y: is required\n"
+	                   "<4>spsecd: w1\n<4>spsecd: w2\n");
+	// Other control characters still cannot break a line.
+	plain.error("a\rb\tc\x7f");
+	journal.info("");
+	CHECK(p.drain() == "spsecd: error: a?b?c?\n<6>spsecd: \n");
 
 	auto r = plain.fail(Error{2, "opening x"});
 	CHECK(r.value().errno_value == 2);

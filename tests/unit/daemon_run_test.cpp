@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // spsecd start-up order, teardown, reload and signals, with a fake data plane, a fake CAN port
 // and a recording sd_notify. No root, no CAN.
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -189,6 +190,46 @@ TEST_CASE("a bad config stops start-up with the config's message", "[daemon]")
 	CHECK_THAT(r.error().message(), Catch::Contains("loading the configuration") &&
 	                                        Catch::Contains("participant_id"));
 	CHECK(env.dp.calls.empty());
+}
+
+TEST_CASE("a config with several errors is logged one error per record, each at error priority",
+          "[daemon]")
+{
+	Env env;
+	int p[2];
+	REQUIRE(::pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
+	const Fd r(p[0]), w(p[1]);
+	env.log = Logger(w.get(), LogLevel::Info, true);  // as under systemd: "<N>" prefixes
+	const std::string cfg = env.dir.file("spsecd.yaml");
+	spsec::test::write_file(cfg, "interface: vcan0\nparticipant_id: 500\n");
+	Daemon d(env.deps(), cfg);
+	REQUIRE_FALSE(d.start());
+
+	std::string out(65536, '\0');
+	const ssize_t n = ::read(r.get(), out.data(), out.size());
+	REQUIRE(n > 0);
+	out.resize(static_cast<std::size_t>(n));
+	std::vector<std::string> lines;
+	for (std::size_t at = 0, nl; (nl = out.find('\n', at)) != std::string::npos; at = nl + 1)
+		lines.push_back(out.substr(at, nl - at));
+	REQUIRE(out.back() == '\n');
+	std::vector<std::string> errors;  // the error records; teardown adds an info one
+	for (const auto& l : lines) {
+		CHECK_THAT(l, Catch::Matches("<[0-9]>spsecd: .*"));
+		CHECK(l.find('?') == std::string::npos);
+		if (l.starts_with("<3>spsecd: "))
+			errors.push_back(l);
+	}
+	// participant_id out of range, and aead, data_bitrate, key_store missing
+	REQUIRE(errors.size() >= 4);
+	CHECK_THAT(errors[0],
+	           Catch::StartsWith("<3>spsecd: start-up failed: loading the configuration: " +
+	                             cfg + ":2: participant_id: ") &&
+	                   Catch::EndsWith("is not in range (1..127)"));
+	CHECK(std::count(errors.begin(), errors.end(),
+	                 "<3>spsecd: " + cfg +
+	                         ": aead: is required (aes-gcm | chacha20-poly1305 | ascon, "
+	                         "one per network)") == 1);
 }
 
 TEST_CASE("a failure after the data plane opened still tears everything down", "[daemon]")

@@ -16,3 +16,10 @@ spsec_vm_test(daemon_time SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon_time.sh TIMEOU
 # re-attached on the same pinned maps; forged/clear frames only inside the measured gap.
 spsec_vm_test(daemon_relink SCRIPT ${CMAKE_CURRENT_LIST_DIR}/daemon_relink.sh TIMEOUT 400
               DEPENDS spsecd spsecctl)
+# vm tier: the .deb (fixture spsec_deb: ctest packaging_deb builds it) installed with dpkg in the
+# VM; the short demo and a vcan0 Sync run from the installed paths; the operator's first run
+# (spsec-setup, a configuration with several errors); remove, reinstall, upgrade, purge.
+# 113-144 s on a quiet host, 228 s and once more than 300 s with its load at 4-5 (the demo inside).
+spsec_vm_test(installed SCRIPT ${CMAKE_CURRENT_LIST_DIR}/installed.sh TIMEOUT 450
+              DEPENDS spsecd spsecctl)
+set_tests_properties(vm_installed PROPERTIES FIXTURES_REQUIRED spsec_deb)

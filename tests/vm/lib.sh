@@ -477,8 +477,11 @@ map_values() { # map_values <map id>: "v0 v1 ..." of an array map whose values a
 # namespace W, where can-gw joins every pair (CAN FD and classic): a frame one node sends reaches
 # all the others. spsecd's work files (configs, key stores, sockets) live in $SPSEC_DIR (the
 # script sets it, e.g. SPSEC_DIR=$(mktemp -d /tmp/spsec-x.XXXXXX)).
-SPSECD=$SPSEC_BUILD_DIR/userspace/daemon/spsecd
-SPSECCTL=$SPSEC_BUILD_DIR/userspace/ctl/spsecctl
+# The binaries: the build tree's, unless the script's caller names others (tests/vm/installed.sh
+# runs the demo with the ones the .deb installed).
+SPSECD=${SPSECD:-$SPSEC_BUILD_DIR/userspace/daemon/spsecd}
+SPSECCTL=${SPSECCTL:-$SPSEC_BUILD_DIR/userspace/ctl/spsecctl}
+SPSEC_SETUP=${SPSEC_SETUP:-$SPSEC_SOURCE_DIR/scripts/spsec-setup}
 SPSEC_STATE_DIR=/var/lib/spsec # spsecd's state dir: the Sync's persisted T and csalt
 declare -A SPSEC_PIDS
 # A node's key store: SPSEC_KEY_STORE[N] when set (the test made it), else spsec_write_config
@@ -511,7 +514,7 @@ spsec_bus_up() { # spsec_bus_up <node>...: vxcan per node into W, can-gw between
 }
 
 spsec_new_keys() { # spsec_new_keys: one key store ($SPSEC_DIR/keys) for every node
-	"$SPSEC_SOURCE_DIR/scripts/spsec-setup" new-keys "$SPSEC_DIR/keys" --id 0x00000042
+	"$SPSEC_SETUP" new-keys "$SPSEC_DIR/keys" --id 0x00000042
 }
 
 # spsec_bus_setup <node>...: spsecd and spsecctl built, the bus (spsec_bus_up), a fresh Sync

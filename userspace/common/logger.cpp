@@ -51,26 +51,45 @@ void Logger::log(LogLevel level, std::string_view msg) const noexcept
 	if (!enabled(level))
 		return;
 	try {
-		std::string line;
-		line.reserve(msg.size() + ident_.size() + 16);
+		std::string prefix;
 		if (journal_) {
 			int prio = level == LogLevel::Verbose ? 7 : static_cast<int>(level);
-			line.append("<").append(std::to_string(prio)).append(">");
-			line.append(ident_).append(": ");
+			prefix.append("<").append(std::to_string(prio)).append(">");
+			prefix.append(ident_).append(": ");
 		} else {
 			static constexpr std::string_view kNames[] = {
 			        "", "", "", "error: ", "warning: ", "", "", "debug: ", "verbose: "};
-			line.append(ident_).append(": ");
-			line.append(kNames[static_cast<int>(level)]);
+			prefix.append(ident_).append(": ");
+			prefix.append(kNames[static_cast<int>(level)]);
 		}
-		for (char c : msg)
-			line.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
-		line.push_back('\n');
-		// One write per line; a short write to a pipe/journal stream of a line this small
-		// does not happen in practice, and a logger has nowhere to report its own failure.
+		// A message of several lines (a configuration with several errors) becomes several
+		// records, each with the prefix, so journald gives every one its priority and no
+		// line of a message can pass for a record of its own.
+		while (!msg.empty() && msg.back() == '\n')
+			msg.remove_suffix(
+			        1);  // a trailing newline ends the message, it adds no record
+		std::string out;
+		out.reserve(msg.size() + prefix.size() + 16);
+		std::size_t start = 0;
+		do {
+			std::size_t nl = msg.find('\n', start);
+			std::string_view part = msg.substr(start, nl == std::string_view::npos
+			                                                  ? std::string_view::npos
+			                                                  : nl - start);
+			start = nl == std::string_view::npos ? msg.size() + 1 : nl + 1;
+			out.append(prefix);
+			for (char c : part)
+				out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f
+				                      ? '?'
+				                      : c);
+			out.push_back('\n');
+		} while (start <= msg.size());
+		// One write for the whole message, so concurrent writers never interleave its
+		// lines; a short write to a pipe/journal stream of a message this small does not
+		// happen in practice, and a logger has nowhere to report its own failure.
 		ssize_t r;
 		do {
-			r = ::write(fd_, line.data(), line.size());
+			r = ::write(fd_, out.data(), out.size());
 		} while (r < 0 && errno == EINTR);
 	} catch (...) {
 		// Allocation failure while logging: drop the line rather than terminate.

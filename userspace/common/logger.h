@@ -3,8 +3,10 @@
 //
 // Under systemd (stderr is the journal stream named by $JOURNAL_STREAM) each line starts with the
 // sd-daemon priority prefix, "<3>spsecd: ...", so journald records the right priority; otherwise
-// lines read "spsecd: error: ...". Newlines and other control characters in a message become '?'
-// so one event is always one line, and a hostile string in a config file cannot forge log lines.
+// lines read "spsecd: error: ...". A message with newlines (a configuration's list of errors) is
+// written as one record per line, each with that prefix and priority; other control characters
+// become '?'. So every line written starts with the logger's own prefix, and a hostile string in a
+// config file cannot forge a log record or its priority.
 //
 // Levels: error (the daemon cannot do what it must), warning (a security event or a refused
 // request; it goes on), info (state changes, start/stop), debug (per-message protocol detail),
@@ -49,7 +51,8 @@ public:
 	}
 	void set_max_level(LogLevel level) noexcept { max_level_ = level; }
 
-	// Writes one line with a single write(2), so concurrent writers never interleave a line.
+	// Writes the message, one line per line of msg, with a single write(2), so concurrent
+	// writers never interleave its lines.
 	void log(LogLevel level, std::string_view msg) const noexcept;
 	void error(std::string_view msg) const noexcept { log(LogLevel::Error, msg); }
 	void warning(std::string_view msg) const noexcept { log(LogLevel::Warning, msg); }
