@@ -457,12 +457,10 @@ SPSEC_ABI_ASSERT(sizeof(struct spsec_evlimit) == 16, "spsec_evlimit layout");
 #define SPSEC_GW_F_CLASSIC (1u << 0) /* the segment is classical CAN only: tc does not forward */
 
 /* Per-rule counters: spsec_gw_count index = rule * SPSEC_GW_CNT_N + SPSEC_GW_CNT_* */
-#define SPSEC_GW_CNT_FWD  0 /* matched and let through to can-gw (in) or the segment (out) */
-#define SPSEC_GW_CNT_RATE 1 /* matched, over the rule's rate: dropped */
-#define SPSEC_GW_CNT_CLASSIC                                                                       \
-	2		 /* to_secured, matched, classical (or on a classical segment):            \
-			  * within the rule's rate, left to spsecd's relay */
-#define SPSEC_GW_CNT_N 4 /* slots per rule (one spare) */
+#define SPSEC_GW_CNT_FWD     0 /* matched and let through to can-gw (in) or the segment (out) */
+#define SPSEC_GW_CNT_RATE    1 /* matched, over the rule's rate: dropped */
+#define SPSEC_GW_CNT_CLASSIC 2 /* to_secured, classical or classical segment: to spsecd's relay */
+#define SPSEC_GW_CNT_N	     4 /* slots per rule (one spare) */
 
 /*
  * spsec_gw_conf — ARRAY, 1 entry, key __u32 0, value __u32: live generation << 16 | number of
