@@ -2,12 +2,19 @@
 // The gateway's classical relay (daemon/gateway_relay.h): which sockets it needs and with which
 // receive filters, which rule a frame falls under, and the frame conversions. The sockets
 // themselves run in the vm tier (vm_gateway_classic).
-#include <catch2/catch_test_macros.hpp>
+#include <unistd.h>
 
+#include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstring>
 
 #include "core/config.h"
+#include "daemon/daemon.h"
 #include "daemon/gateway_relay.h"
+#include "daemon_test_util.h"
+#include "fake_can_port.h"
+#include "fake_clock.h"
+#include "fake_data_plane.h"
 #include "spsec/abi.h"
 
 using namespace spsec;
@@ -42,6 +49,72 @@ GatewayConfig parsed()
 	REQUIRE(c);
 	return c->gateway;
 }
+
+// spsecd with a gateway section on fakes; `events` collects the event lines.
+struct GwDaemon {
+	spsec::test::TempDir dir;
+	Logger log{-1, LogLevel::Error, false};
+	FakeClock clock{7'000'000'000};
+	FakeDataPlane dp;
+	std::vector<std::string> events;
+	std::unique_ptr<Daemon> d;
+
+	GwDaemon()
+	{
+		spsec::test::write_file(
+		        dir.file("keys"),
+		        "format = 1\n"
+		        "seed.key = "
+		        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
+		        "seed.salt = 0102030405060708\n"
+		        "seed.id = 0x00000042\n",
+		        0600);
+		spsec::test::write_file(dir.file("spsecd.yaml"),
+		                        "interface: vcan0\n"
+		                        "participant_id: 5\n"
+		                        "aead: aes-gcm\n"
+		                        "data_bitrate: 1000000\n"
+		                        "key_store: " +
+		                                dir.file("keys") +
+		                                "\ncontrol_socket: " + dir.file("ctl.sock") +
+		                                "\npin_dir: " + dir.file("pins") +
+		                                "\nsecured_ids: [0x120, 0x200]\n"
+		                                "transmit_ids: [0x120]\n"
+		                                "gateway:\n"
+		                                "  segments:\n"
+		                                "    - {name: seg1, frames: classic}\n"
+		                                "  rules:\n"
+		                                "    - {ids: 0x120, direction: to_secured, "
+		                                "segment: seg1}\n"
+		                                "    - {ids: 0x200, direction: to_plain, "
+		                                "segment: seg1}\n");
+		DaemonDeps deps;
+		deps.log = &log;
+		deps.clock = &clock;
+		deps.data_plane = &dp;
+		deps.open_can = [](const std::string&) -> Result<std::unique_ptr<CanPort>> {
+			return std::make_unique<FakeCanPort>();
+		};
+		deps.notify = [](std::string_view) -> Result<bool> { return true; };
+		deps.key_owner = ::geteuid();
+		deps.state_dir = dir.path();
+		deps.handle_signals = false;
+		deps.realtime_ns = [] { return std::uint64_t{0}; };
+		deps.on_event = [this](std::string_view l) { events.emplace_back(l); };
+		d = std::make_unique<Daemon>(std::move(deps), dir.file("spsecd.yaml"));
+	}
+	[[nodiscard]] std::size_t seen(std::string_view name) const
+	{
+		std::size_t n = 0;
+		for (const auto& e : events)
+			n += e.find(cat("\"event\":\"", name, "\"")) != std::string::npos ? 1 : 0;
+		return n;
+	}
+	[[nodiscard]] std::size_t calls(std::string_view name) const
+	{
+		return static_cast<std::size_t>(std::count(dp.calls.begin(), dp.calls.end(), name));
+	}
+};
 
 // The IDs a receive filter list passes, among `ids` (CAN_RAW: any filter matches).
 std::vector<canid_t> passed(const std::vector<can_filter>& fs, const std::vector<canid_t>& ids)
@@ -143,4 +216,39 @@ TEST_CASE("classical to CAN FD and back: ID and data as they were", "[daemon][ga
 	v.len = 0;
 	REQUIRE(relay_to_classical(v));
 	CHECK(relay_to_classical(v)->len == 0u);
+}
+
+TEST_CASE("a gateway segment that goes and comes back is set up again", "[daemon][gateway][link]")
+{
+	GwDaemon g;
+	REQUIRE(g.d->start());
+	// seg1 does not exist in the test's namespace: spsecd knows it as gone (ifindex 0)
+	g.d->on_link_events({{LinkEvent::Kind::Added, 7, "seg1", true}});
+	CHECK(g.calls("reattach_gateway") == 1u);
+	CHECK(g.seen("segment_attached") == 1u);
+	// a flag change of the known segment, another interface: nothing
+	g.d->on_link_events({{LinkEvent::Kind::Added, 7, "seg1", false}});
+	g.d->on_link_events({{LinkEvent::Kind::Added, 8, "other", true}});
+	CHECK(g.calls("reattach_gateway") == 1u);
+	// gone (the removal may carry the old ifindex only), then back under a new ifindex
+	g.d->on_link_events({{LinkEvent::Kind::Removed, 7, "", false}});
+	CHECK(g.seen("segment_detached") == 1u);
+	CHECK(g.d->data_plane_attached());  // the secured interface is not affected
+	// the first set-up fails: no event, retried at the next link event
+	g.dp.fail_reattach = true;
+	g.d->on_link_events({{LinkEvent::Kind::Added, 9, "seg1", false}});
+	CHECK(g.calls("reattach_gateway") == 2u);
+	CHECK(g.seen("segment_attached") == 1u);
+	g.dp.fail_reattach = false;
+	g.d->on_link_events({{LinkEvent::Kind::Added, 9, "seg1", true}});
+	CHECK(g.calls("reattach_gateway") == 3u);
+	CHECK(g.seen("segment_attached") == 2u);
+	// the secured interface's events still go their way
+	g.d->on_link_events({{LinkEvent::Kind::Removed, 0, "vcan0", false}});
+	CHECK_FALSE(g.d->data_plane_attached());
+	// while it is away a segment's return waits for its re-attach (which sets up the gateway)
+	g.d->on_link_events({{LinkEvent::Kind::Removed, 9, "seg1", false}});
+	g.d->on_link_events({{LinkEvent::Kind::Added, 11, "seg1", true}});
+	CHECK(g.calls("reattach_gateway") == 3u);
+	g.d->teardown();
 }

@@ -174,9 +174,15 @@ std::optional<canfd_frame> GatewayRelay::read_frame(Socket& s)
 	if (n < 0) {
 		if (errno == EAGAIN)
 			return std::nullopt;
-		// ENODEV / ENETDOWN: the interface went away. Stop watching; spsecd re-opens the
-		// relay when it is back.
 		const int err = errno;
+		if (err == ENETDOWN) {
+			// The interface is (or was, at bind) down: CAN_RAW reports it once and stays
+			// bound; frames flow again when it is up.
+			log_.info(cat("gateway relay: ", s.ifname, " is down"));
+			return std::nullopt;
+		}
+		// ENODEV: the interface went away. Stop watching; spsecd re-opens the relay when
+		// it is back.
 		log_.warning(cat("gateway relay: reading from ", s.ifname, ": ", std::strerror(err),
 		                 "; the relay on it stops until the interface is back"));
 		(void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, s.fd.get(), nullptr);
