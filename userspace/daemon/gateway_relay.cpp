@@ -176,8 +176,8 @@ std::optional<canfd_frame> GatewayRelay::read_frame(Socket& s)
 			return std::nullopt;
 		const int err = errno;
 		if (err == ENETDOWN) {
-			// The interface is (or was, at bind) down: CAN_RAW reports it once and stays
-			// bound; frames flow again when it is up.
+			// The interface is (or was, at bind) down: CAN_RAW reports it once and
+			// stays bound; frames flow again when it is up.
 			log_.info(cat("gateway relay: ", s.ifname, " is down"));
 			return std::nullopt;
 		}
