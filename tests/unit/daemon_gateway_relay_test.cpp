@@ -107,7 +107,8 @@ struct GwDaemon {
 	{
 		std::size_t n = 0;
 		for (const auto& e : events)
-			n += e.find(cat("\"event\":\"", name, "\"")) != std::string::npos ? 1 : 0;
+			if (e.find(cat("\"event\":\"", name, "\"")) != std::string::npos)
+				n++;
 		return n;
 	}
 	[[nodiscard]] std::size_t calls(std::string_view name) const
