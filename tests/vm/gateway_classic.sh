@@ -11,7 +11,10 @@
 #     with 8-byte frames on B) both ways, PDUs byte for byte;
 #   - the books: per rule in the data plane (classical, forwarded) and in the relay exactly;
 #   - the segment is deleted and re-created: spsecd attaches its programs again, the relay
-#     reopens, frames cross again.
+#     reopens, frames cross again;
+#   - an attacker on the secured bus (namespace W, with a wire tap): B's frames replayed and
+#     tampered with, B's ID forged into the gateway, the legacy ID spoofed into B: each dropped
+#     once, nothing reaches the segment, the rule's and the relay's books unchanged.
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SPSECD=$SPSEC_BUILD_DIR/userspace/daemon/spsecd
@@ -52,6 +55,7 @@ relay() { spsec_status_json S | jq -r "[.gateway_relay.rules[$1] | .relayed, .to
 rule() { spsec_stats_json S | jq -r "[.gateway[$1] | .forwarded, .over_rate, .classical] | join(\" \")"; }
 only() { grep -E " $2 $3#" "$1" >"$1.$3" || :; echo "$1.$3"; } # only <log> <if> <id regex>
 start_candump -n nsB vxB "$LOG/b.log" && PB=$VM_CANDUMP_PID
+start_candump -n W vxBw "$LOG/wire.log" && PW=$VM_CANDUMP_PID # the wire tap: what B sends
 start_candump -n legacy l2 "$LOG/l.log" && PL=$VM_CANDUMP_PID
 
 # ---- legacy -> B: classical frames of 0..8 bytes, as CAN FD on the bus, verified by B -----------
@@ -146,9 +150,39 @@ ip netns exec legacy cansend l2 121#0A0B0C
 check "a legacy frame crosses again" wait_until 30 grep -qE ' vxB 121##[0-9A-F]0A0B0C$' "$LOG/b.log"
 ip netns exec nsB cansend vxB 200##0.D0D1
 check "and a frame of B reaches the new segment" wait_for_frame "$LOG/l2.log" l2 "200#D0D1" 30
+check_eq "nothing dropped on B" "" "$(spsec_drops B)"
+
+# ---- an attacker on the secured bus (the wire, namespace W) -------------------------------------
+# Towards S: B's last 3 stamped frames from the tap, replayed; the last one again with a bit of
+# its ciphertext flipped (tampered); an unstamped frame of B's ID 0x202 (forged). Towards B: the
+# legacy ECU's ID 0x121 unstamped (spoofed). The wire is a bus (can-gw in W): every frame reaches
+# both nodes, and each drops each one (B sees its own IDs from the bus: injections). None
+# reaches the segment or B's applications.
+stop_candump "$PW"
+drops_sum() { spsec_drops "$1" | tr ' ' '\n' | awk -F= '{ s += $2 } END { print s + 0 }'; }
+D0=$(drops_sum S)
+R1=$(rule 1)
+RL1=$(relay 1)
+L0=$(count_frames "$LOG/l2.log" 202)
+grep -E ' vxBw 20[0-3]##' "$LOG/wire.log" | tail -n 3 >"$LOG/replay.log"
+check_eq "the tap recorded B's frames" 3 "$(wc -l <"$LOG/replay.log")"
+ip netns exec W canplayer -t -I "$LOG/replay.log" vxSw=vxBw
+f=$(tail -n 1 "$LOG/replay.log" | cut -d' ' -f3)
+data=${f#*##?}
+printf -v b '%02X' $((16#${data:0:2} ^ 1))
+ip netns exec W cansend vxSw "${f%%##*}##${f:${#f}-${#data}-1:1}$b${data:2}"
+ip netns exec W cansend vxSw 202##0.0102030405060708
+check "S dropped the 5 frames sent towards it" wait_until 30 test "$(drops_sum S)" -eq $((D0 + 5))
+echo "# S drops: $(spsec_drops S)"
+ip netns exec W cansend vxBw 121##0.CAFE
+check "B dropped the 6 frames" wait_until 30 test "$(drops_sum B)" -eq 6
+check "S dropped the spoofed frame too" wait_until 30 test "$(drops_sum S)" -eq $((D0 + 6))
+echo "# B drops: $(spsec_drops B)"
+check_eq "rule 1's and the relay's books unchanged by the attacks" "$R1|$RL1" "$(rule 1)|$(relay 1)"
+check_eq "nothing of it reached the segment" "$L0" "$(count_frames "$LOG/l2.log" 202)"
+check_eq "the spoofed frame did not reach B's applications" 0 "$(grep -c ' vxB 121##.CAFE$' "$LOG/b.log")"
 stop_candump "$PB"
 stop_candump "$PL"
-check_eq "nothing dropped on B" "" "$(spsec_drops B)"
 spsec_stop_node_ok B
 spsec_stop_node_ok S
 vm_finish
