@@ -527,8 +527,14 @@ Result<void> Daemon::reload()
 		(void)deps_.notify("READY=1");
 		return refuse(senders.error().with_context("resolving the sender rules"));
 	}
+	// The relay works by the running configuration's rules: stopped while the data plane
+	// changes over, so it never forwards by an old rule what the new one no longer allows.
+	close_relay();
 	if (auto r = deps_.data_plane->reconfigure(*cfg, senders->table); !r) {
 		(void)deps_.notify("READY=1");
+		if (auto o = open_relay(); !o)
+			log.error(
+			        o.error().with_context("the gateway's classical relay").message());
 		return refuse(r.error().with_context("applying the policy"));
 	}
 	senders_ = std::move(*senders);
