@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# vm tier: a classical CAN segment behind a gateway (docs/gateway.md, "Classical CAN"). spsecd S
-# (the Sync) is the gateway: its classical relay carries classical frames from the segment c2
-# (vxcan, MTU 16 on both ends: no CAN FD there) onto the secured bus as CAN FD, stamped as S's
-# own, and verified frames of B (spsecd, participant) back as classical frames when they fit.
+# vm tier: a classical CAN segment behind a gateway (docs/gateway.md, "Classical CAN"). Three
+# spsecd on the secured bus: S (the Sync), G (a participant, the gateway) and B (a participant).
+# G's classical relay carries classical frames from the segment c2 (vxcan, MTU 16 on both ends:
+# no CAN FD there) onto the secured bus as CAN FD, stamped as G's own, and verified frames of B
+# back as classical frames when they fit.
 # Checked:
 #   - legacy -> B and B -> legacy, byte for byte (seeded frames of 0..8 bytes);
 #   - a 12-byte frame of B is not carried to the classical segment (counted, not cut);
@@ -24,20 +25,21 @@ SPSEC_STATE_DIR=/var/lib/spsec
 SPSEC_SECURED_IDS="0x120, 0x121, 0x122, 0x123, 0x200, 0x201, 0x202, 0x203"
 SPSEC_PLAIN_IDS="0x7FF"
 LOG=$VM_OUT
-spsec_bus_setup S B
+spsec_bus_setup S G B
 check "can-isotp loads" modprobe can-isotp || vm_finish
 
-make_segment() { # the classical segment: c2 on S, its peer l2 in "legacy", MTU 16 both ends
+make_segment() { # the classical segment: c2 on G, its peer l2 in "legacy", MTU 16 both ends
 	[ -e /run/netns/legacy ] || ip netns add legacy || return 1
-	ip link add dev c2 netns nsS mtu 16 type vxcan peer name l2 netns legacy mtu 16 || return 1
-	ip -n nsS link set dev c2 up && ip -n legacy link set dev l2 up
+	ip link add dev c2 netns nsG mtu 16 type vxcan peer name l2 netns legacy mtu 16 || return 1
+	ip -n nsG link set dev c2 up && ip -n legacy link set dev l2 up
 }
 check "vxcan c2 <-> legacy/l2, MTU 16 (classical only)" make_segment || vm_finish
 check "the legacy side cannot send CAN FD" bash -c "! ip netns exec legacy cansend l2 120##0.11 2>/dev/null"
 
-spsec_write_config S 1 on "6" "0x120, 0x121, 0x122, 0x123" &&
-	spsec_write_config B 6 off "1" "0x200, 0x201, 0x202, 0x203" || vm_finish
-cat >>"$SPSEC_DIR/S.yaml" <<CFG
+spsec_write_config S 1 on "5, 6" "" &&
+	spsec_write_config G 5 off "1, 6" "0x120, 0x121, 0x122, 0x123" &&
+	spsec_write_config B 6 off "1, 5" "0x200, 0x201, 0x202, 0x203" || vm_finish
+cat >>"$SPSEC_DIR/G.yaml" <<CFG
 gateway:
   segments:
     - {name: c2, frames: classic}
@@ -46,13 +48,16 @@ gateway:
     - {ids: 0x200-0x203, direction: to_plain, segment: c2}
 CFG
 spsec_start_node S
-check "the Sync (the gateway) reaches Secure" wait_until 60 spsec_state_is S Secure || vm_finish
+check "the Sync reaches Secure" wait_until 60 spsec_state_is S Secure || vm_finish
+spsec_start_node G
 spsec_start_node B
+check "the gateway G reaches Secure by Parameter Authentication" wait_until 60 spsec_state_is G Secure ||
+	vm_finish
 check "participant B reaches Secure by Parameter Authentication" wait_until 60 spsec_state_is B Secure ||
 	vm_finish
-check "S logged the relay" log_has "$VM_OUT/spsecd-S.log" "gateway relay: 1 segments"
-relay() { spsec_status_json S | jq -r "[.gateway_relay.rules[$1] | .relayed, .too_long, .refused] | join(\" \")"; }
-rule() { spsec_stats_json S | jq -r "[.gateway[$1] | .forwarded, .over_rate, .classical] | join(\" \")"; }
+check "G logged the relay" log_has "$VM_OUT/spsecd-G.log" "gateway relay: 1 segments"
+relay() { spsec_status_json G | jq -r "[.gateway_relay.rules[$1] | .relayed, .too_long, .refused] | join(\" \")"; }
+rule() { spsec_stats_json G | jq -r "[.gateway[$1] | .forwarded, .over_rate, .classical] | join(\" \")"; }
 only() { grep -E " $2 $3#" "$1" >"$1.$3" || :; echo "$1.$3"; } # only <log> <if> <id regex>
 start_candump -n nsB vxB "$LOG/b.log" && PB=$VM_CANDUMP_PID
 start_candump -n W vxBw "$LOG/wire.log" && PW=$VM_CANDUMP_PID # the wire tap: what B sends
@@ -83,9 +88,9 @@ check_eq "B -> legacy: byte for byte, as classical frames" "$(frames_in_log "$LO
 # ---- what does not cross ----------------------------------------------------------------------
 ip netns exec nsB cansend vxB 201##0.00112233445566778899AABB
 check "B's 12-byte frame is counted as not carried" wait_until 30 test "$(relay 1 | cut -d' ' -f2)" = 1
-NR0=$(spsec_count S rx_gw_no_rule)
+NR0=$(spsec_count G rx_gw_no_rule)
 ip netns exec legacy cansend l2 130#BAD0
-check "a legacy frame no rule covers stays on S" wait_until 30 test "$(spsec_count S rx_gw_no_rule)" -gt "$NR0"
+check "a legacy frame no rule covers stays on G" wait_until 30 test "$(spsec_count G rx_gw_no_rule)" -gt "$NR0"
 
 # ---- ISO-TP on the classical segment, both ways -------------------------------------------------
 # legacy: classical ISO-TP; B: ISO-TP over CAN FD with 8-byte frames (what the relay makes of
@@ -139,12 +144,12 @@ check_eq "what B received of 0x120-0x123: exactly what rule 0 relayed" "$IN" \
 
 # ---- the segment goes away and comes back ------------------------------------------------------
 stop_candump "$PL"
-ip -n nsS link del c2
-check "S saw the segment go" wait_until 30 log_has "$VM_OUT/spsecd-S.log" "gateway segment c2 is gone"
+ip -n nsG link del c2
+check "G saw the segment go" wait_until 30 log_has "$VM_OUT/spsecd-G.log" "gateway segment c2 is gone"
 check "the segment is back (re-created)" make_segment || vm_finish
-check "S attached the rule programs to the new c2" wait_until 30 bash -c \
-	"tc -n nsS filter show dev c2 ingress | grep -q spsec_gw_in && tc -n nsS filter show dev c2 egress | grep -q spsec_gw_out"
-check "S's relay reopened on it" wait_until 30 test "$(spsec_status_field S gateway_relay.sockets)" = 2
+check "G attached the rule programs to the new c2" wait_until 30 bash -c \
+	"tc -n nsG filter show dev c2 ingress | grep -q spsec_gw_in && tc -n nsG filter show dev c2 egress | grep -q spsec_gw_out"
+check "G's relay reopened on it" wait_until 30 test "$(spsec_status_field G gateway_relay.sockets)" = 2
 start_candump -n legacy l2 "$LOG/l2.log" && PL=$VM_CANDUMP_PID
 ip netns exec legacy cansend l2 121#0A0B0C
 check "a legacy frame crosses again" wait_until 30 grep -qE ' vxB 121##[0-9A-F]0A0B0C$' "$LOG/b.log"
@@ -153,30 +158,30 @@ check "and a frame of B reaches the new segment" wait_for_frame "$LOG/l2.log" l2
 check_eq "nothing dropped on B" "" "$(spsec_drops B)"
 
 # ---- an attacker on the secured bus (the wire, namespace W) -------------------------------------
-# Towards S: B's last 3 stamped frames from the tap, replayed; the last one again with a bit of
+# Towards G: B's last 3 stamped frames from the tap, replayed; the last one again with a bit of
 # its ciphertext flipped (tampered); an unstamped frame of B's ID 0x202 (forged). Towards B: the
 # legacy ECU's ID 0x121 unstamped (spoofed). The wire is a bus (can-gw in W): every frame reaches
-# both nodes, and each drops each one (B sees its own IDs from the bus: injections). None
+# every node, and each drops each one (B sees its own IDs from the bus: injections). None
 # reaches the segment or B's applications.
 stop_candump "$PW"
 drops_sum() { spsec_drops "$1" | tr ' ' '\n' | awk -F= '{ s += $2 } END { print s + 0 }'; }
-D0=$(drops_sum S)
+D0=$(drops_sum G)
 R1=$(rule 1)
 RL1=$(relay 1)
 L0=$(count_frames "$LOG/l2.log" 202)
 grep -E ' vxBw 20[0-3]##' "$LOG/wire.log" | tail -n 3 >"$LOG/replay.log"
 check_eq "the tap recorded B's frames" 3 "$(wc -l <"$LOG/replay.log")"
-ip netns exec W canplayer -t -I "$LOG/replay.log" vxSw=vxBw
+ip netns exec W canplayer -t -I "$LOG/replay.log" vxGw=vxBw
 f=$(tail -n 1 "$LOG/replay.log" | cut -d' ' -f3)
 data=${f#*##?}
 printf -v b '%02X' $((16#${data:0:2} ^ 1))
-ip netns exec W cansend vxSw "${f%%##*}##${f:${#f}-${#data}-1:1}$b${data:2}"
-ip netns exec W cansend vxSw 202##0.0102030405060708
-check "S dropped the 5 frames sent towards it" wait_until 30 test "$(drops_sum S)" -eq $((D0 + 5))
-echo "# S drops: $(spsec_drops S)"
+ip netns exec W cansend vxGw "${f%%##*}##${f:${#f}-${#data}-1:1}$b${data:2}"
+ip netns exec W cansend vxGw 202##0.0102030405060708
+check "G dropped the 5 frames sent towards it" wait_until 30 test "$(drops_sum G)" -eq $((D0 + 5))
+echo "# G drops: $(spsec_drops G)"
 ip netns exec W cansend vxBw 121##0.CAFE
 check "B dropped the 6 frames" wait_until 30 test "$(drops_sum B)" -eq 6
-check "S dropped the spoofed frame too" wait_until 30 test "$(drops_sum S)" -eq $((D0 + 6))
+check "G dropped the spoofed frame too" wait_until 30 test "$(drops_sum G)" -eq $((D0 + 6))
 echo "# B drops: $(spsec_drops B)"
 check_eq "rule 1's and the relay's books unchanged by the attacks" "$R1|$RL1" "$(rule 1)|$(relay 1)"
 check_eq "nothing of it reached the segment" "$L0" "$(count_frames "$LOG/l2.log" 202)"
@@ -184,5 +189,6 @@ check_eq "the spoofed frame did not reach B's applications" 0 "$(grep -c ' vxB 1
 stop_candump "$PB"
 stop_candump "$PL"
 spsec_stop_node_ok B
+spsec_stop_node_ok G
 spsec_stop_node_ok S
 vm_finish
