@@ -108,8 +108,9 @@ int spsec_gw_out(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	/* can-gw's copies carry no socket (they are clones of received skbs); a local
-	 * application's frames (and spsecd's classical relay) do */
-	if (skb->sk)
+	 * application's frames do. spsecd's classical relay has a socket, and its mark asks for
+	 * the rules (a mark needs CAP_NET_ADMIN: it can only add checks). */
+	if (skb->sk && skb->mark != SPSEC_GW_RELAY_MARK)
 		return spsec_finish(SPSEC_R_GW_LOCAL_TX, 0, 0);
 	return spsec_gw_seg_verdict((void *)(long)skb->data, (void *)(long)skb->data_end, kind,
 				    SPSEC_GW_TO_PLAIN, skb->ifindex);

@@ -10,12 +10,14 @@
  * The programs here sit on each plain segment and decide with the same rules:
  *   spsec_gw_in   tc ingress: counts each frame under its rule, drops what is over the
  *                     rule's rate before can-gw sees it
- *   spsec_gw_out  tc egress, frames without a socket (can-gw's copies): passes what a rule
- *                     lets cross (rate permitting), drops everything else
+ *   spsec_gw_out  tc egress, frames without a socket (can-gw's copies) and spsecd's relay's
+ *                     (SPSEC_GW_RELAY_MARK): passes what a rule lets cross (rate
+ *                     permitting), drops everything else
  *
  * Classical CAN frames: tc cannot turn a 16-byte ETH_P_CAN skb into a 72-byte ETH_P_CANFD one
  * (skb->protocol is read-only in tc, bpf_skb_change_proto() knows only IPv4/IPv6), nor can
- * can-gw; spsecd converts them. They are counted here (rx_gw_classic) and left alone.
+ * can-gw; spsecd's relay converts them (a CAN_RAW socket per segment). They are rate-limited
+ * and counted here like the others (rx_gw_classic) and left to the relay.
  *
  * The maps live here, not in spsec_maps.h, because only the gateway uses them.
  */
@@ -161,10 +163,10 @@ static __noinline int spsec_gw_seg_verdict(struct canfd_frame *cf, void *data_en
 	if (dir == SPSEC_GW_TO_SECURED) {
 		if (!hit)
 			reason = SPSEC_R_GW_NO_RULE;
-		else if (!fd || (hit->flags & SPSEC_GW_F_CLASSIC))
-			reason = SPSEC_R_GW_CLASSIC;
 		else if (!spsec_gw_rate_ok(hit))
 			reason = SPSEC_R_GW_RATE_LIMITED;
+		else if (!fd || (hit->flags & SPSEC_GW_F_CLASSIC))
+			reason = SPSEC_R_GW_CLASSIC; /* spsecd's relay forwards it */
 		else
 			reason = SPSEC_R_GW_IN_ALLOWED;
 	} else {

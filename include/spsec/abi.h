@@ -235,6 +235,12 @@ SPSEC_REASONS(SPSEC_R_CHECK_)
  * devices without IFF_ECHO: vxcan passes a sender's mark on to its peer. */
 #define SPSEC_GW_MARK 0x53504757u /* "SPGW" */
 
+/* SO_MARK of spsecd's classical relay socket on a gateway segment: spsec_gw_out applies the
+ * to_plain rules to these frames (counts, rate) as to can-gw's socket-less copies, instead of
+ * passing them as a local application's. Only CAP_NET_ADMIN can set a mark; a frame carrying it
+ * is checked more, never less. */
+#define SPSEC_GW_RELAY_MARK 0x53505252u /* "SPRR" */
+
 /*
  * spsec_state — ARRAY, 1 entry, key __u32 0.
  * Writer: spsecd (with BPF_F_LOCK, so the data plane always sees one consistent snapshot).
@@ -453,7 +459,7 @@ SPSEC_ABI_ASSERT(sizeof(struct spsec_evlimit) == 16, "spsec_evlimit layout");
 /* Per-rule counters: spsec_gw_count index = rule * SPSEC_GW_CNT_N + SPSEC_GW_CNT_* */
 #define SPSEC_GW_CNT_FWD     0 /* matched and let through to can-gw (in) or the segment (out) */
 #define SPSEC_GW_CNT_RATE    1 /* matched, over the rule's rate: dropped */
-#define SPSEC_GW_CNT_CLASSIC 2 /* matched, classical: left to spsecd's conversion */
+#define SPSEC_GW_CNT_CLASSIC 2 /* to_secured, classical or classical segment: to spsecd's relay */
 #define SPSEC_GW_CNT_N	     4 /* slots per rule (one spare) */
 
 /*

@@ -353,6 +353,19 @@ TEST_CASE("a rule's rate limit: burst frames back to back, then none until the s
 		CHECK(fx.run(false, 0x200, true, kSeg1) == TC_ACT_OK);
 	CHECK(fx.run(false, 0x200, true, kSeg1) == TC_ACT_SHOT);
 	CHECK(fx.reason(SPSEC_R_GW_OUT_RATE_LIMITED) == 1);
+	// classical frames (spsecd's relay forwards them) take from the same budget: none of an
+	// exhausted rule is left to the relay ...
+	CHECK(fx.run(true, 0x121, false, kSeg1) == TC_ACT_SHOT);
+	CHECK(fx.rule_count(4, SPSEC_GW_CNT_RATE) == 3);
+	CHECK(fx.rule_count(4, SPSEC_GW_CNT_CLASSIC) == 0);
+	// ... and a fresh burst passes exactly `burst` of them
+	fx.set_tat(4, 0);
+	for (int i = 0; i < 3; i++)
+		CHECK(fx.run(true, 0x121, false, kSeg1) == TC_ACT_OK);
+	CHECK(fx.run(true, 0x121, false, kSeg1) == TC_ACT_SHOT);
+	CHECK(fx.rule_count(4, SPSEC_GW_CNT_CLASSIC) == 3);
+	CHECK(fx.rule_count(4, SPSEC_GW_CNT_RATE) == 4);
+	CHECK(fx.reason(SPSEC_R_GW_CLASSIC) == 3);
 }
 
 TEST_CASE("a gateway plan: rules in config order, can-gw jobs per rule, none for classic",

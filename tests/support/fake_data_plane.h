@@ -109,6 +109,13 @@ public:
 		attached = true;
 		return {};
 	}
+	[[nodiscard]] Result<void> reattach_gateway(const Config&) override
+	{
+		calls.push_back("reattach_gateway");
+		if (fail_reattach)
+			return fail("fake data plane: no such segment");
+		return {};
+	}
 	[[nodiscard]] DataPlaneFeatures features() const override { return feats; }
 
 	std::vector<std::string> calls;

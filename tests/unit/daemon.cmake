@@ -11,6 +11,7 @@ spsec_unit_test(unit_daemon
     ${CMAKE_CURRENT_LIST_DIR}/daemon_protocol_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/daemon_time_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/daemon_senders_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/daemon_gateway_relay_test.cpp
   LIBS spsec_daemon spsec_ctl spsec_test_support)
 
 # bpf tier (root): `spsecctl stats`'s reader against a real pinned PERCPU_ARRAY.

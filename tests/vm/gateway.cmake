@@ -9,3 +9,6 @@ spsec_vm_test(gateway_daemon SCRIPT gateway_daemon.sh TIMEOUT 240
 # socket-less copies cross, local senders of the node's own ID checked, exact books.
 spsec_vm_test(gateway_senders SCRIPT gateway_senders.sh TIMEOUT 240
               DEPENDS spsecd spsecctl spsec_dp_driver)
+# a classical segment: spsecd's relay converts (CAN <-> CAN FD) both ways, ISO-TP across it,
+# exact books per rule and in the relay, the segment deleted and re-created.
+spsec_vm_test(gateway_classic SCRIPT gateway_classic.sh TIMEOUT 240 DEPENDS spsecd spsecctl)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # vm tier: spsecd sets a gateway up from its configuration (docs/gateway.md): at start the rule
 # programs on the plain segment and the can-gw jobs; a legacy frame crosses stamped; a SIGHUP
-# reload with fewer rules removes a job, one without the gateway section removes them all;
+# reload with fewer rules removes a job, one without the gateway section removes them all; a
+# classical frame on the CAN FD segment crosses through spsecd's relay;
 # SIGTERM leaves the rest as it is (fail closed). The traffic checks of the gateway are in
 # tests/vm/gateway.sh; this one is about spsecd's set-up. Asserts on jobs, tc and counters.
 # shellcheck source=tests/vm/lib.sh
@@ -70,6 +71,18 @@ check_eq "spsecctl stats shows the rules with their counters" \
 	"$("$SPSECCTL" stats --interface vx0 | grep '^gateway rule' | paste -sd'|')"
 check_eq "and in JSON" '1 "0x120-0x123" "to_plain"' \
 	"$("$SPSECCTL" stats --interface vx0 --json | jq -r '"\(.gateway[0].forwarded) \(.gateway[0].ids | tojson) \(.gateway[1].direction | tojson)"')"
+
+# a classical frame on the CAN FD segment: can-gw cannot carry it, spsecd's relay does (as CAN FD,
+# stamped): counted classical under rule 0, relayed once
+start_candump -n bus vx1 "$W/bus2.log" && PB=$VM_CANDUMP_PID
+ip netns exec legacy cansend l1 122#BEEF
+check "the classical legacy frame reaches the bus as CAN FD" wait_until 30 grep -q ' vx1 122##' "$W/bus2.log"
+stop_candump "$PB"
+check "it is stamped on the bus" bash -c "grep ' vx1 122##' '$W/bus2.log' | grep -qvE ' vx1 122##.BEEF$'"
+check_eq "counted: rule 0 classical 1, forwarded still 1, stamped 2" "1 1 2" \
+	"$(counter gw0_classic) $(counter gw0_fwd) $(counter tx_ok)"
+check_eq "the relay relayed it (status gateway_relay)" "1 0 0" \
+	"$(status_field 'gateway_relay.rules[0] | "\(.relayed) \(.too_long) \(.refused)"')"
 
 # reload without rule 1: its job goes, rule 0's stays
 write_config "$RULE0"

@@ -34,8 +34,13 @@ Result<Fd> open_can_raw(const std::string& ifname, const CanSocketOptions& opts)
 		return fail_errno(errno,
 		                  "creating a CAN_RAW socket (is the can-raw module loaded?)");
 	int on = 1;
-	if (::setsockopt(fd.get(), SOL_CAN_RAW, CAN_RAW_FD_FRAMES, &on, sizeof on) != 0)
+	if (opts.fd_frames &&
+	    ::setsockopt(fd.get(), SOL_CAN_RAW, CAN_RAW_FD_FRAMES, &on, sizeof on) != 0)
 		return fail_errno(errno, cat("enabling CAN FD frames on ", ifname));
+	int off = 0;
+	if (!opts.loopback &&
+	    ::setsockopt(fd.get(), SOL_CAN_RAW, CAN_RAW_LOOPBACK, &off, sizeof off) != 0)
+		return fail_errno(errno, cat("turning local loopback off on ", ifname));
 	if (opts.filters) {
 		const auto& f = *opts.filters;
 		const auto size = static_cast<socklen_t>(f.size() * sizeof(can_filter));
@@ -47,7 +52,7 @@ Result<Fd> open_can_raw(const std::string& ifname, const CanSocketOptions& opts)
 	    ::setsockopt(fd.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) != 0)
 		return fail_errno(errno, "enabling receive time stamps (SO_TIMESTAMPNS)");
 	if (opts.mark != CanSocketOptions::Mark::None) {
-		std::uint32_t mark = SPSEC_DAEMON_MARK;
+		std::uint32_t mark = opts.mark_value;
 		if (::setsockopt(fd.get(), SOL_SOCKET, SO_MARK, &mark, sizeof mark) != 0 &&
 		    opts.mark == CanSocketOptions::Mark::Required)
 			return fail_errno(

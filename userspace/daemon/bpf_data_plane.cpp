@@ -316,6 +316,17 @@ Result<void> BpfDataPlane::reattach(const Config& cfg)
 	return gateway(cfg, false);
 }
 
+Result<void> BpfDataPlane::reattach_gateway(const Config& cfg)
+{
+	if (!dp_ || !tc_)
+		return fail("data plane not attached");
+	// gateway() attaches the segment programs to each segment (replacing any), writes the
+	// rules with the segments' ifindexes of now and adds the jobs can-gw deleted
+	if (auto r = gateway(cfg, true); !r)
+		return r;
+	return gateway(cfg, false);
+}
+
 void BpfDataPlane::close() noexcept
 {
 	events_.reset();

@@ -56,6 +56,7 @@ public:
 	void close() noexcept override;
 	void lost_interface() noexcept override;
 	[[nodiscard]] Result<void> reattach(const Config& cfg) override;
+	[[nodiscard]] Result<void> reattach_gateway(const Config& cfg) override;
 	[[nodiscard]] DataPlaneFeatures features() const override { return features_; }
 
 private:

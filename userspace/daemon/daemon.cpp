@@ -129,6 +129,10 @@ Result<void> Daemon::start_steps()
 
 	if (auto r = open_can_socket(); !r)
 		return r;
+	for (const auto& seg : config_->gateway.segments)
+		segment_ifindex_[seg.name] = static_cast<int>(::if_nametoindex(seg.name.c_str()));
+	if (auto r = open_relay(); !r)
+		return r;
 	if (links_) {
 		auto w = loop_->watch(links_->fd(), EPOLLIN, "link-events",
 		                      [this](std::uint32_t) { on_links(); });
@@ -455,6 +459,7 @@ std::string Daemon::status_json()
 	if (!attached_)
 		dp["detached_ms"] = (now - detached_at_) / 1'000'000;
 	dp["detaches"] = detaches_;
+	w["gateway_relay"] = relay_ ? relay_->status() : Json();
 	Json& counters = w["counters"] = Json::object();
 	if (auto c = deps_.data_plane->counters(); c) {
 		for (const auto& r : reason_table())
@@ -522,8 +527,14 @@ Result<void> Daemon::reload()
 		(void)deps_.notify("READY=1");
 		return refuse(senders.error().with_context("resolving the sender rules"));
 	}
+	// The relay works by the running configuration's rules: stopped while the data plane
+	// changes over, so it never forwards by an old rule what the new one no longer allows.
+	close_relay();
 	if (auto r = deps_.data_plane->reconfigure(*cfg, senders->table); !r) {
 		(void)deps_.notify("READY=1");
+		if (auto o = open_relay(); !o)
+			log.error(
+			        o.error().with_context("the gateway's classical relay").message());
 		return refuse(r.error().with_context("applying the policy"));
 	}
 	senders_ = std::move(*senders);
@@ -531,6 +542,12 @@ Result<void> Daemon::reload()
 		log.warning(cat("sender rules: cannot start the cgroup re-check: ",
 		                r.error().message()));
 	config_ = std::move(*cfg);
+	segment_ifindex_.clear();
+	for (const auto& seg : config_->gateway.segments)
+		segment_ifindex_[seg.name] = static_cast<int>(::if_nametoindex(seg.name.c_str()));
+	if (auto r = open_relay(); !r)
+		log.error(
+		        r.error().with_context("reload: the gateway's classical relay").message());
 	keys_ = std::move(*keys);
 	if (engine_)
 		engine_->set_config(*config_);
@@ -781,6 +798,82 @@ void Daemon::close_can_socket() noexcept
 	can_.reset();
 }
 
+Result<void> Daemon::open_relay()
+{
+	close_relay();
+	if (!deps_.open_gateway_relay || !config_ || !loop_)
+		return {};
+	auto r = deps_.open_gateway_relay(*config_);
+	if (!r)
+		return tl::unexpected(r.error());
+	relay_ = std::move(*r);
+	if (!relay_)
+		return {};
+	auto w = loop_->watch(relay_->fd(), EPOLLIN, "gateway-relay",
+	                      [this](std::uint32_t) { relay_->process(); });
+	if (!w) {
+		relay_.reset();
+		return tl::unexpected(w.error());
+	}
+	relay_source_ = *w;
+	return {};
+}
+
+void Daemon::close_relay() noexcept
+{
+	if (relay_source_ != 0 && loop_)
+		loop_->unwatch(relay_source_);
+	relay_source_ = 0;
+	relay_.reset();
+}
+
+bool Daemon::on_segment_link_event(const LinkEvent& e)
+{
+	const auto it = segment_ifindex_.find(e.name);
+	if (it == segment_ifindex_.end()) {
+		// a removal names the old ifindex; the name may be gone with it
+		if (e.kind != LinkEvent::Kind::Removed)
+			return false;
+		const auto byidx =
+		        std::find_if(segment_ifindex_.begin(), segment_ifindex_.end(),
+		                     [&](const auto& kv) { return kv.second == e.ifindex; });
+		if (byidx == segment_ifindex_.end() || e.ifindex == 0)
+			return false;
+		return on_segment_link_event({e.kind, e.ifindex, byidx->first, e.up});
+	}
+	int& known = it->second;
+	if (e.kind == LinkEvent::Kind::Removed) {
+		if (known == 0 || (e.ifindex != known && e.ifindex != 0))
+			return true;
+		known = 0;
+		// the segment programs and can-gw's jobs went with the device: nothing crosses
+		// from or to it; the relay goes on for the other segments
+		if (auto r = open_relay(); !r)
+			deps_.log->error(r.error().message());
+		deps_.log->error(cat("gateway segment ", e.name,
+		                     " is gone: nothing crosses to or from it until it returns"));
+		emit_event("segment_detached", {{"segment", e.name}});
+		return true;
+	}
+	if (known == e.ifindex)
+		return true;  // a flag change of the segment we know
+	if (!attached_)
+		return true;  // the secured interface's re-attach sets the gateway up again
+	if (auto r = deps_.data_plane->reattach_gateway(*config_); !r) {
+		deps_.log->error(r.error()
+		                         .with_context(cat("re-attaching gateway segment ", e.name))
+		                         .message());
+		return true;  // retried at the segment's next event
+	}
+	known = e.ifindex;
+	if (auto r = open_relay(); !r)
+		deps_.log->error(r.error().message());
+	deps_.log->warning(cat("gateway segment ", e.name, " is back (ifindex ", e.ifindex,
+	                       "): its rule programs, rules and can-gw jobs are set up again"));
+	emit_event("segment_attached", {{"segment", e.name}, {"ifindex", e.ifindex}});
+	return true;
+}
+
 void Daemon::on_links()
 {
 	auto evs = links_->read();
@@ -808,6 +901,8 @@ void Daemon::on_link_events(const std::vector<LinkEvent>& events)
 {
 	const std::uint64_t now = deps_.clock->monotonic_ns();
 	for (const LinkEvent& e : events) {
+		if (e.name != config_->interface && on_segment_link_event(e))
+			continue;
 		if (e.kind == LinkEvent::Kind::Removed && attached_ &&
 		    (e.ifindex == ifindex_ || e.name == config_->interface)) {
 			// Fail closed: the filters are gone with the device; nothing secured can
@@ -817,6 +912,7 @@ void Daemon::on_link_events(const std::vector<LinkEvent>& events)
 			detaches_++;
 			deps_.data_plane->lost_interface();
 			close_can_socket();
+			close_relay();
 			deps_.log->error(cat("interface ", config_->interface,
 			                     " is gone: data plane detached until it returns"));
 			emit_event("data_plane_detached", {{"interface", config_->interface}});
@@ -833,6 +929,7 @@ void Daemon::on_link_events(const std::vector<LinkEvent>& events)
 			detaches_++;
 			deps_.data_plane->lost_interface();
 			close_can_socket();
+			close_relay();
 			emit_event("data_plane_detached", {{"interface", config_->interface}});
 		}
 		if (auto r = deps_.data_plane->reattach(*config_); !r) {
@@ -844,6 +941,11 @@ void Daemon::on_link_events(const std::vector<LinkEvent>& events)
 		attached_ = true;
 		ifindex_ = e.ifindex;
 		if (auto r = open_can_socket(); !r)
+			deps_.log->error(r.error().message());
+		// reattach() set the gateway up again: the segments as they are now
+		for (auto& [name, idx] : segment_ifindex_)
+			idx = static_cast<int>(::if_nametoindex(name.c_str()));
+		if (auto r = open_relay(); !r)
 			deps_.log->error(r.error().message());
 		const std::uint64_t gap_ms = (now - detached_at_) / 1'000'000;
 		deps_.log->warning(cat("interface ", config_->interface, " is back (ifindex ",
@@ -896,6 +998,7 @@ void Daemon::teardown() noexcept
 	clock_jump_.reset();
 	signal_fd_.reset();
 	close_can_socket();
+	close_relay();
 	links_.reset();
 	if (data_plane_open_) {
 		deps_.data_plane->close();

@@ -53,6 +53,7 @@
 #include "daemon/control_socket.h"
 #include "daemon/data_plane_port.h"
 #include "daemon/event_loop.h"
+#include "daemon/gateway_relay.h"
 #include "daemon/link_watch.h"
 #include "daemon/rate_limit.h"
 #include "daemon/register_overlay.h"
@@ -113,6 +114,9 @@ struct DaemonDeps {
 	// Resolves sender rules (OsSenderSystem in spsecd, a fake in tests); needed only when the
 	// configuration has sender rules (a start or reload with rules fails without it).
 	const SenderSystem* senders = nullptr;
+	// Opens the gateway's classical relay (GatewayRelay::open in spsecd; empty in tests: no
+	// relay). Returns nullptr when the configuration needs none.
+	std::function<Result<std::unique_ptr<GatewayRelay>>(const Config&)> open_gateway_relay;
 };
 
 // "NotSet", "Waiting", "Secure", "Warning", "Configuration", "Shutdown".
@@ -183,6 +187,9 @@ public:
 	// false) and the CAN socket closed. Back under the same name: the loaded programs are
 	// attached again on the same pinned maps, the CAN socket reopened, "data_plane_attached"
 	// with the gap. A failed re-attach is retried at the link's next event.
+	// The same for the gateway's segments: gone, the relay stops on it (event
+	// "segment_detached"); back under the same name with a new ifindex, the segment programs,
+	// rules and can-gw jobs are set up again and the relay reopened ("segment_attached").
 	void on_link_events(const std::vector<LinkEvent>& events);
 	[[nodiscard]] bool data_plane_attached() const noexcept { return attached_; }
 	// Looks up the cgroups of the sender rules again (every kSenderRecheckNs while a rule
@@ -248,6 +255,11 @@ private:
 	void close_can_socket() noexcept;
 	void on_links();
 	void recheck_link();
+	// The gateway segments' part of on_link_events; true when `e` was about a segment.
+	bool on_segment_link_event(const LinkEvent& e);
+	// (Re)opens the classical relay for config_ (nothing without a gateway or the dep).
+	[[nodiscard]] Result<void> open_relay();
+	void close_relay() noexcept;
 	// Protocol (protocol.cpp): the engine's I/O shell.
 	// Carries out the engine's actions in order.
 	void carry_out(const ParticipantActions& actions);
@@ -303,6 +315,9 @@ private:
 	std::unique_ptr<CanPort> can_;
 	EventLoop::SourceId can_source_ = 0;
 	std::unique_ptr<LinkSource> links_;
+	std::unique_ptr<GatewayRelay> relay_;
+	EventLoop::SourceId relay_source_ = 0;
+	std::map<std::string, int> segment_ifindex_;  // the gateway's segments as attached; 0: gone
 	int ifindex_ = 0;       // of the interface the data plane is attached to
 	bool attached_ = true;  // false from the interface's removal to the re-attach
 	std::uint64_t detached_at_ = 0;

@@ -81,6 +81,10 @@ public:
 	// on the same pinned maps: state, clock, keys and policy are enforced at once. Errors: no
 	// such interface yet, the kernel refused the filters.
 	[[nodiscard]] virtual Result<void> reattach(const Config& cfg) = 0;
+	// A gateway segment was re-created (its tc filters and can-gw jobs went with the old
+	// device): sets the gateway up again on the live configuration (segment programs, rules
+	// with the new ifindex, jobs). Errors: a segment is missing, the kernel refused.
+	[[nodiscard]] virtual Result<void> reattach_gateway(const Config& cfg) = 0;
 	// What open() chose and probed; the attach mode stays while the interface is away.
 	[[nodiscard]] virtual DataPlaneFeatures features() const = 0;
 };

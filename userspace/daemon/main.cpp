@@ -113,6 +113,9 @@ int run(int argc, char** argv)
 	};
 	deps.notify = [](std::string_view s) { return spsec::sd_notify(s); };
 	deps.open_link_watch = [] { return spsec::open_rtnetlink_link_watch(); };
+	deps.open_gateway_relay = [&log](const spsec::Config& c) {
+		return spsec::GatewayRelay::open(c, log);
+	};
 	deps.key_owner = ::geteuid();
 	spsec::OsSenderSystem senders;
 	deps.senders = &senders;
