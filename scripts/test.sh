@@ -137,7 +137,7 @@ if wanted kernels; then
 		else
 			echo "test: kernel $k not fetched ($((SECONDS - k0)) s); its tests will say why" >&2
 		fi
-		kre+="${kre:+|}${k//./\.}"
+		kre+="${kre:+|}${k//./\\.}"
 	done
 	# vm_<test>@<kernel> of these kernels, and the offline fetch check.
 	run_tier kernels "$BUILD" kernels 1 -R "@($kre)\$|^vm_fetch_kernel_offline\$"
