@@ -141,7 +141,8 @@ public:
 		                             BPF_ANY) == 0);
 	}
 
-	int run(const char* prog, spsec_aead_io& io)
+	int run(const char* prog, spsec_aead_io& io, std::uint32_t repeat = 1,
+	        std::uint32_t* duration_ns = nullptr)
 	{
 		const std::uint32_t zero = 0;
 		std::vector<spsec_aead_io> all(static_cast<std::size_t>(ncpu_), io);
@@ -154,8 +155,11 @@ public:
 		opts.sz = sizeof(opts);
 		opts.data_in = pkt.data();
 		opts.data_size_in = static_cast<std::uint32_t>(pkt.size());
+		opts.repeat = static_cast<int>(repeat);
 		REQUIRE(bpf_prog_test_run_opts(bpf_program__fd(p), &opts) == 0);
 		REQUIRE(opts.retval == TC_ACT_OK);
+		if (duration_ns != nullptr)
+			*duration_ns = opts.duration;
 		REQUIRE(bpf_map__lookup_elem(io_, &zero, sizeof(zero), all.data(),
 		                             all.size() * sizeof(io), 0) == 0);
 		io = all[0];
@@ -290,5 +294,22 @@ TEST_CASE("kernel AES (crypto kfuncs): verifier figures", "[kfunc]")
 		const long n = probe().processed(prog);
 		std::printf("VERIFIER %s: processed %ld\n", prog, n);
 		CHECK(n > 0);
+	}
+}
+
+// BPF ns per AES-GCM seal with kernel AES (BPF_PROG_TEST_RUN, repeat 20000), to set against
+// bpf_bpfcrypto's "[bench]" figures for the T-table. Not a test: run with the [bench] tag.
+TEST_CASE("kernel AES (crypto kfuncs): ns per seal", "[.][bench][kfunc]")
+{
+	std::mt19937_64 rng(32);
+	const Bytes key = random_bytes(rng, 32);
+	const auto slot = make_slot(key);
+	probe().set_slot(*slot);
+	REQUIRE(probe().syscall("kfunc_set_key", 0, key) == 0);
+	for (const std::size_t len : {std::size_t{0}, std::size_t{6}, std::size_t{54}}) {
+		spsec_aead_io io = make_io(rng, 5, len);
+		std::uint32_t ns = 0;
+		REQUIRE(probe().run("probe_kgcm_seal", io, 20000, &ns) == 0);
+		std::printf("BENCH bpfcrypto_kfunc_seal_aes-gcm_len%zu %u ns\n", len, ns);
 	}
 }
