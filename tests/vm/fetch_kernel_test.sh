@@ -4,13 +4,15 @@
 # kernel that cannot be fetched is a SKIP that names the reason (exit 77, never a pass, and under
 # CI=true scripts/test.sh fails a skipped tier), nothing is left half-unpacked in the cache, and
 # a bad kernel name is a failure. "No network": apt's proxy is a closed local port, set through
-# APT_CONFIG (read after apt.conf.d, so it wins over a configured proxy).
+# APT_CONFIG. apt reads that file first and apt.conf.d and apt.conf after it, so it also points
+# those away (a proxy configured there would otherwise win and the download succeed).
 # usage: fetch_kernel_test.sh SOURCE_DIR
 src=${1:?usage: fetch_kernel_test.sh SOURCE_DIR}
 command -v qemu-system-x86_64 >/dev/null || { echo "SKIP vm: qemu-system-x86_64 not installed" && exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-printf '%s\n' 'Acquire::http::Proxy "http://127.0.0.1:9/";' 'Acquire::https::Proxy "http://127.0.0.1:9/";' \
+printf '%s\n' "Dir::Etc::parts \"$tmp/no-parts\";" "Dir::Etc::main \"$tmp/no-main\";" \
+	'Acquire::http::Proxy "http://127.0.0.1:9/";' 'Acquire::https::Proxy "http://127.0.0.1:9/";' \
 	'Acquire::Retries "0";' >"$tmp/apt.conf"
 failures=0 n=0
 check() { # check <description> <command...>
