@@ -11,6 +11,7 @@ src=${1:?usage: fetch_kernel_test.sh SOURCE_DIR}
 command -v qemu-system-x86_64 >/dev/null || { echo "SKIP vm: qemu-system-x86_64 not installed" && exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+mkdir "$tmp/no-parts" && : >"$tmp/no-main"
 printf '%s\n' "Dir::Etc::parts \"$tmp/no-parts\";" "Dir::Etc::main \"$tmp/no-main\";" \
 	'Acquire::http::Proxy "http://127.0.0.1:9/";' 'Acquire::https::Proxy "http://127.0.0.1:9/";' \
 	'Acquire::Retries "0";' >"$tmp/apt.conf"
