@@ -4,7 +4,10 @@
 #   3. bpftool gen skeleton -> <name>.skel.h in the build tree;
 #   4. an INTERFACE target <name>_skel carrying the include dir and libbpf.
 #
-# spsec_bpf_object(<name> SOURCE <file.bpf.c> [DEPENDS <headers>...] [INCLUDES <dirs>...])
+# spsec_bpf_object(<name> SOURCE <file.bpf.c> [DEPENDS <headers>...] [INCLUDES <dirs>...]
+#                  [BTF_KPTR <struct> <member>])
+#   BTF_KPTR: after step 2, cmake/btf_kptr_fix.py makes <struct>.<member> a referenced kptr in the
+#   BTF (clang 14 drops btf_type_tag on struct members; see that script). Needs python3.
 find_program(BPF_CLANG NAMES clang-16 clang-14 clang REQUIRED)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin REQUIRED)
 execute_process(COMMAND ${CMAKE_C_COMPILER} -print-multiarch
@@ -14,11 +17,19 @@ if(NOT SPSEC_MULTIARCH)
 endif()
 
 function(spsec_bpf_object name)
-  cmake_parse_arguments(BPF "" "SOURCE" "DEPENDS;INCLUDES" ${ARGN})
+  cmake_parse_arguments(BPF "" "SOURCE" "DEPENDS;INCLUDES;BTF_KPTR" ${ARGN})
   set(out_dir ${CMAKE_CURRENT_BINARY_DIR})
   set(raw ${out_dir}/${name}.tmp.o)
   set(obj ${out_dir}/${name}.bpf.o)
   set(skel ${out_dir}/${name}.skel.h)
+  set(kptr_fix "")
+  set(kptr_dep "")
+  if(BPF_BTF_KPTR)
+    set(kptr_dep ${PROJECT_SOURCE_DIR}/cmake/btf_kptr_fix.py)
+    find_package(Python3 REQUIRED COMPONENTS Interpreter)
+    set(kptr_fix COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/cmake/btf_kptr_fix.py ${obj}
+                 ${BPF_BTF_KPTR})
+  endif()
   set(incs -I${PROJECT_SOURCE_DIR}/include -I${PROJECT_SOURCE_DIR}/bpf
            -idirafter /usr/include/${SPSEC_MULTIARCH})
   foreach(d ${BPF_INCLUDES})
@@ -30,8 +41,9 @@ function(spsec_bpf_object name)
             -Wall -Wextra -Werror -Wno-unused-parameter ${incs}
             -c ${BPF_SOURCE} -o ${raw}
     COMMAND ${BPFTOOL} gen object ${obj} ${raw}
+    ${kptr_fix}
     COMMAND ${BPFTOOL} gen skeleton ${obj} name ${name} > ${skel}
-    DEPENDS ${BPF_SOURCE} ${BPF_DEPENDS} ${PROJECT_SOURCE_DIR}/include/spsec/abi.h
+    DEPENDS ${BPF_SOURCE} ${BPF_DEPENDS} ${PROJECT_SOURCE_DIR}/include/spsec/abi.h ${kptr_dep}
     COMMENT "BPF ${name}"
     VERBATIM)
   add_custom_target(${name}_bpf DEPENDS ${obj} ${skel})

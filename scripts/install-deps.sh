@@ -10,6 +10,8 @@ PKGS=(
 	libssl-dev libyaml-cpp-dev catch2 libexpected-dev nlohmann-json3-dev
 	# fuzzing (libFuzzer ships with clang's runtime)
 	libclang-rt-14-dev
+	# cmake/btf_kptr_fix.py (the BTF of the kernel-AES prototype's BPF object)
+	python3
 	# runtime tools used by tests and the demo
 	iproute2 can-utils kmod jq
 	# the Wireshark dissector's test (tests/wireshark)

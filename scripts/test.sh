@@ -2,7 +2,9 @@
 # The whole test suite, as the README and .ci/run run it: installs packages, builds everything
 # (BPF objects, skeletons, C++ with warnings as errors), checks formatting, runs clang-tidy
 # (.clang-tidy, scripts/clang-tidy.sh), and runs the three
-# test tiers (unit, bpf, vm), the unit tier again under ASan+UBSan, and the fuzz targets for a
+# test tiers (unit, bpf, vm), the per-kernel vm tests (kernels: the data-plane tests, the daemon
+# bus test and the short demo on each other supported kernel, fetched into the VM cache first;
+# docs/kernels.md), the unit tier again under ASan+UBSan, and the fuzz targets for a
 # bounded time. Exits non-zero on any failure. A tier that cannot run prints SKIP and the reason;
 # under CI=true a skipped tier fails the run, because CI machines can run every tier.
 #
@@ -10,8 +12,10 @@
 #   --quick      no sanitizer build, no fuzzing
 #   --repeat N   run each test of the tiers up to N times, stopping at its first failure (ctest
 #                --repeat until-fail:N): hunts flaky tests, e.g. `--repeat 5 --tier vm`
-#   --tier T     run only tier T (unit, unit-asan, bpf, vm, fuzz, tidy; repeatable); build and
-#                format check always run
+#   --tier T     run only tier T (unit, unit-asan, bpf, vm, kernels, fuzz, tidy; repeatable);
+#                build and format check always run
+# SPSEC_CI_KERNELS="6.1-rt 6.12 6.12-rt" (the default) names the kernels of the kernels tier; the
+# installed 6.1 is the vm tier's. A kernel that cannot be fetched (no network) skips its tests.
 # SPSEC_TEST_SEED=N replays the random input of the vm tier and the fuzzers (each prints its seed).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,8 +35,8 @@ while [ $# -gt 0 ]; do
 		;;
 	--tier)
 		case ${2:-} in
-		unit | unit-asan | bpf | vm | fuzz | tidy) TIERS+=" $2 " && shift 2 ;;
-		*) echo "test: --tier needs one of unit, unit-asan, bpf, vm, fuzz, tidy, got '${2:-}'" >&2 && usage ;;
+		unit | unit-asan | bpf | vm | kernels | fuzz | tidy) TIERS+=" $2 " && shift 2 ;;
+		*) echo "test: --tier needs one of unit, unit-asan, bpf, vm, kernels, fuzz, tidy, got '${2:-}'" >&2 && usage ;;
 		esac
 		;;
 	*) echo "test: unknown argument '$1'" >&2 && usage ;;
@@ -82,13 +86,14 @@ if wanted tidy; then
 	esac
 fi
 
-run_tier() { # run_tier <label> <build dir> <step name>
-	local label=$1 dir=$2 name=$3 log repeat=()
+run_tier() { # run_tier <label> <build dir> <step name> <jobs> [ctest args...]
+	local label=$1 dir=$2 name=$3 jobs=$4 log repeat=()
+	shift 4
 	wanted "$name" || return 0
 	[ "$REPEAT" -gt 1 ] && repeat=(--repeat "until-fail:$REPEAT")
 	log=$(mktemp)
 	step "tier $name${repeat[*]:+ (${repeat[*]})}"
-	ctest --test-dir "$dir" -L "^$label\$" --output-on-failure -j "$4" "${repeat[@]}" 2>&1 | tee "$log"
+	ctest --test-dir "$dir" -L "^$label\$" --output-on-failure -j "$jobs" "${repeat[@]}" "$@" 2>&1 | tee "$log"
 	local rc=${PIPESTATUS[0]}
 	if grep -q 'No tests were found' "$log"; then
 		record "$name" FAIL "no tests"
@@ -117,6 +122,26 @@ fi
 
 run_tier bpf "$BUILD" bpf 1
 run_tier vm "$BUILD" vm 1
+
+if wanted kernels; then
+	# Fetch (or find in the cache) each kernel before the tests, outside their ctest timeouts; a
+	# fresh CI machine starts with an empty cache (about 15-25 s per kernel). A kernel that
+	# cannot be fetched is left to its tests, which then skip and name the reason.
+	KERNELS=${SPSEC_CI_KERNELS-6.1-rt 6.12 6.12-rt}
+	step "fetch kernels ($KERNELS) into ${SPSEC_VM_CACHE:-/var/tmp/spsec-vm}"
+	kre=""
+	for k in $KERNELS; do
+		k0=$SECONDS
+		if "$ROOT/vm/fetch-kernel.sh" "$k" "${SPSEC_VM_CACHE:-/var/tmp/spsec-vm}" >/dev/null; then
+			echo "test: kernel $k ready ($((SECONDS - k0)) s)"
+		else
+			echo "test: kernel $k not fetched ($((SECONDS - k0)) s); its tests will say why" >&2
+		fi
+		kre+="${kre:+|}${k//./\\.}"
+	done
+	# vm_<test>@<kernel> of these kernels, and the offline fetch check.
+	run_tier kernels "$BUILD" kernels 1 -R "@($kre)\$|^vm_fetch_kernel_offline\$"
+fi
 
 if [ "$QUICK" = 0 ] && wanted fuzz; then
 	step "fuzz (bounded)"

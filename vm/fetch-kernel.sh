@@ -10,8 +10,9 @@
 #   CACHE  the VM cache dir (vm/run.sh: ${SPSEC_VM_CACHE:-/var/tmp/spsec-vm})
 # Prints one line on stdout: KVER PKG VERSION DIR, where DIR/boot/vmlinuz-KVER,
 # DIR/boot/config-KVER and DIR/lib/modules/KVER (with a fresh modules.dep) exist.
-# Exit status: 0; 2 for a bad NAME; 3 when the apt sources lack the package (the message names
-# it); 1 for any other failure. Nothing is left half-unpacked: the tree is unpacked into a temp
+# Exit status: 0; 2 for a bad NAME; 3 when the package cannot be had (the apt sources lack it, or
+# the download failed: no network; the message names the package and apt's error); 1 for any other
+# failure. Nothing is left half-unpacked: the tree is unpacked into a temp
 # dir and renamed into place.
 set -euo pipefail
 if [ $# -ne 2 ]; then
@@ -66,12 +67,19 @@ mkdir -p "$CACHE/kernels"
 		echo "fetch-kernel: downloading $PKG=$VERSION into $DIR" >&2
 		tmp=$(mktemp -d "$CACHE/kernels/.tmp.XXXXXX")
 		trap 'rm -rf "$tmp"' EXIT
-		(cd "$tmp" && apt-get download -q "$PKG=$VERSION" >&2) ||
-			fail 3 "apt-get download $PKG=$VERSION failed: the mirror lacks the package, or run apt-get update"
+		t0=$SECONDS
+		if ! (cd "$tmp" && apt-get download -q "$PKG=$VERSION" >"$tmp/apt.log" 2>&1); then
+			cat "$tmp/apt.log" >&2
+			why=$(grep -m1 '^E: ' "$tmp/apt.log" | cut -c4-300)
+			fail 3 "apt-get download $PKG=$VERSION failed (${why:-apt gave no reason}): no network or \
+mirror, or the sources lack it (run apt-get update)"
+		fi
 		deb=$(find "$tmp" -maxdepth 1 -name '*.deb' | head -1)
 		[ -n "$deb" ] || fail 1 "apt-get download $PKG=$VERSION left no .deb"
 		mkdir "$tmp/root"
+		t1=$SECONDS
 		dpkg -x "$deb" "$tmp/root"
+		t2=$SECONDS
 		# Debian 12 may ship /lib/modules under /usr/lib (merged /usr); take either.
 		for d in "$tmp/root/lib/modules" "$tmp/root/usr/lib/modules"; do
 			[ -d "$d" ] && moddir=$d && break
@@ -87,6 +95,7 @@ mkdir -p "$CACHE/kernels"
 		# modprobe in the guest.
 		depmod -b "$tmp/root" -F "$tmp/root/boot/System.map-$kver" "$kver" ||
 			fail 1 "depmod for $kver failed"
+		echo "fetch-kernel: $PKG: download $((t1 - t0)) s, dpkg -x $((t2 - t1)) s, depmod $((SECONDS - t2)) s" >&2
 		printf '%s %s %s\n' "$kver" "$PKG" "$VERSION" >"$tmp/root/.complete"
 		sha256sum "$deb" | cut -d' ' -f1 >"$tmp/root/.deb-sha256"
 		rm -rf "$DIR"

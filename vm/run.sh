@@ -31,7 +31,7 @@
 # $SPSEC_SOURCE_DIR/build), VM_OUT (= --out) and every other SPSEC_* variable set here.
 #
 # Exit status: the guest script's. 77 + "SKIP vm: <reason>" when qemu, the kernel or busybox-static
-# is missing; 124 when the VM hangs past --timeout; 99 when the script never finished; 1 when the
+# is missing, or a --kernel cannot be fetched (no network, not in the apt sources); 124 when the VM hangs past --timeout; 99 when the script never finished; 1 when the
 # kernel lacks an option of vm/required-config or the guest kernel log shows a splat (WARNING:,
 # BUG:, Oops, KASAN, Call Trace, panic), even if the script passed.
 #
@@ -102,7 +102,19 @@ mkdir -p "$CACHE" || die "cannot create the cache dir $CACHE"
 if [ -n "$KNAME" ]; then
 	# A named kernel: fetched into the cache (not installed); its modules, vmlinux and
 	# initramfs all live in its directory there, keyed by package version.
-	fetched=$("$HERE/fetch-kernel.sh" "$KNAME" "$CACHE") || die "cannot get kernel '$KNAME' (see above)"
+	# A kernel that cannot be had here (no network, no such package in the apt sources) is a
+	# SKIP naming the reason, as missing software is; anything else that goes wrong is a failure.
+	ferr=$(mktemp)
+	fetched=$("$HERE/fetch-kernel.sh" "$KNAME" "$CACHE" 2>"$ferr")
+	frc=$?
+	cat "$ferr" >&2
+	why=$(grep '^fetch-kernel: ' "$ferr" | tail -1 | sed 's/^fetch-kernel: //')
+	rm -f "$ferr"
+	case $frc in
+	0) ;;
+	3) skip "kernel '$KNAME' cannot be fetched: $why" ;;
+	*) die "cannot get kernel '$KNAME': ${why:-vm/fetch-kernel.sh exited with $frc}" ;;
+	esac
 	read -r KVER KPKG KPKGVER KDIR <<<"$fetched"
 	BZIMAGE=$KDIR/boot/vmlinuz-$KVER
 	KCONFIG=$KDIR/boot/config-$KVER

@@ -25,6 +25,13 @@
 
 #define SPSEC_AES256_ROUNDS 14
 
+/* The AES block function of CTR and E_K(J0): the T-table below unless the including file brings
+ * its own (the kernel's AES through the BPF crypto kfuncs, bpf/crypto/kfunc_probe.bpf.c). It
+ * returns 0, or non-zero when the block could not be computed (the seal/open then fails). */
+#ifndef SPSEC_AES_BLOCK
+#define SPSEC_AES_BLOCK(k, blk) spsec_aes256_block((k)->aes_rk, (blk))
+#endif
+
 /* spsec_aes_ft[t][byte k of s], with the index pre-scaled to a byte offset: BPF has no scaled
  * addressing, so (s >> (8k - 2)) & 0x3fc saves an instruction per lookup. */
 SPSEC_INLINE __u32 spsec_aes_ftb(int t, __u32 s, int k)
@@ -135,7 +142,7 @@ SPSEC_INLINE int spsec_gcm_ctr(const struct spsec_key_slot *k, struct spsec_aead
 		blk[1] = n1;
 		blk[2] = n2;
 		blk[3] = __builtin_bswap32((__u32)i + 2);
-		err |= spsec_aes256_block(k->aes_rk, blk);
+		err |= SPSEC_AES_BLOCK(k, blk);
 		io->buf.w[2 * i] ^= (__u64)blk[0] | ((__u64)blk[1] << 32);
 		io->buf.w[2 * i + 1] ^= (__u64)blk[2] | ((__u64)blk[3] << 32);
 	}
@@ -159,7 +166,7 @@ SPSEC_INLINE __u64 spsec_gcm_tag(const struct spsec_key_slot *k, struct spsec_ae
 	blk[1] = spsec_ld32(io->nonce + 4);
 	blk[2] = spsec_ld32(io->nonce + 8);
 	blk[3] = 0x01000000u;
-	*err |= spsec_aes256_block(k->aes_rk, blk);
+	*err |= SPSEC_AES_BLOCK(k, blk);
 	return __builtin_bswap64(x[0]) ^ ((__u64)blk[0] | ((__u64)blk[1] << 32));
 }
 
