@@ -297,7 +297,7 @@ TEST_CASE("spsecd attaches with tcx links where the kernel has them, netlink tc 
 	}
 	SECTION("forced tc (SPSEC_ATTACH=tc) uses netlink tc and takes the tcx links away")
 	{
-		BpfDataPlane dp(log, AttachMode::Tc);
+		BpfDataPlane dp(log, AttachPref::Tc);
 		auto r = dp.open(cfg, {});
 		INFO((r ? std::string() : r.error().message()));
 		REQUIRE(r);
@@ -317,6 +317,30 @@ TEST_CASE("spsecd attaches with tcx links where the kernel has them, netlink tc 
 		auto tc_only = TcAttachment::query("spt6", "");
 		REQUIRE(tc_only);
 		CHECK_FALSE(tc_only->mode);
+		check_programs_run(dp2, "spt6", "spt7");
+		dp2.close();
+	}
+	SECTION("the configuration's attach: tc forces tc; SPSEC_ATTACH=auto overrides it")
+	{
+		Config tc_cfg = cfg;
+		tc_cfg.attach = AttachPref::Tc;
+		BpfDataPlane dp(log);
+		auto r = dp.open(tc_cfg, {});
+		INFO((r ? std::string() : r.error().message()));
+		REQUIRE(r);
+		CHECK(dp.features().attach == "tc");
+		auto st = TcAttachment::query("spt6", dir);
+		REQUIRE(st);
+		CHECK(st->mode == AttachMode::Tc);
+		check_programs_run(dp, "spt6", "spt7");
+		dp.close();
+		// the environment's auto wins over the file's tc: probed, tcx here
+		BpfDataPlane dp2(log, AttachPref::Auto);
+		REQUIRE(dp2.open(tc_cfg, {}));
+		CHECK(dp2.features().attach == "tcx");
+		auto back = TcAttachment::query("spt6", dir);
+		REQUIRE(back);
+		CHECK(back->mode == AttachMode::Tcx);
 		check_programs_run(dp2, "spt6", "spt7");
 		dp2.close();
 	}

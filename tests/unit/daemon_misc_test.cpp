@@ -174,6 +174,28 @@ TEST_CASE("counters render as text, JSON and Prometheus textfile", "[daemon]")
 	           Catch::Contains("verdict=\"drop\",reason=\"rx_internal\"} 5\n"));
 }
 
+TEST_CASE("the attached gauge and the attach-mode state set", "[daemon]")
+{
+	CHECK(format_prometheus_attached("can0", "tcx") ==
+	      "# HELP spsec_data_plane_attached 1 when the spsec programs are on the interface "
+	      "(tcx "
+	      "links or tc filters).\n# TYPE spsec_data_plane_attached gauge\n"
+	      "spsec_data_plane_attached{interface=\"can0\"} 1\n"
+	      "# HELP spsec_data_plane_attach_mode 1 for how the spsec programs are attached: tcx "
+	      "links (6.6+, cannot be replaced by other tools) or tc filters.\n"
+	      "# TYPE spsec_data_plane_attach_mode gauge\n"
+	      "spsec_data_plane_attach_mode{interface=\"can0\",mode=\"tc\"} 0\n"
+	      "spsec_data_plane_attach_mode{interface=\"can0\",mode=\"tcx\"} 1\n");
+	const std::string tc = format_prometheus_attached("can0", "tc");
+	CHECK_THAT(tc, Catch::Contains("attached{interface=\"can0\"} 1\n"));
+	CHECK_THAT(tc, Catch::Contains("mode=\"tc\"} 1\n"));
+	CHECK_THAT(tc, Catch::Contains("mode=\"tcx\"} 0\n"));
+	const std::string none = format_prometheus_attached("c\"0", "");
+	CHECK_THAT(none, Catch::Contains("attached{interface=\"c\\\"0\"} 0\n"));
+	CHECK_THAT(none, Catch::Contains("mode=\"tc\"} 0\n"));
+	CHECK_THAT(none, Catch::Contains("mode=\"tcx\"} 0\n"));
+}
+
 TEST_CASE("write_file_atomic replaces with the given mode", "[daemon]")
 {
 	TempDir dir;

@@ -48,7 +48,8 @@ struct Env {
 		spsec::test::write_file(dir.file("keys"), kKeys, 0600);
 		handle_signals = signals;
 	}
-	void write_config(bool sync, int window, const std::string& iface = "vcan0")
+	void write_config(bool sync, int window, const std::string& iface = "vcan0",
+	                  const std::string& extra = "")
 	{
 		spsec::test::write_file(dir.file("spsecd.yaml"), "interface: " + iface +
 		                                                         "\n"
@@ -68,7 +69,8 @@ struct Env {
 		                                                         dir.file("ctl.sock") +
 		                                                         "\n"
 		                                                         "pin_dir: " +
-		                                                         dir.file("pins") + "\n");
+		                                                         dir.file("pins") + "\n" +
+		                                                         extra);
 	}
 	DaemonDeps deps()
 	{
@@ -278,6 +280,13 @@ TEST_CASE("reload refuses a bad config or key store and keeps the old one", "[da
 	CHECK_THAT(fixed.error().context, Catch::Contains("interface cannot change on reload"));
 	CHECK(d.config()->interface == "vcan0");
 
+	// the attach mode is the attachment's, made at start: a reload cannot change it
+	env.write_config(false, 150, "vcan0", "attach: tc\n");
+	auto attach = d.reload();
+	REQUIRE_FALSE(attach);
+	CHECK_THAT(attach.error().context, Catch::Contains("attach cannot change on reload"));
+	CHECK(d.config()->attach == AttachPref::Auto);
+
 	env.write_config(false, 300);
 	::chmod(env.dir.file("keys").c_str(), 0644);
 	auto keys = d.reload();
@@ -291,8 +300,8 @@ TEST_CASE("reload refuses a bad config or key store and keeps the old one", "[da
 	CHECK(d.config()->acceptance_window == 300u);
 	CHECK(env.dp.calls.back() == "reconfigure vcan0");
 	CHECK(env.notes.back() == "READY=1");
-	CHECK(std::count(env.notes.begin(), env.notes.end(), "RELOADING=1") == 4);
-	CHECK(std::count(env.notes.begin(), env.notes.end(), "READY=1") == 4);
+	CHECK(std::count(env.notes.begin(), env.notes.end(), "RELOADING=1") == 5);
+	CHECK(std::count(env.notes.begin(), env.notes.end(), "READY=1") == 5);
 }
 
 TEST_CASE("the Sync role boots T from the persisted value and writes ahead", "[daemon]")

@@ -140,6 +140,7 @@ TEST_CASE("defaults of the minimal configuration", "[config]")
 	CHECK(c.timeouts.pa_retry == std::chrono::seconds(2));
 	CHECK(c.control_socket == "/run/spsec/can0.sock");
 	CHECK(c.pin_dir == "/sys/fs/bpf/spsec/can0");
+	CHECK(c.attach == AttachPref::Auto);
 }
 
 TEST_CASE("value forms that are accepted", "[config]")
@@ -149,7 +150,7 @@ TEST_CASE("value forms that are accepted", "[config]")
 	                    "acceptance_window: 2047\ndefault_action: pass\n"
 	                    "heartbeat: {cycle: 'off', monitor: all}\n"
 	                    "secured_ids: [0x7FF, '0x1DFFFFFF', 0x00000001]\n"
-	                    "timeouts: {response: 1s, session: 2min}\n");
+	                    "timeouts: {response: 1s, session: 2min}\nattach: TCX\n");
 	CHECK(c.aead == AeadKind::ChaCha20Poly1305);
 	CHECK(c.tick_ns == 12500);
 	CHECK(c.sync_role);
@@ -161,6 +162,8 @@ TEST_CASE("value forms that are accepted", "[config]")
 	CHECK(c.secured_ids ==
 	      std::vector<CanId>{{0x00000001, true}, {0x7FF, false}, {0x1DFFFFFF, true}});
 	CHECK(c.timeouts.session == std::chrono::minutes(2));
+	CHECK(c.attach == AttachPref::Tcx);
+	CHECK(ok(kMinimal + "attach: tc\n").attach == AttachPref::Tc);
 }
 
 TEST_CASE("every bad value names key, value and reason", "[config]")
@@ -229,6 +232,8 @@ TEST_CASE("every bad value names key, value and reason", "[config]")
 	        {"transmit_ids: [0x181]\n", "",
 	         "transmit_ids: 0x181 is neither in secured_ids nor in plaintext_ids"},
 	        {"default_action: reject\n", "", "default_action: \"reject\" is not drop or pass"},
+	        {"attach: xdp\n", "", "attach: \"xdp\" is not auto, tc or tcx"},
+	        {"attach: [tc]\n", "", "attach"},
 	        {"key_store: keys\n", "key_store", "key_store: \"keys\" is not an absolute path"},
 	        {"key_store: /a/../b\n", "key_store", "must not contain \"..\" components"},
 	        {"control_socket: run.sock\n", "",
@@ -428,6 +433,7 @@ std::string describe(const Config& c)
 	               c.timeouts.response})
 		s << d.count() << " ";
 	s << "\n" << c.control_socket << "\n" << c.pin_dir << "\n";
+	s << "attach " << static_cast<int>(c.attach) << "\n";
 	return s.str();
 }
 

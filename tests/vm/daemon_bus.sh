@@ -13,6 +13,9 @@ LOGW=$VM_OUT/bus-wire.log
 LOGB=$VM_OUT/bus-nodeB.log
 
 spsec_bus_setup S A B
+# B's configuration forces tc filters (the attach key); where the kernel has tcx, A and the Sync
+# probe and take tcx links, so both ways of attaching run on one bus
+SPSEC_CONFIG_EXTRA[B]="attach: tc"
 spsec_sab_configs "" 0x123 ""
 start_candump -n W vxAw "$LOGW" || not_ok "candump on the wire"
 start_candump -n nsB vxB "$LOGB" || not_ok "candump on node B"
@@ -31,6 +34,14 @@ check_eq "A's data plane is attached with $ATTACH on $(uname -r) (status)" "$ATT
 check "A's log names the attach mode" log_has "$VM_OUT/spsecd-A.log" "(attach $ATTACH;"
 check_eq "spsecctl stats reads the same mode from the kernel" "$ATTACH" \
 	"$(spsec_stats_json A | jq -r .attach)"
+spsec_stats A --prometheus "$VM_OUT/A.prom"
+check_eq "the Prometheus attach-mode state set: 1 for $ATTACH, 0 for the other" \
+	"tc $([ "$ATTACH" = tc ] && echo 1 || echo 0) tcx $([ "$ATTACH" = tcx ] && echo 1 || echo 0)" \
+	"$(sed -n 's/^spsec_data_plane_attach_mode{interface="vxA",mode="\(tcx*\)"} \([01]\)$/\1 \2/p' \
+		"$VM_OUT/A.prom" | tr '\n' ' ' | sed 's/ $//')"
+check_eq "B's configuration (attach: tc) wins over the probe" tc \
+	"$(spsec_status_field B data_plane.attach)"
+check "B's log names tc" log_has "$VM_OUT/spsecd-B.log" "(attach tc;"
 check_eq "status reports the BPF crypto kfuncs as this kernel has them" \
 	"$(expected_crypto_kfuncs)" "$(spsec_status_field A data_plane.crypto_kfuncs)"
 

@@ -487,6 +487,8 @@ declare -A SPSEC_PIDS
 # A node's key store: SPSEC_KEY_STORE[N] when set (the test made it), else spsec_write_config
 # copies $SPSEC_DIR/keys (spsec_new_keys) to $SPSEC_DIR/keys-N.
 declare -A SPSEC_KEY_STORE
+# More configuration lines for node N: SPSEC_CONFIG_EXTRA[N] (e.g. "attach: tc"), appended.
+declare -A SPSEC_CONFIG_EXTRA
 # spsec_write_config reads these: the same on every node of a bus.
 SPSEC_AEAD=${SPSEC_AEAD:-aes-gcm}
 SPSEC_MODE=${SPSEC_MODE:-encrypt}
@@ -575,6 +577,7 @@ key_store: $ks
 control_socket: $SPSEC_DIR/$1.sock
 pin_dir: /sys/fs/bpf/spsec/vx$1
 timeouts: {pa_retry: 2s, pa_max_rtt: ${SPSEC_PA_MAX_RTT:-2s}, sync_abort: 20s, warning_abort: ${SPSEC_WARNING_ABORT:-60s}${SPSEC_TIMEOUTS_EXTRA:+, $SPSEC_TIMEOUTS_EXTRA}}
+${SPSEC_CONFIG_EXTRA[$1]:-}
 CFG
 }
 
@@ -601,11 +604,12 @@ spsec_state_is() { [ "$(spsec_status_field "$1" state)" = "$2" ]; }
 # spsec_stats_json <node>: the data plane's counters by reason (pinned maps, no spsecd needed)
 # Run in the node's namespace (nsenter: `ip netns exec` would remount /sys and hide bpffs), where
 # spsecctl finds vxN and checks that the tc filters are attached.
-spsec_stats_json() {
+spsec_stats() { # spsec_stats <node> [ARGS...]: spsecctl stats of the node's pinned maps
 	local ns=()
 	[ -e "/run/netns/ns$1" ] && ns=(nsenter --net="/run/netns/ns$1")
-	"${ns[@]}" "$SPSECCTL" stats --pin-dir "/sys/fs/bpf/spsec/vx$1" --json
+	"${ns[@]}" "$SPSECCTL" stats --pin-dir "/sys/fs/bpf/spsec/vx$1" "${@:2}"
 }
+spsec_stats_json() { spsec_stats "$1" --json; }
 spsec_count() { # spsec_count <node> <reason name>...: those counters, space-separated
 	local n=$1 names
 	shift

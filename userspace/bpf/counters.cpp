@@ -121,12 +121,21 @@ std::string format_prometheus(const CounterSnapshot& s, std::string_view ifname)
 	return out;
 }
 
-std::string format_prometheus_attached(std::string_view ifname, bool attached)
+std::string format_prometheus_attached(std::string_view ifname, std::string_view mode)
 {
-	return cat("# HELP spsec_data_plane_attached 1 when the spsec programs are on the "
-	           "interface (tcx links or tc filters).\n# TYPE spsec_data_plane_attached gauge\n"
-	           "spsec_data_plane_attached{interface=\"",
-	           prometheus_label(ifname), "\"} ", attached ? 1 : 0, "\n");
+	const std::string iface = prometheus_label(ifname);
+	std::string out = cat(
+	        "# HELP spsec_data_plane_attached 1 when the spsec programs are on the "
+	        "interface (tcx links or tc filters).\n# TYPE spsec_data_plane_attached gauge\n"
+	        "spsec_data_plane_attached{interface=\"",
+	        iface, "\"} ", mode.empty() ? 0 : 1, "\n",
+	        "# HELP spsec_data_plane_attach_mode 1 for how the spsec programs are attached: "
+	        "tcx links (6.6+, cannot be replaced by other tools) or tc filters.\n"
+	        "# TYPE spsec_data_plane_attach_mode gauge\n");
+	for (std::string_view m : {"tc", "tcx"})
+		out.append(cat("spsec_data_plane_attach_mode{interface=\"", iface, "\",mode=\"", m,
+		               "\"} ", mode == m ? 1 : 0, "\n"));
+	return out;
 }
 
 }  // namespace spsec

@@ -33,7 +33,10 @@ namespace spsec {
 [[nodiscard]] std::string format_prometheus(const CounterSnapshot& s, std::string_view ifname);
 // The gauge spsec_data_plane_attached{interface=...} 0|1 in the same format: 0 while neither the
 // spsec tcx links nor the spsec tc filters are on the interface (gone, or re-created and not
-// attached yet).
-[[nodiscard]] std::string format_prometheus_attached(std::string_view ifname, bool attached);
+// attached yet). Then spsec_data_plane_attach_mode{interface=...,mode="tc"|"tcx"}, a state set:
+// 1 for the mode in use (`mode`: "tc" or "tcx"), 0 for the other; both 0 when `mode` is empty
+// (not attached). Separate from the gauge, so that the gauge's series never changes labels.
+[[nodiscard]] std::string format_prometheus_attached(std::string_view ifname,
+                                                     std::string_view mode);
 
 }  // namespace spsec

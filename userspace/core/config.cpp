@@ -26,7 +26,7 @@ constexpr std::size_t kMaxMonitor = 4;     // register 62h holds 4 IDs
 // Both policy generations must fit the BPF map at once during a reload.
 constexpr std::size_t kMaxPolicyIds = SPSEC_POLICY_MAX / 2;
 
-constexpr std::array<ConfigKeyInfo, 25> kKeys{{
+constexpr std::array<ConfigKeyInfo, 26> kKeys{{
         {"interface", true, "", "CAN FD network interface, at most 15 characters"},
         {"participant_id", true, "", "this node's Participant ID, 1..127 (register 60h)"},
         {"sync", false, "off", "on: this node is the network's Sync (register 63h)"},
@@ -54,6 +54,7 @@ constexpr std::array<ConfigKeyInfo, 25> kKeys{{
         {"timeouts.session", false, "10s", "Configurator session limit"},
         {"timeouts.response", false, "100ms", "Configurator session response limit"},
         {"gateway", false, "", "plain segments and forwarding rules (docs/gateway.md)"},
+        {"attach", false, "auto", "auto | tc | tcx: how the data plane attaches (docs/kernels.md)"},
 }};
 // Two more keys with computed defaults are appended in config_keys().
 constexpr std::array<ConfigKeyInfo, 2> kPathKeys{{
@@ -904,6 +905,20 @@ Result<Config> Parser::run(std::string_view text)
 					        else
 						        error(v, path,
 						              quote(*s) + " is not drop or pass");
+				        }
+			        } else if (k == "attach") {
+				        if (auto s = scalar(v, path)) {
+					        const auto l = lower(*s);
+					        if (l == "auto")
+						        c.attach = AttachPref::Auto;
+					        else if (l == "tc")
+						        c.attach = AttachPref::Tc;
+					        else if (l == "tcx")
+						        c.attach = AttachPref::Tcx;
+					        else
+						        error(v, path,
+						              quote(*s) +
+						                      " is not auto, tc or tcx");
 				        }
 			        } else if (k == "key_store") {
 				        if (auto p = abs_path(v, path))

@@ -116,6 +116,10 @@ enum class DefaultAction : std::uint32_t {
 	Pass = SPSEC_DEFAULT_PASS,
 };
 
+// `attach`: how the data plane's programs go onto the interface (userspace/bpf/tc_attachment.h).
+// Auto probes the kernel: tcx links where it has them (6.6+), tc filters otherwise.
+enum class AttachPref : std::uint8_t { Auto, Tc, Tcx };
+
 struct HeartbeatConfig {
 	HeartbeatCycle cycle = HeartbeatCycle::S1;  // heartbeat.cycle
 	// heartbeat.monitor: participants whose heartbeat this node watches (event EF00h + pp when
@@ -168,9 +172,10 @@ struct Config {
 	std::vector<SenderRule> senders;
 	std::string key_store;  // absolute path of the key store (required)
 	Timeouts timeouts;
-	std::string control_socket;  // absolute path; default /run/spsec/<interface>.sock
-	std::string pin_dir;         // absolute path; default SPSEC_PIN_ROOT/<interface>
-	GatewayConfig gateway;       // `gateway`: empty unless this node is a gateway
+	std::string control_socket;            // absolute path; default /run/spsec/<interface>.sock
+	std::string pin_dir;                   // absolute path; default SPSEC_PIN_ROOT/<interface>
+	AttachPref attach = AttachPref::Auto;  // `attach`; SPSEC_ATTACH in the environment wins
+	GatewayConfig gateway;                 // `gateway`: empty unless this node is a gateway
 };
 
 // Parses and validates YAML text. `source_name` prefixes every message (a file name, or

@@ -477,11 +477,13 @@ int cmd_stats(int argc, char** argv)
 		return 1;
 	}
 	if (!prom.empty()) {
-		auto w = write_file_atomic(prom,
-		                           format_prometheus(*snap, iface) +
-		                                   format_prometheus_attached(iface, attached) +
-		                                   format_prometheus_gateway(*gw, iface),
-		                           0644);
+		auto w = write_file_atomic(
+		        prom,
+		        format_prometheus(*snap, iface) +
+		                format_prometheus_attached(iface,
+		                                           mode ? attach_mode_name(*mode) : "") +
+		                format_prometheus_gateway(*gw, iface),
+		        0644);
 		if (!w) {
 			std::fprintf(stderr, "spsecctl stats: %s\n", w.error().message().c_str());
 			return 1;

@@ -129,7 +129,17 @@ Result<void> BpfDataPlane::open(const Config& cfg, const SenderTable& senders)
 Result<TcAttachment> BpfDataPlane::attach(const Config& cfg) const
 {
 	AttachOptions opts;
-	opts.mode = attach_;
+	switch (env_attach_.value_or(cfg.attach)) {
+	case AttachPref::Auto:
+		opts.mode = std::nullopt;
+		break;
+	case AttachPref::Tc:
+		opts.mode = AttachMode::Tc;
+		break;
+	case AttachPref::Tcx:
+		opts.mode = AttachMode::Tcx;
+		break;
+	}
 	opts.link_pin_dir = cfg.pin_dir;
 	return TcAttachment::attach(cfg.interface, bpf_program__fd(dp_->skel->progs.spsec_ingress),
 	                            bpf_program__fd(dp_->skel->progs.spsec_egress), opts);

@@ -30,9 +30,10 @@ namespace spsec {
 
 class BpfDataPlane final : public DataPlanePort {
 public:
-	// attach: how to attach (tc_attachment.h); nullopt probes the kernel (tcx where it can).
-	explicit BpfDataPlane(const Logger& log, std::optional<AttachMode> attach = {}) noexcept
-	    : log_(log), attach_(attach)
+	// env_attach: SPSEC_ATTACH from the environment; it wins over the configuration's `attach`
+	// key. Auto probes the kernel (tcx where it can), tc and tcx force (tc_attachment.h).
+	explicit BpfDataPlane(const Logger& log, std::optional<AttachPref> env_attach = {}) noexcept
+	    : log_(log), env_attach_(env_attach)
 	{
 	}
 
@@ -68,7 +69,7 @@ private:
 	[[nodiscard]] Result<TcAttachment> attach(const Config& cfg) const;
 
 	const Logger& log_;
-	std::optional<AttachMode> attach_;
+	std::optional<AttachPref> env_attach_;
 	DataPlaneFeatures features_;
 	std::optional<LoadedDataPlane> dp_;
 	std::optional<TcAttachment> tc_;

@@ -501,6 +501,7 @@ Result<void> Daemon::reload()
 	        {"data_bitrate", cfg->data_bitrate != config_->data_bitrate},
 	        {"control_socket", cfg->control_socket != config_->control_socket},
 	        {"pin_dir", cfg->pin_dir != config_->pin_dir},
+	        {"attach", cfg->attach != config_->attach},
 	};
 	for (const auto& f : fixed) {
 		if (f.changed) {

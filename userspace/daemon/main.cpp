@@ -7,8 +7,9 @@
 // Exit status: 0 after SIGTERM/SIGINT, 1 when start-up failed (the log says which step and why),
 // 2 for wrong usage.
 //
-// SPSEC_ATTACH=auto|tc|tcx in the environment overrides how the data plane is attached (default
-// auto: tcx links where the kernel has them, netlink tc otherwise; docs/operations.md).
+// SPSEC_ATTACH=auto|tc|tcx in the environment overrides the configuration's `attach` key, how the
+// data plane is attached (default auto: tcx links where the kernel has them, netlink tc
+// otherwise; docs/operations.md).
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -37,7 +38,8 @@ constexpr const char* kUsage =
         "  --log-level LEVEL  error, warning, info (default), debug or verbose\n"
         "Options take their value as --opt VALUE or --opt=VALUE.\n"
         "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration and keys.\n"
-        "Environment: SPSEC_ATTACH=auto|tc|tcx how the data plane attaches (default auto).\n";
+        "Environment: SPSEC_ATTACH=auto|tc|tcx how the data plane attaches; overrides the\n"
+        "             configuration's attach key (default auto).\n";
 
 constexpr spsec::cli::Option kOptions[] = {
         {"config", "FILE", 'c'}, {"verbose", "", 'v'}, {"log-level", "LEVEL"}};
@@ -75,19 +77,22 @@ int run(int argc, char** argv)
 	if (config_arg == nullptr || config_arg->empty())
 		return usage_error("--config FILE is required");
 	const std::string config = *config_arg;
-	std::optional<spsec::AttachMode> attach;
-	if (const char* a = std::getenv("SPSEC_ATTACH"); a != nullptr && *a != '\0') {
-		auto m = spsec::parse_attach_mode(a);
+	std::optional<spsec::AttachPref> attach;
+	const char* attach_env = std::getenv("SPSEC_ATTACH");
+	if (attach_env != nullptr && *attach_env != '\0') {
+		auto m = spsec::parse_attach_mode(attach_env);
 		if (!m)
 			return usage_error("SPSEC_ATTACH: " + m.error().message());
-		attach = *m;
+		attach = !m->has_value()                ? spsec::AttachPref::Auto
+		         : **m == spsec::AttachMode::Tc ? spsec::AttachPref::Tc
+		                                        : spsec::AttachPref::Tcx;
 	}
 
 	spsec::Logger log = spsec::Logger::to_stderr(level);
 	if (attach)
-		log.info(
-		        spsec::cat("SPSEC_ATTACH=", spsec::attach_mode_name(*attach),
-		                   ": the data plane attaches that way, the kernel is not probed"));
+		log.info(spsec::cat(
+		        "SPSEC_ATTACH=", attach_env,
+		        " from the environment: it overrides the configuration's attach"));
 	// No core dump, no ptrace by other users, no /proc/<pid>/mem for non-root: keys live in
 	// this process. (The unit also sets LimitCORE=0.)
 	if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
