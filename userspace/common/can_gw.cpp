@@ -36,6 +36,18 @@ void add_attr(Request& r, unsigned short type, const void* data, unsigned short 
 	r.nh.nlmsg_len = NLMSG_ALIGN(r.nh.nlmsg_len) + RTA_ALIGN(rta.rta_len);
 }
 
+// A request with its header and rtcanmsg filled in; attributes follow with add_attr().
+Request make_request(unsigned short type, unsigned short flags)
+{
+	Request r{};
+	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(rtcanmsg));
+	r.nh.nlmsg_type = type;
+	r.nh.nlmsg_flags = static_cast<unsigned short>(NLM_F_REQUEST | flags);
+	r.nh.nlmsg_seq = 1;
+	r.rtcan.can_family = AF_CAN;
+	return r;
+}
+
 Result<Fd> open_rtnl()
 {
 	Fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
@@ -61,12 +73,7 @@ Result<void> change(const CanGwJob& job, unsigned short type)
 	auto fd = open_rtnl();
 	if (!fd)
 		return tl::unexpected(fd.error());
-	Request r{};
-	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(rtcanmsg));
-	r.nh.nlmsg_type = type;
-	r.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	r.nh.nlmsg_seq = 1;
-	r.rtcan.can_family = AF_CAN;
+	Request r = make_request(type, NLM_F_ACK);
 	r.rtcan.gwtype = CGW_TYPE_CAN_CAN;
 	r.rtcan.flags = CGW_FLAGS_CAN_FD | CGW_FLAGS_CAN_IIF_TX_OK;
 	const can_filter f{job.filter_id, job.filter_mask};
@@ -109,12 +116,7 @@ Result<std::vector<CanGwJobStats>> cangw_list()
 	auto fd = open_rtnl();
 	if (!fd)
 		return tl::unexpected(fd.error());
-	Request r{};
-	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(rtcanmsg));
-	r.nh.nlmsg_type = RTM_GETROUTE;
-	r.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	r.nh.nlmsg_seq = 1;
-	r.rtcan.can_family = AF_CAN;
+	const Request r = make_request(RTM_GETROUTE, NLM_F_DUMP);
 	if (::send(fd->get(), &r, r.nh.nlmsg_len, 0) < 0)
 		return fail_errno(errno, "listing can-gw jobs");
 	std::vector<CanGwJobStats> out;
