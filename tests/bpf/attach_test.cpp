@@ -295,29 +295,31 @@ TEST_CASE("spsecd attaches with tcx links where the kernel has them, netlink tc 
 		check_programs_run(dp, "spt6", "spt7");
 		dp.close();
 	}
+	// Opens dp with c and checks it is attached with `want` (status and kernel) and filters.
+	auto opens_with = [&](BpfDataPlane& dp, const Config& c, AttachMode want) {
+		auto r = dp.open(c, {});
+		INFO((r ? std::string() : r.error().message()));
+		REQUIRE(r);
+		CHECK(dp.features().attach == attach_mode_name(want));
+		auto st = TcAttachment::query("spt6", dir);
+		REQUIRE(st);
+		CHECK(st->mode == want);
+		check_programs_run(dp, "spt6", "spt7");
+	};
 	SECTION("forced tc (SPSEC_ATTACH=tc) uses netlink tc and takes the tcx links away")
 	{
 		BpfDataPlane dp(log, AttachPref::Tc);
-		auto r = dp.open(cfg, {});
-		INFO((r ? std::string() : r.error().message()));
-		REQUIRE(r);
-		CHECK(dp.features().attach == "tc");
-		auto st = TcAttachment::query("spt6", dir);
-		REQUIRE(st);
-		CHECK(st->mode == AttachMode::Tc);
+		opens_with(dp, cfg, AttachMode::Tc);
 		CHECK_FALSE(exists(in_pin));
 		CHECK_FALSE(exists(eg_pin));
 		CHECK(tcx_ingress_count("spt6") == 0u);
-		check_programs_run(dp, "spt6", "spt7");
 		dp.close();
 		// And back to auto: tcx links again, the tc filters removed behind them.
 		BpfDataPlane dp2(log);
-		REQUIRE(dp2.open(cfg, {}));
-		CHECK(dp2.features().attach == "tcx");
+		opens_with(dp2, cfg, AttachMode::Tcx);
 		auto tc_only = TcAttachment::query("spt6", "");
 		REQUIRE(tc_only);
 		CHECK_FALSE(tc_only->mode);
-		check_programs_run(dp2, "spt6", "spt7");
 		dp2.close();
 	}
 	SECTION("the configuration's attach: tc forces tc; SPSEC_ATTACH=auto overrides it")
@@ -325,23 +327,11 @@ TEST_CASE("spsecd attaches with tcx links where the kernel has them, netlink tc 
 		Config tc_cfg = cfg;
 		tc_cfg.attach = AttachPref::Tc;
 		BpfDataPlane dp(log);
-		auto r = dp.open(tc_cfg, {});
-		INFO((r ? std::string() : r.error().message()));
-		REQUIRE(r);
-		CHECK(dp.features().attach == "tc");
-		auto st = TcAttachment::query("spt6", dir);
-		REQUIRE(st);
-		CHECK(st->mode == AttachMode::Tc);
-		check_programs_run(dp, "spt6", "spt7");
+		opens_with(dp, tc_cfg, AttachMode::Tc);
 		dp.close();
 		// the environment's auto wins over the file's tc: probed, tcx here
 		BpfDataPlane dp2(log, AttachPref::Auto);
-		REQUIRE(dp2.open(tc_cfg, {}));
-		CHECK(dp2.features().attach == "tcx");
-		auto back = TcAttachment::query("spt6", dir);
-		REQUIRE(back);
-		CHECK(back->mode == AttachMode::Tcx);
-		check_programs_run(dp2, "spt6", "spt7");
+		opens_with(dp2, tc_cfg, AttachMode::Tcx);
 		dp2.close();
 	}
 	::unlink(logpath.c_str());
