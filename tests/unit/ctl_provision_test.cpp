@@ -199,6 +199,23 @@ TEST_CASE("provision: bad plans are rejected before the bus is touched", "[ctl]"
 	        {"format: 1\ninterface: vcan0\nnodes: []\n", "'nodes' is required"},
 	        {"format: 1\ninterface: vcan0\nnodes:\n  - [1, 2\n", "YAML syntax"},
 	        {"just a string\n", "expected a mapping"},
+	        // hostile nesting, in each form yaml-cpp recurses on: flow, compact block, indented
+	        {"format: 1\nnodes: " + std::string(17, '[') + std::string(17, ']') + "\n",
+	         ":2: nested more than 16 levels"},
+	        {[] {
+		         std::string t = "format: 1\nnodes:\n";
+		         for (int i = 0; i < 17; i++)
+			         t += "- ";
+		         return t + "x\n";
+	         }(),
+	         ":3: nested more than 16 levels"},
+	        {[] {
+		         std::string t = "format: 1\nnodes:\n";
+		         for (int i = 0; i < 20; i++)
+			         t += std::string(static_cast<std::size_t>(4 * i), ' ') + "- a:\n";
+		         return t;
+	         }(),
+	         "indented more than 64 columns"},
 	        // two nodes must never transmit one secured ID
 	        {replace(good, "transmit-ids: [0x124, 0x7FF]", "transmit-ids: [0x124, 0x123]"),
 	         "node 2 transmits secured ID 0x123, which node 1 (line"},

@@ -128,13 +128,12 @@ std::size_t edit_distance(std::string_view a, std::string_view b)
 	return prev[b.size()];
 }
 
-// yaml-cpp recurses once per nesting level and has no depth limit (CVE-2017-5950): refuse deep
-// flow nesting ("[[[[...") before handing the text over. Quoted scalars and comments are skipped
-// roughly; a real configuration nests two levels. Returns the line of the offending bracket.
-constexpr int kMaxNesting = 16;
-constexpr std::size_t kMaxConfigBytes = 1 << 20;
+constexpr int kMaxNesting = kMaxYamlNesting;
+constexpr std::size_t kMaxConfigBytes = kMaxYamlBytes;
 
-std::optional<int> too_deep(std::string_view text)
+}  // namespace
+
+std::optional<int> yaml_too_deep(std::string_view text)
 {
 	int depth = 0, line = 0;
 	int compact = 0;         // "- - - x" and "? ? x" nest block collections on one line
@@ -189,6 +188,8 @@ std::optional<int> too_deep(std::string_view text)
 	}
 	return std::nullopt;
 }
+
+namespace {
 
 class Parser {
 public:
@@ -811,7 +812,7 @@ Result<Config> Parser::run(std::string_view text)
 		error_at(-1, "", "the file is larger than 1 MiB");
 		return fail(errors_.front());
 	}
-	if (const auto line = too_deep(text)) {
+	if (const auto line = yaml_too_deep(text)) {
 		error_at(*line, "",
 		         "nested too deeply (more than " + std::to_string(kMaxNesting) +
 		                 " levels, or indented more than " +

@@ -23,7 +23,9 @@
 #include <array>
 #include <chrono>
 #include <compare>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -177,6 +179,16 @@ struct Config {
 	AttachPref attach = AttachPref::Auto;  // `attach`; SPSEC_ATTACH in the environment wins
 	GatewayConfig gateway;                 // `gateway`: empty unless this node is a gateway
 };
+
+// Every YAML file spsec reads (configuration, provisioning plan) is at most kMaxYamlBytes and is
+// checked with yaml_too_deep() first: yaml-cpp recurses once per nesting level and has no depth
+// limit (CVE-2017-5950). It finds flow nesting ("[[[[..."), block nesting by indentation (more
+// than 4 * kMaxYamlNesting columns) and compact block nesting ("- - - x", "? ? x") deeper than
+// kMaxYamlNesting; quoted scalars and comments are skipped roughly (a real file nests two or
+// three levels). Returns the 0-based line of the first place too deep, or nullopt.
+inline constexpr int kMaxYamlNesting = 16;
+inline constexpr std::size_t kMaxYamlBytes = std::size_t{1} << 20;
+[[nodiscard]] std::optional<int> yaml_too_deep(std::string_view text);
 
 // Parses and validates YAML text. `source_name` prefixes every message (a file name, or
 // "<string>"). Errors: YAML syntax, a missing required key, an unknown key, a wrong type, a bad

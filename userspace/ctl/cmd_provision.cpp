@@ -187,17 +187,16 @@ Result<PlanFile> load_plan(const std::string& path)
 		return fail(path + ": cannot open the plan file");
 	std::stringstream ss;
 	ss << in.rdbuf();
-	// yaml-cpp recurses per nesting level without a limit (CVE-2017-5950): a plan is a few
-	// kB and at most three levels deep, so refuse anything large or deeply nested.
+	// the guard of spsecd's configuration parser (config.h): a plan is a few kB and at most
+	// three levels deep
 	const std::string text = ss.str();
-	if (text.size() > 1024 * 1024)
+	if (text.size() > kMaxYamlBytes)
 		return fail(path + ": larger than 1 MiB: not a provisioning plan");
-	int depth = 0;
-	for (char c : text) {
-		depth += c == '[' || c == '{' ? 1 : c == ']' || c == '}' ? -1 : 0;
-		if (depth > 16)
-			return fail(path + ": nested more than 16 levels: not a provisioning plan");
-	}
+	if (const auto line = yaml_too_deep(text))
+		return fail(path + ":" + std::to_string(*line + 1) + ": nested more than " +
+		            std::to_string(kMaxYamlNesting) + " levels (or indented more than " +
+		            std::to_string(4 * kMaxYamlNesting) +
+		            " columns): not a provisioning plan");
 	YAML::Node root;
 	try {
 		root = YAML::Load(text);
