@@ -203,6 +203,7 @@ int main(int argc, char** argv)
 			if (first.retval != TC_ACT_OK || first.out != to_wire(plain))
 				die("BPF ingress did not open the codec's frame");
 			std::vector<double> bpf;
+			bpf.reserve(static_cast<std::size_t>(rounds));
 			for (int k = 0; k < rounds; k++)
 				bpf.push_back(must(s.fx->run(true, wire, 0, 0,
 				                             static_cast<std::uint32_t>(repeat)),
@@ -237,6 +238,7 @@ int main(int argc, char** argv)
 				continue;
 			// BPF egress seal (restore mode) vs codec seal_frame
 			std::vector<double> tx;
+			tx.reserve(static_cast<std::size_t>(rounds));
 			const CanFrame own = plain48(kTxId);
 			const auto pw = to_wire(own);
 			// one frame sent for real claims T0 for kTxId and must be the codec's
