@@ -31,8 +31,11 @@ namespace spsec {
 class BpfDataPlane final : public DataPlanePort {
 public:
 	// attach: how to attach (tc_attachment.h); nullopt probes the kernel (tcx where it can).
-	explicit BpfDataPlane(const Logger& log, std::optional<AttachMode> attach = {}) noexcept
-	    : log_(log), attach_(attach)
+	// aes: which AES the data plane uses (kernel_features.h); nullopt probes the kernel
+	// (kernel AES where it has the BPF crypto kfuncs and makes an ecb(aes) context).
+	explicit BpfDataPlane(const Logger& log, std::optional<AttachMode> attach = {},
+	                      std::optional<AesImpl> aes = {}) noexcept
+	    : log_(log), attach_(attach), aes_(aes)
 	{
 	}
 
@@ -69,6 +72,7 @@ private:
 
 	const Logger& log_;
 	std::optional<AttachMode> attach_;
+	std::optional<AesImpl> aes_;
 	DataPlaneFeatures features_;
 	std::optional<LoadedDataPlane> dp_;
 	std::optional<TcAttachment> tc_;
