@@ -1025,6 +1025,9 @@ TEST_CASE("ns per frame and verifier figures of this object", "[.][bench]")
 			rx.push_back(r->duration_ns);
 		}
 		secured_policy(*env.fx, env.ids, {}, SPSEC_POL_SECURED | SPSEC_POL_OWN_TX);
+		// a running clock (100 ns ticks) for egress: with the clock frozen, T = last + 1 would
+		// run past the W/2 lead cap after 75 repetitions (tx_t_lead)
+		REQUIRE(env.fx->dp().set_clock(monotonic_ns(), t0, 100));
 		for (int round = 0; round < 5; round++) {
 			auto t = env.fx->run(false, to_wire(plain), 0, 0, repeat, kRestoreMagic);
 			REQUIRE(t);

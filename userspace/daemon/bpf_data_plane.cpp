@@ -61,6 +61,10 @@ Result<void> BpfDataPlane::open(const Config& cfg, const SenderTable& senders)
 		log_.info(cat("data plane AES: kernel (BPF crypto kfuncs, ecb(aes) driver ",
 		              dp_->aes_driver.empty() ? std::string("unknown") : dp_->aes_driver,
 		              "; ", dp_->aes_reason, "); GHASH stays the BPF table code"));
+	if (dp_->aes == AesImpl::Kernel && dp_->aes_driver.find("aes-generic") != std::string::npos)
+		log_.warning(cat("the kernel's ecb(aes) is ", dp_->aes_driver,
+		                 ": table-based like the BPF AES, not constant-time; load the "
+		                 "platform's AES driver (e.g. aesni_intel) before spsecd starts"));
 	else
 		log_.info(cat("data plane AES: bpf (T-table AES in BPF, not constant-time; ",
 		              dp_->aes_reason, ")"));
