@@ -904,7 +904,7 @@ TEST_CASE("loader: pin directory, pinned maps reused on restart, ABI check", "[b
 	const std::string root = fs.path() + "/spsec";
 	LoadOptions opts;
 	opts.pin_root = root;
-	opts.dev_echo = false;  // no interface spt0 here
+	opts.dev_echo = false;                                   // no interface spt0 here
 	opts.aes = kKernelAes ? AesImpl::Kernel : AesImpl::Bpf;  // this binary's object
 	{
 		auto a = load_data_plane("spt0", opts);
@@ -1025,8 +1025,8 @@ TEST_CASE("ns per frame and verifier figures of this object", "[.][bench]")
 			rx.push_back(r->duration_ns);
 		}
 		secured_policy(*env.fx, env.ids, {}, SPSEC_POL_SECURED | SPSEC_POL_OWN_TX);
-		// a running clock (100 ns ticks) for egress: with the clock frozen, T = last + 1 would
-		// run past the W/2 lead cap after 75 repetitions (tx_t_lead)
+		// a running clock (100 ns ticks) for egress: with the clock frozen, T = last + 1
+		// would run past the W/2 lead cap after 75 repetitions (tx_t_lead)
 		REQUIRE(env.fx->dp().set_clock(monotonic_ns(), t0, 100));
 		for (int round = 0; round < 5; round++) {
 			auto t = env.fx->run(false, to_wire(plain), 0, 0, repeat, kRestoreMagic);
@@ -1144,7 +1144,8 @@ TEST_CASE("kernel AES: the slot's AES is the kernel's; the T-table round keys ar
 	// contexts still match; only a T-table AES would now compute garbage
 	for (const std::uint64_t e : {env.e0, env.e0 + 1}) {
 		const std::uint32_t i = live_slot(*env.fx, e);
-		const MapWriter keys(bpf_object__find_map_by_name(env.fx->skel_object(), "spsec_keys"));
+		const MapWriter keys(
+		        bpf_object__find_map_by_name(env.fx->skel_object(), "spsec_keys"));
 		auto slot = std::make_unique<spsec_key_slot>();
 		REQUIRE(keys.get_into(i, *slot));
 		std::memset(slot->aes_rk, 0, sizeof slot->aes_rk);
@@ -1183,7 +1184,8 @@ TEST_CASE("kernel AES: a slot without its context, or with a stale one, drops (f
 		auto slot = std::make_unique<spsec_key_slot>();
 		REQUIRE(prepare_key_slot(AeadKind::AesGcm, comm_key(other, env.e0), other.seed_salt,
 		                         env.e0, *slot));
-		const MapWriter keys(bpf_object__find_map_by_name(env.fx->skel_object(), "spsec_keys"));
+		const MapWriter keys(
+		        bpf_object__find_map_by_name(env.fx->skel_object(), "spsec_keys"));
 		REQUIRE(keys.put(live, *slot));
 		wipe_key_slot(*slot);
 	}

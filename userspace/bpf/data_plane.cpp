@@ -113,8 +113,8 @@ Result<void> run_kaes(bpf_program* prog, std::uint32_t slot)
 	args.slot = slot;
 	args.err = -EINPROGRESS;  // the program always overwrites it
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof args);
-	const std::string what = std::string(bpf_program__name(prog)) + " for key slot " +
-	                         std::to_string(slot);
+	const std::string what =
+	        std::string(bpf_program__name(prog)) + " for key slot " + std::to_string(slot);
 	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts) != 0)
 		return fail_errno(errno, "running " + what);
 	if (args.err != 0)
@@ -151,12 +151,11 @@ Result<void> DataPlane::restore_aes_contexts()
 		// 66 KiB: on the heap, wiped after
 		auto slot = std::make_unique<spsec_key_slot>();
 		auto r = keys.get_into(i, *slot);
-		const bool aes_live =
-		        r && slot->live == 1 && slot->aead == SPSEC_AEAD_AES256GCM;
+		const bool aes_live = r && slot->live == 1 && slot->aead == SPSEC_AEAD_AES256GCM;
 		wipe_key_slot(*slot);
 		if (!r)
-			return tl::unexpected(r.error().with_context("reading key slot " +
-			                                             std::to_string(i)));
+			return tl::unexpected(
+			        r.error().with_context("reading key slot " + std::to_string(i)));
 		// a spare (wiped) slot needs none; the map is new, so it has none either
 		if (aes_live)
 			if (auto s = set_aes_context(i); !s)
@@ -255,7 +254,7 @@ Result<void> DataPlane::install_key(const spsec_key_slot& slot)
 	// the slot; without it the slot must not go live (the frames would drop as
 	// *_NO_KERNEL_AES): wipe it again and report.
 	auto ctx = slot.aead == SPSEC_AEAD_AES256GCM ? set_aes_context(spare)
-	                                               : clear_aes_context(spare);
+	                                             : clear_aes_context(spare);
 	if (!ctx) {
 		auto zero = std::make_unique<spsec_key_slot>();
 		(void)keys.put(spare, *zero);
@@ -710,9 +709,10 @@ Result<LoadedDataPlane> load_data_plane(std::string_view ifname, const LoadOptio
 			if (!k)
 				return tl::unexpected(k.error().with_context("SPSEC_AES=kernel"));
 			if (!*k)
-				return fail_errno(EOPNOTSUPP,
-				                  "SPSEC_AES=kernel: this kernel has no BPF crypto kfuncs "
-				                  "(bpf_crypto_ctx_create etc., Linux 6.10 or newer)");
+				return fail_errno(
+				        EOPNOTSUPP,
+				        "SPSEC_AES=kernel: this kernel has no BPF crypto kfuncs "
+				        "(bpf_crypto_ctx_create etc., Linux 6.10 or newer)");
 			kernel = true;
 			reason = "forced (SPSEC_AES=kernel)";
 		} else if (!k) {
@@ -720,7 +720,8 @@ Result<LoadedDataPlane> load_data_plane(std::string_view ifname, const LoadOptio
 		} else {
 			kernel = *k;
 			reason = kernel ? "BPF crypto kfuncs found"
-			                : "no BPF crypto kfuncs in this kernel (Linux 6.10 or newer)";
+			                : "no BPF crypto kfuncs in this kernel (Linux 6.10 or "
+			                  "newer)";
 		}
 	}
 	std::string pin_dir;
@@ -740,9 +741,9 @@ Result<LoadedDataPlane> load_data_plane(std::string_view ifname, const LoadOptio
 	auto failed = [&](const Error& e) -> Result<LoadedDataPlane> {
 		// libbpf unpins what it pinned itself; this covers a libbpf that does not.
 		(void)remove_pins(created, created_dir);
-		return tl::unexpected(e.with_context(
-		        "loading the data plane" +
-		        (opts.pin ? " (maps pinned in " + pin_dir + ")" : "")));
+		return tl::unexpected(
+		        e.with_context("loading the data plane" +
+		                       (opts.pin ? " (maps pinned in " + pin_dir + ")" : "")));
 	};
 	std::optional<DataPlaneObject> obj;
 	std::string driver;

@@ -243,8 +243,8 @@ struct LoadOptions {
 // Errors: as device_echoes() unless opts.dev_echo is set, make_pin_dir(), Skeleton::open/load
 // (verifier refusal, incompatible pinned maps, EPERM without CAP_BPF/CAP_NET_ADMIN),
 // DataPlane::from_object; opts.aes == Kernel where the kernel has no BPF crypto kfuncs
-// (EOPNOTSUPP) or cannot make an "ecb(aes)" context (its errno), both named. On an error no map this call pinned stays pinned (libbpf unpins them
-// when load fails; this function after it).
+// (EOPNOTSUPP) or cannot make an "ecb(aes)" context (its errno), both named. On an error no map
+// this call pinned stays pinned (libbpf unpins them when load fails; this function after it).
 [[nodiscard]] Result<LoadedDataPlane> load_data_plane(std::string_view ifname,
                                                       const LoadOptions& opts = {});
 

@@ -131,7 +131,8 @@ Result<AesImpl> aes_of_program(std::uint32_t prog_id)
 	info.map_ids = reinterpret_cast<std::uintptr_t>(ids.data());
 	len = sizeof info;
 	if (::bpf_obj_get_info_by_fd(prog.get(), &info, &len) != 0)
-		return fail_errno(errno, "listing the maps of BPF program " + std::to_string(prog_id));
+		return fail_errno(errno,
+		                  "listing the maps of BPF program " + std::to_string(prog_id));
 	ids.resize(std::min<std::size_t>(ids.size(), info.nr_map_ids));
 	for (const __u32 id : ids) {
 		const Fd map(::bpf_map_get_fd_by_id(id));

@@ -497,8 +497,8 @@ int cmd_stats(int argc, char** argv)
 			return 0;  // cron/timer use: quiet
 	}
 	if (json) {
-		std::string line =
-		        format_counters_json(*snap, iface, mode ? attach_mode_name(*mode) : "", aes);
+		std::string line = format_counters_json(*snap, iface,
+		                                        mode ? attach_mode_name(*mode) : "", aes);
 		if (!gw->empty()) {
 			auto doc = parse_json(line);
 			if (doc) {
