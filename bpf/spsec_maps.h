@@ -15,7 +15,29 @@
 #include <bpf/bpf_helpers.h>
 
 #include "spsec/abi.h"
+
+/*
+ * Which AES the AES-GCM core uses is the one thing that differs between the two data-plane
+ * objects, chosen by the loader by probing the kernel (docs/kernels.md): spsec_dp (this source
+ * as it is, T-table AES in BPF, any kernel) and spsec_dp_kaes (-DSPSEC_KERNEL_AES: the kernel's
+ * AES through the BPF crypto kfuncs, Linux 6.10+). A compile-time flavour and not rodata because
+ * the kernel-AES object's kptr map cannot even be created on a kernel without the kfuncs.
+ */
+#ifdef SPSEC_KERNEL_AES
+#include "spsec_kaes.h"
+/* the T-table block function is then unused (and not emitted) */
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wunused-function"
 #include "crypto/spsec_aead.h"
+#pragma clang diagnostic pop
+#else
+#include "crypto/spsec_aead.h"
+/* T-table AES: every key slot's AES is ready */
+static __always_inline int spsec_kaes_ready(__u32 idx, const struct spsec_key_slot *k)
+{
+	return 1;
+}
+#endif
 
 /*
  * spsec_state: configuration + clock + live key slots + live policy generation, one entry.
@@ -274,9 +296,10 @@ static __always_inline __u64 spsec_now_t(const struct spsec_snap *s)
 }
 
 /* The key slot for window e, or NULL when the live slot of e's parity holds another window,
- * another AEAD, or nothing. */
+ * another AEAD, or nothing; also NULL, with *no_aes set to 1, when it is an AES-GCM slot whose
+ * kernel AES context is missing or stale (kernel-AES object only, spsec_kaes.h). */
 static __always_inline const struct spsec_key_slot *spsec_key_for(const struct spsec_snap *s,
-								  __u64 window)
+								  __u64 window, int *no_aes)
 {
 	/* two named fields, not an array: clang would turn a variable index into pointer
 	 * arithmetic on the stack, which the verifier refuses */
@@ -285,6 +308,10 @@ static __always_inline const struct spsec_key_slot *spsec_key_for(const struct s
 
 	if (!k || !k->live || k->window != window || k->aead != s->aead)
 		return 0;
+	if (!spsec_kaes_ready(idx, k)) {
+		*no_aes = 1;
+		return 0;
+	}
 	return k;
 }
 
@@ -302,5 +329,9 @@ static __always_inline struct spsec_scratch *spsec_scratch_get(void)
 
 	return bpf_map_lookup_elem(&spsec_scratch, &zero);
 }
+
+#ifdef SPSEC_KERNEL_AES
+#include "spsec_kaes_progs.h"
+#endif
 
 #endif /* SPSEC_MAPS_H */

@@ -467,6 +467,7 @@ static __always_inline __u32 spsec_rx_secured(struct canfd_frame *cf, void *data
 	const struct spsec_snap *s = &sc->snap;
 	const struct spsec_key_slot *k;
 	__u32 sl, pad, word, i, ret;
+	int no_aes = 0;
 	__u64 local, t;
 	__s32 d;
 
@@ -501,9 +502,9 @@ static __always_inline __u32 spsec_rx_secured(struct canfd_frame *cf, void *data
 		return SPSEC_R_RX_OUTSIDE_WINDOW;
 	*frame_t = t;
 
-	k = spsec_key_for(s, t >> SPSEC_WINDOW_SHIFT);
+	k = spsec_key_for(s, t >> SPSEC_WINDOW_SHIFT, &no_aes);
 	if (!k)
-		return SPSEC_R_RX_NO_KEY;
+		return no_aes ? SPSEC_R_RX_NO_KERNEL_AES : SPSEC_R_RX_NO_KEY;
 
 	sc->t = t;
 	sc->id = id;
@@ -733,6 +734,7 @@ static __always_inline __u32 spsec_tx_secured(struct canfd_frame *cf, void *data
 	const struct spsec_key_slot *k;
 	__u64 now, t = 0, old = 0;
 	__u32 l, sl, ret;
+	int no_aes = 0;
 
 	if ((void *)(cf + 1) > data_end)
 		return SPSEC_R_TX_MALFORMED;
@@ -747,10 +749,10 @@ static __always_inline __u32 spsec_tx_secured(struct canfd_frame *cf, void *data
 	if (ret)
 		return ret;
 	*frame_t = t;
-	k = spsec_key_for(s, t >> SPSEC_WINDOW_SHIFT);
+	k = spsec_key_for(s, t >> SPSEC_WINDOW_SHIFT, &no_aes);
 	if (!k) {
 		spsec_tx_unclaim(id, t, old);
-		return SPSEC_R_TX_NO_KEY;
+		return no_aes ? SPSEC_R_TX_NO_KERNEL_AES : SPSEC_R_TX_NO_KEY;
 	}
 
 	sl = spsec_secured_len(l);

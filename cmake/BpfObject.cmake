@@ -5,7 +5,9 @@
 #   4. an INTERFACE target <name>_skel carrying the include dir and libbpf.
 #
 # spsec_bpf_object(<name> SOURCE <file.bpf.c> [DEPENDS <headers>...] [INCLUDES <dirs>...]
-#                  [BTF_KPTR <struct> <member>])
+#                  [DEFINES <macros>...] [BTF_KPTR <struct> <member>])
+#   DEFINES: -D<macro> for clang; only for the kernel-AES build of the data plane
+#   (SPSEC_KERNEL_AES, docs/kernels.md), which a kernel without the crypto kfuncs cannot load.
 #   BTF_KPTR: after step 2, cmake/btf_kptr_fix.py makes <struct>.<member> a referenced kptr in the
 #   BTF (clang 14 drops btf_type_tag on struct members; see that script). Needs python3.
 find_program(BPF_CLANG NAMES clang-16 clang-14 clang REQUIRED)
@@ -17,7 +19,7 @@ if(NOT SPSEC_MULTIARCH)
 endif()
 
 function(spsec_bpf_object name)
-  cmake_parse_arguments(BPF "" "SOURCE" "DEPENDS;INCLUDES;BTF_KPTR" ${ARGN})
+  cmake_parse_arguments(BPF "" "SOURCE" "DEPENDS;INCLUDES;DEFINES;BTF_KPTR" ${ARGN})
   set(out_dir ${CMAKE_CURRENT_BINARY_DIR})
   set(raw ${out_dir}/${name}.tmp.o)
   set(obj ${out_dir}/${name}.bpf.o)
@@ -34,6 +36,9 @@ function(spsec_bpf_object name)
            -idirafter /usr/include/${SPSEC_MULTIARCH})
   foreach(d ${BPF_INCLUDES})
     list(APPEND incs -I${d})
+  endforeach()
+  foreach(d ${BPF_DEFINES})
+    list(APPEND incs -D${d})
   endforeach()
   add_custom_command(
     OUTPUT ${obj} ${skel}

@@ -131,6 +131,8 @@
 	  "gateway segment: over its rule's rate limit")                                           \
 	X(GW_CLASSIC, 27, "rx_gw_classic", RX, PASS, NONE,                                         \
 	  "gateway segment: classical frame a rule allows; spsecd converts and forwards it")       \
+	X(RX_NO_KERNEL_AES, 28, "rx_no_kernel_aes", RX, DROP, NONE,                                \
+	  "kernel AES: the key slot has no AES context made from its key (fail closed)")           \
 	X(TX_OK, 32, "tx_ok", TX, PASS, NONE, "padded, stamped (and encrypted) in place")          \
 	X(TX_CONTROL, 33, "tx_control", TX, PASS, NONE,                                            \
 	  "control-plane frame from spsecd (marked)")                                              \
@@ -166,7 +168,9 @@
 	X(GW_OUT_RATE_LIMITED, 51, "tx_gw_out_rate_limited", TX, DROP, NONE,                       \
 	  "gateway segment: frame from the secured bus over its rule's rate limit")                \
 	X(GW_LOCAL_TX, 52, "tx_gw_local_tx", TX, PASS, NONE,                                       \
-	  "gateway segment: frame a local socket sent, not forwarded")
+	  "gateway segment: frame a local socket sent, not forwarded")                             \
+	X(TX_NO_KERNEL_AES, 53, "tx_no_kernel_aes", TX, DROP, NONE,                                \
+	  "kernel AES: the key slot has no AES context made from its key (fail closed)")
 
 #define SPSEC_R_MAX 64 /* size of the counters map; every code is below it */
 
@@ -288,6 +292,17 @@ struct spsec_key_slot {
 };
 SPSEC_ABI_ASSERT(sizeof(struct spsec_key_slot) == 8 + 4 + 4 + 8 + 32 + 240 + 16 + 65536,
 		 "spsec_key_slot layout");
+
+/*
+ * The BPF_PROG_RUN context of the kernel-AES object's syscall programs (bpf/spsec_kaes_progs.h:
+ * spsec_kaes_set, spsec_kaes_clr, spsec_kaes_prb). Writer: spsecd (slot); the program (err).
+ */
+struct spsec_kaes_args {
+	__u32 slot; /* physical key slot, index of spsec_keys */
+	__s32 err;  /* out: 0, or the negative errno (ENOENT: no such slot; EINVAL: not a live
+		     * AES-GCM slot; others from the kernel's crypto API) */
+};
+SPSEC_ABI_ASSERT(sizeof(struct spsec_kaes_args) == 8, "spsec_kaes_args layout");
 
 /*
  * spsec_policy — HASH, SPSEC_POLICY_MAX entries.

@@ -2,8 +2,13 @@
 // bpf tier: the data plane's verdict code (bpf/spsec_verdict.h) under BPF_PROG_TEST_RUN, checked
 // frame by frame against the core codec (userspace/core/stamp.h), which is the oracle: the same
 // plain frames, the same keys, the same clock, the same reason codes.
+//
+// Built twice (tests/bpf/CMakeLists.txt): bpf_dataplane with the T-table AES object, and
+// bpf_dataplane_kaes (SPSEC_TEST_KERNEL_AES) with the kernel-AES one, whose own cases (context
+// life cycle, fail closed, object choice) are at the end.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -25,7 +30,7 @@ using namespace spsec::test;
 
 namespace {
 
-const bool g_gate = skip_binary_unless_bpf();
+const bool g_gate = skip_binary_unless_bpf() && skip_binary_unless_object();
 
 constexpr std::uint64_t kWindow = 150;
 
@@ -899,7 +904,8 @@ TEST_CASE("loader: pin directory, pinned maps reused on restart, ABI check", "[b
 	const std::string root = fs.path() + "/spsec";
 	LoadOptions opts;
 	opts.pin_root = root;
-	opts.dev_echo = false;  // no interface spt0 here
+	opts.dev_echo = false;                                   // no interface spt0 here
+	opts.aes = kKernelAes ? AesImpl::Kernel : AesImpl::Bpf;  // this binary's object
 	{
 		auto a = load_data_plane("spt0", opts);
 		INFO((a ? std::string() : a.error().message()));
@@ -956,8 +962,10 @@ TEST_CASE("loader: tc hooks attach, replace and detach (veth, tc mode forced)", 
 	}
 	LoadOptions opts;
 	opts.pin = false;
+	opts.aes = kKernelAes ? AesImpl::Kernel : AesImpl::Bpf;  // this binary's object
 	auto a = load_data_plane("spt0", opts);
 	REQUIRE(a);
+	CHECK(a->aes == *opts.aes);
 	const int in = bpf_program__fd(a->skel->progs.spsec_ingress);
 	const int eg = bpf_program__fd(a->skel->progs.spsec_egress);
 	AttachOptions tc;  // the netlink path, whatever the host kernel offers (tcx: attach_test)
@@ -992,3 +1000,344 @@ TEST_CASE("loader: tc hooks attach, replace and detach (veth, tc mode forced)", 
 	}
 	CHECK(veth.remove());
 }
+
+// ns per frame and verifier figures of this binary's object (T-table in bpf_dataplane, kernel AES
+// in bpf_dataplane_kaes), 48-byte payload: what docs/data-plane.md gives per object. Ingress:
+// the frame is accepted once, then each repetition verifies and decrypts it and meets
+// freshness (as spsec_bench_dataplane measures); egress seals the same plain frame each time
+// (the test entry's restore flag). Not a test: run with "[bench]".
+TEST_CASE("ns per frame and verifier figures of this object", "[.][bench]")
+{
+	const std::uint32_t repeat = 20000;
+	for (const Net& net : kNets) {
+		const std::uint64_t t0 = (0x31ull << SPSEC_WINDOW_SHIFT) + 1000;
+		Env env(net, t0);  // IDs secured, from the bus
+		std::mt19937_64 rng(1);
+		CanFrame plain = random_plain(rng, env.ids, 48);
+		const auto wire = to_wire(env.seal(plain, t0));
+		auto first = env.fx->run(true, wire);
+		REQUIRE(first);
+		REQUIRE(first->retval == TC_ACT_OK);
+		std::vector<std::uint32_t> rx, tx;
+		for (int round = 0; round < 5; round++) {
+			auto r = env.fx->run(true, wire, 0, 0, repeat);
+			REQUIRE(r);
+			rx.push_back(r->duration_ns);
+		}
+		secured_policy(*env.fx, env.ids, {}, SPSEC_POL_SECURED | SPSEC_POL_OWN_TX);
+		// a running clock (100 ns ticks) for egress: with the clock frozen, T = last + 1
+		// would run past the W/2 lead cap after 75 repetitions (tx_t_lead)
+		REQUIRE(env.fx->dp().set_clock(monotonic_ns(), t0, 100));
+		for (int round = 0; round < 5; round++) {
+			auto t = env.fx->run(false, to_wire(plain), 0, 0, repeat, kRestoreMagic);
+			REQUIRE(t);
+			REQUIRE(t->retval == TC_ACT_OK);
+			tx.push_back(t->duration_ns);
+		}
+		std::sort(rx.begin(), rx.end());
+		std::sort(tx.begin(), tx.end());
+		if (&net == &kNets[0])
+			for (bpf_program* p : {env.fx->skel()->progs.spsec_test_ingress,
+			                       env.fx->skel()->progs.spsec_test_egress}) {
+				auto st = prog_stats(p);
+				REQUIRE(st);
+				std::printf("VERIFIER %s %s: processed %u, xlated %u, jited %u\n",
+				            kKernelAes ? "kernel-aes" : "t-table", st->name.c_str(),
+				            st->verified_insns, st->xlated_insns, st->jited_bytes);
+			}
+		std::printf("BENCH %s %s rx %u ns tx %u ns (median of 5 x %u)\n",
+		            kKernelAes ? "kernel-aes" : "t-table", net_name(net).c_str(), rx[2],
+		            tx[2], repeat);
+	}
+}
+
+#ifdef SPSEC_TEST_KERNEL_AES
+
+namespace {
+
+// Runs the kernel-AES object's syscall program `prog` for key slot `slot`; its args.err.
+int run_kaes(DpFixture& fx, const char* prog, std::uint32_t slot)
+{
+	bpf_program* p = bpf_object__find_program_by_name(fx.skel_object(), prog);
+	REQUIRE(p != nullptr);
+	spsec_kaes_args args{};
+	args.slot = slot;
+	args.err = 1;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof args);
+	REQUIRE(bpf_prog_test_run_opts(bpf_program__fd(p), &opts) == 0);
+	return args.err;
+}
+
+std::uint32_t live_slot(DpFixture& fx, std::uint64_t e)
+{
+	auto st = fx.dp().read_state();
+	REQUIRE(st);
+	return st->key_slot[e & 1];
+}
+
+// One frame of window e0 each way: ingress of a codec-sealed frame, egress of a plain one; the
+// retvals and the reasons counted.
+struct Both {
+	int rx_ret, tx_ret, rx_reason, tx_reason;
+};
+
+// The first half of the IDs are this node's own (egress stamps them), the second half come from
+// the bus (ingress opens them; an own ID from the bus would be an injection).
+std::vector<std::uint32_t> own_ids(const Env& env)
+{
+	return {env.ids.begin(), env.ids.begin() + 32};
+}
+std::vector<std::uint32_t> bus_ids(const Env& env)
+{
+	return {env.ids.begin() + 32, env.ids.end()};
+}
+
+void own_and_bus_policy(Env& env)
+{
+	std::vector<PolicyEntry> own;
+	for (auto id : own_ids(env))
+		own.push_back({id, SPSEC_POL_SECURED | SPSEC_POL_OWN_TX});
+	secured_policy(*env.fx, bus_ids(env), own);
+}
+
+// t0: the (frozen) clock; the ingress frame is sealed at t0 + ahead (distinct Ts per call keep
+// freshness out of it).
+Both run_both(Env& env, std::mt19937_64& rng, std::uint64_t t0, std::uint64_t ahead = 0)
+{
+	const CanFrame in = random_plain(rng, bus_ids(env), 20);
+	const CanFrame plain = random_plain(rng, own_ids(env), 20);
+	const CanFrame sec = env.seal(in, t0 + ahead);
+	Both b{};
+	Counters before = counters(*env.fx);
+	auto r = env.fx->run(true, to_wire(sec));
+	REQUIRE(r);
+	b.rx_ret = r->retval;
+	if (r->retval == TC_ACT_OK)
+		CHECK(r->out == to_wire(in));
+	b.rx_reason = moved(before, counters(*env.fx));
+	before = counters(*env.fx);
+	r = env.fx->run(false, to_wire(plain));
+	REQUIRE(r);
+	b.tx_ret = r->retval;
+	if (r->retval == TC_ACT_OK) {
+		// what egress sent opens with the codec
+		// what egress sent opens with the codec (T runs ahead per ID by at most the
+		// frames sent, well inside the window)
+		auto opened = open_frame(env.open_params(), from_wire(r->out), t0, env.lookup());
+		CHECK(opened);
+		if (opened)
+			CHECK(opened->plain == plain);
+	}
+	b.tx_reason = moved(before, counters(*env.fx));
+	return b;
+}
+
+}  // namespace
+
+TEST_CASE("kernel AES: the slot's AES is the kernel's; the T-table round keys are not read",
+          "[bpf][kaes]")
+{
+	const std::uint64_t t0 = (0x99ull << SPSEC_WINDOW_SHIFT) + 777;
+	Env env({AeadKind::AesGcm, StampMode::Encrypt}, t0);
+	own_and_bus_policy(env);
+	// zero the AES round keys of both live slots in place: window, key and H stay, so the
+	// contexts still match; only a T-table AES would now compute garbage
+	for (const std::uint64_t e : {env.e0, env.e0 + 1}) {
+		const std::uint32_t i = live_slot(*env.fx, e);
+		const MapWriter keys(
+		        bpf_object__find_map_by_name(env.fx->skel_object(), "spsec_keys"));
+		auto slot = std::make_unique<spsec_key_slot>();
+		REQUIRE(keys.get_into(i, *slot));
+		std::memset(slot->aes_rk, 0, sizeof slot->aes_rk);
+		REQUIRE(keys.put(i, *slot));
+		wipe_key_slot(*slot);
+	}
+	std::mt19937_64 rng(5);
+	for (int i = 0; i < 50; i++) {
+		const Both b = run_both(env, rng, t0, static_cast<std::uint64_t>(i));
+		REQUIRE(b.rx_ret == TC_ACT_OK);
+		REQUIRE(b.rx_reason == SPSEC_R_RX_OK);
+		REQUIRE(b.tx_ret == TC_ACT_OK);
+		REQUIRE(b.tx_reason == SPSEC_R_TX_OK);
+	}
+}
+
+TEST_CASE("kernel AES: a slot without its context, or with a stale one, drops (fail closed)",
+          "[bpf][kaes]")
+{
+	const std::uint64_t t0 = (0x42ull << SPSEC_WINDOW_SHIFT) + 4242;
+	Env env({AeadKind::AesGcm, StampMode::Encrypt}, t0);
+	own_and_bus_policy(env);
+	std::mt19937_64 rng(6);
+	Both b = run_both(env, rng, t0);
+	REQUIRE(b.rx_reason == SPSEC_R_RX_OK);
+	REQUIRE(b.tx_reason == SPSEC_R_TX_OK);
+	const std::uint32_t live = live_slot(*env.fx, env.e0);
+
+	SECTION("context released under a live slot")
+	{
+		REQUIRE(run_kaes(*env.fx, "spsec_kaes_clr", live) == 0);
+	}
+	SECTION("slot rewritten with another key, context not re-made (stale)")
+	{
+		Keys other(0x33);
+		auto slot = std::make_unique<spsec_key_slot>();
+		REQUIRE(prepare_key_slot(AeadKind::AesGcm, comm_key(other, env.e0), other.seed_salt,
+		                         env.e0, *slot));
+		const MapWriter keys(
+		        bpf_object__find_map_by_name(env.fx->skel_object(), "spsec_keys"));
+		REQUIRE(keys.put(live, *slot));
+		wipe_key_slot(*slot);
+	}
+	b = run_both(env, rng, t0, 1);
+	CHECK(b.rx_ret == TC_ACT_SHOT);
+	CHECK(b.rx_reason == SPSEC_R_RX_NO_KERNEL_AES);
+	CHECK(b.tx_ret == TC_ACT_SHOT);
+	CHECK(b.tx_reason == SPSEC_R_TX_NO_KERNEL_AES);
+	// a wiped key store has nothing to make contexts from: still NO_KEY, no context made
+	REQUIRE(env.fx->dp().wipe_keys());
+	b = run_both(env, rng, t0, 2);
+	CHECK(b.rx_reason == SPSEC_R_RX_NO_KEY);
+	CHECK(b.tx_reason == SPSEC_R_TX_NO_KEY);
+	CHECK(run_kaes(*env.fx, "spsec_kaes_set", live) == -EINVAL);
+}
+
+TEST_CASE("kernel AES: a reload re-creates the contexts of the live slots from spsec_keys",
+          "[bpf][kaes]")
+{
+	const std::uint64_t t0 = (0x43ull << SPSEC_WINDOW_SHIFT) + 99;
+	Env env({AeadKind::AesGcm, StampMode::Encrypt}, t0);
+	own_and_bus_policy(env);
+	std::mt19937_64 rng(7);
+	// as after a reload of the object: the key slots are there, no context is
+	for (std::uint32_t i = 0; i < SPSEC_KEY_SLOTS; i++)
+		REQUIRE(run_kaes(*env.fx, "spsec_kaes_clr", i) == 0);
+	Both b = run_both(env, rng, t0);
+	REQUIRE(b.rx_reason == SPSEC_R_RX_NO_KERNEL_AES);
+	auto again = DataPlane::from_object(env.fx->skel_object());
+	INFO((again ? std::string() : again.error().message()));
+	REQUIRE(again);
+	CHECK(again->aes() == AesImpl::Kernel);
+	b = run_both(env, rng, t0, 1);
+	CHECK(b.rx_reason == SPSEC_R_RX_OK);
+	CHECK(b.tx_reason == SPSEC_R_TX_OK);
+	// a slot index outside the map and a non-AES slot are refused by name
+	CHECK(run_kaes(*env.fx, "spsec_kaes_set", SPSEC_KEY_SLOTS) == -ENOENT);
+	CHECK(run_kaes(*env.fx, "spsec_kaes_prb", 0) == 0);
+}
+
+TEST_CASE("kernel AES: install_key makes the context before the flip, wipes release it",
+          "[bpf][kaes]")
+{
+	const std::uint64_t t0 = (0x44ull << SPSEC_WINDOW_SHIFT) + 5;
+	Env env({AeadKind::AesGcm, StampMode::Encrypt}, t0);
+	const MapWriter ctx(bpf_object__find_map_by_name(env.fx->skel_object(), "spsec_kaes_ctx"));
+	struct Val {
+		std::uint64_t ctx, window, h_check;
+	};
+	// the two live slots have contexts for their windows, the spares none
+	auto st = env.fx->dp().read_state();
+	REQUIRE(st);
+	for (std::uint32_t i = 0; i < SPSEC_KEY_SLOTS; i++) {
+		auto v = ctx.get<Val>(i);
+		REQUIRE(v);
+		if (i == st->key_slot[0] || i == st->key_slot[1])
+			CHECK(v->h_check != 0);
+		else
+			CHECK(v->h_check == 0);
+	}
+	// a rekey: the new window's slot gets its context, the replaced slot loses its own
+	install(*env.fx, env.keys, AeadKind::AesGcm, env.e0 + 2);
+	auto st2 = env.fx->dp().read_state();
+	REQUIRE(st2);
+	const std::uint32_t now_live = st2->key_slot[(env.e0 + 2) & 1];
+	auto v = ctx.get<Val>(now_live);
+	REQUIRE(v);
+	CHECK(v->window == env.e0 + 2);
+	auto old = ctx.get<Val>(st->key_slot[env.e0 & 1]);
+	REQUIRE(old);
+	CHECK(old->h_check == 0);
+	// a ChaCha20-Poly1305 slot needs no context and gets none
+	REQUIRE(env.fx->dp().set_state(SPSEC_STATE_SECURE, SPSEC_AEAD_CHACHA20POLY1305,
+	                               SPSEC_MODE_ENCRYPT, kWindow, SPSEC_DEFAULT_DROP));
+	install(*env.fx, env.keys, AeadKind::ChaCha20Poly1305, env.e0 + 3);
+	auto st3 = env.fx->dp().read_state();
+	REQUIRE(st3);
+	auto c = ctx.get<Val>(st3->key_slot[(env.e0 + 3) & 1]);
+	REQUIRE(c);
+	CHECK(c->h_check == 0);
+	REQUIRE(env.fx->dp().wipe_keys());
+	for (std::uint32_t i = 0; i < SPSEC_KEY_SLOTS; i++) {
+		auto w = ctx.get<Val>(i);
+		REQUIRE(w);
+		CHECK(w->h_check == 0);
+		CHECK(w->window == 0);
+	}
+}
+
+TEST_CASE("loader: kernel AES where the probe finds it, SPSEC_AES forces, contexts survive a "
+          "restart by being re-made",
+          "[bpf][loader][kaes]")
+{
+	const test::PrivateBpffs fs;
+	if (!fs.mounted()) {
+		WARN(fs.error());
+		return;
+	}
+	const std::string root = fs.path() + "/spsec";
+	LoadOptions opts;
+	opts.pin_root = root;
+	opts.dev_echo = false;
+	Keys keys(0x21);
+	const std::uint64_t e = 0x55;
+	std::uint64_t h_check = 0;
+	{
+		auto a = load_data_plane("spt0", opts);  // auto
+		INFO((a ? std::string() : a.error().message()));
+		REQUIRE(a);
+		CHECK(a->aes == AesImpl::Kernel);
+		CHECK(a->maps.aes() == AesImpl::Kernel);
+		CHECK_FALSE(a->aes_driver.empty());
+		REQUIRE(a->maps.set_state(SPSEC_STATE_SECURE, SPSEC_AEAD_AES256GCM,
+		                          SPSEC_MODE_ENCRYPT, 99, SPSEC_DEFAULT_DROP));
+		auto slot = std::make_unique<spsec_key_slot>();
+		REQUIRE(prepare_key_slot(AeadKind::AesGcm, comm_key(keys, e), keys.seed_salt, e,
+		                         *slot));
+		std::memcpy(&h_check, slot->gcm_h, sizeof h_check);
+		REQUIRE(a->maps.install_key(*slot));
+		wipe_key_slot(*slot);
+	}
+	auto ctx_of = [](const LoadedDataPlane& dp, std::uint32_t i) {
+		struct Val {
+			std::uint64_t ctx, window, h_check;
+		};
+		const MapWriter m(bpf_object__find_map_by_name(dp.skel.object(), "spsec_kaes_ctx"));
+		auto v = m.get<Val>(i);
+		REQUIRE(v);
+		return *v;
+	};
+	{
+		// the T-table object on the same pinned maps, forced
+		opts.aes = AesImpl::Bpf;
+		auto b = load_data_plane("spt0", opts);
+		REQUIRE(b);
+		CHECK(b->aes == AesImpl::Bpf);
+		CHECK(b->maps.aes() == AesImpl::Bpf);
+		CHECK(bpf_object__find_map_by_name(b->skel.object(), "spsec_kaes_ctx") == nullptr);
+	}
+	{
+		// a restart with kernel AES: a new context map, the live slot's context re-made
+		opts.aes = AesImpl::Kernel;
+		auto c = load_data_plane("spt0", opts);
+		REQUIRE(c);
+		CHECK(c->aes == AesImpl::Kernel);
+		auto st = c->maps.read_state();
+		REQUIRE(st);
+		const auto v = ctx_of(*c, st->key_slot[e & 1]);
+		CHECK(v.window == e);
+		CHECK(v.h_check == h_check);
+	}
+	remove_pins(root);
+}
+
+#endif  // SPSEC_TEST_KERNEL_AES

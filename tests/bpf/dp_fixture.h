@@ -3,11 +3,17 @@
 // (spsec_test.bpf.c: the production verdict code behind entries that need no skb->protocol and
 // take the local-echo flag from skb->cb[0]) with private, unpinned maps, and drives it through the
 // same DataPlane writers the daemon uses. Shared by tests/bpf and bench/.
+//
+// Compiled with SPSEC_TEST_KERNEL_AES, the fixture loads the kernel-AES build of that object
+// (spsec_test_kaes: AES-GCM's AES through the BPF crypto kfuncs, bpf/spsec_kaes.h) instead, so
+// the same tests run against both data-plane objects (bpf_dataplane, bpf_dataplane_kaes).
 #pragma once
 
 #include <array>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -22,6 +28,7 @@
 #include <unistd.h>
 
 #include "bpf/data_plane.h"
+#include "bpf/kernel_features.h"
 #include "bpf/key_material.h"
 #include "bpf/libbpf_log.h"
 #include "bpf/map_writer.h"
@@ -32,9 +39,21 @@
 #include "core/key_schedule.h"
 #include "host_env.h"
 #include "spsec/abi.h"
+#ifdef SPSEC_TEST_KERNEL_AES
+#include "spsec_test_kaes.skel.h"
+#else
 #include "spsec_test.skel.h"
+#endif
 
 namespace spsec::test {
+
+#ifdef SPSEC_TEST_KERNEL_AES
+using TestSkel = spsec_test_kaes;
+inline constexpr bool kKernelAes = true;
+#else
+using TestSkel = spsec_test;
+inline constexpr bool kKernelAes = false;
+#endif
 
 // skb->cb[0] value that makes the test entries treat a frame as the CAN core's local echo
 // (the plain clone), and one for a device's echo (IFF_ECHO) of the skb egress stamped.
@@ -86,13 +105,30 @@ struct RunResult {
 	std::uint32_t duration_ns = 0;  // average per run when repeat > 1
 };
 
+// For `const bool g_gate = ...` after skip_binary_unless_bpf(): the kernel-AES build of a test
+// binary skips (77, with the reason) where the kernel has no BPF crypto kfuncs (before 6.10).
+inline bool skip_binary_unless_object()
+{
+	if (!kKernelAes)
+		return true;
+	auto k = crypto_kfuncs_available();
+	if (!k || !*k) {
+		std::printf("SKIP bpf: the kernel has no BPF crypto kfuncs (Linux 6.10+): the "
+		            "kernel-AES data-plane object cannot load here (%s)\n",
+		            k ? "not in its BTF" : k.error().message().c_str());
+		std::fflush(stdout);
+		std::_Exit(77);
+	}
+	return true;
+}
+
 class DpFixture {
 public:
 	// Loads the test object with private maps. Errors: as Skeleton::open/load.
 	static Result<std::unique_ptr<DpFixture>> create();
 
 	DataPlane& dp() { return *dp_; }
-	spsec_test* skel() { return skel_.get(); }
+	TestSkel* skel() { return skel_.get(); }
 	bpf_object* skel_object() { return skel_.object(); }
 
 	// One BPF_PROG_TEST_RUN of the ingress (or egress) test entry. Errors: the syscall failed.
@@ -107,14 +143,14 @@ public:
 	}
 
 private:
-	explicit DpFixture(Skeleton<spsec_test> s) : skel_(std::move(s)) {}
-	Skeleton<spsec_test> skel_;
+	explicit DpFixture(Skeleton<TestSkel> s) : skel_(std::move(s)) {}
+	Skeleton<TestSkel> skel_;
 	std::optional<DataPlane> dp_;
 };
 
 inline Result<std::unique_ptr<DpFixture>> DpFixture::create()
 {
-	auto skel = Skeleton<spsec_test>::open();
+	auto skel = Skeleton<TestSkel>::open();
 	if (!skel)
 		return tl::unexpected(skel.error());
 	bpf_map* m;

@@ -119,7 +119,7 @@ public:
 	[[nodiscard]] DataPlaneFeatures features() const override { return feats; }
 
 	std::vector<std::string> calls;
-	DataPlaneFeatures feats{"tc", false};  // what status reports
+	DataPlaneFeatures feats{"tc", false, "bpf", ""};  // what status reports
 	bool fail_open = false;
 	bool fail_reattach = false;
 	bool fail_reconfigure = false;

@@ -8,6 +8,7 @@
 //         [--mode encrypt|auth] [--seed-fill HEXBYTE] [--base-t T] [--tick-ns N] [--window W]
 //         [--default drop|pass] [--policy ID:FLAGS[,ID:FLAGS...]] [--egress-fd bad]
 //         [--gw RULE[,RULE...] | --gw-config FILE] [--attach auto|tc|tcx]
+//         [--aes auto|bpf|kernel]
 //       --attach: default auto, tcx links where the kernel has them; the links are pinned next
 //       to the maps, so they stay after the driver exits.
 //       FLAGS: letters s (secured), r (plain rx), t (plain tx), o (own tx); ID in hex,
@@ -277,6 +278,7 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 	bool broken_egress = false;
 	std::string gw, gw_config;
 	std::optional<AttachMode> attach_mode;
+	LoadOptions lo;
 	for (int i = 0; i + 1 < argc; i += 2) {
 		const std::string k = argv[i], v = argv[i + 1];
 		if (k == "--netns")
@@ -308,6 +310,11 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 			if (!m)
 				return die(m.error().message());
 			attach_mode = *m;
+		} else if (k == "--aes") {
+			auto a = parse_aes_impl(v);
+			if (!a)
+				return die(a.error().message());
+			lo.aes = *a;
 		} else
 			return die("unknown option " + k);
 	}
@@ -326,7 +333,7 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 	// Wall time of open + map creation + verification + load of both programs: the load-time
 	// figure per kernel in docs/data-plane.md.
 	const auto load_start = std::chrono::steady_clock::now();
-	auto loaded = load_data_plane(ifname);
+	auto loaded = load_data_plane(ifname, lo);
 	if (!loaded)
 		return die(loaded.error().message());
 	const auto load_us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -407,6 +414,7 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 			            "insns\n",
 			            st->name.c_str(), st->xlated_insns, st->jited_bytes,
 			            st->verified_insns);
+	std::printf("aes %s (%s)\n", aes_impl_name(loaded->aes), loaded->aes_reason.c_str());
 	std::printf("load time %lld.%03lld ms (open, verify and load both programs)\n",
 	            static_cast<long long>(load_us.count() / 1000),
 	            static_cast<long long>(load_us.count() % 1000));

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "bpf/counters.h"
+#include "bpf/kernel_features.h"
 #include "bpf/tc_attachment.h"
 #include "common/atomic_file.h"
 #include "common/fd.h"
@@ -140,6 +141,10 @@ TEST_CASE("counters render as text, JSON and Prometheus textfile", "[daemon]")
 	CHECK(parse_json_view(format_counters_json(s, "can0", "tcx"))
 	              ->find("attach")
 	              ->as_string() == "tcx");
+	CHECK(j->find("aes")->text() == "null");
+	CHECK(parse_json_view(format_counters_json(s, "can0", "tcx", "kernel"))
+	              ->find("aes")
+	              ->as_string() == "kernel");
 	CHECK(j->find("counters")->find("rx_bad_tag")->as_u64() == 3u);
 	CHECK(j->find("counters")->find("tx_ok")->as_u64() == 18446744073709551615u);
 	CHECK(j->find("counters")->members().size() == reason_table().size());
@@ -239,4 +244,60 @@ TEST_CASE("SPSEC_ATTACH values: auto probes, tc and tcx force, anything else is 
 	}
 	CHECK(std::string(attach_mode_name(AttachMode::Tcx)) == "tcx");
 	CHECK(std::string(attach_mode_name(AttachMode::Tc)) == "tc");
+}
+
+TEST_CASE("SPSEC_AES values: auto probes, bpf and kernel force, anything else is named", "[daemon]")
+{
+	auto a = parse_aes_impl("auto");
+	REQUIRE(a);
+	CHECK_FALSE(a->has_value());
+	auto b = parse_aes_impl("bpf");
+	REQUIRE(b);
+	CHECK(**b == AesImpl::Bpf);
+	auto k = parse_aes_impl("kernel");
+	REQUIRE(k);
+	CHECK(**k == AesImpl::Kernel);
+	for (const char* bad : {"", "KERNEL", "kernel ", "aesni", "t-table"}) {
+		auto r = parse_aes_impl(bad);
+		REQUIRE_FALSE(r);
+		CHECK(r.error().errno_value == EINVAL);
+		CHECK_THAT(r.error().message(), Catch::Contains(std::string("'") + bad + "'"));
+	}
+	CHECK(std::string(aes_impl_name(AesImpl::Kernel)) == "kernel");
+	CHECK(std::string(aes_impl_name(AesImpl::Bpf)) == "bpf");
+}
+
+TEST_CASE("the kernel's ecb(aes) driver from /proc/crypto: the lskcipher of highest priority",
+          "[daemon]")
+{
+	// as a 6.12 kernel with aesni_intel shows it after the BPF crypto kfuncs made a context:
+	// aesni's own skcipher ecb(aes) has the higher priority but is not what they use
+	const std::string text = "name         : ecb(aes)\n"
+	                         "driver       : ecb-aes-aesni\n"
+	                         "module       : aesni_intel\n"
+	                         "priority     : 400\n"
+	                         "type         : skcipher\n"
+	                         "\n"
+	                         "name         : ecb(aes)\n"
+	                         "driver       : ecb(aes-generic)\n"
+	                         "priority     : 100\n"
+	                         "type         : lskcipher\n"
+	                         "\n"
+	                         "name         : ecb(aes)\n"
+	                         "driver       : ecb(aes-aesni)\n"
+	                         "priority     : 300\n"
+	                         "type         : lskcipher\n"
+	                         "\n"
+	                         "name         : aes\n"
+	                         "driver       : aes-aesni\n"
+	                         "priority     : 300\n"
+	                         "type         : cipher\n";
+	CHECK(aes_driver_from_proc_crypto(text) == "ecb(aes-aesni)");
+	// no lskcipher: the best of any type; none at all: ""
+	CHECK(aes_driver_from_proc_crypto(text.substr(0, text.find("name         : ecb(aes)\n"
+	                                                           "driver       : ecb(aes-g"))) ==
+	      "ecb-aes-aesni");
+	CHECK(aes_driver_from_proc_crypto("name : aes\ndriver : aes-generic\npriority : 100\n")
+	              .empty());
+	CHECK(aes_driver_from_proc_crypto("").empty());
 }

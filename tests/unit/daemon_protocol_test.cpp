@@ -707,11 +707,15 @@ TEST_CASE_METHOD(HeartbeatPair, "status names the attach mode and the probed ker
 	REQUIRE(dp != nullptr);
 	CHECK(dp->find("attach")->as_string() == "tc");
 	CHECK(dp->find("crypto_kfuncs")->as_bool() == false);
-	part.dp.feats = DataPlaneFeatures{"tcx", true};
+	CHECK(dp->find("aes")->as_string() == "bpf");
+	CHECK(dp->find("aes_driver") == nullptr);  // only with kernel AES
+	part.dp.feats = DataPlaneFeatures{"tcx", true, "kernel", "ecb(aes-aesni)"};
 	st = part.status();
 	dp = st.find("data_plane");
 	CHECK(dp->find("attach")->as_string() == "tcx");
 	CHECK(dp->find("crypto_kfuncs")->as_bool() == true);
+	CHECK(dp->find("aes")->as_string() == "kernel");
+	CHECK(dp->find("aes_driver")->as_string() == "ecb(aes-aesni)");
 	// Not attached yet (empty): null, not a made-up mode.
 	part.dp.feats = DataPlaneFeatures{};
 	st = part.status();

@@ -44,6 +44,15 @@ check_eq "B's configuration (attach: tc) wins over the probe" tc \
 check "B's log names tc" log_has "$VM_OUT/spsecd-B.log" "(attach tc;"
 check_eq "status reports the BPF crypto kfuncs as this kernel has them" \
 	"$(expected_crypto_kfuncs)" "$(spsec_status_field A data_plane.crypto_kfuncs)"
+# The data plane's AES (docs/kernels.md): the kernel's through the crypto kfuncs where they are
+# (6.10+), the T-table AES in BPF before. The network here is AES-GCM, so every secured frame
+# below went through it; after the kill -9 the restarted spsecd re-makes the contexts.
+AES=$(expected_aes)
+check_eq "A's data plane uses the $AES AES on $(uname -r) (status)" "$AES" \
+	"$(spsec_status_field A data_plane.aes)"
+check "A's log names the AES" log_has "$VM_OUT/spsecd-A.log" "data plane AES: $AES ("
+check_eq "spsecctl stats reads the same AES from the kernel" "$AES" \
+	"$(spsec_stats_json A | jq -r .aes)"
 
 # ---- data: plain in on A, stamped on the wire, plain out on B ---------------------------------
 deliver() { # deliver <hex payload>: sent plain on A until it arrives plain on B
@@ -79,6 +88,10 @@ check "A re-establishes its own clock and keys by PA, still Secure" wait_until 6
 check "data flows A -> B after the resume" wait_until 30 deliver 01020304
 check_eq "the restarted spsecd took over the attachment in place ($ATTACH)" "$ATTACH" \
 	"$(spsec_stats_json A | jq -r .attach)"
+check_eq "the restarted spsecd's programs use the $AES AES too" "$AES" \
+	"$(spsec_stats_json A | jq -r .aes)"
+check_eq "no frame of A dropped for a missing kernel AES context" "0 0" \
+	"$(spsec_stats_json A | jq -r '"\(.counters.rx_no_kernel_aes) \(.counters.tx_no_kernel_aes)"')"
 
 # ---- a stopped node is missed ---------------------------------------------------------------
 spsec_stop_node_ok B

@@ -451,6 +451,8 @@ kernel_at_least() { # kernel_at_least <major> <minor>
 }
 expected_attach() { if kernel_at_least 6 6; then echo tcx; else echo tc; fi; }
 expected_crypto_kfuncs() { if kernel_at_least 6 10; then echo true; else echo false; fi; }
+# the data plane's AES with SPSEC_AES unset: kernel where the crypto kfuncs are
+expected_aes() { if kernel_at_least 6 10; then echo kernel; else echo bpf; fi; }
 
 tc_prog_id() { # tc_prog_id <ifname> [ingress|egress]: id of the first tc BPF program there
 	bpftool -j net show dev "$1" |

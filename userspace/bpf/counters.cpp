@@ -74,7 +74,7 @@ std::string format_counters_text(const CounterSnapshot& s, bool all)
 }
 
 std::string format_counters_json(const CounterSnapshot& s, std::string_view ifname,
-                                 std::string_view attach)
+                                 std::string_view attach, std::string_view aes)
 {
 	Json counters = Json::object();
 	for (const auto& r : reason_table())
@@ -87,6 +87,7 @@ std::string format_counters_json(const CounterSnapshot& s, std::string_view ifna
 			passes.push_back(r.name);
 	return json_line({{"interface", ifname},
 	                  {"attach", attach.empty() ? Json() : Json(attach)},
+	                  {"aes", aes.empty() ? Json() : Json(aes)},
 	                  {"counters", std::move(counters)},
 	                  {"passes", std::move(passes)}});
 }

@@ -22,11 +22,13 @@ namespace spsec {
 
 // "reason count" table for humans, non-zero counters only unless `all`.
 [[nodiscard]] std::string format_counters_text(const CounterSnapshot& s, bool all);
-// {"interface":"can0","attach":"tcx","counters":{"rx_ok":12,...},"passes":["rx_ok",...]}: every
-// defined reason, and the names of those whose verdict is pass. attach: how the programs are on
-// the interface now ("tcx" links or "tc" filters), null when they are not.
+// {"interface":"can0","attach":"tcx","aes":"kernel","counters":{"rx_ok":12,...},
+// "passes":["rx_ok",...]}: every defined reason, and the names of those whose verdict is pass.
+// attach: how the programs are on the interface now ("tcx" links or "tc" filters), aes: which
+// AES the attached programs use ("kernel" or "bpf"); each null when empty (not attached).
 [[nodiscard]] std::string format_counters_json(const CounterSnapshot& s, std::string_view ifname,
-                                               std::string_view attach = {});
+                                               std::string_view attach = {},
+                                               std::string_view aes = {});
 // A Prometheus label value: backslash, double quote and newline escaped.
 [[nodiscard]] std::string prometheus_label(std::string_view v);
 // node_exporter textfile format: one spsec_frames_total sample per defined reason.

@@ -19,6 +19,7 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 
+#include "bpf/key_material.h"
 #include "bpf/map_writer.h"
 
 namespace spsec {
@@ -92,7 +93,75 @@ Result<DataPlane> DataPlane::from_object(bpf_object* obj)
 		                                  std::to_string(st->abi_version) +
 		                                  ", this daemon " +
 		                                  std::to_string(SPSEC_ABI_VERSION));
+	dp.kaes_set_ = bpf_object__find_program_by_name(obj, "spsec_kaes_set");
+	dp.kaes_clr_ = bpf_object__find_program_by_name(obj, "spsec_kaes_clr");
+	if ((dp.kaes_set_ == nullptr) != (dp.kaes_clr_ == nullptr))
+		return fail_errno(ENOENT, "data plane object has only one of the kernel AES "
+		                          "programs spsec_kaes_set and spsec_kaes_clr");
+	if (auto r = dp.restore_aes_contexts(); !r)
+		return tl::unexpected(r.error());
 	return dp;
+}
+
+namespace {
+
+// Runs one of the kernel-AES object's syscall programs for key slot `slot` (BPF_PROG_RUN with
+// struct spsec_kaes_args as its context) and returns the program's verdict.
+Result<void> run_kaes(bpf_program* prog, std::uint32_t slot)
+{
+	spsec_kaes_args args{};
+	args.slot = slot;
+	args.err = -EINPROGRESS;  // the program always overwrites it
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof args);
+	const std::string what =
+	        std::string(bpf_program__name(prog)) + " for key slot " + std::to_string(slot);
+	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts) != 0)
+		return fail_errno(errno, "running " + what);
+	if (args.err != 0)
+		return fail_errno(-args.err, what);
+	return {};
+}
+
+}  // namespace
+
+Result<void> DataPlane::set_aes_context(std::uint32_t slot)
+{
+	if (kaes_set_ == nullptr)
+		return {};
+	if (auto r = run_kaes(kaes_set_, slot); !r)
+		return tl::unexpected(r.error().with_context(
+		        "making the kernel AES context (ecb(aes)) of key slot " +
+		        std::to_string(slot)));
+	return {};
+}
+
+Result<void> DataPlane::clear_aes_context(std::uint32_t slot)
+{
+	if (kaes_clr_ == nullptr)
+		return {};
+	return run_kaes(kaes_clr_, slot);
+}
+
+Result<void> DataPlane::restore_aes_contexts()
+{
+	if (kaes_set_ == nullptr)
+		return {};
+	const MapWriter keys(keys_);
+	for (std::uint32_t i = 0; i < SPSEC_KEY_SLOTS; i++) {
+		// 66 KiB: on the heap, wiped after
+		auto slot = std::make_unique<spsec_key_slot>();
+		auto r = keys.get_into(i, *slot);
+		const bool aes_live = r && slot->live == 1 && slot->aead == SPSEC_AEAD_AES256GCM;
+		wipe_key_slot(*slot);
+		if (!r)
+			return tl::unexpected(
+			        r.error().with_context("reading key slot " + std::to_string(i)));
+		// a spare (wiped) slot needs none; the map is new, so it has none either
+		if (aes_live)
+			if (auto s = set_aes_context(i); !s)
+				return s;
+	}
+	return {};
 }
 
 Result<spsec_state> DataPlane::read_state() const
@@ -181,6 +250,18 @@ Result<void> DataPlane::install_key(const spsec_key_slot& slot)
 	if (auto r = keys.put(spare, slot); !r)
 		return tl::unexpected(r.error().with_context("installing key for window " +
 		                                             std::to_string(slot.window)));
+	// Kernel AES: the context is made from the slot just written, before any frame can use
+	// the slot; without it the slot must not go live (the frames would drop as
+	// *_NO_KERNEL_AES): wipe it again and report.
+	auto ctx = slot.aead == SPSEC_AEAD_AES256GCM ? set_aes_context(spare)
+	                                             : clear_aes_context(spare);
+	if (!ctx) {
+		auto zero = std::make_unique<spsec_key_slot>();
+		(void)keys.put(spare, *zero);
+		(void)clear_aes_context(spare);
+		return tl::unexpected(ctx.error().with_context("installing key for window " +
+		                                               std::to_string(slot.window)));
+	}
 	const std::uint32_t old = st->key_slot[parity];
 	const std::uint32_t other = st->key_slot[parity ^ 1];
 	st->key_slot[parity] = spare;
@@ -195,6 +276,9 @@ Result<void> DataPlane::install_key(const spsec_key_slot& slot)
 		// being verified. Where membarrier is unavailable the wipe still happens (a frame
 		// in flight then fails closed).
 		(void)::syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
+		if (auto r = clear_aes_context(old); !r)
+			return tl::unexpected(
+			        r.error().with_context("releasing the replaced key's AES context"));
 		auto zero = std::make_unique<spsec_key_slot>();
 		if (auto r = keys.put(old, *zero); !r)
 			return tl::unexpected(r.error().with_context("wiping replaced key slot"));
@@ -206,10 +290,15 @@ Result<void> DataPlane::wipe_keys()
 {
 	auto zero = std::make_unique<spsec_key_slot>();
 	const MapWriter keys(keys_);
-	for (std::uint32_t i = 0; i < SPSEC_KEY_SLOTS; i++)
+	for (std::uint32_t i = 0; i < SPSEC_KEY_SLOTS; i++) {
+		// the context first: a slot is never live without its key but with a context
+		if (auto r = clear_aes_context(i); !r)
+			return tl::unexpected(r.error().with_context(
+			        "releasing the AES context of key slot " + std::to_string(i)));
 		if (auto r = keys.put(i, *zero); !r)
 			return tl::unexpected(
 			        r.error().with_context("wiping key slot " + std::to_string(i)));
+	}
 	return {};
 }
 
@@ -554,6 +643,49 @@ Result<bool> device_echoes(std::string_view ifname)
 	return (ifi->ifi_flags & kIffEcho) != 0;
 }
 
+namespace {
+
+// Opens and loads object T (spsec_dp or spsec_dp_kaes) with pins under pin_dir (or none),
+// adding to `created` the pins this load will create.
+template <class T>
+Result<Skeleton<T>> open_load(const std::string& pin_dir, bool pin, bool echo,
+                              std::vector<std::string>& created)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin ? pin_dir.c_str() : nullptr);
+	auto skel = Skeleton<T>::open(&oo);
+	if (!skel)
+		return tl::unexpected(skel.error());
+	(*skel)->rodata->spsec_dev_echo = echo ? 1 : 0;
+	// Which pins this load will create (libbpf reuses a map already pinned at its path).
+	for (bpf_map* m = bpf_object__next_map(skel->object(), nullptr); m != nullptr;
+	     m = bpf_object__next_map(skel->object(), m)) {
+		if (!pin)
+			bpf_map__set_pin_path(m, nullptr);
+		else if (const char* p = bpf_map__pin_path(m); p && ::access(p, F_OK) != 0)
+			created.emplace_back(p);
+	}
+	if (auto r = skel->load(); !r)
+		return tl::unexpected(r.error());
+	return skel;
+}
+
+// Can this kernel make an "ecb(aes)" context for the BPF crypto kfuncs (the loaded kernel-AES
+// object's spsec_kaes_prb)? Errors: it cannot (the kernel's errno), or the run failed.
+Result<void> probe_kernel_aes(const Skeleton<spsec_dp_kaes>& skel)
+{
+	spsec_kaes_args args{};
+	args.err = -EINPROGRESS;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof args);
+	if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.spsec_kaes_prb), &opts) != 0)
+		return fail_errno(errno, "running the kernel AES probe (spsec_kaes_prb)");
+	if (args.err != 0)
+		return fail_errno(-args.err, "the kernel cannot make an ecb(aes) context for the "
+		                             "BPF crypto kfuncs");
+	return {};
+}
+
+}  // namespace
+
 Result<LoadedDataPlane> load_data_plane(std::string_view ifname, const LoadOptions& opts)
 {
 	bool echo = false;
@@ -564,6 +696,33 @@ Result<LoadedDataPlane> load_data_plane(std::string_view ifname, const LoadOptio
 		if (!e)
 			return tl::unexpected(e.error().with_context("loading the data plane"));
 		echo = *e;
+	}
+	// Which object: kernel AES where the kernel has the BPF crypto kfuncs (and, below, makes an
+	// ecb(aes) context), unless SPSEC_AES forced one.
+	bool kernel = false;
+	std::string reason;
+	if (opts.aes == AesImpl::Bpf) {
+		reason = "forced (SPSEC_AES=bpf)";
+	} else {
+		auto k = crypto_kfuncs_available();
+		if (opts.aes == AesImpl::Kernel) {
+			if (!k)
+				return tl::unexpected(k.error().with_context("SPSEC_AES=kernel"));
+			if (!*k)
+				return fail_errno(
+				        EOPNOTSUPP,
+				        "SPSEC_AES=kernel: this kernel has no BPF crypto kfuncs "
+				        "(bpf_crypto_ctx_create etc., Linux 6.10 or newer)");
+			kernel = true;
+			reason = "forced (SPSEC_AES=kernel)";
+		} else if (!k) {
+			reason = "BPF crypto kfuncs unknown (" + k.error().message() + ")";
+		} else {
+			kernel = *k;
+			reason = kernel ? "BPF crypto kfuncs found"
+			                : "no BPF crypto kfuncs in this kernel (Linux 6.10 or "
+			                  "newer)";
+		}
 	}
 	std::string pin_dir;
 	std::string created_dir;
@@ -578,36 +737,47 @@ Result<LoadedDataPlane> load_data_plane(std::string_view ifname, const LoadOptio
 		if (!existed)
 			created_dir = pin_dir;
 	}
-	LIBBPF_OPTS(bpf_object_open_opts, oo,
-	            .pin_root_path = opts.pin ? pin_dir.c_str() : nullptr);
-	auto skel = Skeleton<spsec_dp>::open(&oo);
-	if (!skel) {
-		(void)remove_pins({}, created_dir);
-		return tl::unexpected(skel.error());
-	}
-	(*skel)->rodata->spsec_dev_echo = echo ? 1 : 0;
-	// Which pins this load will create (libbpf reuses a map already pinned at its path).
 	std::vector<std::string> created;
-	for (bpf_map* m = bpf_object__next_map(skel->object(), nullptr); m != nullptr;
-	     m = bpf_object__next_map(skel->object(), m)) {
-		if (!opts.pin)
-			bpf_map__set_pin_path(m, nullptr);
-		else if (const char* p = bpf_map__pin_path(m); p && ::access(p, F_OK) != 0)
-			created.emplace_back(p);
-	}
-	if (auto r = skel->load(); !r) {
+	auto failed = [&](const Error& e) -> Result<LoadedDataPlane> {
 		// libbpf unpins what it pinned itself; this covers a libbpf that does not.
 		(void)remove_pins(created, created_dir);
-		return tl::unexpected(r.error().with_context(
-		        "loading the data plane" +
-		        (opts.pin ? " (maps pinned in " + pin_dir + ")" : "")));
+		return tl::unexpected(
+		        e.with_context("loading the data plane" +
+		                       (opts.pin ? " (maps pinned in " + pin_dir + ")" : "")));
+	};
+	std::optional<DataPlaneObject> obj;
+	std::string driver;
+	if (kernel) {
+		auto skel = open_load<spsec_dp_kaes>(pin_dir, opts.pin, echo, created);
+		if (!skel)
+			return failed(skel.error().with_context("kernel AES object spsec_dp_kaes"));
+		if (auto p = probe_kernel_aes(*skel); !p) {
+			if (opts.aes == AesImpl::Kernel)
+				return failed(p.error().with_context("SPSEC_AES=kernel"));
+			// auto: the T-table object, which reuses the maps this one pinned
+			kernel = false;
+			reason = "BPF crypto kfuncs found, but " + p.error().message();
+		} else {
+			driver = kernel_aes_driver();
+			obj.emplace(std::move(*skel));
+		}
 	}
-	auto dp = DataPlane::from_object(skel->object());
-	if (!dp) {
-		(void)remove_pins(created, created_dir);
-		return tl::unexpected(dp.error());
+	if (!kernel) {
+		auto skel = open_load<spsec_dp>(pin_dir, opts.pin, echo, created);
+		if (!skel)
+			return failed(skel.error());
+		obj.emplace(std::move(*skel));
 	}
-	return LoadedDataPlane{std::move(*skel), *dp, std::move(created), std::move(created_dir)};
+	auto dp = DataPlane::from_object(obj->object());
+	if (!dp)
+		return failed(dp.error());
+	return LoadedDataPlane{std::move(*obj),
+	                       *dp,
+	                       kernel ? AesImpl::Kernel : AesImpl::Bpf,
+	                       std::move(reason),
+	                       std::move(driver),
+	                       std::move(created),
+	                       std::move(created_dir)};
 }
 
 Result<void> remove_created_pins(LoadedDataPlane& dp)

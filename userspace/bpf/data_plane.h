@@ -14,15 +14,18 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include <bpf/libbpf.h>
 
+#include "bpf/kernel_features.h"
 #include "bpf/skeleton.h"
 #include "core/sender_rules.h"
 #include "spsec/abi.h"
 #include "spsec/result.h"
 #include "spsec_dp.skel.h"
+#include "spsec_dp_kaes.skel.h"
 
 namespace spsec {
 
@@ -58,10 +61,21 @@ struct FreshnessCounts {
 
 class DataPlane {
 public:
-	// Finds the data plane's maps in a loaded object. Errors: a map is missing (ENOENT, named),
+	// Finds the data plane's maps in a loaded object. An object with kernel AES (the syscall
+	// programs of bpf/spsec_kaes_progs.h) gets the AES context of every live AES-GCM key slot
+	// made here, from the key spsec_keys holds (contexts do not survive a reload of the
+	// object; this is what lets a restarted daemon, or a switch of objects, go on with the
+	// pinned keys before its programs are attached). Errors: a map is missing (ENOENT, named),
 	// the object is not loaded yet (EBADF), the pinned state was written by a daemon of
-	// another ABI version (EPROTO).
+	// another ABI version (EPROTO), a kernel AES context could not be made (the slot named,
+	// the kernel's errno).
 	[[nodiscard]] static Result<DataPlane> from_object(bpf_object* obj);
+
+	// Kernel AES (the object has the syscall programs) or the T-table AES in BPF.
+	[[nodiscard]] AesImpl aes() const noexcept
+	{
+		return kaes_set_ != nullptr ? AesImpl::Kernel : AesImpl::Bpf;
+	}
 
 	// Participant state (SPSEC_STATE_*), AEAD (SPSEC_AEAD_*), mode (SPSEC_MODE_*), acceptance
 	// window in ticks and default action (SPSEC_DEFAULT_*). Errors: a value out of range
@@ -81,11 +95,14 @@ public:
 	// writes it to a spare physical slot, flips spsec_state.key_slot[parity] to it under the
 	// lock, then wipes the slot it replaced (a frame in flight on another CPU at that very
 	// moment may fail verification; that is the price of not keeping old keys around).
-	// Errors: slot.live != 1 or an unknown AEAD (EINVAL), map update failed.
+	// With kernel AES the spare slot's AES context is made before the flip (for an AES-GCM
+	// slot; any other slot's is released) and the replaced slot's is released with its wipe.
+	// Errors: slot.live != 1 or an unknown AEAD (EINVAL), map update failed, the kernel could
+	// not make the AES context (the spare slot is wiped again and nothing goes live).
 	[[nodiscard]] Result<void> install_key(const spsec_key_slot& slot);
-	// Overwrites every key slot with zeros (live = 0): from now on nothing verifies and
-	// nothing is sealed (SPSEC_R_*_NO_KEY). Errors: map update failed (some slots may be
-	// wiped).
+	// Overwrites every key slot with zeros (live = 0), releasing the kernel AES contexts
+	// first: from now on nothing verifies and nothing is sealed (SPSEC_R_*_NO_KEY). Errors:
+	// map update failed (some slots may be wiped).
 	[[nodiscard]] Result<void> wipe_keys();
 	// Empties spsec_rx_fresh and spsec_tx_last. Only for a new group key / clock epoch: old
 	// frames stay out by the acceptance window, not by freshness, once this is done.
@@ -124,6 +141,10 @@ public:
 private:
 	DataPlane() = default;
 	[[nodiscard]] Result<void> write_state(const spsec_state& st);
+	// Kernel AES only (no-ops otherwise): runs spsec_kaes_set / spsec_kaes_clr for `slot`.
+	[[nodiscard]] Result<void> set_aes_context(std::uint32_t slot);
+	[[nodiscard]] Result<void> clear_aes_context(std::uint32_t slot);
+	[[nodiscard]] Result<void> restore_aes_contexts();
 	[[nodiscard]] Result<void> prune_freshness(std::span<const PolicyEntry> entries,
 	                                           const spsec_state& st);
 
@@ -137,6 +158,48 @@ private:
 	bpf_map* snd_rules_ = nullptr;
 	bpf_map* snd_uids_ = nullptr;
 	bpf_map* snd_count_ = nullptr;
+	// the kernel-AES object's syscall programs, null in the T-table object
+	bpf_program* kaes_set_ = nullptr;
+	bpf_program* kaes_clr_ = nullptr;
+};
+
+// The programs and maps of the production object that callers use by name, the same in both
+// objects (spsec_dp and spsec_dp_kaes).
+struct DataPlaneProgs {
+	bpf_program* spsec_ingress = nullptr;
+	bpf_program* spsec_egress = nullptr;
+	bpf_program* spsec_gw_in = nullptr;
+	bpf_program* spsec_gw_out = nullptr;
+};
+struct DataPlaneObjMaps {
+	bpf_map* spsec_gw_rules = nullptr;
+	bpf_map* spsec_gw_conf = nullptr;
+};
+struct DataPlaneView {
+	DataPlaneProgs progs;
+	DataPlaneObjMaps maps;
+};
+
+// One of the two production objects (bpf/CMakeLists.txt), owned; `obj->progs.spsec_ingress`
+// reads as with a skeleton.
+class DataPlaneObject {
+public:
+	template <class T> explicit DataPlaneObject(Skeleton<T> s) noexcept : skel_(std::move(s))
+	{
+		const T* t = std::get<Skeleton<T>>(skel_).get();
+		view_.progs = {t->progs.spsec_ingress, t->progs.spsec_egress, t->progs.spsec_gw_in,
+		               t->progs.spsec_gw_out};
+		view_.maps = {t->maps.spsec_gw_rules, t->maps.spsec_gw_conf};
+	}
+	const DataPlaneView* operator->() const noexcept { return &view_; }
+	[[nodiscard]] bpf_object* object() const noexcept
+	{
+		return std::visit([](const auto& s) { return s.object(); }, skel_);
+	}
+
+private:
+	std::variant<Skeleton<spsec_dp>, Skeleton<spsec_dp_kaes>> skel_;
+	DataPlaneView view_;
 };
 
 // Creates SPSEC_PIN_ROOT (or `root`) and <root>/<ifname> with mode 0700 (the maps hold key
@@ -149,8 +212,13 @@ private:
 // are already pinned there: a restarted daemon continues with the same keys, clock, freshness
 // and counters), not attached yet (see TcAttachment).
 struct LoadedDataPlane {
-	Skeleton<spsec_dp> skel;
+	DataPlaneObject skel;
 	DataPlane maps;
+	AesImpl aes = AesImpl::Bpf;
+	// Why this AES (probe result or SPSEC_AES), and with kernel AES the kernel's driver of
+	// "ecb(aes)" (kernel_aes_driver()): for the log.
+	std::string aes_reason;
+	std::string aes_driver;
 	// The pins this load created (maps not reused from an earlier load), and the pin
 	// directory when this load created it: what remove_created_pins() takes away again.
 	std::vector<std::string> created_pins;
@@ -163,6 +231,9 @@ struct LoadOptions {
 	// Whether the interface echoes sent frames itself (IFF_ECHO); unset: read from the
 	// interface (device_echoes()). Decides how ingress treats local echoes (spsec.bpf.c).
 	std::optional<bool> dev_echo;
+	// Which object: unset probes (kernel AES when the kernel has the BPF crypto kfuncs and
+	// makes an "ecb(aes)" context, else the T-table AES); set forces it (SPSEC_AES).
+	std::optional<AesImpl> aes;
 };
 
 // IFF_ECHO of the interface: true for every real CAN driver and `vcan echo=1`, false for vxcan
@@ -171,8 +242,9 @@ struct LoadOptions {
 
 // Errors: as device_echoes() unless opts.dev_echo is set, make_pin_dir(), Skeleton::open/load
 // (verifier refusal, incompatible pinned maps, EPERM without CAP_BPF/CAP_NET_ADMIN),
-// DataPlane::from_object. On an error no map this call pinned stays pinned (libbpf unpins them
-// when load fails; this function after it).
+// DataPlane::from_object; opts.aes == Kernel where the kernel has no BPF crypto kfuncs
+// (EOPNOTSUPP) or cannot make an "ecb(aes)" context (its errno), both named. On an error no map
+// this call pinned stays pinned (libbpf unpins them when load fails; this function after it).
 [[nodiscard]] Result<LoadedDataPlane> load_data_plane(std::string_view ifname,
                                                       const LoadOptions& opts = {});
 

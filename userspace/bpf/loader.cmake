@@ -8,7 +8,7 @@ target_sources(spsec_bpf PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/ring_buffer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/skeleton.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tc_attachment.cpp)
-target_link_libraries(spsec_bpf PUBLIC spsec_dp_skel)
+target_link_libraries(spsec_bpf PUBLIC spsec_dp_skel spsec_dp_kaes_skel)
 # bpftool's generated skeleton is C-style C++ (old-style casts, sign conversions): include it as a
 # system header so the project's warning set does not apply to generated code (GCC ignores the -I
 # of a directory that is also -isystem).

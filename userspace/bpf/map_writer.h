@@ -49,6 +49,17 @@ public:
 		return value;
 	}
 
+	// Reads one value into `out` (for values too large for the stack). Errors: as get(); `out`
+	// is then unspecified.
+	template <class K, class V>
+	[[nodiscard]] Result<void> get_into(const K& key, V& out, std::uint64_t flags = 0) const
+	{
+		static_assert(std::is_trivially_copyable_v<K> && std::is_trivially_copyable_v<V>);
+		if (bpf_map__lookup_elem(map_, &key, sizeof key, &out, sizeof out, flags))
+			return fail_errno(errno, std::string("reading map ") + name());
+		return {};
+	}
+
 	// Reads the value of every possible CPU of a per-CPU map. V must be a multiple of 8 bytes
 	// (the kernel rounds per-CPU values up to 8). Errors: as get().
 	template <class V, class K>

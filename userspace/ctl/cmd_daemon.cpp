@@ -16,6 +16,7 @@
 
 #include "bpf/counters.h"
 #include "bpf/gateway_maps.h"
+#include "bpf/kernel_features.h"
 #include "bpf/tc_attachment.h"
 #include "common/atomic_file.h"
 #include "common/control_client.h"
@@ -307,11 +308,16 @@ namespace {
 // How the spsec programs are on the interface now: tcx links pinned in `pin_dir` or the spsec tc
 // filters (handle 1, priority 1), both directions; nullopt when not (a re-created interface has
 // none until spsecd attaches again). Works while spsecd is down.
-std::optional<AttachMode> data_plane_attached(const std::string& ifname, const std::string& pin_dir)
+std::optional<AttachMode> data_plane_attached(const std::string& ifname, const std::string& pin_dir,
+                                              std::string* aes = nullptr)
 {
 	auto st = TcAttachment::query(ifname, pin_dir);
 	if (!st || st->ingress_prog_id == 0 || st->egress_prog_id == 0)
 		return std::nullopt;
+	// which object the attached programs come from (kernel AES or T-table): from the kernel
+	if (aes != nullptr)
+		if (auto a = aes_of_program(st->ingress_prog_id); a)
+			*aes = aes_impl_name(*a);
 	return st->mode;
 }
 
@@ -468,7 +474,8 @@ int cmd_stats(int argc, char** argv)
 		std::fprintf(stderr, "spsecctl stats: %s\n", snap.error().message().c_str());
 		return 1;
 	}
-	const std::optional<AttachMode> mode = data_plane_attached(iface, pin_dir);
+	std::string aes;
+	const std::optional<AttachMode> mode = data_plane_attached(iface, pin_dir, &aes);
 	const bool attached = mode.has_value();
 	// a gateway's rules with their counters (docs/gateway.md); nothing on other nodes
 	auto gw = read_pinned_gateway(pin_dir);
@@ -492,8 +499,8 @@ int cmd_stats(int argc, char** argv)
 			return 0;  // cron/timer use: quiet
 	}
 	if (json) {
-		std::string line =
-		        format_counters_json(*snap, iface, mode ? attach_mode_name(*mode) : "");
+		std::string line = format_counters_json(*snap, iface,
+		                                        mode ? attach_mode_name(*mode) : "", aes);
 		if (!gw->empty()) {
 			auto doc = parse_json(line);
 			if (doc) {

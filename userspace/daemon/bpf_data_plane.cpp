@@ -50,10 +50,24 @@ Result<void> BpfDataPlane::open(const Config& cfg, const SenderTable& senders)
 		                  cat("data plane on ", cfg.interface, ": no such interface"));
 	LoadOptions opts;
 	opts.pin_root = pin.parent_path().string();
+	opts.aes = aes_;
 	auto loaded = load_data_plane(cfg.interface, opts);
 	if (!loaded)
 		return tl::unexpected(loaded.error());
 	dp_.emplace(std::move(*loaded));
+	features_.aes = aes_impl_name(dp_->aes);
+	features_.aes_driver = dp_->aes_driver;
+	if (dp_->aes == AesImpl::Kernel)
+		log_.info(cat("data plane AES: kernel (BPF crypto kfuncs, ecb(aes) driver ",
+		              dp_->aes_driver.empty() ? std::string("unknown") : dp_->aes_driver,
+		              "; ", dp_->aes_reason, "); GHASH stays the BPF table code"));
+	if (dp_->aes == AesImpl::Kernel && dp_->aes_driver.find("aes-generic") != std::string::npos)
+		log_.warning(cat("the kernel's ecb(aes) is ", dp_->aes_driver,
+		                 ": table-based like the BPF AES, not constant-time; load the "
+		                 "platform's AES driver (e.g. aesni_intel) before spsecd starts"));
+	else
+		log_.info(cat("data plane AES: bpf (T-table AES in BPF, not constant-time; ",
+		              dp_->aes_reason, ")"));
 	// Until the filters are attached nothing uses the maps this start pinned: a failure
 	// removes them again rather than leave stray maps. Reused maps stay, and so does whatever
 	// filter the interface had (an earlier spsecd's keeps enforcing: fail closed).
@@ -97,15 +111,10 @@ Result<void> BpfDataPlane::open(const Config& cfg, const SenderTable& senders)
 		return tl::unexpected(tc.error().with_context(cat("attaching to ", cfg.interface)));
 	tc_.emplace(std::move(*tc));
 	features_.attach = attach_mode_name(tc_->mode());
-	if (auto k = crypto_kfuncs_available(); k) {
+	if (auto k = crypto_kfuncs_available(); k)
 		features_.crypto_kfuncs = *k;
-		log_.info(*k ? "BPF crypto kfuncs: available (not used: the data plane's AES is "
-		               "its own, docs/kernels.md)"
-		             : "BPF crypto kfuncs: not in this kernel (Linux 6.10 or newer)");
-	} else {
+	else
 		features_.crypto_kfuncs = false;
-		log_.info(cat("BPF crypto kfuncs: unknown (", k.error().message(), ")"));
-	}
 	if (auto r = gateway(cfg, true); !r)
 		return r;
 	if (auto r = gateway(cfg, false); !r)

@@ -32,8 +32,11 @@ class BpfDataPlane final : public DataPlanePort {
 public:
 	// env_attach: SPSEC_ATTACH from the environment; it wins over the configuration's `attach`
 	// key. Auto probes the kernel (tcx where it can), tc and tcx force (tc_attachment.h).
-	explicit BpfDataPlane(const Logger& log, std::optional<AttachPref> env_attach = {}) noexcept
-	    : log_(log), env_attach_(env_attach)
+	// aes: which AES the data plane uses (kernel_features.h); nullopt probes the kernel
+	// (kernel AES where it has the BPF crypto kfuncs and makes an ecb(aes) context).
+	explicit BpfDataPlane(const Logger& log, std::optional<AttachPref> env_attach = {},
+	                      std::optional<AesImpl> aes = {}) noexcept
+	    : log_(log), env_attach_(env_attach), aes_(aes)
 	{
 	}
 
@@ -70,6 +73,7 @@ private:
 
 	const Logger& log_;
 	std::optional<AttachPref> env_attach_;
+	std::optional<AesImpl> aes_;
 	DataPlaneFeatures features_;
 	std::optional<LoadedDataPlane> dp_;
 	std::optional<TcAttachment> tc_;

@@ -456,6 +456,9 @@ std::string Daemon::status_json()
 	const DataPlaneFeatures feats = deps_.data_plane->features();
 	dp["attach"] = feats.attach.empty() ? Json() : Json(feats.attach);
 	dp["crypto_kfuncs"] = feats.crypto_kfuncs;
+	dp["aes"] = feats.aes.empty() ? Json() : Json(feats.aes);
+	if (!feats.aes_driver.empty())
+		dp["aes_driver"] = feats.aes_driver;
 	if (!attached_)
 		dp["detached_ms"] = (now - detached_at_) / 1'000'000;
 	dp["detaches"] = detaches_;

@@ -30,7 +30,10 @@ struct DataPlaneState {
 // How the data plane is attached and what the kernel offers it (status "data_plane", the log).
 struct DataPlaneFeatures {
 	std::string attach;          // "tcx" or "tc" (tc_attachment.h); empty before open()
-	bool crypto_kfuncs = false;  // BPF crypto kfuncs in the kernel (>= 6.10); not used yet
+	bool crypto_kfuncs = false;  // BPF crypto kfuncs in the kernel (>= 6.10)
+	// the data plane's AES: "kernel" (crypto kfuncs) or "bpf" (T-table); empty before open()
+	std::string aes;
+	std::string aes_driver;  // with "kernel": the kernel's driver of ecb(aes), "" unknown
 };
 
 class DataPlanePort {

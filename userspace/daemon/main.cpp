@@ -10,6 +10,9 @@
 // SPSEC_ATTACH=auto|tc|tcx in the environment overrides the configuration's `attach` key, how the
 // data plane is attached (default auto: tcx links where the kernel has them, netlink tc
 // otherwise; docs/operations.md).
+// SPSEC_AES=auto|bpf|kernel which AES the data plane's AES-GCM uses (default auto: the kernel's
+// through the BPF crypto kfuncs where it has them, the T-table AES in BPF otherwise;
+// docs/kernels.md). kernel on a kernel without them is a start-up error.
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -39,7 +42,8 @@ constexpr const char* kUsage =
         "Options take their value as --opt VALUE or --opt=VALUE.\n"
         "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration and keys.\n"
         "Environment: SPSEC_ATTACH=auto|tc|tcx how the data plane attaches; overrides the\n"
-        "             configuration's attach key (default auto).\n";
+        "             configuration's attach key (default auto).\n"
+        "             SPSEC_AES=auto|bpf|kernel the data plane's AES (default auto).\n";
 
 constexpr spsec::cli::Option kOptions[] = {
         {"config", "FILE", 'c'}, {"verbose", "", 'v'}, {"log-level", "LEVEL"}};
@@ -88,6 +92,14 @@ int run(int argc, char** argv)
 		                                        : spsec::AttachPref::Tcx;
 	}
 
+	std::optional<spsec::AesImpl> aes;
+	if (const char* a = std::getenv("SPSEC_AES"); a != nullptr && *a != '\0') {
+		auto m = spsec::parse_aes_impl(a);
+		if (!m)
+			return usage_error("SPSEC_AES: " + m.error().message());
+		aes = *m;
+	}
+
 	spsec::Logger log = spsec::Logger::to_stderr(level);
 	if (attach)
 		log.info(spsec::cat(
@@ -104,7 +116,10 @@ int run(int argc, char** argv)
 	        : level == spsec::LogLevel::Debug ? spsec::LibbpfVerbosity::Info
 	                                          : spsec::LibbpfVerbosity::Quiet);
 	spsec::SystemClock clock;
-	spsec::BpfDataPlane data_plane(log, attach);
+	if (aes)
+		log.info(spsec::cat("SPSEC_AES=", spsec::aes_impl_name(*aes),
+		                    ": the data plane uses that AES (kernel: or fails to start)"));
+	spsec::BpfDataPlane data_plane(log, attach, aes);
 	spsec::DaemonDeps deps;
 	deps.log = &log;
 	deps.clock = &clock;
