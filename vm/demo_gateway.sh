@@ -151,7 +151,7 @@ phase_end() {
 	GV=()
 	while read -r kind line; do
 		case $kind in
-		say) echo "$line" ;;
+		say) echo "  $line" ;;
 		book)
 			read -r node vs dl as dr td <<<"$line"
 			check_eq "$PHASE: $node's books balance (delivered/valid sent, dropped/attack frames, refused/0)" \
@@ -165,11 +165,11 @@ phase_end() {
 		gv) GV[${line% *}]=${line#* } ;;
 		esac
 	done < <(jq -r -n --argjson gw "$GW" --slurpfile acct <(echo "$ACCT") '
-		($acct[] | "say   firewall on \(.node): delivered \(.delivered) of \(.valid_sent) valid " +
+		($acct[] | "say firewall on \(.node): delivered \(.delivered) of \(.valid_sent) valid " +
 			"frames; dropped \(.dropped) of \(.attack_sent) attack frames" + (if .reasons == {}
 			then "" else ": " + (.reasons | to_entries | map("\(.key) \(.value)") | join(", "))
 			end)),
-		($gw | "say   gateway G: the legacy ECUs sent \(.legacy_sent): \(.to_secured) crossed " +
+		($gw | "say gateway G: the legacy ECUs sent \(.legacy_sent): \(.to_secured) crossed " +
 			"(stamped \(.stamped)), \(.no_rule) no rule, \(.over_rate) over rate; G verified " +
 			"\(.verified): \(.to_plain) crossed to the segments, \(.too_long) too long for c2; " +
 			"the segments received \(.legacy_got)"),
