@@ -76,15 +76,23 @@ settle() {
 }
 # only <log> <ifname> <id regex>: the lines of that interface and those IDs, in a file; its name
 only() {
-	local f
-	f=$1.$2.$(tr -c 'A-Za-z0-9\n' _ <<<"$3")
+	local f=$1.$2.${3//[^A-Za-z0-9]/_}
 	grep -E " $2 ($3)#" "$1" >"$f" || :
 	echo "$f"
 }
-# seen <log>: "ID DATA" per frame (the FD flags nibble left out), sentinels left out
+# seen <log>: "ID DATA" per frame (the FD flags nibble left out), sentinels left out (as
+# is_sentinel); one awk, where frames_in_log and friends cost several execs per call under TCG
 seen() {
-	[ -n "$(frames_in_log "$1")" ] || return 0
-	paste -d' ' <(ids_in_log "$1" | tr ' ' '\n') <(data_in_log "$1")
+	awk '{ f = $3; if (f == "") next
+	       if (index(f, "##")) { id = substr(f, 1, index(f, "##") - 1); d = substr(f, length(id) + 4) }
+	       else { id = substr(f, 1, index(f, "#") - 1); d = substr(f, length(id) + 2)
+	              if (substr(d, 1, 4) == "5E17" && length(d) == 16) next }
+	       print id " " d }' "$1"
+}
+nth() { # nth <file> <n>: the frame on the n-th line of a candump -L log
+	local -a l
+	mapfile -t l <"$1"
+	echo "${l[$2 - 1]##* }"
 }
 lines_ge() { [ "$(wc -l <"$1")" -ge "$2" ]; }
 count_ge() { [ "$(wc -l <"$(only "$1" "$2" "$3")")" -ge "$4" ]; } # count_ge <log> <if> <ids> <n>
@@ -328,14 +336,14 @@ for f in iso-b-f1 iso-l1 iso-b-c2 iso-l2; do
 	check_eq "$what: the 2 PDUs byte for byte" "$(cat "$OUT/iso-sent.txt")" \
 		"$(sed 's/ *$//' "$OUT/$f.txt")"
 done
-info "legacy ECU sent on f1:  $(sed -n 5p "$OUT/in-f1.log" | cut -d' ' -f3)"
-info "the bus carried:        $(grep -E ' vxGw 12[023]##' "$WIRE" | sed -n 5p | cut -d' ' -f3)"
-info "B's application got:    $(sed -n 5p "$(only "$B_LOG" vxB '12[023]')" | cut -d' ' -f3)"
-info "legacy ECU sent on c2:  $(sed -n 3p "$OUT/in-c2.log" | cut -d' ' -f3)"
-info "the bus carried:        $(grep -E ' vxGw 180##' "$WIRE" | sed -n 3p | cut -d' ' -f3)"
-info "B's application got:    $(sed -n 3p "$(only "$B_LOG" vxB 180)" | cut -d' ' -f3)"
-info "B sent for c2:          $(sed -n 2p "$OUT/out-c2-fd.log" | cut -d' ' -f3)"
-info "the legacy ECU got:     $(sed -n 2p "$(only "$LEGACY" l2 202)" | cut -d' ' -f3)"
+info "legacy ECU sent on f1:  $(nth "$OUT/in-f1.log" 5)"
+info "the bus carried:        $(nth "$(only "$WIRE" vxGw '12[023]')" 5)"
+info "B's application got:    $(nth "$B_LOG.vxB.12_023_" 5)"
+info "legacy ECU sent on c2:  $(nth "$OUT/in-c2.log" 3)"
+info "the bus carried:        $(nth "$(only "$WIRE" vxGw 180)" 3)"
+info "B's application got:    $(nth "$B_LOG.vxB.180" 3)"
+info "B sent for c2:          $(nth "$OUT/out-c2-fd.log" 2)"
+info "the legacy ECU got:     $(nth "$LEGACY.l2.202" 2)"
 if [ "$MODE" = encrypt ]; then
 	check_eq "no legacy payload of 8 bytes or more in clear on the bus" "" \
 		"$(data_in_log "$(only "$WIRE" vxGw '12[0-3]|180|181')" |
