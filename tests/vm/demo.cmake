@@ -10,5 +10,5 @@ spsec_vm_test(demo_ascon_auth SCRIPT ${PROJECT_SOURCE_DIR}/vm/demo.sh TIMEOUT 30
 # secured bus, a CAN FD and a classical legacy segment behind G, attackers on both sides; after
 # every phase the bus's and the gateway's books balance exactly, and G's per-rule counters are
 # checked against what was sent. It is also the vm test of a CAN FD segment under spsecd.
-spsec_vm_test(demo_gateway SCRIPT ${PROJECT_SOURCE_DIR}/vm/demo_gateway.sh TIMEOUT 420
+spsec_vm_test(demo_gateway SCRIPT ${PROJECT_SOURCE_DIR}/vm/demo_gateway.sh TIMEOUT 600
               DEPENDS spsecd spsecctl)
