@@ -7,45 +7,21 @@
 # tests/vm/gateway.sh; this one is about spsecd's set-up. Asserts on jobs, tc and counters.
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-SPSECD=$SPSEC_BUILD_DIR/userspace/daemon/spsecd
-SPSECCTL=$SPSEC_BUILD_DIR/userspace/ctl/spsecctl
-DRV=$SPSEC_BUILD_DIR/tests/tools/spsec_dp_driver
-W=$(mktemp -d /tmp/spsecd-gw.XXXXXX)
-SOCK=$W/vx0.sock
-LOG=$VM_OUT/spsecd.log
-require_built "$SPSECD" "$SPSECCTL" "$DRV"
-check "CAN modules load" vm_modprobe_can || vm_finish
 # vx0: the secured interface, its peer vx1 in "bus"; p1: a plain segment, its peer l1 in "legacy"
-check "vxcan vx0 <-> bus/vx1 (secured bus)" make_vxcan_pair "" vx0 bus vx1 || vm_finish
-check "vxcan p1 <-> legacy/l1 (plain segment)" make_vxcan_pair "" p1 legacy l1 || vm_finish
-mkdir -p /sys/fs/bpf /var/lib/spsec && { mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; }
-rm -f /var/lib/spsec/vx0.t /var/lib/spsec/vx0.csalt
-check "spsec-setup new-keys writes a key store" \
-	"$SPSEC_SOURCE_DIR/scripts/spsec-setup" new-keys "$W/keys" --id 0x00000042
+gw_setup spsecd-gw
+W=$GW_DIR LOG=$GW_LOG
 
 write_config() { # write_config [rule lines...]: no rule lines, no gateway section
-	cat >"$W/vx0.yaml" <<CFG
-interface: vx0
-participant_id: 1
-sync: on
-aead: aes-gcm
-data_bitrate: 100k
-acceptance_window: 2047
-secured_ids: [0x120, 0x121, 0x122, 0x123, 0x200]
-transmit_ids: [0x120, 0x121, 0x122, 0x123]
-key_store: $W/keys
-control_socket: $SOCK
-pin_dir: /sys/fs/bpf/spsec/vx0
-CFG
+	gw_config_head "$W/vx0.yaml" "0x120, 0x121, 0x122, 0x123, 0x200" "0x120, 0x121, 0x122, 0x123"
 	[ $# -gt 0 ] || return 0
 	printf 'gateway:\n  segments:\n    - {name: p1}\n  rules:\n' >>"$W/vx0.yaml"
 	printf '    - %s\n' "$@" >>"$W/vx0.yaml"
 }
-status_field() { "$SPSECCTL" status --socket "$SOCK" --json 2>/dev/null | jq -r ".$1"; }
-state_is() { [ "$(status_field state)" = "$1" ]; }
-jobs() { "$DRV" gwjobs | awk '{ print $1, $2, $3 }' | sort | paste -sd'|'; }
+status_field() { gw_status_field "$@"; }
+state_is() { gw_state_is "$@"; }
+jobs() { "$GW_DRV" gwjobs | awk '{ print $1, $2, $3 }' | sort | paste -sd'|'; }
 jobs_are() { [ "$(jobs)" = "$1" ]; }
-counter() { "$DRV" counters vx0 | awk -v n="$1" '$1 == n { print $2; f = 1 } END { if (!f) print 0 }'; }
+counter() { gw_counter "$@"; }
 
 RULE0="{ids: 0x120-0x123, direction: to_secured, segment: p1}"
 RULE1="{ids: 0x200, direction: to_plain, segment: p1, rate: 50, burst: 5}"

@@ -11,35 +11,13 @@
 #     samples.
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-SPSECD=$SPSEC_BUILD_DIR/userspace/daemon/spsecd
-SPSECCTL=$SPSEC_BUILD_DIR/userspace/ctl/spsecctl
-DRV=$SPSEC_BUILD_DIR/tests/tools/spsec_dp_driver
-W=$(mktemp -d /tmp/spsecd-gws.XXXXXX)
-SOCK=$W/vx0.sock
-LOG=$VM_OUT/spsecd.log
-require_built "$SPSECD" "$SPSECCTL" "$DRV"
-check "CAN modules load" vm_modprobe_can || vm_finish
 # vx0: the secured interface, its peer vx1 in "bus"; p1: a plain segment, its peer l1 in "legacy"
-check "vxcan vx0 <-> bus/vx1 (secured bus)" make_vxcan_pair "" vx0 bus vx1 || vm_finish
-check "vxcan p1 <-> legacy/l1 (plain segment)" make_vxcan_pair "" p1 legacy l1 || vm_finish
-mkdir -p /sys/fs/bpf /var/lib/spsec && { mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; }
-rm -f /var/lib/spsec/vx0.t /var/lib/spsec/vx0.csalt
-check "spsec-setup new-keys writes a key store" \
-	"$SPSEC_SOURCE_DIR/scripts/spsec-setup" new-keys "$W/keys" --id 0x00000042
+gw_setup spsecd-gws
+W=$GW_DIR SOCK=$GW_SOCK LOG=$GW_LOG
 
 write_config() { # write_config <file> <ids of the sender rule>: it is on line 13, the gateway rule on 19
-	cat >"$1" <<CFG
-interface: vx0
-participant_id: 1
-sync: on
-aead: aes-gcm
-data_bitrate: 100k
-acceptance_window: 2047
-secured_ids: [0x120, 0x121, 0x130]
-transmit_ids: [0x120, 0x121, 0x130]
-key_store: $W/keys
-control_socket: $SOCK
-pin_dir: /sys/fs/bpf/spsec/vx0
+	gw_config_head "$1" "0x120, 0x121, 0x130" "0x120, 0x121, 0x130"
+	cat >>"$1" <<CFG
 senders:
   - ids: $2
     users: 1000
@@ -50,9 +28,9 @@ gateway:
     - {ids: 0x120-0x121, direction: to_secured, segment: p1}
 CFG
 }
-status_field() { "$SPSECCTL" status --socket "$SOCK" --json 2>/dev/null | jq -r ".$1"; }
-state_is() { [ "$(status_field state)" = "$1" ]; }
-counter() { "$DRV" counters vx0 | awk -v n="$1" '$1 == n { print $2; f = 1 } END { if (!f) print 0 }'; }
+status_field() { gw_status_field "$@"; }
+state_is() { gw_state_is "$@"; }
+counter() { gw_counter "$@"; }
 books() { # the counters this test moves, in one line
 	local n out=""
 	for n in tx_ok tx_sender_denied tx_sender_unknown rx_gw_in_allowed tx_gw_local_tx gw0_fwd; do
