@@ -106,6 +106,8 @@ while read -r p v; do
 	n=$((n + 1))
 done <"$work/want"
 echo arm64 >"$R/var/lib/dpkg/arch"
+# Format 1: the multiarch layout of info/ (arch-qualified names); without it dpkg reads format 0.
+echo 1 >"$R/var/lib/dpkg/info/format"
 : >"$R/var/lib/dpkg/available"
 : >"$R/var/lib/dpkg/diversions"
 : >"$R/var/lib/dpkg/statoverride"
