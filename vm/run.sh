@@ -117,6 +117,9 @@ arm64)
 	KNAME=${KNAME:-6.1-arm64}
 	[[ $KNAME == *-arm64 ]] || die "--arch arm64 boots an arm64 kernel (6.1-arm64, 6.12-arm64), not '$KNAME'"
 	[ "$ACCEL" = kvm ] && die "--arch arm64 runs under TCG only (an x86-64 host has no arm64 KVM)"
+	ABUILD=${SPSEC_BUILD_DIR:-${SPSEC_SOURCE_DIR:-$ROOT}/build-arm64}
+	[ -f "$ABUILD/CMakeCache.txt" ] ||
+		skip "no arm64 cross build in $ABUILD (scripts/cross-arm64.sh makes it)"
 	ACCEL=tcg
 	# The guest's root: Debian's arm64 packages, unpacked (vm/mkroot-arm64.sh), rebuilt when that
 	# script changes. Parallel runs: one builds, the others wait.
