@@ -31,6 +31,7 @@ fail() {
 # spsec-linux links (its Depends); libatm1 for tc's ATM plugin, so that every ELF file of the root
 # has its libraries (checked below). usr-is-merged stands in for usrmerge, which would pull in perl
 # to convert a root this script lays out itself.
+# shellcheck disable=SC2206 # SPSEC_ARM64_EXTRA_PKGS: a blank-separated list, split on purpose
 PKGS=(usr-is-merged base-files base-passwd bash coreutils dash dpkg libc-bin grep sed mawk findutils
 	diffutils gzip util-linux passwd iproute2 libatm1 can-utils kmod jq busybox-static
 	libbpf1 libelf1 zlib1g libssl3 libyaml-cpp0.7 libstdc++6 libgcc-s1

@@ -302,7 +302,7 @@ if [ "$ARCH" = arm64 ]; then
 	# -cpu max: every feature QEMU emulates (AES/SHA/PMULL instructions, RNDR for the CRNG);
 	# pauth-impdef: pointer authentication with QEMU's cheap implementation-defined algorithm
 	# instead of QARMA5, which Debian's kernel would pay at every function entry and exit.
-	ACCEL_ARGS=(-accel tcg -cpu max,pauth-impdef=on)
+	ACCEL_ARGS=(-accel tcg -cpu "max,pauth-impdef=on")
 	QEMU=(qemu-system-aarch64 "${ACCEL_ARGS[@]}" -M virt -smp "$SMP" -m "$MEM" -nographic -no-reboot
 		-kernel "$KERNEL" -initrd "$INITRD"
 		-virtfs "local,path=$ARM_ROOT,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
