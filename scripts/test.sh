@@ -13,8 +13,12 @@
 #   --quick      no sanitizer build, no fuzzing
 #   --repeat N   run each test of the tiers up to N times, stopping at its first failure (ctest
 #                --repeat until-fail:N): hunts flaky tests, e.g. `--repeat 5 --tier vm`
-#   --tier T     run only tier T (unit, unit-asan, bpf, vm, kernels, fuzz, tidy; repeatable);
-#                build and format check always run
+#   --tier T     run only tier T (unit, unit-asan, bpf, vm, kernels, fuzz, tidy, arm64;
+#                repeatable); build and format check always run
+#                arm64 runs only when named: it cross-builds for arm64 and packages
+#                (scripts/cross-arm64.sh, installing the cross toolchain and the multiarch
+#                packages), then runs ctest -L arm64 (the .deb installed in an arm64 VM, the
+#                data-plane test, a three-node bus under attack, figures); about 30-40 min
 # SPSEC_CI_KERNELS="6.1-rt 6.12 6.12-rt" (the default) names the kernels of the kernels tier; the
 # installed 6.1 is the vm tier's. A kernel that cannot be fetched (no network) skips its tests.
 # SPSEC_TEST_SEED=N replays the random input of the vm tier and the fuzzers (each prints its seed).
@@ -36,14 +40,15 @@ while [ $# -gt 0 ]; do
 		;;
 	--tier)
 		case ${2:-} in
-		unit | unit-asan | bpf | vm | kernels | fuzz | tidy) TIERS+=" $2 " && shift 2 ;;
-		*) echo "test: --tier needs one of unit, unit-asan, bpf, vm, kernels, fuzz, tidy, got '${2:-}'" >&2 && usage ;;
+		unit | unit-asan | bpf | vm | kernels | fuzz | tidy | arm64) TIERS+=" $2 " && shift 2 ;;
+		*) echo "test: --tier needs one of unit, unit-asan, bpf, vm, kernels, fuzz, tidy, arm64, got '${2:-}'" >&2 && usage ;;
 		esac
 		;;
 	*) echo "test: unknown argument '$1'" >&2 && usage ;;
 	esac
 done
 wanted() { [ -z "$TIERS" ] || [[ $TIERS == *" $1 "* ]]; } # wanted <tier>
+named() { [[ $TIERS == *" $1 "* ]]; }                      # named <tier>: asked for by --tier
 JOBS=$(nproc)
 
 declare -A RESULT
@@ -182,6 +187,18 @@ done <"$lane_results"
 # a lane that stopped before its end (killed, renice failed) is a failure, never a silent pass
 [ "$lane_done" = 1 ] || record host-lane FAIL "it stopped before its end, exit status $lane_rc"
 rm -f "$lane_results" "$lane_log"
+# arm64: not in the default suite (the cross build alone is 13-19 min); only with --tier arm64.
+if named arm64; then
+	step "cross-build for arm64 and package (scripts/cross-arm64.sh)"
+	# build-arm64: the tree the arm64 tests look in (SPSEC_ARM64_BUILD_DIR of tests/vm/arm64.cmake)
+	if "$ROOT/scripts/cross-arm64.sh" "$ROOT/build-arm64"; then
+		record arm64-build PASS
+		run_tier arm64 "$BUILD" arm64 1
+	else
+		record arm64-build FAIL
+	fi
+fi
+
 
 step "summary ($((SECONDS - t0)) s)"
 pass=0 fail=0 skip=0

@@ -6,7 +6,9 @@
 #
 # usage: vm/fetch-kernel.sh NAME CACHE
 #   NAME   6.1 | 6.1-rt | 6.12 | 6.12-rt (the newest matching package), or an exact package
-#          name (linux-image-6.12.118+deb12-rt-amd64), optionally with =VERSION to pin it
+#          name (linux-image-6.12.118+deb12-rt-amd64), optionally with =VERSION to pin it;
+#          6.1-arm64 | 6.12-arm64: Debian's arm64 kernel (the :arm64 package, for vm/run.sh
+#          --arch arm64; apt needs the arm64 architecture: dpkg --add-architecture arm64)
 #   CACHE  the VM cache dir (vm/run.sh: ${SPSEC_VM_CACHE:-/var/tmp/spsec-vm})
 # Prints one line on stdout: KVER PKG VERSION DIR, where DIR/boot/vmlinuz-KVER,
 # DIR/boot/config-KVER and DIR/lib/modules/KVER (with a fresh modules.dep) exist.
@@ -26,14 +28,18 @@ fail() {
 	exit "$1"
 }
 
-# Signed images (what a deployment installs), the generic amd64 flavour or its PREEMPT_RT build.
+# Signed images (what a deployment installs), the generic amd64 flavour or its PREEMPT_RT build,
+# or the generic arm64 flavour (a foreign architecture here: apt is asked for PKG:arm64).
+ARCHQ=""
 case "$NAME" in
 6.1) re='^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
 6.1-rt) re='^linux-image-6\.1\.0-[0-9]+-rt-amd64$' ;;
 6.12) re='^linux-image-6\.12\.[0-9]+\+deb12-amd64$' ;;
 6.12-rt) re='^linux-image-6\.12\.[0-9]+\+deb12-rt-amd64$' ;;
+6.1-arm64) re='^linux-image-6\.1\.0-[0-9]+-arm64$' ARCHQ=:arm64 ;;
+6.12-arm64) re='^linux-image-6\.12\.[0-9]+\+deb12-arm64$' ARCHQ=:arm64 ;;
 linux-image-*) re="" ;;
-*) fail 2 "unknown kernel '$NAME' (expected 6.1, 6.1-rt, 6.12, 6.12-rt or a linux-image-* package)" ;;
+*) fail 2 "unknown kernel '$NAME' (expected 6.1, 6.1-rt, 6.12, 6.12-rt, 6.1-arm64, 6.12-arm64 or a linux-image-* package)" ;;
 esac
 
 PKG=${NAME%%=*} VERSION=""
@@ -41,15 +47,17 @@ PKG=${NAME%%=*} VERSION=""
 if [ -n "$re" ]; then
 	# Newest ABI first; the first one apt has a candidate version for wins.
 	PKG=""
-	for p in $(apt-cache pkgnames "linux-image-${NAME%-rt}" | grep -E "$re" | sort -rV); do
-		v=$(apt-cache policy "$p" | sed -n 's/^  Candidate: //p')
+	base=${NAME%-rt}
+	for p in $(apt-cache pkgnames "linux-image-${base%-arm64}" | grep -E "$re" | sort -rV); do
+		v=$(apt-cache policy "$p$ARCHQ" | sed -n 's/^  Candidate: //p')
 		if [ -n "$v" ] && [ "$v" != "(none)" ]; then
 			PKG=$p VERSION=$v
 			break
 		fi
 	done
-	[ -n "$PKG" ] || fail 3 "the apt sources offer no package for kernel $NAME (pattern $re); \
-run apt-get update, or check /etc/apt/sources.list for bookworm-security"
+	[ -n "$PKG" ] || fail 3 "the apt sources offer no package for kernel $NAME (pattern $re${ARCHQ:+, \
+architecture ${ARCHQ#:}: dpkg --add-architecture ${ARCHQ#:}}); run apt-get update, or check \
+/etc/apt/sources.list for bookworm-security"
 elif [ -z "$VERSION" ]; then
 	VERSION=$(apt-cache policy "$PKG" 2>/dev/null | sed -n 's/^  Candidate: //p')
 	{ [ -n "$VERSION" ] && [ "$VERSION" != "(none)" ]; } ||
@@ -68,7 +76,7 @@ mkdir -p "$CACHE/kernels"
 		tmp=$(mktemp -d "$CACHE/kernels/.tmp.XXXXXX")
 		trap 'rm -rf "$tmp"' EXIT
 		t0=$SECONDS
-		if ! (cd "$tmp" && apt-get download -q "$PKG=$VERSION" >"$tmp/apt.log" 2>&1); then
+		if ! (cd "$tmp" && apt-get download -q "$PKG$ARCHQ=$VERSION" >"$tmp/apt.log" 2>&1); then
 			cat "$tmp/apt.log" >&2
 			why=$(grep -m1 '^E: ' "$tmp/apt.log" | cut -c4-300)
 			fail 3 "apt-get download $PKG=$VERSION failed (${why:-apt gave no reason}): no network or \

@@ -15,6 +15,9 @@
 #   vm.modules=/abs/path/lib/modules/KVER  a kernel fetched into the VM cache (vm/fetch-kernel.sh):
 #                       bind it over /lib/modules/KVER, so modprobe finds its modules and not the
 #                       host's
+#   vm.share<N>=/abs/path  (N = 0..7) mount the read-only 9p share "share<N>" at this path: the
+#                       arm64 guest's root is not the host's, so vm/run.sh --arch arm64 shares the
+#                       checkout, the build tree and the kernel's modules at their host paths
 #   vm.rdshell=1        stop in a busybox shell here instead of switching root
 /bin/busybox mkdir -p /usr/bin /usr/sbin
 /bin/busybox --install -s
@@ -62,6 +65,12 @@ mkdir -p /ovl/upper /ovl/work
 mount -t overlay -o lowerdir=/lower,upperdir=/ovl/upper,workdir=/ovl/work overlay /newroot ||
 	rescue "overlay mount failed"
 R=/newroot
+for i in 0 1 2 3 4 5 6 7; do
+	SHARE=$(arg "vm.share$i") || continue
+	mkdir -p "$R$SHARE"
+	mount -t 9p -o "$OPTS,cache=loose,ro" "share$i" "$R$SHARE" ||
+		rescue "mounting the 9p share share$i at $SHARE failed"
+done
 [ -x "$R$NEWINIT" ] || rescue "$NEWINIT is not executable in the host root"
 
 # devtmpfs lacks the /dev/fd links udev would make; bash's <(...) needs them

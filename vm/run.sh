@@ -27,11 +27,18 @@
 #                 fetched with apt-get download and unpacked into the cache (vm/fetch-kernel.sh),
 #                 never installed on the host; the guest's /lib/modules/<kver> then comes from
 #                 there. Default: $SPSEC_VM_KERNEL, else the newest kernel installed in /boot
+#   --arch A      amd64 (default) | arm64. arm64: qemu-system-aarch64 -M virt -cpu max under TCG
+#                 boots Debian's arm64 kernel (--kernel 6.1-arm64, the default, or 6.12-arm64,
+#                 fetched like any --kernel) with a root made of Debian's arm64 packages
+#                 (vm/mkroot-arm64.sh, cached in $SPSEC_ARM64_ROOT, default CACHE/arm64/root)
+#                 instead of the host root; SPSEC_SOURCE_DIR and SPSEC_BUILD_DIR (default
+#                 $SPSEC_SOURCE_DIR/build-arm64, a cross build: scripts/cross-arm64.sh) are shared
+#                 read-only at their host paths
 # The guest script always gets SPSEC_SOURCE_DIR (this checkout), SPSEC_BUILD_DIR (default
 # $SPSEC_SOURCE_DIR/build), VM_OUT (= --out) and every other SPSEC_* variable set here.
 #
 # Exit status: the guest script's. 77 + "SKIP vm: <reason>" when qemu, the kernel or busybox-static
-# is missing, or a --kernel cannot be fetched (no network, not in the apt sources); 124 when the VM hangs past --timeout; 99 when the script never finished; 1 when the
+# is missing, or a --kernel (or the arm64 root) cannot be fetched (no network, not in the apt sources); 124 when the VM hangs past --timeout; 99 when the script never finished; 1 when the
 # kernel lacks an option of vm/required-config or the guest kernel log shows a splat (WARNING:,
 # BUG:, Oops, KASAN, Call Trace, panic), even if the script passed.
 #
@@ -55,7 +62,7 @@ die() {
 }
 
 SCRIPT="" OUT="" SHELL_MODE=0 TIMEOUT=300 SMP=1 MEM=1024 ACCEL=auto QUIET=0 LOGLEVEL=4 EXTRA_APPEND=""
-KNAME=${SPSEC_VM_KERNEL:-} KPKG="" KPKGVER=""
+KNAME=${SPSEC_VM_KERNEL:-} KPKG="" KPKGVER="" ARCH=amd64
 ARGS=()
 ENVS=()
 while [ $# -gt 0 ]; do
@@ -82,6 +89,7 @@ while [ $# -gt 0 ]; do
 		;;
 	--append) EXTRA_APPEND=${2?--append needs kernel arguments} && shift ;;
 	--kernel) KNAME=${2:?--kernel needs 6.1, 6.1-rt, 6.12, 6.12-rt or a package} && shift ;;
+	--arch) ARCH=${2:?--arch needs amd64 or arm64} && shift ;;
 	-h | --help) usage 0 ;;
 	*)
 		echo "run.sh: unknown option '$1'" >&2
@@ -95,10 +103,45 @@ for n in "$TIMEOUT" "$SMP" "$MEM"; do
 done
 
 # ---- prerequisites: missing software is a SKIP, a kernel lacking an option is a failure --------
-command -v qemu-system-x86_64 >/dev/null ||
-	skip "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
 CACHE=${SPSEC_VM_CACHE:-/var/tmp/spsec-vm}
 mkdir -p "$CACHE" || die "cannot create the cache dir $CACHE"
+BUSYBOX=/bin/busybox
+case "$ARCH" in
+amd64)
+	command -v qemu-system-x86_64 >/dev/null ||
+		skip "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
+	;;
+arm64)
+	command -v qemu-system-aarch64 >/dev/null ||
+		skip "qemu-system-aarch64 not installed (apt-get install qemu-system-arm)"
+	KNAME=${KNAME:-6.1-arm64}
+	[[ $KNAME == *-arm64 ]] || die "--arch arm64 boots an arm64 kernel (6.1-arm64, 6.12-arm64), not '$KNAME'"
+	[ "$ACCEL" = kvm ] && die "--arch arm64 runs under TCG only (an x86-64 host has no arm64 KVM)"
+	ABUILD=${SPSEC_BUILD_DIR:-${SPSEC_SOURCE_DIR:-$ROOT}/build-arm64}
+	[ -f "$ABUILD/CMakeCache.txt" ] ||
+		skip "no arm64 cross build in $ABUILD (scripts/cross-arm64.sh makes it)"
+	ACCEL=tcg
+	# The guest's root: Debian's arm64 packages, unpacked (vm/mkroot-arm64.sh), rebuilt when that
+	# script changes. Parallel runs: one builds, the others wait.
+	ARM_ROOT=${SPSEC_ARM64_ROOT:-$CACHE/arm64/root}
+	rkey=$(sha256sum "$HERE/mkroot-arm64.sh" | cut -d' ' -f1)
+	mkdir -p "$CACHE/arm64"
+	{
+		flock 9 || die "cannot lock $CACHE/arm64/lock"
+		if [ ! -f "$ARM_ROOT/.complete" ] || [ "$(cat "$ARM_ROOT/.key" 2>/dev/null)" != "$rkey" ]; then
+			echo "run.sh: building the arm64 root $ARM_ROOT (vm/mkroot-arm64.sh)" >&2
+			"$HERE/mkroot-arm64.sh" "$ARM_ROOT" "$CACHE/arm64/debs"
+			case $? in
+			0) echo "$rkey" >"$ARM_ROOT/.key" ;;
+			3) skip "the arm64 root cannot be built: its packages cannot be fetched (see above)" ;;
+			*) die "building the arm64 root failed (vm/mkroot-arm64.sh)" ;;
+			esac
+		fi
+	} 9>"$CACHE/arm64/lock"
+	BUSYBOX=$ARM_ROOT/bin/busybox
+	;;
+*) die "--arch must be amd64 or arm64, got '$ARCH'" ;;
+esac
 if [ -n "$KNAME" ]; then
 	# A named kernel: fetched into the cache (not installed); its modules, vmlinux and
 	# initramfs all live in its directory there, keyed by package version.
@@ -133,8 +176,8 @@ else
 fi
 [ -r "$BZIMAGE" ] || skip "$BZIMAGE is not readable"
 [ -f "$MODROOT/$KVER/modules.dep" ] || skip "no modules for $KVER in $MODROOT/$KVER"
-file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' ||
-	skip "no static /bin/busybox (apt-get install busybox-static)"
+file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
+	skip "no static $BUSYBOX (apt-get install busybox-static)"
 
 [ -r "$KCONFIG" ] || die "cannot check vm/required-config: $KCONFIG is missing"
 missing=()
@@ -167,7 +210,7 @@ esac
 # Everything the cached files are made from; a change in any of them rebuilds both.
 key=$({
 	cat "$HERE/extract-vmlinux.sh" "$HERE/mkinitramfs.sh" "$HERE/initramfs-init.sh"
-	stat -Lc '%n %s %Y' "$BZIMAGE" "$MODROOT/$KVER/modules.dep" /bin/busybox
+	stat -Lc '%n %s %Y' "$BZIMAGE" "$MODROOT/$KVER/modules.dep" "$BUSYBOX"
 } | sha256sum | cut -d' ' -f1)
 {
 	# Several test runs may start at once: one builds, the others wait for it.
@@ -176,14 +219,21 @@ key=$({
 		echo "run.sh: building the VM kernel image and initramfs for $KVER in $CACHE" >&2
 		rm -f "$VMLINUX" "$STAMP"
 		boot=pvh
-		"$HERE/extract-vmlinux.sh" "$BZIMAGE" "$VMLINUX" ||
-			{ echo "run.sh: falling back to the bzImage (slower boot)" >&2 && boot=bzimage; }
-		MODDIR=$MODROOT/$KVER "$HERE/mkinitramfs.sh" "$KVER" "$INITRD" >&2 || die "building the initramfs failed"
+		if [ "$ARCH" = arm64 ]; then
+			boot=image # QEMU loads the arm64 Image as it is; PVH is x86's
+		else
+			"$HERE/extract-vmlinux.sh" "$BZIMAGE" "$VMLINUX" ||
+				{ echo "run.sh: falling back to the bzImage (slower boot)" >&2 && boot=bzimage; }
+		fi
+		MODDIR=$MODROOT/$KVER BUSYBOX=$BUSYBOX "$HERE/mkinitramfs.sh" "$KVER" "$INITRD" >&2 ||
+			die "building the initramfs failed"
 		printf '%s\n%s\n' "$key" "$boot" >"$STAMP"
 	fi
 } 9>"$CACHE/lock"
 if [ "$(sed -n 2p "$STAMP")" = pvh ] && [ -s "$VMLINUX" ]; then
 	KERNEL=$VMLINUX BOOT=pvh
+elif [ "$ARCH" = arm64 ]; then
+	KERNEL=$BZIMAGE BOOT=image
 else
 	KERNEL=$BZIMAGE BOOT=bzimage
 fi
@@ -201,7 +251,11 @@ OUT=$(realpath "$OUT")
 rm -f "$OUT"/{rc,guest.log,dmesg.txt,console.log,timing.txt,vm-cmd,qemu-cmd.txt}
 
 export SPSEC_SOURCE_DIR=${SPSEC_SOURCE_DIR:-$ROOT}
-export SPSEC_BUILD_DIR=${SPSEC_BUILD_DIR:-$SPSEC_SOURCE_DIR/build}
+if [ "$ARCH" = arm64 ]; then
+	export SPSEC_BUILD_DIR=${SPSEC_BUILD_DIR:-$SPSEC_SOURCE_DIR/build-arm64}
+else
+	export SPSEC_BUILD_DIR=${SPSEC_BUILD_DIR:-$SPSEC_SOURCE_DIR/build}
+fi
 {
 	printf 'VM_SCRIPT=%q\n' "$SCRIPT"
 	printf 'VM_ARGS=('
@@ -219,15 +273,53 @@ case "$ACCEL" in
 kvm) ACCEL_ARGS=(-accel kvm -cpu host) ;;
 *) ACCEL_ARGS=(-accel tcg -cpu max) ;; # max: RDRAND etc., so the guest's CRNG is ready at once
 esac
-APPEND="console=ttyS0 loglevel=$LOGLEVEL panic=-1 vm.init=$HERE/guest-init.sh vm.out=$OUT"
+CONSOLE=ttyS0
+SHARES=()
+if [ "$ARCH" = arm64 ]; then
+	CONSOLE=ttyAMA0 # the virt machine's PL011
+	# The guest's root is ARM_ROOT, not the host's: the checkout and the build tree are shared
+	# read-only at their host paths (vm.share<N>, mounted by the initramfs), so the scripts and
+	# the cross-built binaries are where a test expects them.
+	SHARES=("$SPSEC_SOURCE_DIR")
+	case "$SPSEC_BUILD_DIR/" in "$SPSEC_SOURCE_DIR"/*) ;; *) SHARES+=("$SPSEC_BUILD_DIR") ;; esac
+	# and the fetched kernel's modules, which vm.modules then binds over /lib/modules/<kver>
+	SHARES+=("$MODROOT/$KVER")
+	# and a guest script from elsewhere (its directory)
+	if [ -n "$SCRIPT" ]; then
+		case "$SCRIPT" in "$SPSEC_SOURCE_DIR"/* | "$SPSEC_BUILD_DIR"/*) ;; *) SHARES+=("$(dirname "$SCRIPT")") ;; esac
+	fi
+	for d in "${SHARES[@]}"; do
+		[ -d "$d" ] || die "cannot share $d with the arm64 guest: no such directory"
+		[[ $d =~ [[:space:]] ]] && die "paths with blanks are not supported: $d"
+	done
+fi
+APPEND="console=$CONSOLE loglevel=$LOGLEVEL panic=-1 vm.init=$HERE/guest-init.sh vm.out=$OUT"
+# x86: the boot-time check that the timer interrupt works gives up and panics ("IO-APIC + timer
+# doesn't work") when a loaded host deschedules the TCG vCPU during it; skip that check only
+[ "$ARCH" = amd64 ] && APPEND+=" no_timer_check"
 [ "$SHELL_MODE" = 1 ] && APPEND+=" vm.shell=1"
 # A fetched kernel's modules: the initramfs binds them over the guest's /lib/modules/<kver>.
 [ "$MODROOT" != /lib/modules ] && APPEND+=" vm.modules=$MODROOT/$KVER"
 [ -n "$EXTRA_APPEND" ] && APPEND+=" $EXTRA_APPEND"
-QEMU=(qemu-system-x86_64 "${ACCEL_ARGS[@]}" -M q35 -smp "$SMP" -m "$MEM" -nographic -no-reboot
-	-kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND"
-	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
-	-virtfs "local,path=$OUT,mount_tag=out,security_model=none,multidevs=remap"
+if [ "$ARCH" = arm64 ]; then
+	# -cpu max: every feature QEMU emulates (AES/SHA/PMULL instructions, RNDR for the CRNG);
+	# pauth-impdef: pointer authentication with QEMU's cheap implementation-defined algorithm
+	# instead of QARMA5, which Debian's kernel would pay at every function entry and exit.
+	ACCEL_ARGS=(-accel tcg -cpu "max,pauth-impdef=on")
+	QEMU=(qemu-system-aarch64 "${ACCEL_ARGS[@]}" -M virt -smp "$SMP" -m "$MEM" -nographic -no-reboot
+		-kernel "$KERNEL" -initrd "$INITRD"
+		-virtfs "local,path=$ARM_ROOT,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
+	for i in "${!SHARES[@]}"; do
+		QEMU+=(-virtfs "local,path=${SHARES[i]},mount_tag=share$i,security_model=none,readonly=on,multidevs=remap")
+		APPEND+=" vm.share$i=${SHARES[i]}"
+	done
+	QEMU+=(-append "$APPEND")
+else
+	QEMU=(qemu-system-x86_64 "${ACCEL_ARGS[@]}" -M q35 -smp "$SMP" -m "$MEM" -nographic -no-reboot
+		-kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND"
+		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
+fi
+QEMU+=(-virtfs "local,path=$OUT,mount_tag=out,security_model=none,multidevs=remap"
 	-device virtio-rng-pci -nic none)
 printf '%q ' "${QEMU[@]}" >"$OUT/qemu-cmd.txt"
 
@@ -299,7 +391,7 @@ fmt_ms() { printf '%d.%03ds' $(($1 / 1000)) $(($1 % 1000)); }
 ready=never
 [ -f "$OUT/.t_ready" ] && ready=$(fmt_ms "$(<"$OUT/.t_ready")")
 rm -f "$OUT/.t_ready"
-printf 'vm: kver=%s%s accel=%s boot=%s smp=%s time_to_ready=%s total=%s rc=%s out=%s\n' \
-	"$KVER" "${KPKG:+ pkg=$KPKG=$KPKGVER}" "$ACCEL" "$BOOT" "$SMP" "$ready" "$(fmt_ms "$total_ms")" "$rc" "$OUT" |
+printf 'vm: arch=%s kver=%s%s accel=%s boot=%s smp=%s time_to_ready=%s total=%s rc=%s out=%s\n' \
+	"$ARCH" "$KVER" "${KPKG:+ pkg=$KPKG=$KPKGVER}" "$ACCEL" "$BOOT" "$SMP" "$ready" "$(fmt_ms "$total_ms")" "$rc" "$OUT" |
 	tee "$OUT/timing.txt"
 exit "$rc"

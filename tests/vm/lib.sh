@@ -866,3 +866,29 @@ gw_state_is() { [ "$(gw_status_field state)" = "$1" ]; }
 gw_counter() { # gw_counter <name>: vx0's data-plane or per-rule counter (gw0_fwd, ...), 0 if none
 	"$GW_DRV" counters vx0 | awk -v n="$1" '$1 == n { print $2; f = 1 } END { if (!f) print 0 }'
 }
+
+# ---- the package installed first ----------------------------------------------------------------
+# SPSEC_VM_DEB=<path of a .deb> (the arm64 tier: tests/vm/arm64.cmake): before the test runs,
+# dpkg -i installs it in the guest as an operator would, resolving its dependencies against the
+# root's dpkg database and running its maintainer scripts for real; the bus helpers above then
+# use the installed /usr/sbin/spsecd, /usr/bin/spsecctl and /usr/sbin/spsec-setup. The guest's
+# root is a tmpfs overlay, so the install is gone at power-off.
+vm_install_deb() { # vm_install_deb <.deb>: installs it, with checks; a failed install finishes
+	local deb=$1 arch
+	arch=$(dpkg --print-architecture)
+	check_eq "$(basename "$deb") is a package for this machine's architecture" "$arch" \
+		"$(dpkg-deb -f "$deb" Architecture 2>&1)" || vm_finish
+	check "dpkg -i installs it (dependencies from the root's dpkg database, maintainer scripts run)" \
+		dpkg -i "$deb" || vm_finish
+	check_eq "dpkg lists spsec-linux:$arch installed" "install ok installed $arch" \
+		"$(dpkg-query -W -f='${Status} ${Architecture}' spsec-linux)"
+	check "every file as packaged (dpkg --verify)" dpkg --verify spsec-linux
+	check "postinst made the group spsec" getent group spsec
+	check_eq "postinst made /etc/spsec (0755) and /var/lib/spsec (0700)" "755 700" \
+		"$(stat -c %a /etc/spsec /var/lib/spsec | tr '\n' ' ' | sed 's/ $//')"
+	check "the installed spsecd and spsecctl run on $(uname -m)" bash -c \
+		"/usr/sbin/spsecd --help 2>&1 | grep -q '^usage: spsecd' &&
+		 /usr/bin/spsecctl --help 2>&1 | grep -qi 'usage'"
+	SPSECD=/usr/sbin/spsecd SPSECCTL=/usr/bin/spsecctl SPSEC_SETUP=/usr/sbin/spsec-setup
+}
+if [ -n "${SPSEC_VM_DEB:-}" ]; then vm_install_deb "$SPSEC_VM_DEB"; fi
