@@ -673,14 +673,10 @@ Result<Skeleton<T>> open_load(const std::string& pin_dir, bool pin, bool echo,
 // object's spsec_kaes_prb)? Errors: it cannot (the kernel's errno), or the run failed.
 Result<void> probe_kernel_aes(const Skeleton<spsec_dp_kaes>& skel)
 {
-	spsec_kaes_args args{};
-	args.err = -EINPROGRESS;
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof args);
-	if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.spsec_kaes_prb), &opts) != 0)
-		return fail_errno(errno, "running the kernel AES probe (spsec_kaes_prb)");
-	if (args.err != 0)
-		return fail_errno(-args.err, "the kernel cannot make an ecb(aes) context for the "
-		                             "BPF crypto kfuncs");
+	// the probe ignores the slot: it makes and releases a context for a zero key
+	if (auto r = run_kaes(skel->progs.spsec_kaes_prb, 0); !r)
+		return tl::unexpected(r.error().with_context(
+		        "the kernel cannot make an ecb(aes) context for the BPF crypto kfuncs"));
 	return {};
 }
 
