@@ -196,6 +196,9 @@ check_eq "out_cangw probe: nothing of the forged frame reached the segment" "" \
 # ---- measurement ------------------------------------------------------------------------------
 declare -A VAL
 calc() { awk "BEGIN { printf \"%.${2:-2}f\", ($1) }"; }
+target() { # target <what> <condition for awk>
+	if awk "BEGIN { exit !($2) }"; then echo "TARGET $1: met"; else echo "TARGET $1: MISSED"; fi
+}
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 for ((r = 1; r <= ROUNDS; r++)); do
 	for v in "${VARIANTS[@]}"; do
@@ -238,10 +241,17 @@ if [ -n "${P99[direct]:-}" ]; then
 			echo "BENCH gw_${d}_${v}_vs_user_fps $(calc "${F[${d}_$v]} / ${F[${d}_user]}") x"
 			echo "BENCH gw_${d}_${v}_vs_user_added_p99 $(calc "(${P99[${d}_$v]} - ${P99[direct]}) / (${P99[${d}_user]} - ${P99[direct]})") x"
 		done
+		# the issue's targets for the kernel path (information, never a check)
+		for v in cangw guard; do
+			[ -n "${F[${d}_$v]:-}" ] && [ -n "${F[${d}_user]:-}" ] || continue
+			target "gw ${d}_$v frames/s >= 3x the user-space gateway" "${F[${d}_$v]} >= 3 * ${F[${d}_user]}"
+			target "gw ${d}_$v added p99 <= 1/5 of the user-space gateway's" \
+				"${P99[${d}_$v]} - ${P99[direct]} <= (${P99[${d}_user]} - ${P99[direct]}) / 5"
+		done
 	done
 fi
 for c in s2 b2 s6 b6 s8 s9; do echo "# counters $c: $("$DRV" counters "$c" | tr '\n' ' ')"; done
 for p in "${GWPIDS[@]}"; do kill "$p" 2>/dev/null; done
-wait 2>/dev/null
+wait "${GWPIDS[@]}" 2>/dev/null
 cat "$VM_OUT"/gw-*.log | grep '^gateway' | sed 's/^/# /'
 vm_finish

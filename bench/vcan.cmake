@@ -11,3 +11,5 @@ target_link_libraries(spsec_bench_gw PRIVATE spsec_common spsec_core OpenSSL::Cr
 spsec_warnings(spsec_bench_gw)
 # The gateway benchmark's probe object (bench/gw/gw_probe.bpf.c): can tc convert classical CAN?
 spsec_bpf_object(spsec_gw_probe SOURCE ${CMAKE_CURRENT_LIST_DIR}/gw/gw_probe.bpf.c)
+# bench/gw_bench.sh needs both: a plain build makes the probe with the user-space gateway
+add_dependencies(spsec_bench_gw spsec_gw_probe_bpf)
