@@ -20,8 +20,8 @@
 # ISO-TP over CAN FD across f1 (121 <-> 201) and classical ISO-TP across c2 (181 <-> 203).
 # Phases: traffic both ways on both segments (byte for byte); an attacker on the legacy side
 # sending IDs no rule lets it send; a legacy ECU flooding the rate-limited ID; the keyless
-# attacker X on the secured bus forging, replaying and tampering with B's recorded frames, and
-# spoofing G's and B's own IDs. After each phase two sets of books must balance exactly:
+# attacker X on the secured bus forging, replaying G's frames at once and B's recorded ones later,
+# tampering, and spoofing G's and B's own IDs. After each phase two sets of books must balance exactly:
 #   the secured bus (tests/vm/lib.sh spsec_account): per node, delivered == valid frames the
 #     others sent, dropped == attack frames, by reason;
 #   the gateway: every frame the legacy ECUs sent is counted once on G's segment ingress
@@ -402,8 +402,21 @@ phase_end X
 check_eq "forgery: 30 frames forged" 30 "$ATTACK"
 nothing_crossed forgery
 
-phase_begin replay "6. replay and tampering: X plays back B's frames it recorded on the wire," \
-	"and some with one bit flipped"
+phase_begin replay "6. replay and tampering: X plays back G's next frames at once, B's frames" \
+	"it recorded on the wire earlier, and some with one bit flipped"
+# The prompt replay: X records the 6 frames G stamps for the legacy ECU next and plays them back
+# right away, inside the acceptance window (2047 ticks of 1 ms), so per-ID freshness is what
+# catches them (rx_replay). The earlier recordings are older than the window by now: their 12-bit
+# T is rebuilt as a different T and their tag fails (rx_bad_tag), or they are outside it.
+start_candump -n nsX vxX "$OUT/prompt.log" || not_ok "X's recorder on vxX"
+REC=$VM_CANDUMP_PID
+gen_frames -L 16 "$OUT/prompt-sent.log" 6 120 # room for the 10-byte stamp
+play_frames -n legacy l1 "$OUT/prompt-sent.log" || not_ok "canplayer on l1"
+prompt_recorded() { [ "$(grep -c ' vxX 120##' "$OUT/prompt.log")" -ge 6 ]; }
+check "replay: X recorded G's 6 frames of 120 on the bus" wait_until 30 prompt_recorded
+stop_candump "$REC"
+grep ' vxX 120##' "$OUT/prompt.log" >"$OUT/prompt-replay.log"
+ip netns exec nsX canplayer -t -I "$OUT/prompt-replay.log" vxX=vxX || not_ok "canplayer on vxX"
 grep -E ' vxBw 20[0-3]##' "$WIRE" >"$OUT/replay.log"
 REPLAYED=$(log_lines "$OUT/replay.log")
 tampered=()
@@ -420,11 +433,15 @@ info "replaying $REPLAYED recorded frames of B; tampered: $(tail -n 1 "$OUT/repl
 	cut -d' ' -f3) sent as ${tampered[5]}"
 ip netns exec nsX canplayer -t -I "$OUT/replay.log" vxX=vxBw || not_ok "canplayer on vxX"
 send_frames -n nsX vxX "${tampered[@]}" || not_ok "the tampered frames on vxX"
-phase_end X
-check_eq "replay: every recorded frame went out again, and the 6 tampered ones" \
-	$((REPLAYED + 6)) "$ATTACK"
-check_eq "replay: B counted them as injection of its own IDs" $((REPLAYED + 6)) \
-	"$(reason B rx_injection)"
+phase_end G X
+check_eq "replay: every recorded frame went out again, the 6 prompt ones and the 6 tampered ones" \
+	$((REPLAYED + 12)) "$ATTACK"
+check_eq "replay: B counted its own as injection of its own IDs, G the prompt ones" \
+	"$((REPLAYED + 6)) 6" "$(reason B rx_injection) $(reason G rx_injection)"
+check_eq "replay: G's 6 legacy frames crossed (rule 0) and were stamped" "6 6" \
+	"$(gw r0_forwarded) $(gw stamped)"
+info "the prompt replays: S caught $(reason S rx_replay) and B $(reason B rx_replay) of the 6 by" \
+	"per-ID freshness (rx_replay), the rest by their tag or age"
 nothing_crossed replay
 
 phase_begin spoof "7. spoofing: X sends with G's transmit ID 120 and B's 200"
@@ -489,8 +506,8 @@ while read -r k v; do RV[$k]=$v; done < <(jq -r -n --argjson rules "$RULES" \
 ISO_121=$(grep -c ' vxB 121##' "$B_LOG") ISO_201=$(grep -c ' l1 201##' "$LEGACY")
 ISO_181=$(grep -c ' vxB 181##' "$B_LOG") ISO_203=$(grep -c ' l2 203#' "$LEGACY")
 info "ISO-TP frames that crossed: 121 $ISO_121, 201 $ISO_201, 181 $ISO_181, 203 $ISO_203"
-check_eq "rule 0 (0x120-0x123 from f1): forwarded = seeded + ISO-TP + 2 allowed, none over rate" \
-	"$((N_IN_F + ISO_121 + 2)) 0 0" "${RV[r0_forwarded]} ${RV[r0_over_rate]} ${RV[r0_classical]}"
+check_eq "rule 0 (0x120-0x123 from f1): forwarded = seeded + ISO-TP + 2 allowed + 6 replayed, none over rate" \
+	"$((N_IN_F + ISO_121 + 2 + 6)) 0 0" "${RV[r0_forwarded]} ${RV[r0_over_rate]} ${RV[r0_classical]}"
 check_eq "rule 1 (0x130 from f1): the flood, forwarded + over rate = 60" "$FWD1 $RATE1" \
 	"${RV[r1_forwarded]} ${RV[r1_over_rate]}"
 check_eq "rule 2 (0x200/0x7FE to f1): forwarded = B's 200 + ISO-TP 201" \
