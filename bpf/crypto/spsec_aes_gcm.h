@@ -26,7 +26,7 @@
 #define SPSEC_AES256_ROUNDS 14
 
 /* The AES block function of CTR and E_K(J0): the T-table below unless the including file brings
- * its own (the kernel's AES through the BPF crypto kfuncs, bpf/crypto/kfunc_probe.bpf.c). It
+ * its own (the kernel's AES through the BPF crypto kfuncs, bpf/spsec_kaes.h). It
  * returns 0, or non-zero when the block could not be computed (the seal/open then fails). */
 #ifndef SPSEC_AES_BLOCK
 #define SPSEC_AES_BLOCK(k, blk) spsec_aes256_block((k)->aes_rk, (blk))

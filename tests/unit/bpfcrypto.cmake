@@ -19,14 +19,3 @@ target_include_directories(bpf_bpfcrypto PRIVATE ${PROJECT_SOURCE_DIR}/tests/bpf
 target_compile_definitions(bpf_bpfcrypto PRIVATE
   SPSEC_AEAD_PROBE_OBJ="${_spsec_probe_obj}")
 
-# bpf tier: the kernel-AES prototype (bpf/crypto/kfunc_probe.bpf.c, BPF crypto kfuncs, 6.10+)
-# against the native cores; skips on a kernel without the kfuncs.
-get_target_property(_spsec_kfunc_obj spsec_kfunc_probe_skel SPSEC_BPF_OBJECT)
-spsec_bpf_test(bpf_bpfcrypto_kfunc
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/bpfcrypto_kfunc_bpf_test.cpp
-          ${PROJECT_SOURCE_DIR}/userspace/bpf/key_material.cpp
-  LIBS spsec_bpfcrypto_native spsec_core PkgConfig::LIBBPF)
-add_dependencies(bpf_bpfcrypto_kfunc spsec_kfunc_probe_bpf)
-target_include_directories(bpf_bpfcrypto_kfunc PRIVATE ${PROJECT_SOURCE_DIR}/tests/bpf)
-target_compile_definitions(bpf_bpfcrypto_kfunc PRIVATE
-  SPSEC_KFUNC_PROBE_OBJ="${_spsec_kfunc_obj}")

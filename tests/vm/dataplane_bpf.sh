@@ -4,8 +4,7 @@
 # and BPF_PROG_TEST_RUN checks every verdict there too (and the 6.1 kernel's socket helpers);
 # and the attach test (tests/bpf/attach_test.cpp): tc on 6.1, tcx links on 6.12 (label kernels);
 # and, where the kernel has the crypto kfuncs, the same data-plane tests against the kernel-AES
-# object (bpf_dataplane_kaes) and the kernel-AES prototype's test
-# (tests/unit/bpfcrypto_kfunc_bpf_test.cpp); their SKIPs where it has not.
+# object (bpf_dataplane_kaes); its SKIP where it has not.
 # The differential cases are sized for the host; under TCG the whole binary takes a few minutes.
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -50,23 +49,6 @@ if [ "$(expected_crypto_kfuncs)" = true ]; then
 	fi
 else
 	check "bpf_dataplane_kaes skips on $(uname -r) (no crypto kfuncs), exit 77: got $rc" \
-		test "$rc" = 77 -a -n "$(echo "$out" | grep 'SKIP bpf: the kernel has no BPF crypto kfuncs')"
-fi
-# The kernel-AES prototype (bpf/crypto/kfunc_probe.bpf.c, BPF crypto kfuncs from 6.10): equal to
-# the native cores where the kernel has the kfuncs; skipped, naming why, where it has not (6.1).
-KFUNC=$SPSEC_BUILD_DIR/tests/unit/bpf_bpfcrypto_kfunc
-out=$("$KFUNC" 2>&1)
-rc=$?
-if [ "$(expected_crypto_kfuncs)" = true ]; then
-	if [ "$rc" = 0 ]; then
-		ok "bpf_bpfcrypto_kfunc passes on $(uname -r) (kernel AES through the crypto kfuncs)"
-		echo "$out" | grep -E 'VERIFIER|assertions' | sed 's/^/# /'
-	else
-		not_ok "bpf_bpfcrypto_kfunc passes on $(uname -r) (kernel AES through the crypto kfuncs)" \
-			"$(echo "$out" | tail -40)"
-	fi
-else
-	check "bpf_bpfcrypto_kfunc skips on $(uname -r) (no crypto kfuncs), exit 77: got $rc" \
 		test "$rc" = 77 -a -n "$(echo "$out" | grep 'SKIP bpf: the kernel has no BPF crypto kfuncs')"
 fi
 vm_finish
