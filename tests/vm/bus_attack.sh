@@ -30,17 +30,8 @@ echo "# spsecd: $SPSECD ($(uname -m))"
 
 spsec_bus_setup S A B X
 spsec_sab_configs 0x1C0 0x1A0 0x1B0
-for n in "${NODES[@]}"; do
-	start_candump -n "ns$n" "vx$n" "$(spsec_app_log "$n")" -r 4194304 || not_ok "candump on $n"
-done
-# What the attacker records: every node's frames as they travel on the wire.
-start_candump -n W vxAw "$PROBE" vxSw vxBw || not_ok "the attacker's recorder on the wire"
-spsec_start_node S
-check "the Sync reaches Secure" wait_until 60 spsec_state_is S Secure || vm_finish
-spsec_start_node A
-spsec_start_node B
-check "A reaches Secure by Parameter Authentication" wait_until 90 spsec_state_is A Secure || vm_finish
-check "B reaches Secure by Parameter Authentication" wait_until 90 spsec_state_is B Secure || vm_finish
+spsec_sab_recorders "$PROBE" # $PROBE: what the attacker records on the wire
+spsec_bus_start 60 90 || vm_finish
 spsec_snap start "${NODES[@]}" || not_ok "counters readable"
 X0=$(spsec_x_tx)
 

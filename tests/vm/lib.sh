@@ -538,16 +538,31 @@ spsec_sab_configs() {
 		spsec_write_config B 6 off "1, 5" "$3"
 }
 
-# spsec_bus_start: the Sync, then A and B, each up to Secure (by PA for A and B)
+# spsec_bus_start [<sync timeout> [<participant timeout>]]: the Sync, then A and B, each up to
+# Secure (by PA for A and B), within the timeouts in seconds (default $VM_WAIT_TIMEOUT and 60).
+# Non-zero status after the first node that does not get there.
 spsec_bus_start() {
 	spsec_start_node S
-	check "the Sync reaches Secure" wait_until "$VM_WAIT_TIMEOUT" spsec_state_is S Secure
+	check "the Sync reaches Secure" wait_until "${1:-$VM_WAIT_TIMEOUT}" spsec_state_is S Secure ||
+		return 1
 	spsec_start_node A
 	spsec_start_node B
 	check "participant A reaches Secure by Parameter Authentication" \
-		wait_until 60 spsec_state_is A Secure
+		wait_until "${2:-60}" spsec_state_is A Secure || return 1
 	check "participant B reaches Secure by Parameter Authentication" \
-		wait_until 60 spsec_state_is B Secure
+		wait_until "${2:-60}" spsec_state_is B Secure
+}
+
+# spsec_sab_recorders <wire log>: each node's application candump (a 4 MiB receive buffer, so it
+# loses no frame while the VM is busy) and, in namespace W, a recorder of every node's frames as
+# they travel on the wire (what a bus attacker records)
+spsec_sab_recorders() {
+	local n
+	for n in S A B; do
+		start_candump -n "ns$n" "vx$n" "$(spsec_app_log "$n")" -r 4194304 ||
+			not_ok "candump on $n"
+	done
+	start_candump -n W vxAw "$1" vxSw vxBw || not_ok "the recorder on the wire"
 }
 
 # spsec_write_config <node> <pp> <sync on|off> <monitor list> <transmit list>

@@ -42,17 +42,8 @@ DATA_RE=' vx[SAB]w 1[ABC]0##'
 
 spsec_bus_setup S A B X
 spsec_sab_configs 0x1C0 0x1A0 0x1B0
-for n in "${NODES[@]}"; do
-	# a 4 MiB receive buffer: the application must not lose frames while the VM is busy
-	start_candump -n "ns$n" "vx$n" "$(spsec_app_log "$n")" -r 4194304 || not_ok "candump on $n"
-done
-start_candump -n W vxAw "$PROBE" vxSw vxBw || not_ok "the attacker's probe on the wire"
-spsec_start_node S
-check "the Sync reaches Secure" wait_until 30 spsec_state_is S Secure || vm_finish
-spsec_start_node A
-spsec_start_node B
-check "A reaches Secure" wait_until 60 spsec_state_is A Secure || vm_finish
-check "B reaches Secure" wait_until 60 spsec_state_is B Secure || vm_finish
+spsec_sab_recorders "$PROBE"
+spsec_bus_start 30 60 || vm_finish
 spsec_snap start "${NODES[@]}" || not_ok "counters readable"
 X0=$(spsec_x_tx)
 
