@@ -165,6 +165,7 @@ check_eq "the relay's kinds in the textfile" "$IN 0 0|$OUT 1 0" "$(for r in 0 1;
 done | paste -sd'|')"
 
 # ---- the relay's books outlive spsecd (the pinned map spsec_gw_relay) -------------------------
+T_RESTART=${EPOCHREALTIME/./}
 spsec_stop_node_ok G
 check_eq "spsecd stopped: spsecctl stats shows the relay's counts still" "$IN 0 0|$OUT 1 0" \
 	"$(relay 0)|$(relay 1)"
@@ -173,6 +174,7 @@ check "G is Secure again after its restart" wait_until 60 spsec_state_is G Secur
 check "G's relay is open again" wait_until 30 relay_sockets_are 2
 check_eq "after the restart: the relay's counts as before, in stats and status" \
 	"$IN 0 0|$OUT 1 0|$IN 0 0|$OUT 1 0" "$(relay 0)|$(relay 1)|$(relay_status 0)|$(relay_status 1)"
+echo "# G's restart and its checks took $(((${EPOCHREALTIME/./} - T_RESTART) / 1000)) ms"
 
 # ---- the segment goes away and comes back ------------------------------------------------------
 stop_candump "$PL"
