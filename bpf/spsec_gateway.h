@@ -72,6 +72,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } spsec_gw_rate SEC(".maps");
 
+/* spsec_gw_relay: what spsecd's classical relay did per rule (struct spsec_gw_relay_count).
+ * Writer: spsecd only; no program here touches it. It is declared here so that the loader
+ * creates and pins it with the others (both objects share it). Reader: spsecd, spsecctl.
+ * Pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SPSEC_GW_RULES_MAX);
+	__type(key, __u32);
+	__type(value, struct spsec_gw_relay_count);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} spsec_gw_relay SEC(".maps");
+
 static __always_inline void spsec_gw_count_rule(__u32 rule, __u32 kind)
 {
 	__u32 key = (rule & (SPSEC_GW_RULES_MAX - 1)) * SPSEC_GW_CNT_N + kind;

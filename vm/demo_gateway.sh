@@ -478,11 +478,9 @@ jq -r '.phases[] | .gateway as $g | [.phase, $g.legacy_sent, $g.to_secured, $g.n
 			"$ve" "$tp" "$tl" "$lg"
 	done
 echo
-echo "  G's rules (spsecctl stats --interface vxG) and its relay (spsecctl status: gateway_relay):"
+echo "  G's rules and its relay's counts (spsecctl stats --interface vxG):"
 nsenter --net=/run/netns/nsG "$SPSECCTL" stats --interface vxG 2>/dev/null |
 	grep '^gateway rule' | sed 's/^/  /'
-spsec_status_json G | jq -r '.gateway_relay.rules[] |
-	"  relay rule \(.rule): relayed \(.relayed), too long \(.too_long), refused \(.refused)"'
 forged_delivered=$(jq '[.phases[] | .delivered - .valid_sent | select(. > 0)] | add // 0' <<<"$TOT")
 valid_lost=$(jq '[.phases[] | .valid_sent - .delivered | select(. > 0)] | add // 0' <<<"$TOT")
 leaked=$(jq '[.phases[] | select(.attack_frames > 0) | .gateway.legacy_got] | add // 0' <<<"$TOT")
@@ -498,10 +496,9 @@ check_eq "zero valid frames dropped" 0 "$valid_lost"
 # G's rules, exactly: what the legacy ECUs and B sent of each rule's IDs, over the whole demo
 RULES=$(spsec_stats_json G | jq -c .gateway)
 declare -A RV # rN_forwarded, rN_over_rate, rN_classical; relay: rN_relayed, rN_too_long, rN_refused
-while read -r k v; do RV[$k]=$v; done < <(jq -r -n --argjson rules "$RULES" \
-	--argjson relay "$(spsec_status_json G | jq -c .gateway_relay.rules)" '
-	($rules[] | . as $r | ("forwarded", "over_rate", "classical") | "r\($r.rule)_\(.) \($r[.])"),
-	($relay[] | . as $r | ("relayed", "too_long", "refused") | "r\($r.rule)_\(.) \($r[.])")')
+while read -r k v; do RV[$k]=$v; done < <(jq -r -n --argjson rules "$RULES" '
+	$rules[] | . as $r | ("forwarded", "over_rate", "classical", "relayed", "too_long", "refused")
+	| select($r[.] != null) | "r\($r.rule)_\(.) \($r[.])"')
 # grep, not count_frames: that forks per line, and B's log holds every control-plane frame
 ISO_121=$(grep -c ' vxB 121##' "$B_LOG") ISO_201=$(grep -c ' l1 201##' "$LEGACY")
 ISO_181=$(grep -c ' vxB 181##' "$B_LOG") ISO_203=$(grep -c ' l2 203#' "$LEGACY")

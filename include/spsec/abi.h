@@ -462,6 +462,7 @@ SPSEC_ABI_ASSERT(sizeof(struct spsec_evlimit) == 16, "spsec_evlimit layout");
 #define SPSEC_MAP_GW_RULES "spsec_gw_rules"
 #define SPSEC_MAP_GW_COUNT "spsec_gw_count"
 #define SPSEC_MAP_GW_RATE  "spsec_gw_rate"
+#define SPSEC_MAP_GW_RELAY "spsec_gw_relay"
 
 #define SPSEC_GW_RULES_MAX 64 /* rules per generation; rule numbers are 0..63 */
 #define SPSEC_GW_SEG_MAX   8  /* plain segments per gateway */
@@ -526,5 +527,20 @@ struct spsec_gw_rate {
 	__u64 tat;  /* theoretical arrival time, bpf_ktime_get_ns() ns */
 };
 SPSEC_ABI_ASSERT(sizeof(struct spsec_gw_rate) == 16, "spsec_gw_rate layout");
+
+/*
+ * spsec_gw_relay — ARRAY, SPSEC_GW_RULES_MAX entries of struct spsec_gw_relay_count, key = rule.
+ * What spsecd's classical relay did with the frames of a rule it serves (a to_secured rule, a
+ * to_plain rule of a classical segment; docs/gateway.md "Classical CAN"). Writer: spsecd only
+ * (the relay writes a rule's whole entry after each wake-up that changed it; no BPF program
+ * touches the map). Reader: spsecd (status, and where the relay's counts resume at its start),
+ * spsecctl stats. Kept per rule number, like spsec_gw_count: never zeroed by spsecd. Pinned.
+ */
+struct spsec_gw_relay_count {
+	__u64 relayed;	/* frames written: to the secured interface (to_secured) or the segment */
+	__u64 too_long; /* to_plain: payload over 8 bytes, not carried to the classical segment */
+	__u64 refused;	/* the write failed (the egress program dropped it, a full queue) */
+};
+SPSEC_ABI_ASSERT(sizeof(struct spsec_gw_relay_count) == 24, "spsec_gw_relay_count layout");
 
 #endif /* SPSEC_ABI_H */

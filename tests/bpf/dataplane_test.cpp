@@ -17,6 +17,7 @@
 #include <random>
 #include <sys/stat.h>
 
+#include "bpf/gateway_maps.h"
 #include "bpf/libbpf_log.h"
 #include "bpf/map_writer.h"
 #include "bpf/tc_attachment.h"
@@ -945,6 +946,104 @@ TEST_CASE("loader: pin directory, pinned maps reused on restart, ABI check", "[b
 		CHECK_FALSE(d);
 		if (!d)
 			CHECK(d.error().errno_value == EINVAL);
+	}
+	remove_pins(root);
+}
+
+TEST_CASE("loader: the relay's counts are pinned, kept on restart, created where missing",
+          "[bpf][loader][gateway]")
+{
+	const test::PrivateBpffs fs;
+	if (!fs.mounted()) {
+		WARN(fs.error());
+		return;
+	}
+	const std::string root = fs.path() + "/spsec";
+	const std::string dir = root + "/spt0";
+	const std::string relay_pin = dir + "/" SPSEC_MAP_GW_RELAY;
+	LoadOptions opts;
+	opts.pin_root = root;
+	opts.dev_echo = false;
+	opts.aes = kKernelAes ? AesImpl::Kernel : AesImpl::Bpf;
+	// rule 0 to_secured, rule 1 to_plain to a CAN FD segment (can-gw's, not the relay's),
+	// rule 2 to_plain to a classical segment
+	auto rule = [](std::uint32_t n, std::uint32_t id, std::uint32_t dir_, std::uint32_t flags) {
+		spsec_gw_rule r{};
+		r.value = id;
+		r.mask = CAN_EFF_FLAG | CAN_SFF_MASK;
+		r.hi = 0xFFFFFFFFu;
+		r.dir = dir_;
+		r.seg_ifindex = 999;
+		r.rule = n;
+		r.flags = flags;
+		return r;
+	};
+	const std::vector<spsec_gw_rule> rules = {
+	        rule(0, 0x120, SPSEC_GW_TO_SECURED, 0), rule(1, 0x200, SPSEC_GW_TO_PLAIN, 0),
+	        rule(2, 0x201, SPSEC_GW_TO_PLAIN, SPSEC_GW_F_CLASSIC)};
+	{
+		auto a = load_data_plane("spt0", opts);
+		INFO((a ? std::string() : a.error().message()));
+		REQUIRE(a);
+		CHECK(std::count(a->created_pins.begin(), a->created_pins.end(), relay_pin) == 1);
+		auto gm = GatewayMaps::from_object(a->skel.object());
+		REQUIRE(gm);
+		REQUIRE(gm->replace_rules(rules));
+		// what spsecd's relay writes, through the pin
+		auto m = RelayCountMap::open_pinned(dir);
+		INFO((m ? std::string() : m.error().message()));
+		REQUIRE(m);
+		REQUIRE(m->put(0, spsec_gw_relay_count{7, 0, 2}));
+		REQUIRE(m->put(1, spsec_gw_relay_count{5, 5, 5}));  // not the relay's: not shown
+		REQUIRE(m->put(2, spsec_gw_relay_count{3, 4, 1}));
+		CHECK_FALSE(m->put(SPSEC_GW_RULES_MAX, spsec_gw_relay_count{}));
+		auto v = read_pinned_gateway(dir);
+		REQUIRE(v);
+		REQUIRE(v->size() == 3u);
+		CHECK((*v)[0].relay.relayed == 7);
+		CHECK((*v)[0].relay.refused == 2);
+		CHECK((*v)[1].relay.relayed == 0);
+		CHECK((*v)[2].relay.relayed == 3);
+		CHECK((*v)[2].relay.too_long == 4);
+		CHECK((*v)[2].relay.refused == 1);
+	}
+	{
+		// a restart reuses the pinned map: the counts are there
+		auto b = load_data_plane("spt0", opts);
+		REQUIRE(b);
+		CHECK(b->created_pins.empty());
+		auto m = RelayCountMap::open_pinned(dir);
+		REQUIRE(m);
+		auto c = m->get(2);
+		REQUIRE(c);
+		CHECK(c->relayed == 3);
+		CHECK(c->too_long == 4);
+		CHECK(c->refused == 1);
+	}
+	// the pins of an spsecd from before the map: stats read the rest, the relay's counts as 0
+	REQUIRE(::unlink(relay_pin.c_str()) == 0);
+	auto old = read_pinned_gateway(dir);
+	REQUIRE(old);
+	REQUIRE(old->size() == 3u);
+	CHECK((*old)[0].relay.relayed == 0);
+	CHECK((*old)[0].counters[SPSEC_GW_CNT_FWD] == 0);
+	auto missing = RelayCountMap::open_pinned(dir);
+	REQUIRE_FALSE(missing);
+	CHECK_THAT(missing.error().message(), Catch::Contains(relay_pin));
+	{
+		// the next start creates it (and only it), zeroed; undoing that start takes only it
+		auto c = load_data_plane("spt0", opts);
+		REQUIRE(c);
+		CHECK(c->created_pins == std::vector<std::string>{relay_pin});
+		auto m = RelayCountMap::open_pinned(dir);
+		REQUIRE(m);
+		auto z = m->get(0);
+		REQUIRE(z);
+		CHECK(z->relayed == 0);
+		REQUIRE(remove_created_pins(*c));
+		struct stat st {};
+		CHECK(stat(relay_pin.c_str(), &st) != 0);
+		CHECK(stat((dir + "/" SPSEC_MAP_GW_RULES).c_str(), &st) == 0);
 	}
 	remove_pins(root);
 }

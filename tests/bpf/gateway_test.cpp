@@ -442,27 +442,56 @@ TEST_CASE("a rule's IDs as spsecctl shows them: the configuration's notation", "
 	GatewayRuleView v;
 	v.rule = to_bpf_rule(g.rules[0], 0, 999, false);  // no such interface: shown by index
 	v.counters = {33, 2, 1, 0};
+	v.relay = {1, 0, 0};  // a to_secured rule: the relay carries its classical frames
 	CHECK(format_gateway_text({v}) ==
 	      "gateway rule 0: to_secured 0x120-0x123 from ifindex 999: "
-	      "forwarded 33, over rate 2, classical 1\n");
+	      "forwarded 33, over rate 2, classical 1; relay: relayed 1, too long 0, refused 0\n");
+	GatewayRuleView u = v;  // a CAN FD segment's to_secured rule, no classical frame yet
+	u.counters = {4, 0, 0, 0};
+	u.relay = {};
+	CHECK(format_gateway_text({u}) ==
+	      "gateway rule 0: to_secured 0x120-0x123 from ifindex 999: "
+	      "forwarded 4, over rate 0, classical 0\n");
 	GatewayRuleView w;
-	w.rule = to_bpf_rule(g.rules[1], 1, 999, false);
+	w.rule = to_bpf_rule(g.rules[1], 1, 999, false);  // to_plain, CAN FD segment: can-gw's
 	w.counters = {25, 0, 0, 0};
-	CHECK(format_prometheus_gateway({v, w}, "can0") ==
+	CHECK(format_gateway_text({w}) == "gateway rule 1: to_plain 0x200/0x7FE to ifindex 999: "
+	                                  "forwarded 25, over rate 0, classical 0\n");
+	GatewayRuleView x;
+	x.rule = to_bpf_rule(g.rules[3], 3, 999, true);  // to_plain, classical segment
+	x.counters = {7, 1, 0, 0};
+	x.relay = {8, 4, 3};
+	CHECK(format_gateway_text({x}) ==
+	      "gateway rule 3: to_plain 0x201 to ifindex 999 (classic): "
+	      "forwarded 7, over rate 1, classical 0; relay: relayed 8, too long 4, refused 3\n");
+	CHECK(json_line(format_gateway_json({v, w, x})) ==
+	      "[{\"rule\":0,\"direction\":\"to_secured\",\"ids\":\"0x120-0x123\","
+	      "\"segment_ifindex\":999,\"forwarded\":33,\"over_rate\":2,\"classical\":1,"
+	      "\"relayed\":1,\"too_long\":0,\"refused\":0},"
+	      "{\"rule\":1,\"direction\":\"to_plain\",\"ids\":\"0x200/0x7FE\","
+	      "\"segment_ifindex\":999,\"forwarded\":25,\"over_rate\":0,\"classical\":0},"
+	      "{\"rule\":3,\"direction\":\"to_plain\",\"ids\":\"0x201\","
+	      "\"segment_ifindex\":999,\"forwarded\":7,\"over_rate\":1,\"classical\":0,"
+	      "\"relayed\":8,\"too_long\":4,\"refused\":3}]");
+	const std::string r0 =
+	        "spsec_gateway_frames_total{interface=\"can0\",rule=\"0\",direction=\"to_secured\","
+	        "ids=\"0x120-0x123\",segment=\"ifindex 999\",kind=";
+	const std::string r1 =
+	        "spsec_gateway_frames_total{interface=\"can0\",rule=\"1\",direction=\"to_plain\","
+	        "ids=\"0x200/0x7FE\",segment=\"ifindex 999\",kind=";
+	const std::string r3 =
+	        "spsec_gateway_frames_total{interface=\"can0\",rule=\"3\",direction=\"to_plain\","
+	        "ids=\"0x201\",segment=\"ifindex 999\",kind=";
+	CHECK(format_prometheus_gateway({v, w, x}, "can0") ==
 	      "# HELP spsec_gateway_frames_total CAN frames per gateway rule: forwarded, dropped "
-	      "over the rule's rate, classical (left to spsecd).\n"
-	      "# TYPE spsec_gateway_frames_total counter\n"
-	      "spsec_gateway_frames_total{interface=\"can0\",rule=\"0\",direction=\"to_secured\","
-	      "ids=\"0x120-0x123\",segment=\"ifindex 999\",kind=\"forwarded\"} 33\n"
-	      "spsec_gateway_frames_total{interface=\"can0\",rule=\"0\",direction=\"to_secured\","
-	      "ids=\"0x120-0x123\",segment=\"ifindex 999\",kind=\"over_rate\"} 2\n"
-	      "spsec_gateway_frames_total{interface=\"can0\",rule=\"0\",direction=\"to_secured\","
-	      "ids=\"0x120-0x123\",segment=\"ifindex 999\",kind=\"classical\"} 1\n"
-	      "spsec_gateway_frames_total{interface=\"can0\",rule=\"1\",direction=\"to_plain\","
-	      "ids=\"0x200/0x7FE\",segment=\"ifindex 999\",kind=\"forwarded\"} 25\n"
-	      "spsec_gateway_frames_total{interface=\"can0\",rule=\"1\",direction=\"to_plain\","
-	      "ids=\"0x200/0x7FE\",segment=\"ifindex 999\",kind=\"over_rate\"} 0\n"
-	      "spsec_gateway_frames_total{interface=\"can0\",rule=\"1\",direction=\"to_plain\","
-	      "ids=\"0x200/0x7FE\",segment=\"ifindex 999\",kind=\"classical\"} 0\n");
+	      "over the rule's rate, classical (left to spsecd); spsecd's relay: relayed, too long "
+	      "for a classical segment, refused.\n"
+	      "# TYPE spsec_gateway_frames_total counter\n" +
+	              r0 + "\"forwarded\"} 33\n" + r0 + "\"over_rate\"} 2\n" + r0 +
+	              "\"classical\"} 1\n" + r0 + "\"relayed\"} 1\n" + r0 + "\"too_long\"} 0\n" +
+	              r0 + "\"refused\"} 0\n" + r1 + "\"forwarded\"} 25\n" + r1 +
+	              "\"over_rate\"} 0\n" + r1 + "\"classical\"} 0\n" + r3 + "\"forwarded\"} 7\n" +
+	              r3 + "\"over_rate\"} 1\n" + r3 + "\"classical\"} 0\n" + r3 +
+	              "\"relayed\"} 8\n" + r3 + "\"too_long\"} 4\n" + r3 + "\"refused\"} 3\n");
 	CHECK(format_prometheus_gateway({}, "can0").empty());  // no gateway: no metric family
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <map>
 
 #include "core/config.h"
 #include "daemon/daemon.h"
@@ -252,4 +253,109 @@ TEST_CASE("a gateway segment that goes and comes back is set up again", "[daemon
 	g.d->on_link_events({{LinkEvent::Kind::Added, 11, "seg1", true}});
 	CHECK(g.calls("reattach_gateway") == 3u);
 	g.d->teardown();
+}
+
+namespace {
+
+// The pinned map spsec_gw_relay as the relay sees it: per rule, with the reads and writes
+// counted and a write that can be made to fail.
+struct FakeRelayStore final : RelayCountStore {
+	FakeRelayStore(std::map<std::uint32_t, RelayRuleCount>* m, int* r, int* w, bool* f)
+	    : map(m), reads(r), writes(w), fail_writes(f)
+	{
+	}
+	std::map<std::uint32_t, RelayRuleCount>* map;
+	int* reads;
+	int* writes;
+	bool* fail_writes;
+	[[nodiscard]] Result<RelayRuleCount> read(std::uint32_t rule) const override
+	{
+		++*reads;
+		return (*map)[rule];
+	}
+	[[nodiscard]] Result<void> write(std::uint32_t rule, const RelayRuleCount& c) override
+	{
+		if (*fail_writes)
+			return fail_errno(EBADF,
+			                  "writing spsec_gw_relay rule " + std::to_string(rule));
+		++*writes;
+		(*map)[rule] = c;
+		return {};
+	}
+};
+
+}  // namespace
+
+TEST_CASE("the relay's counts: resumed from the store, written back per changed rule",
+          "[daemon][gateway]")
+{
+	std::map<std::uint32_t, RelayRuleCount> map;
+	int reads = 0, writes = 0;
+	bool fail_writes = false;
+	auto store = [&] {
+		return std::make_unique<FakeRelayStore>(&map, &reads, &writes, &fail_writes);
+	};
+	// a previous spsecd left these; rule 1 is not the relay's (a CAN FD segment's to_plain)
+	map[0] = {10, 0, 1};
+	map[1] = {99, 99, 99};
+	map[3] = {5, 2, 0};
+	const std::vector<bool> served = {true, false, true, true};
+	{
+		auto c = RelayCounts::resume(served, store());
+		REQUIRE(c);
+		CHECK(reads == 3);  // the served rules only
+		CHECK(c->counts()[0] == RelayRuleCount{10, 0, 1});
+		CHECK(c->counts()[1] == RelayRuleCount{});
+		CHECK(c->counts()[3] == RelayRuleCount{5, 2, 0});
+		CHECK(c->add_relayed(0) == 10);
+		CHECK(c->add_relayed(0) == 11);
+		CHECK(c->add_too_long(3) == 2);
+		CHECK(c->add_refused(2) == 0);              // the first: the relay logs it
+		CHECK(map[0] == RelayRuleCount{10, 0, 1});  // nothing written before the flush
+		REQUIRE(c->flush());
+		CHECK(writes == 3);  // rules 0, 2, 3: one write each
+		CHECK(map[0] == RelayRuleCount{12, 0, 1});
+		CHECK(map[2] == RelayRuleCount{0, 0, 1});
+		CHECK(map[3] == RelayRuleCount{5, 3, 0});
+		CHECK(map[1] == RelayRuleCount{99, 99, 99});  // untouched
+		REQUIRE(c->flush());
+		CHECK(writes == 3);  // nothing changed, nothing written
+
+		// a failed write keeps the rule changed for the next flush
+		c->add_refused(0);
+		fail_writes = true;
+		auto f = c->flush();
+		REQUIRE_FALSE(f);
+		CHECK_THAT(f.error().message(), Catch::Contains("gateway rule 0"));
+		CHECK(map[0] == RelayRuleCount{12, 0, 1});
+		fail_writes = false;
+		REQUIRE(c->flush());
+		CHECK(map[0] == RelayRuleCount{12, 0, 2});
+	}
+	// spsecd restarted (or the relay re-opened on a reload): the counts go on
+	auto again = RelayCounts::resume(served, store());
+	REQUIRE(again);
+	CHECK(again->counts()[0] == RelayRuleCount{12, 0, 2});
+	CHECK(again->counts()[3] == RelayRuleCount{5, 3, 0});
+
+	// without a store: from 0, in memory
+	auto mem = RelayCounts::resume(served, nullptr);
+	REQUIRE(mem);
+	CHECK(mem->counts()[0] == RelayRuleCount{});
+	mem->add_relayed(0);
+	REQUIRE(mem->flush());
+	CHECK(mem->counts()[0] == RelayRuleCount{1, 0, 0});
+}
+
+TEST_CASE("the relay does not open when its counts cannot be resumed", "[daemon][gateway]")
+{
+	auto c = parse_config(kConfig, "gw.yaml");
+	REQUIRE(c);
+	const Logger log{-1, LogLevel::Error, false};
+	auto r = GatewayRelay::open(*c, log, []() -> Result<std::unique_ptr<RelayCountStore>> {
+		return fail_errno(ENOENT, "opening /sys/fs/bpf/spsec/can0/spsec_gw_relay");
+	});
+	REQUIRE_FALSE(r);
+	CHECK_THAT(r.error().message(),
+	           Catch::Contains("gateway relay") && Catch::Contains("spsec_gw_relay"));
 }

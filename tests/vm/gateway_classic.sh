@@ -10,7 +10,10 @@
 #   - a legacy frame no rule covers stays on the gateway;
 #   - ISO-TP on the classical segment (classical ISO-TP on the legacy side, ISO-TP over CAN FD
 #     with 8-byte frames on B) both ways, PDUs byte for byte;
-#   - the books: per rule in the data plane (classical, forwarded) and in the relay exactly;
+#   - the books: per rule in the data plane (classical, forwarded) and in the relay exactly,
+#     both from `spsecctl stats` (pinned maps), the relay's also equal in spsecd's status;
+#   - the relay's books outlive spsecd: the same with spsecd stopped and after its restart
+#     (SIGTERM, start again), and the restarted relay counts on from them;
 #   - the segment is deleted and re-created: spsecd attaches its programs again, the relay
 #     reopens, frames cross again;
 #   - an attacker on the secured bus (namespace W, with a wire tap): B's frames replayed and
@@ -56,7 +59,12 @@ check "the gateway G reaches Secure by Parameter Authentication" wait_until 60 s
 check "participant B reaches Secure by Parameter Authentication" wait_until 60 spsec_state_is B Secure ||
 	vm_finish
 check "G logged the relay" log_has "$VM_OUT/spsecd-G.log" "gateway relay: 1 segments"
-relay() { spsec_status_json G | jq -r "[.gateway_relay.rules[$1] | .relayed, .too_long, .refused] | join(\" \")"; }
+# the relay's counts of a rule: from the pinned map (spsecctl stats), and from spsecd's status
+relay() { spsec_stats_json G | jq -r "[.gateway[$1] | .relayed, .too_long, .refused] | join(\" \")"; }
+relay_status() { spsec_status_json G | jq -r "[.gateway_relay.rules[$1] | .relayed, .too_long, .refused] | join(\" \")"; }
+# the relay writes its counts to the map after each wake-up, just after the frames: poll
+books_are() { [ "$(relay 0)|$(relay 1)" = "$1" ]; }
+relay_sockets_are() { [ "$(spsec_status_field G gateway_relay.sockets)" = "$1" ]; }
 rule() { spsec_stats_json G | jq -r "[.gateway[$1] | .forwarded, .over_rate, .classical] | join(\" \")"; }
 only() { grep -E " $2 $3#" "$1" >"$1.$3" || :; echo "$1.$3"; } # only <log> <if> <id regex>
 start_candump -n nsB vxB "$LOG/b.log" && PB=$VM_CANDUMP_PID
@@ -87,10 +95,12 @@ check_eq "B -> legacy: byte for byte, as classical frames" "$(frames_in_log "$LO
 
 # ---- what does not cross ----------------------------------------------------------------------
 ip netns exec nsB cansend vxB 201##0.00112233445566778899AABB
-check "B's 12-byte frame is counted as not carried" wait_until 30 test "$(relay 1 | cut -d' ' -f2)" = 1
+too_long_is() { [ "$(relay 1 | cut -d' ' -f2)" = "$1" ]; }
+check "B's 12-byte frame is counted as not carried" wait_until 30 too_long_is 1
 NR0=$(spsec_count G rx_gw_no_rule)
 ip netns exec legacy cansend l2 130#BAD0
-check "a legacy frame no rule covers stays on G" wait_until 30 test "$(spsec_count G rx_gw_no_rule)" -gt "$NR0"
+no_rule_gt() { [ "$(spsec_count G rx_gw_no_rule)" -gt "$1" ]; }
+check "a legacy frame no rule covers stays on G" wait_until 30 no_rule_gt "$NR0"
 
 # ---- ISO-TP on the classical segment, both ways -------------------------------------------------
 # legacy: classical ISO-TP; B: ISO-TP over CAN FD with 8-byte frames (what the relay makes of
@@ -136,11 +146,35 @@ check_eq "ISO-TP: 2 flow-control frames each way" "2 2" \
 IN=$((N + 22 + 2)) # the seeded frames, legacy's ISO-TP data 22 + flow control 2
 OUT=$((M + 22 + 2))
 check_eq "rule 0: forwarded 0, over rate 0, classical $IN" "0 0 $IN" "$(rule 0)"
+wait_until 10 books_are "$IN 0 0|$OUT 1 0" || :  # check_eq below shows what differs
 check_eq "relay rule 0: relayed $IN, none too long or refused" "$IN 0 0" "$(relay 0)"
 check_eq "rule 1: forwarded $OUT (the 12-byte frame never reached the segment)" "$OUT 0 0" "$(rule 1)"
 check_eq "relay rule 1: relayed $OUT, 1 too long, none refused" "$OUT 1 0" "$(relay 1)"
 check_eq "what B received of 0x120-0x123: exactly what rule 0 relayed" "$IN" \
 	"$(wc -l <"$(only "$LOG/b.log" vxB '12[0-3]')")"
+check_eq "spsecd's status: the same relay counts (read from the map's mirror, not counted twice)" \
+	"$IN 0 0|$OUT 1 0" "$(relay_status 0)|$(relay_status 1)"
+check_eq "spsecctl stats: rule 1's line with the relay's counts" \
+	"gateway rule 1: to_plain 0x200-0x203 to c2 (classic): forwarded $OUT, over rate 0, classical 0; relay: relayed $OUT, too long 1, refused 0" \
+	"$(spsec_stats G | grep '^gateway rule 1:')"
+check "spsecctl stats --prometheus: the relay's kinds" spsec_stats G --prometheus "$LOG/gw.prom"
+check_eq "the relay's kinds in the textfile" "$IN 0 0|$OUT 1 0" "$(for r in 0 1; do
+	for k in relayed too_long refused; do
+		grep -E "^spsec_gateway_frames_total\{.*rule=\"$r\".*kind=\"$k\"\} " "$LOG/gw.prom" | cut -d' ' -f2
+	done | paste -sd' '
+done | paste -sd'|')"
+
+# ---- the relay's books outlive spsecd (the pinned map spsec_gw_relay) -------------------------
+T_RESTART=${EPOCHREALTIME/./}
+spsec_stop_node_ok G
+check_eq "spsecd stopped: spsecctl stats shows the relay's counts still" "$IN 0 0|$OUT 1 0" \
+	"$(relay 0)|$(relay 1)"
+spsec_start_node G
+check "G is Secure again after its restart" wait_until 60 spsec_state_is G Secure
+check "G's relay is open again" wait_until 30 relay_sockets_are 2
+check_eq "after the restart: the relay's counts as before, in stats and status" \
+	"$IN 0 0|$OUT 1 0|$IN 0 0|$OUT 1 0" "$(relay 0)|$(relay 1)|$(relay_status 0)|$(relay_status 1)"
+echo "# G's restart and its checks took $(((${EPOCHREALTIME/./} - T_RESTART) / 1000)) ms"
 
 # ---- the segment goes away and comes back ------------------------------------------------------
 stop_candump "$PL"
@@ -149,12 +183,15 @@ check "G saw the segment go" wait_until 30 log_has "$VM_OUT/spsecd-G.log" "gatew
 check "the segment is back (re-created)" make_segment || vm_finish
 check "G attached the rule programs to the new c2" wait_until 30 bash -c \
 	"tc -n nsG filter show dev c2 ingress | grep -q spsec_gw_in && tc -n nsG filter show dev c2 egress | grep -q spsec_gw_out"
-check "G's relay reopened on it" wait_until 30 test "$(spsec_status_field G gateway_relay.sockets)" = 2
+check "G's relay reopened on it" wait_until 30 relay_sockets_are 2
 start_candump -n legacy l2 "$LOG/l2.log" && PL=$VM_CANDUMP_PID
 ip netns exec legacy cansend l2 121#0A0B0C
 check "a legacy frame crosses again" wait_until 30 grep -qE ' vxB 121##[0-9A-F]0A0B0C$' "$LOG/b.log"
 ip netns exec nsB cansend vxB 200##0.D0D1
 check "and a frame of B reaches the new segment" wait_for_frame "$LOG/l2.log" l2 "200#D0D1" 30
+wait_until 10 books_are "$((IN + 1)) 0 0|$((OUT + 1)) 1 0" || :
+check_eq "the restarted relay counts on from its books: one more each way" \
+	"$((IN + 1)) 0 0|$((OUT + 1)) 1 0" "$(relay 0)|$(relay 1)"
 check_eq "nothing dropped on B" "" "$(spsec_drops B)"
 
 # ---- an attacker on the secured bus (the wire, namespace W) -------------------------------------
@@ -165,6 +202,7 @@ check_eq "nothing dropped on B" "" "$(spsec_drops B)"
 # reaches the segment or B's applications.
 stop_candump "$PW"
 drops_sum() { spsec_drops "$1" | tr ' ' '\n' | awk -F= '{ s += $2 } END { print s + 0 }'; }
+drops_are() { [ "$(drops_sum "$1")" -eq "$2" ]; }
 D0=$(drops_sum G)
 R1=$(rule 1)
 RL1=$(relay 1)
@@ -177,11 +215,11 @@ data=${f#*##?}
 printf -v b '%02X' $((16#${data:0:2} ^ 1))
 ip netns exec W cansend vxGw "${f%%##*}##${f:${#f}-${#data}-1:1}$b${data:2}"
 ip netns exec W cansend vxGw 202##0.0102030405060708
-check "G dropped the 5 frames sent towards it" wait_until 30 test "$(drops_sum G)" -eq $((D0 + 5))
+check "G dropped the 5 frames sent towards it" wait_until 30 drops_are G $((D0 + 5))
 echo "# G drops: $(spsec_drops G)"
 ip netns exec W cansend vxBw 121##0.CAFE
-check "B dropped the 6 frames" wait_until 30 test "$(drops_sum B)" -eq 6
-check "G dropped the spoofed frame too" wait_until 30 test "$(drops_sum G)" -eq $((D0 + 6))
+check "B dropped the 6 frames" wait_until 30 drops_are B 6
+check "G dropped the spoofed frame too" wait_until 30 drops_are G $((D0 + 6))
 echo "# B drops: $(spsec_drops B)"
 check_eq "rule 1's and the relay's books unchanged by the attacks" "$R1|$RL1" "$(rule 1)|$(relay 1)"
 check_eq "nothing of it reached the segment" "$L0" "$(count_frames "$LOG/l2.log" 202)"

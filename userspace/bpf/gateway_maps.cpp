@@ -141,6 +141,41 @@ Result<GatewayRuleCounters> GatewayMaps::rule_counters(std::uint32_t rule) const
 	return out;
 }
 
+Result<RelayCountMap> RelayCountMap::open_pinned(const std::string& pin_dir)
+{
+	const std::string path = pin_dir + "/" + SPSEC_MAP_GW_RELAY;
+	Fd fd(bpf_obj_get(path.c_str()));
+	if (!fd.valid())
+		return fail_errno(errno, "opening " + path);
+	return RelayCountMap(std::move(fd));
+}
+
+Result<spsec_gw_relay_count> RelayCountMap::get(std::uint32_t rule) const
+{
+	if (rule >= SPSEC_GW_RULES_MAX)
+		return fail_errno(EINVAL, "gateway rule " + std::to_string(rule) + " out of range");
+	spsec_gw_relay_count c{};
+	if (bpf_map_lookup_elem(fd_.get(), &rule, &c) != 0)
+		return fail_errno(errno, std::string("reading ") + SPSEC_MAP_GW_RELAY + " rule " +
+		                                 std::to_string(rule));
+	return c;
+}
+
+Result<void> RelayCountMap::put(std::uint32_t rule, const spsec_gw_relay_count& c) const
+{
+	if (rule >= SPSEC_GW_RULES_MAX)
+		return fail_errno(EINVAL, "gateway rule " + std::to_string(rule) + " out of range");
+	if (bpf_map_update_elem(fd_.get(), &rule, &c, BPF_ANY) != 0)
+		return fail_errno(errno, std::string("writing ") + SPSEC_MAP_GW_RELAY + " rule " +
+		                                 std::to_string(rule));
+	return {};
+}
+
+bool gateway_rule_relayed(const spsec_gw_rule& r) noexcept
+{
+	return r.dir == SPSEC_GW_TO_SECURED || (r.flags & SPSEC_GW_F_CLASSIC) != 0;
+}
+
 std::string gateway_rule_ids(const spsec_gw_rule& r)
 {
 	const bool ext = (r.value & CAN_EFF_FLAG) != 0;
@@ -157,10 +192,10 @@ Result<std::vector<GatewayRuleView>> read_pinned_gateway(const std::string& pin_
 {
 	std::vector<GatewayRuleView> out;
 	struct Pins {
-		int conf = -1, rules = -1, count = -1;
+		int conf = -1, rules = -1, count = -1, relay = -1;
 		~Pins()
 		{
-			for (int fd : {conf, rules, count})
+			for (int fd : {conf, rules, count, relay})
 				if (fd >= 0)
 					::close(fd);
 		}
@@ -180,6 +215,10 @@ Result<std::vector<GatewayRuleView>> read_pinned_gateway(const std::string& pin_
 	p.count = bpf_obj_get(count.c_str());
 	if (p.count < 0)
 		return fail_errno(errno, "opening " + count);
+	const std::string relay = pin_dir + "/" + SPSEC_MAP_GW_RELAY;
+	p.relay = bpf_obj_get(relay.c_str());
+	if (p.relay < 0 && errno != ENOENT)  // ENOENT: pins of an spsecd before the map existed
+		return fail_errno(errno, "opening " + relay);
 	std::uint32_t live = 0;
 	if (bpf_map_lookup_elem(p.conf, &kZero, &live))
 		return fail_errno(errno, "reading " + conf);
@@ -202,6 +241,9 @@ Result<std::vector<GatewayRuleView>> read_pinned_gateway(const std::string& pin_
 			for (auto x : v)
 				view.counters[k] += x;
 		}
+		if (p.relay >= 0 && gateway_rule_relayed(view.rule) &&
+		    bpf_map_lookup_elem(p.relay, &view.rule.rule, &view.relay) != 0)
+			return fail_errno(errno, "reading " + relay);
 		out.push_back(view);
 	}
 	return out;
@@ -223,7 +265,41 @@ std::string format_gateway_text(const std::vector<GatewayRuleView>& rules)
 		       (r.flags & SPSEC_GW_F_CLASSIC ? " (classic)" : "") + ": forwarded " +
 		       std::to_string(v.counters[SPSEC_GW_CNT_FWD]) + ", over rate " +
 		       std::to_string(v.counters[SPSEC_GW_CNT_RATE]) + ", classical " +
-		       std::to_string(v.counters[SPSEC_GW_CNT_CLASSIC]) + "\n";
+		       std::to_string(v.counters[SPSEC_GW_CNT_CLASSIC]);
+		// the relay's part where it has something to say: a classical segment's rule, a CAN
+		// FD segment's to_secured rule once classical frames came (lines of CAN FD traffic
+		// stay as short as they were)
+		const bool relay_shown =
+		        gateway_rule_relayed(r) &&
+		        ((r.flags & SPSEC_GW_F_CLASSIC) || v.counters[SPSEC_GW_CNT_CLASSIC] != 0 ||
+		         v.relay.relayed != 0 || v.relay.too_long != 0 || v.relay.refused != 0);
+		if (relay_shown)
+			out += "; relay: relayed " + std::to_string(v.relay.relayed) +
+			       ", too long " + std::to_string(v.relay.too_long) + ", refused " +
+			       std::to_string(v.relay.refused);
+		out += "\n";
+	}
+	return out;
+}
+
+Json format_gateway_json(const std::vector<GatewayRuleView>& rules)
+{
+	Json out = Json::array();
+	for (const auto& v : rules) {
+		Json j = {{"rule", v.rule.rule},
+		          {"direction",
+		           v.rule.dir == SPSEC_GW_TO_SECURED ? "to_secured" : "to_plain"},
+		          {"ids", gateway_rule_ids(v.rule)},
+		          {"segment_ifindex", v.rule.seg_ifindex},
+		          {"forwarded", v.counters[SPSEC_GW_CNT_FWD]},
+		          {"over_rate", v.counters[SPSEC_GW_CNT_RATE]},
+		          {"classical", v.counters[SPSEC_GW_CNT_CLASSIC]}};
+		if (gateway_rule_relayed(v.rule)) {
+			j["relayed"] = v.relay.relayed;
+			j["too_long"] = v.relay.too_long;
+			j["refused"] = v.relay.refused;
+		}
+		out.push_back(std::move(j));
 	}
 	return out;
 }
@@ -235,7 +311,8 @@ std::string format_prometheus_gateway(const std::vector<GatewayRuleView>& rules,
 		return "";
 	std::string out =
 	        "# HELP spsec_gateway_frames_total CAN frames per gateway rule: forwarded, "
-	        "dropped over the rule's rate, classical (left to spsecd).\n"
+	        "dropped over the rule's rate, classical (left to spsecd); spsecd's relay: "
+	        "relayed, too long for a classical segment, refused.\n"
 	        "# TYPE spsec_gateway_frames_total counter\n";
 	const std::string iface = prometheus_label(ifname);
 	static constexpr std::pair<std::uint32_t, const char*> kKinds[] = {
@@ -248,13 +325,21 @@ std::string format_prometheus_gateway(const std::vector<GatewayRuleView>& rules,
 		const std::string seg = if_indextoname(r.seg_ifindex, name)
 		                                ? prometheus_label(name)
 		                                : "ifindex " + std::to_string(r.seg_ifindex);
+		const std::string labels =
+		        "spsec_gateway_frames_total{interface=\"" + iface + "\",rule=\"" +
+		        std::to_string(r.rule) + "\",direction=\"" +
+		        (r.dir == SPSEC_GW_TO_SECURED ? "to_secured" : "to_plain") + "\",ids=\"" +
+		        gateway_rule_ids(r) + "\",segment=\"" + seg + "\",kind=\"";
 		for (const auto& [kind, label] : kKinds)
-			out += "spsec_gateway_frames_total{interface=\"" + iface + "\",rule=\"" +
-			       std::to_string(r.rule) + "\",direction=\"" +
-			       (r.dir == SPSEC_GW_TO_SECURED ? "to_secured" : "to_plain") +
-			       "\",ids=\"" + gateway_rule_ids(r) + "\",segment=\"" + seg +
-			       "\",kind=\"" + label + "\"} " + std::to_string(v.counters[kind]) +
-			       "\n";
+			out += labels + label + "\"} " + std::to_string(v.counters[kind]) + "\n";
+		if (!gateway_rule_relayed(r))
+			continue;
+		const std::pair<const char*, std::uint64_t> relay[] = {
+		        {"relayed", v.relay.relayed},
+		        {"too_long", v.relay.too_long},
+		        {"refused", v.relay.refused}};
+		for (const auto& [label, n] : relay)
+			out += labels + label + "\"} " + std::to_string(n) + "\n";
 	}
 	return out;
 }

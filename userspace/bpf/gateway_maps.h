@@ -13,6 +13,8 @@
 
 #include <bpf/libbpf.h>
 
+#include "common/fd.h"
+#include "common/json.h"
 #include "spsec/abi.h"
 #include "spsec/result.h"
 
@@ -53,24 +55,58 @@ private:
 	bpf_map* rate_ = nullptr;
 };
 
+// spsec_gw_relay through its pin: the classical relay's counts per rule (spsecd is the only
+// writer; no BPF program touches the map). spsecd's relay resumes from it when it opens and
+// writes a rule's entry after each wake-up that changed it, so the counts outlive spsecd.
+class RelayCountMap {
+public:
+	// Opens <pin_dir>/spsec_gw_relay (bpf_obj_get: root or CAP_BPF). Errors: the pin is
+	// missing or cannot be opened (the path named).
+	[[nodiscard]] static Result<RelayCountMap> open_pinned(const std::string& pin_dir);
+
+	// Errors: rule out of range (EINVAL), map access failed (the map named).
+	[[nodiscard]] Result<spsec_gw_relay_count> get(std::uint32_t rule) const;
+	[[nodiscard]] Result<void> put(std::uint32_t rule, const spsec_gw_relay_count& c) const;
+
+private:
+	explicit RelayCountMap(Fd fd) : fd_(std::move(fd)) {}
+	Fd fd_;
+};
+
+// Does spsecd's classical relay serve this rule (and count it in spsec_gw_relay)? Every
+// to_secured rule (the classical frames of a CAN FD segment too) and the to_plain rules of
+// classical segments; to_plain rules of CAN FD segments are can-gw's alone.
+[[nodiscard]] bool gateway_rule_relayed(const spsec_gw_rule& r) noexcept;
+
 // One live rule with its counters, as `spsecctl stats` shows it.
 struct GatewayRuleView {
 	spsec_gw_rule rule{};
 	GatewayRuleCounters counters{};
+	spsec_gw_relay_count relay{};  // zero where the relay does not serve the rule
 };
 
-// The live rules of the data plane pinned in `pin_dir`, with their counters, read through the
-// pins (bpf_obj_get: root or CAP_BPF; works while spsecd is down). Empty when the pins have no
-// gateway maps or no live rules. Errors: a pin that exists cannot be opened or read.
+// The live rules of the data plane pinned in `pin_dir`, with their counters and the relay's
+// counts, read through the pins (bpf_obj_get: root or CAP_BPF; works while spsecd is down).
+// Empty when the pins have no gateway maps or no live rules; relay counts 0 when the pins
+// predate spsec_gw_relay (an older spsecd's, until the next start creates it). Errors: a pin
+// that exists cannot be opened or read.
 [[nodiscard]] Result<std::vector<GatewayRuleView>> read_pinned_gateway(const std::string& pin_dir);
 
-// "gateway rule 0: to_secured 0x120-0x123 from p1: forwarded 33, over rate 0, classical 0"
-// per rule (IDs in the configuration's notation, the segment by name in this network
-// namespace, else by ifindex); "" for no rules.
+// "gateway rule 0: to_secured 0x120-0x123 from p1: forwarded 33, over rate 0, classical 2;
+// relay: relayed 2, too long 0, refused 0" per rule (IDs in the configuration's notation, the
+// segment by name in this network namespace, else by ifindex). The relay's part is on the lines
+// of the rules it serves (gateway_rule_relayed()) that are on a classical segment or have
+// relay or classical counts; "" for no rules.
 [[nodiscard]] std::string format_gateway_text(const std::vector<GatewayRuleView>& rules);
 
+// The "gateway" array of `spsecctl stats --json`: per rule {rule, direction, ids,
+// segment_ifindex, forwarded, over_rate, classical} and, on the rules the relay serves,
+// {relayed, too_long, refused}.
+[[nodiscard]] Json format_gateway_json(const std::vector<GatewayRuleView>& rules);
+
 // node_exporter textfile format: spsec_gateway_frames_total{interface, rule, direction, ids,
-// segment, kind} per live rule and kind (forwarded, over_rate, classical); "" for no rules.
+// segment, kind} per live rule and kind (forwarded, over_rate, classical; relayed, too_long,
+// refused on the rules the relay serves); "" for no rules.
 [[nodiscard]] std::string format_prometheus_gateway(const std::vector<GatewayRuleView>& rules,
                                                     std::string_view ifname);
 

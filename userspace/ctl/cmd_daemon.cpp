@@ -504,19 +504,7 @@ int cmd_stats(int argc, char** argv)
 		if (!gw->empty()) {
 			auto doc = parse_json(line);
 			if (doc) {
-				Json rules = Json::array();
-				for (const auto& v : *gw)
-					rules.push_back(
-					        {{"rule", v.rule.rule},
-					         {"direction", v.rule.dir == SPSEC_GW_TO_SECURED
-					                               ? "to_secured"
-					                               : "to_plain"},
-					         {"ids", gateway_rule_ids(v.rule)},
-					         {"segment_ifindex", v.rule.seg_ifindex},
-					         {"forwarded", v.counters[SPSEC_GW_CNT_FWD]},
-					         {"over_rate", v.counters[SPSEC_GW_CNT_RATE]},
-					         {"classical", v.counters[SPSEC_GW_CNT_CLASSIC]}});
-				(*doc)["gateway"] = rules;
+				(*doc)["gateway"] = format_gateway_json(*gw);
 				line = json_line(*doc);
 			}
 		}

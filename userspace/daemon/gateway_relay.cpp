@@ -93,7 +93,52 @@ std::optional<can_frame> relay_to_classical(const canfd_frame& rx) noexcept
 	return f;
 }
 
-Result<std::unique_ptr<GatewayRelay>> GatewayRelay::open(const Config& cfg, const Logger& log)
+Result<RelayCounts> RelayCounts::resume(std::vector<bool> relay_rule,
+                                        std::unique_ptr<RelayCountStore> store)
+{
+	RelayCounts c;
+	c.counts_.resize(relay_rule.size());
+	c.dirty_.resize(relay_rule.size());
+	if (store)
+		for (std::size_t i = 0; i < relay_rule.size(); i++) {
+			if (!relay_rule[i])
+				continue;
+			auto v = store->read(static_cast<std::uint32_t>(i));
+			if (!v)
+				return tl::unexpected(v.error().with_context(
+				        cat("resuming the relay's counts of gateway rule ", i)));
+			c.counts_[i] = *v;
+		}
+	c.relay_rule_ = std::move(relay_rule);
+	c.store_ = std::move(store);
+	return c;
+}
+
+std::uint64_t RelayCounts::add(int rule, std::uint64_t RelayRuleCount::*kind)
+{
+	const auto i = static_cast<std::size_t>(rule);
+	dirty_[i] = true;
+	const std::uint64_t before = counts_[i].*kind;
+	counts_[i].*kind = before + 1;
+	return before;
+}
+
+Result<void> RelayCounts::flush()
+{
+	for (std::size_t i = 0; i < counts_.size(); i++) {
+		if (!dirty_[i])
+			continue;
+		if (store_)
+			if (auto r = store_->write(static_cast<std::uint32_t>(i), counts_[i]); !r)
+				return tl::unexpected(r.error().with_context(
+				        cat("storing the relay's counts of gateway rule ", i)));
+		dirty_[i] = false;
+	}
+	return {};
+}
+
+Result<std::unique_ptr<GatewayRelay>> GatewayRelay::open(const Config& cfg, const Logger& log,
+                                                         const OpenRelayCountStore& open_store)
 {
 	const RelayPlan plan = plan_relay(cfg.gateway);
 	if (plan.empty())
@@ -102,17 +147,29 @@ Result<std::unique_ptr<GatewayRelay>> GatewayRelay::open(const Config& cfg, cons
 	r->epoll_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
 	if (!r->epoll_.valid())
 		return fail_errno(errno, "gateway relay: epoll_create1");
-	r->counts_.resize(cfg.gateway.rules.size());
-	r->relay_rule_.resize(cfg.gateway.rules.size());
+	std::vector<bool> relay_rule(cfg.gateway.rules.size());
 	for (std::size_t i = 0; i < cfg.gateway.rules.size(); i++) {
 		const GatewayRule& rule = cfg.gateway.rules[i];
 		const auto seg =
 		        std::find_if(cfg.gateway.segments.begin(), cfg.gateway.segments.end(),
 		                     [&](const auto& s) { return s.name == rule.segment; });
 		// to_secured: classical frames of every segment; to_plain: classical segments only
-		r->relay_rule_[i] = rule.direction == GatewayDirection::ToSecured ||
-		                    (seg != cfg.gateway.segments.end() && seg->classic);
+		relay_rule[i] = rule.direction == GatewayDirection::ToSecured ||
+		                (seg != cfg.gateway.segments.end() && seg->classic);
 	}
+	std::unique_ptr<RelayCountStore> store;
+	if (open_store) {
+		auto st = open_store();
+		if (!st)
+			return tl::unexpected(st.error().with_context("gateway relay"));
+		store = std::move(*st);
+	}
+	auto counts = RelayCounts::resume(std::move(relay_rule), std::move(store));
+	if (!counts)
+		return tl::unexpected(counts.error().with_context("gateway relay"));
+	r->counts_.emplace(std::move(*counts));
+	r->logged_refused_.resize(cfg.gateway.rules.size());
+	r->logged_too_long_.resize(cfg.gateway.rules.size());
 	auto add = [&](const std::string& ifname, int segment,
 	               const CanSocketOptions& opts) -> Result<void> {
 		auto fd = open_can_raw(ifname, opts);
@@ -202,11 +259,14 @@ std::optional<canfd_frame> GatewayRelay::read_frame(Socket& s)
 
 void GatewayRelay::count_refused(int rule, std::string_view what, int err)
 {
-	RelayRuleCount& c = counts_[static_cast<std::size_t>(rule)];
-	// the first of a rule is logged, the rest counted (status "gateway_relay")
-	if (c.refused++ == 0)
+	counts_->add_refused(rule);
+	// the first of a rule since the relay opened is logged, the rest counted (spsecctl stats)
+	const auto i = static_cast<std::size_t>(rule);
+	if (!logged_refused_[i]) {
+		logged_refused_[i] = true;
 		log_.warning(cat("gateway relay: rule ", rule, ": writing ", what, ": ",
 		                 std::strerror(err), " (further refusals counted, not logged)"));
+	}
 }
 
 void GatewayRelay::on_segment_frames(Socket& s)
@@ -226,7 +286,7 @@ void GatewayRelay::on_segment_frames(Socket& s)
 			w = ::write(sec.fd.get(), &out, sizeof out);
 		} while (w < 0 && errno == EINTR);
 		if (w == static_cast<ssize_t>(sizeof out))
-			counts_[static_cast<std::size_t>(rule)].relayed++;
+			counts_->add_relayed(rule);
 		else
 			count_refused(rule, cat("to ", sec.ifname), w < 0 ? errno : EIO);
 	}
@@ -241,18 +301,21 @@ void GatewayRelay::on_secured_frames(Socket& s)
 		for (std::size_t k = 0; k < segment_names_.size(); k++) {
 			const int rule = relay_rule(gw_, GatewayDirection::ToPlain,
 			                            segment_names_[k], rx->can_id);
-			if (rule < 0 || !relay_rule_[static_cast<std::size_t>(rule)])
+			if (rule < 0 || !counts_->served(static_cast<std::size_t>(rule)))
 				continue;
-			RelayRuleCount& c = counts_[static_cast<std::size_t>(rule)];
 			const auto out = relay_to_classical(*rx);
 			if (!out) {
-				if (c.too_long++ == 0)
+				counts_->add_too_long(rule);
+				const auto ri = static_cast<std::size_t>(rule);
+				if (!logged_too_long_[ri]) {
+					logged_too_long_[ri] = true;
 					log_.warning(
 					        cat("gateway relay: rule ", rule, ": a frame of ",
 					            static_cast<unsigned>(rx->len),
 					            " bytes does not fit the classical segment ",
 					            segment_names_[k],
 					            " (not carried; further ones counted)"));
+				}
 				continue;
 			}
 			if (segment_socket_[k] < 0)
@@ -265,7 +328,7 @@ void GatewayRelay::on_secured_frames(Socket& s)
 				w = ::write(seg.fd.get(), &*out, sizeof *out);
 			} while (w < 0 && errno == EINTR);
 			if (w == static_cast<ssize_t>(sizeof *out))
-				c.relayed++;
+				counts_->add_relayed(rule);
 			else
 				count_refused(rule, cat("to ", seg.ifname), w < 0 ? errno : EIO);
 		}
@@ -285,18 +348,27 @@ void GatewayRelay::process()
 		else
 			on_segment_frames(s);
 	}
+	// one map update per changed rule and wake-up, not per frame
+	if (auto r = counts_->flush(); !r) {
+		if (!flush_failed_)
+			log_.warning(
+			        cat(r.error().message(),
+			            " (spsecctl stats lags until a write succeeds; logged once)"));
+		flush_failed_ = true;
+	}
 }
 
 Json GatewayRelay::status() const
 {
 	Json rules = Json::array();
-	for (std::size_t i = 0; i < counts_.size(); i++) {
-		if (!relay_rule_[i])
+	const auto& counts = counts_->counts();
+	for (std::size_t i = 0; i < counts.size(); i++) {
+		if (!counts_->served(i))
 			continue;
 		rules.push_back({{"rule", i},
-		                 {"relayed", counts_[i].relayed},
-		                 {"too_long", counts_[i].too_long},
-		                 {"refused", counts_[i].refused}});
+		                 {"relayed", counts[i].relayed},
+		                 {"too_long", counts[i].too_long},
+		                 {"refused", counts[i].refused}});
 	}
 	std::size_t live = 0;
 	for (const auto& s : sockets_)

@@ -12,14 +12,17 @@
 //     writes each as a classical frame to the segments whose rule covers it, when its payload
 //     has at most 8 bytes. The segment's egress program applies the rule to these frames (the
 //     sockets carry SPSEC_GW_RELAY_MARK): counted as `forwarded`, or dropped over its rate.
-// Frames the relay could not carry (longer than 8 bytes for a classical segment, a write the
-// kernel refused) are counted per rule here and reported in spsecd's status ("gateway_relay").
+// What the relay did per rule (relayed, too long for a classical segment, refused by the kernel)
+// is kept in the secured interface's pinned map spsec_gw_relay (through RelayCountStore), so
+// `spsecctl stats` shows it and it outlives spsecd; spsecd's status ("gateway_relay") shows
+// the same numbers.
 // The sockets do not loop back to other local sockets, like can-gw's jobs.
 #pragma once
 
 #include <linux/can.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -76,28 +79,81 @@ struct RelayRuleCount {
 	friend bool operator==(const RelayRuleCount&, const RelayRuleCount&) = default;
 };
 
+// Where the relay's counts live beyond the relay: in spsecd the pinned map spsec_gw_relay
+// (bpf/gateway_maps.h RelayCountMap), in tests a fake. Keyed by rule number.
+class RelayCountStore {
+public:
+	virtual ~RelayCountStore() = default;
+	[[nodiscard]] virtual Result<RelayRuleCount> read(std::uint32_t rule) const = 0;
+	[[nodiscard]] virtual Result<void> write(std::uint32_t rule, const RelayRuleCount& c) = 0;
+};
+// Opens the store when a relay is needed (none: the counts live in the relay only).
+using OpenRelayCountStore = std::function<Result<std::unique_ptr<RelayCountStore>>()>;
+
+// The relay's counts per rule: resumed from the store, counted in memory, written back to the
+// store by flush() (the relay flushes after each wake-up: one map update per changed rule).
+// spsecd is the store's only writer, so memory and store agree after each flush and status
+// reads memory. The counts are kept per rule number and never zeroed, like the data plane's
+// per-rule counters (spsec_gw_count), so that a rule's classical = relayed + refused holds
+// across reloads and restarts.
+class RelayCounts {
+public:
+	// `relay_rule[i]`: the relay serves rule i (only those are read from and written to the
+	// store). Errors: the store could not be read (the rule named).
+	[[nodiscard]] static Result<RelayCounts> resume(std::vector<bool> relay_rule,
+	                                                std::unique_ptr<RelayCountStore> store);
+	// Each returns the rule's count of that kind before this frame (0: the first).
+	std::uint64_t add_relayed(int rule) { return add(rule, &RelayRuleCount::relayed); }
+	std::uint64_t add_too_long(int rule) { return add(rule, &RelayRuleCount::too_long); }
+	std::uint64_t add_refused(int rule) { return add(rule, &RelayRuleCount::refused); }
+	// Writes the changed rules to the store. Errors: a write failed (the rule named); the
+	// rules not written stay changed, for the next flush.
+	[[nodiscard]] Result<void> flush();
+	[[nodiscard]] const std::vector<RelayRuleCount>& counts() const noexcept { return counts_; }
+	[[nodiscard]] bool served(std::size_t rule) const noexcept
+	{
+		return rule < relay_rule_.size() && relay_rule_[rule];
+	}
+
+private:
+	RelayCounts() = default;
+	std::uint64_t add(int rule, std::uint64_t RelayRuleCount::*kind);
+
+	std::unique_ptr<RelayCountStore> store_;
+	std::vector<RelayRuleCount> counts_;
+	std::vector<bool> relay_rule_;
+	std::vector<bool> dirty_;
+};
+
 class GatewayRelay {
 public:
-	// Opens the sockets of `cfg.gateway`'s relay. nullptr (no error) when the gateway needs
-	// none. A segment interface that does not exist is left out (logged; spsecd opens the
-	// relay again when it appears). Errors: a socket could not be opened (the interface
-	// named): no socket stays open.
-	[[nodiscard]] static Result<std::unique_ptr<GatewayRelay>> open(const Config& cfg,
-	                                                                const Logger& log);
+	// Opens the sockets of `cfg.gateway`'s relay and resumes its counts from the store
+	// `open_store` opens (an empty function: counts from 0, kept in memory). nullptr (no
+	// error) when the gateway needs none. A segment interface that does not exist is left out
+	// (logged; spsecd opens the relay again when it appears). Errors: a socket could not be
+	// opened (the interface named), the store could not be opened or read: no socket stays
+	// open.
+	[[nodiscard]] static Result<std::unique_ptr<GatewayRelay>>
+	open(const Config& cfg, const Logger& log, const OpenRelayCountStore& open_store = {});
 	~GatewayRelay() = default;
 	GatewayRelay(const GatewayRelay&) = delete;
 	GatewayRelay& operator=(const GatewayRelay&) = delete;
 
 	// An epoll fd, readable while a socket has frames waiting.
 	[[nodiscard]] int fd() const noexcept { return epoll_.get(); }
-	// Relays what waits (at most kMaxFramesPerWake per socket; the rest at the next wake-up).
-	// A socket whose interface went away is dropped from the relay (spsecd opens the relay
-	// again when the interface is back).
+	// Relays what waits (at most kMaxFramesPerWake per socket; the rest at the next wake-up),
+	// then writes the changed counts to the store (a failure is logged once per relay and
+	// retried at the next wake-up). A socket whose interface went away is dropped from the
+	// relay (spsecd opens the relay again when the interface is back).
 	void process();
 	static constexpr int kMaxFramesPerWake = 64;
 
-	// Per rule number (index = the configuration's rule number).
-	[[nodiscard]] const std::vector<RelayRuleCount>& counts() const noexcept { return counts_; }
+	// Per rule number (index = the configuration's rule number), as in the store after the
+	// last wake-up.
+	[[nodiscard]] const std::vector<RelayRuleCount>& counts() const noexcept
+	{
+		return counts_->counts();
+	}
 	// {"sockets":N,"rules":[{"rule":0,"relayed":..,"too_long":..,"refused":..}]} (rules the
 	// relay serves only).
 	[[nodiscard]] Json status() const;
@@ -123,8 +179,10 @@ private:
 	std::vector<std::string> segment_names_;  // index -> name
 	int secured_ = -1;                        // index into sockets_ of the secured socket
 	std::vector<int> segment_socket_;         // segment index -> index into sockets_, or -1
-	std::vector<RelayRuleCount> counts_;
-	std::vector<bool> relay_rule_;  // the rules the relay serves
+	std::optional<RelayCounts> counts_;
+	bool flush_failed_ = false;  // logged once per relay
+	// first refusal / too-long frame of a rule since this relay opened: logged
+	std::vector<bool> logged_refused_, logged_too_long_;
 };
 
 }  // namespace spsec

@@ -25,11 +25,13 @@
 #include <string>
 #include <string_view>
 
+#include "bpf/gateway_maps.h"
 #include "bpf/libbpf_log.h"
 #include "core/cli.h"
 #include "daemon/bpf_data_plane.h"
 #include "daemon/can_port.h"
 #include "daemon/daemon.h"
+#include "daemon/gateway_relay.h"
 #include "daemon/sd_notify.h"
 
 namespace {
@@ -48,6 +50,28 @@ constexpr const char* kUsage =
 constexpr spsec::cli::Option kOptions[] = {
         {"config", "FILE", 'c'}, {"verbose", "", 'v'}, {"log-level", "LEVEL"}};
 constexpr spsec::cli::Spec kSpec{"spsecd", kOptions, 0};
+
+// The relay's counts in the secured interface's pinned map spsec_gw_relay (spsecd's data plane
+// pinned it before the relay opens).
+class PinnedRelayCounts final : public spsec::RelayCountStore {
+public:
+	explicit PinnedRelayCounts(spsec::RelayCountMap m) : map_(std::move(m)) {}
+	[[nodiscard]] spsec::Result<spsec::RelayRuleCount> read(std::uint32_t rule) const override
+	{
+		auto c = map_.get(rule);
+		if (!c)
+			return tl::unexpected(c.error());
+		return spsec::RelayRuleCount{c->relayed, c->too_long, c->refused};
+	}
+	[[nodiscard]] spsec::Result<void> write(std::uint32_t rule,
+	                                        const spsec::RelayRuleCount& c) override
+	{
+		return map_.put(rule, spsec_gw_relay_count{c.relayed, c.too_long, c.refused});
+	}
+
+private:
+	spsec::RelayCountMap map_;
+};
 
 int usage_error(const std::string& message)
 {
@@ -134,7 +158,13 @@ int run(int argc, char** argv)
 	deps.notify = [](std::string_view s) { return spsec::sd_notify(s); };
 	deps.open_link_watch = [] { return spsec::open_rtnetlink_link_watch(); };
 	deps.open_gateway_relay = [&log](const spsec::Config& c) {
-		return spsec::GatewayRelay::open(c, log);
+		return spsec::GatewayRelay::open(
+		        c, log, [&c]() -> spsec::Result<std::unique_ptr<spsec::RelayCountStore>> {
+			        auto m = spsec::RelayCountMap::open_pinned(c.pin_dir);
+			        if (!m)
+				        return tl::unexpected(m.error());
+			        return std::make_unique<PinnedRelayCounts>(std::move(*m));
+		        });
 	};
 	deps.key_owner = ::geteuid();
 	spsec::OsSenderSystem senders;
