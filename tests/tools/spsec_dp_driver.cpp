@@ -28,8 +28,9 @@
 //   spsec_dp_driver counters <ifname>    one "<reason name> <count>" line per non-zero reason,
 //                                        then "gw<rule>_<kind> <count>" per non-zero rule counter
 //   spsec_dp_driver detach <ifname> [--netns NS]   (tcx links and tc filters alike)
-//   spsec_dp_driver attached <ifname> [--netns NS]  "tcx|tc ingress <prog id> egress <prog id>",
-//       exit 1 when no spsec program is attached
+//   spsec_dp_driver attached <ifname> [--pin-dir DIR] [--netns NS]  "tcx|tc ingress <prog id>
+//       egress <prog id>", exit 1 when no spsec program is attached; tcx links are looked for in
+//       DIR (default SPSEC_PIN_ROOT/<ifname>; a gateway segment's: <pin dir>/gw/<segment>)
 //   spsec_dp_driver reasons              the reason table of docs/data-plane.md (SPSEC_REASONS)
 //   spsec_dp_driver reasons --json [{"code":1,"name":"rx_ok","direction":"rx","pass":true},..]
 //
@@ -542,9 +543,15 @@ int cmd_detach(const std::string& ifname, int argc, char** argv)
 
 int cmd_attached(const std::string& ifname, int argc, char** argv)
 {
+	std::string pin_dir = std::string(SPSEC_PIN_ROOT) + "/" + ifname;
+	if (argc >= 2 && std::string(argv[0]) == "--pin-dir") {
+		pin_dir = argv[1];
+		argc -= 2;
+		argv += 2;
+	}
 	if (auto r = netns_from_args(argc, argv); !r)
 		return die(r.error().message());
-	auto st = TcAttachment::query(ifname, std::string(SPSEC_PIN_ROOT) + "/" + ifname);
+	auto st = TcAttachment::query(ifname, pin_dir);
 	if (!st)
 		return die(st.error().message());
 	if (!st->mode) {
