@@ -346,3 +346,125 @@ TEST_CASE("a reload that fails part-way leaves the running configuration in plac
 	CHECK(veth.remove());
 	CHECK(seg.remove());
 }
+
+namespace {
+
+// The id of the BPF link pinned at `pin`, 0 when there is none.
+std::uint32_t pinned_link_id(const std::string& pin)
+{
+	const int fd = bpf_obj_get(pin.c_str());
+	if (fd < 0)
+		return 0;
+	bpf_link_info info{};
+	__u32 len = sizeof info;
+	const std::uint32_t id = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+	::close(fd);
+	return id;
+}
+
+// tcx programs on `ifname`'s ingress and egress (0 0 on a kernel without tcx).
+std::pair<std::uint32_t, std::uint32_t> tcx_programs(const char* ifname)
+{
+	std::uint32_t n[2] = {0, 0};
+	for (int d = 0; d < 2; d++) {
+		__u32 flags = 0, count = 0;
+		if (bpf_prog_query(static_cast<int>(if_nametoindex(ifname)),
+		                   static_cast<bpf_attach_type>(46 + d), 0, &flags, nullptr,
+		                   &count) == 0)
+			n[d] = count;
+	}
+	return {n[0], n[1]};
+}
+
+}  // namespace
+
+TEST_CASE("the segment programs stay after spsecd, in the secured interface's mode",
+          "[bpf][loader][gateway]")
+{
+	const test::PrivateBpffs fs;
+	if (!fs.mounted()) {
+		WARN(fs.error());
+		return;
+	}
+	test::VethPair veth("spt4", "spt5");
+	std::optional<test::VethPair> seg;
+	seg.emplace("spg1", "spg2");
+	if (!veth.created() || !seg->created()) {
+		if (std::getenv("CI") != nullptr)
+			FAIL("cannot create the veth pairs spt4/spt5, spg1/spg2");
+		WARN("cannot create veth pairs: not tested here");
+		return;
+	}
+	const std::string root = fs.path() + "/spsec";
+	const std::string dir = root + "/spt4";
+	const std::string seg_dir = dir + "/gw/spg1";
+	const std::string in_pin = seg_dir + "/" + TcAttachment::kIngressLinkPin;
+	const Logger log(2, LogLevel::Error, false, "dataplane_start_test");
+	// A classical segment: its rules need no can-gw job (spsecd's relay carries its frames),
+	// so the set-up works on this host, which has no CAN.
+	Config c = config_for("spt4", root);
+	c.transmit_ids = {CanId{0x123, false}};
+	c.gateway.segments = {GatewaySegment{"spg1", true, 1}};
+	GatewayRule g;
+	g.ids.value = 0x123;
+	g.ids.mask = CAN_EFF_FLAG | CAN_SFF_MASK;
+	g.ids.text = "0x123";
+	g.segment = "spg1";
+	c.gateway.rules = {g};
+	auto tcx = tcx_supported(static_cast<int>(if_nametoindex("spt4")));
+	REQUIRE(tcx);
+	if (!*tcx)
+		WARN("this kernel has no tcx: the tc mode only");
+
+	{
+		BpfDataPlane dp(log);
+		auto r = dp.open(c, {});
+		INFO((r ? std::string() : r.error().message()));
+		REQUIRE(r);
+		dp.close();
+	}
+	// spsecd has exited: the programs stay on the segment, attached like the secured
+	// interface, their links (tcx) pinned
+	auto sec = TcAttachment::query("spt4", dir);
+	auto st = TcAttachment::query("spg1", seg_dir);
+	REQUIRE(sec);
+	REQUIRE(st);
+	REQUIRE(st->mode);
+	CHECK(st->mode == sec->mode);
+	CHECK(st->ingress_prog_id != 0);
+	CHECK(st->egress_prog_id != 0);
+	const std::uint32_t link = pinned_link_id(in_pin);
+	CHECK((link != 0) == *tcx);
+	{
+		// a restart swaps its programs into the same links, never a second pair
+		BpfDataPlane dp(log);
+		auto r = dp.open(c, {});
+		INFO((r ? std::string() : r.error().message()));
+		REQUIRE(r);
+		auto again = TcAttachment::query("spg1", seg_dir);
+		REQUIRE(again);
+		CHECK(again->mode == st->mode);
+		CHECK(again->ingress_prog_id != st->ingress_prog_id);
+		CHECK(pinned_link_id(in_pin) == link);
+		if (*tcx)
+			CHECK(tcx_programs("spg1") == std::make_pair(1u, 1u));
+		// the segment is deleted and made again: the defunct pins are replaced
+		REQUIRE(seg->remove());
+		seg.emplace("spg1", "spg2");
+		REQUIRE(seg->created());
+		auto back = dp.reattach_gateway(c);
+		INFO((back ? std::string() : back.error().message()));
+		REQUIRE(back);
+		auto now = TcAttachment::query("spg1", seg_dir);
+		REQUIRE(now);
+		CHECK(now->mode == st->mode);
+		CHECK(now->ingress_prog_id == again->ingress_prog_id);
+		if (*tcx) {
+			CHECK(pinned_link_id(in_pin) != link);
+			CHECK(tcx_programs("spg1") == std::make_pair(1u, 1u));
+		}
+		dp.close();
+	}
+	CHECK(veth.remove());
+	CHECK(seg->remove());
+}
