@@ -428,6 +428,34 @@ TEST_CASE("a gateway plan: rules in config order, can-gw jobs per rule, none for
 	CHECK(off.remove.size() == 3);
 }
 
+TEST_CASE("a rolled-back reload's jobs: back to what was there, others untouched", "[gateway]")
+{
+	// secured 2, segments 5 (the running configuration's) and 6 (the failed reload's)
+	std::vector<CanGwJobStats> before(3), now(4);
+	before[0].job = {5, 2, 0x120, 0xC00007FC};  // the running configuration's
+	before[1].job = {2, 5, 0x200, 0xC00007FF};
+	before[2].job = {7, 8, 0x300, 0xC00007FF};  // an administrator's, elsewhere
+	for (auto& b : before)
+		b.fd = true;
+	now[0] = before[0];                      // kept by the reload
+	now[1].job = {6, 2, 0x130, 0xC00007FF};  // added by the reload
+	now[2].job = {7, 8, 0x301, 0xC00007FF};  // elsewhere: not ours to touch
+	now[3].job = {2, 6, 0x200, 0xC00007FF};  // added by the reload
+	for (auto& n : now)
+		n.fd = true;
+	const JobChanges c = job_restore(before, now, 2, {5, 6});
+	REQUIRE(c.remove.size() == 2);
+	CHECK(c.remove[0].src_ifindex == 6);
+	CHECK(c.remove[1].dst_ifindex == 6);
+	REQUIRE(c.add.size() == 1);  // the one the reload deleted
+	CHECK(c.add[0].filter_id == 0x200u);
+	CHECK(c.add[0].dst_ifindex == 5);
+	// nothing changed: nothing to do
+	const JobChanges none = job_restore(before, before, 2, {5, 6});
+	CHECK(none.remove.empty());
+	CHECK(none.add.empty());
+}
+
 TEST_CASE("a rule's IDs as spsecctl shows them: the configuration's notation", "[gateway]")
 {
 	const GatewayConfig g = parsed();

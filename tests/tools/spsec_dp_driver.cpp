@@ -28,8 +28,9 @@
 //   spsec_dp_driver counters <ifname>    one "<reason name> <count>" line per non-zero reason,
 //                                        then "gw<rule>_<kind> <count>" per non-zero rule counter
 //   spsec_dp_driver detach <ifname> [--netns NS]   (tcx links and tc filters alike)
-//   spsec_dp_driver attached <ifname> [--netns NS]  "tcx|tc ingress <prog id> egress <prog id>",
-//       exit 1 when no spsec program is attached
+//   spsec_dp_driver attached <ifname> [--pin-dir DIR] [--netns NS]  "tcx|tc ingress <prog id>
+//       egress <prog id>", exit 1 when no spsec program is attached; tcx links are looked for in
+//       DIR (default SPSEC_PIN_ROOT/<ifname>; a gateway segment's: <pin dir>/gw/<segment>)
 //   spsec_dp_driver reasons              the reason table of docs/data-plane.md (SPSEC_REASONS)
 //   spsec_dp_driver reasons --json [{"code":1,"name":"rx_ok","direction":"rx","pass":true},..]
 //
@@ -213,9 +214,10 @@ Result<std::vector<GwSpec>> parse_gw(const std::string& text)
 	return out;
 }
 
-// Fills the gateway maps (generation 0) and attaches the segment programs to each segment.
+// Fills the gateway maps (generation 0) and attaches the segment programs to each segment (as
+// `how` says: spsecd's way).
 Result<void> install_gateway(LoadedDataPlane& dp, const std::string& secured,
-                             std::vector<GwSpec> specs)
+                             std::vector<GwSpec> specs, const SegmentAttach& how)
 {
 	if (!if_nametoindex(secured.c_str()))
 		return fail("no interface " + secured);
@@ -251,13 +253,13 @@ Result<void> install_gateway(LoadedDataPlane& dp, const std::string& secured,
 			if (auto r = cangw_add({in ? seg : sec, in ? sec : seg, f.id, f.mask}); !r)
 				return r;
 	}
-	for (const auto& seg : segments) {
-		auto att = TcAttachment::attach(seg, bpf_program__fd(dp.skel->progs.spsec_gw_in),
-		                                bpf_program__fd(dp.skel->progs.spsec_gw_out));
-		if (!att)
-			return fail(att.error().message());
-		att->release();
-	}
+	GatewayPlan plan;
+	for (const auto& seg : segments)
+		plan.segments.push_back(static_cast<int>(if_nametoindex(seg.c_str())));
+	auto guards = attach_segments(dp.skel.object(), plan, how);
+	if (!guards)
+		return fail(guards.error().message());
+	guards->commit();  // they stay after the driver exits
 	return {};
 }
 
@@ -378,9 +380,11 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 	if (!att)
 		return die(att.error().message());
 	std::printf("attach %s\n", attach_mode_name(att->mode()));
+	// the segments like spsecd: in this mode, tcx links pinned in <pin dir>/gw/<segment>
+	const SegmentAttach seg_attach{att->mode(), ao.link_pin_dir};
 	att->release();  // stays attached after we exit, like a firewall whose daemon died
 	if (!gw_specs->empty())
-		if (auto r = install_gateway(*loaded, ifname, *gw_specs); !r)
+		if (auto r = install_gateway(*loaded, ifname, *gw_specs, seg_attach); !r)
 			return die(r.error().message());
 	if (!gw_config.empty()) {
 		auto cfg = load_config(gw_config);
@@ -400,7 +404,7 @@ int cmd_attach(const std::string& ifname, int argc, char** argv)
 			return die(maps.error().message());
 		if (auto r = apply_gateway(loaded->skel.object(), *maps, *plan,
 		                           static_cast<int>(if_nametoindex(ifname.c_str())),
-		                           plan->segments);
+		                           plan->segments, seg_attach);
 		    !r)
 			return die(r.error().message());
 		std::printf("gateway: %zu rules, %zu can-gw jobs, %zu segments\n",
@@ -542,9 +546,15 @@ int cmd_detach(const std::string& ifname, int argc, char** argv)
 
 int cmd_attached(const std::string& ifname, int argc, char** argv)
 {
+	std::string pin_dir = std::string(SPSEC_PIN_ROOT) + "/" + ifname;
+	if (argc >= 2 && std::string(argv[0]) == "--pin-dir") {
+		pin_dir = argv[1];
+		argc -= 2;
+		argv += 2;
+	}
 	if (auto r = netns_from_args(argc, argv); !r)
 		return die(r.error().message());
-	auto st = TcAttachment::query(ifname, std::string(SPSEC_PIN_ROOT) + "/" + ifname);
+	auto st = TcAttachment::query(ifname, pin_dir);
 	if (!st)
 		return die(st.error().message());
 	if (!st->mode) {

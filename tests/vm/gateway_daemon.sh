@@ -3,8 +3,11 @@
 # programs on the plain segment and the can-gw jobs; a legacy frame crosses stamped; a SIGHUP
 # reload with fewer rules removes a job, one without the gateway section removes them all; a
 # classical frame on the CAN FD segment crosses through spsecd's relay;
-# SIGTERM leaves the rest as it is (fail closed). The traffic checks of the gateway are in
-# tests/vm/gateway.sh; this one is about spsecd's set-up. Asserts on jobs, tc and counters.
+# SIGTERM leaves the rest as it is (fail closed): the jobs, and the rule programs on p1 in the
+# secured interface's attach mode (tcx links pinned in vx0's pin dir, gw/p1/, on a tcx kernel:
+# unpinned links would go with spsecd), replaced in place by a restarted spsecd. Also run on the
+# other kernels (vm_gateway_daemon@6.12: tcx). The traffic checks of the gateway are in
+# tests/vm/gateway.sh; this one is about spsecd's set-up. Asserts on jobs, attachments, counters.
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # vx0: the secured interface, its peer vx1 in "bus"; p1: a plain segment, its peer l1 in "legacy"
@@ -22,6 +25,27 @@ state_is() { gw_state_is "$@"; }
 jobs() { "$GW_DRV" gwjobs | awk '{ print $1, $2, $3 }' | sort | paste -sd'|'; }
 jobs_are() { [ "$(jobs)" = "$1" ]; }
 counter() { gw_counter "$@"; }
+# guard: "<mode> <ingress prog name> <egress prog name>" of spsec's programs on p1 (tcx links
+# pinned in $SEG_PINS, or tc filters), "none" without; read from the kernel, spsecd or not
+SEG_PINS=/sys/fs/bpf/spsec/vx0/gw/p1
+prog_name() { bpftool -j prog show id "$1" | jq -r .name; }
+guard() {
+	local a mode in out
+	a=$("$GW_DRV" attached p1 --pin-dir "$SEG_PINS") || { echo none && return; }
+	read -r mode _ in _ out <<<"$a"
+	echo "$mode $(prog_name "$in") $(prog_name "$out")"
+}
+guard_ids() { "$GW_DRV" attached p1 --pin-dir "$SEG_PINS" | awk '{ print $3, $5 }'; }
+hooks() { # "<n> <m>": tc filters on p1 (tc mode) or tcx links (any device) running p1's programs
+	local i e
+	read -r i e <<<"$(guard_ids)"
+	if [ "$MODE" = tcx ]; then
+		bpftool -j link show # bpftool 7.1 cannot name a tcx link's device, but its program
+	else
+		bpftool -j net show dev p1 | jq '.[0].tc'
+	fi | jq -r --argjson i "$i" --argjson e "$e" \
+		'"\([.[] | select((.prog_id // .id) == $i)] | length) \([.[] | select((.prog_id // .id) == $e)] | length)"'
+}
 
 RULE0="{ids: 0x120-0x123, direction: to_secured, segment: p1}"
 RULE1="{ids: 0x200, direction: to_plain, segment: p1, rate: 50, burst: 5}"
@@ -31,8 +55,9 @@ PID=$!
 check "spsecd (the Sync) reaches Secure" wait_until 60 state_is Secure || vm_finish
 check "spsecd logged the gateway" log_has "$LOG" "gateway: 2 rules, 2 can-gw jobs, 1 segments"
 check_eq "the can-gw jobs of both rules" "p1 vx0 120:C00007FC|vx0 p1 200:C00007FF" "$(jobs)"
-check "the rule programs on p1" bash -c \
-	"tc filter show dev p1 ingress | grep -q spsec_gw_in && tc filter show dev p1 egress | grep -q spsec_gw_out"
+MODE=$("$GW_DRV" attached vx0 | awk '{ print $1 }')
+check_eq "the rule programs on p1, attached as vx0's data plane ($MODE on $(uname -r))" \
+	"$MODE spsec_gw_in spsec_gw_out" "$(guard)"
 
 # a legacy frame crosses, stamped by vx0's egress as this node's own (Secure: keys and clock)
 start_candump -n bus vx1 "$W/bus.log" && PB=$VM_CANDUMP_PID
@@ -78,5 +103,25 @@ kill -TERM "$PID"
 wait "$PID"
 check_eq "spsecd exits 0" 0 "$?"
 check_eq "the jobs stay after spsecd exits" "p1 vx0 120:C00007FC|vx0 p1 200:C00007FF" "$(jobs)"
-check "the rule programs stay" bash -c "tc filter show dev p1 ingress | grep -q spsec_gw_in"
+check_eq "the rule programs stay on p1 ($MODE)" "$MODE spsec_gw_in spsec_gw_out" "$(guard)"
+if [ "$MODE" = tcx ]; then
+	check "their links are pinned in $SEG_PINS" \
+		test -e "$SEG_PINS/spsec_tcx_ingress" -a -e "$SEG_PINS/spsec_tcx_egress"
+fi
+# a restarted spsecd swaps its programs in on p1 (tcx: BPF_LINK_UPDATE of the pinned links, tc:
+# filter replace), never a second pair beside the first
+OLD_IDS=$(guard_ids)
+NLOG=$(grep -c 'gateway: 2 rules, 2 can-gw jobs, 1 segments' "$LOG")
+"$SPSECD" --config "$W/vx0.yaml" --log-level debug >>"$LOG" 2>&1 &
+PID=$!
+check "a restarted spsecd sets the gateway up again" wait_until 60 bash -c \
+	"[ \$(grep -c 'gateway: 2 rules, 2 can-gw jobs, 1 segments' '$LOG') -gt $NLOG ]"
+check_eq "p1 has its programs from the restarted spsecd, in the same mode" \
+	"$MODE spsec_gw_in spsec_gw_out" "$(guard)"
+check "their program ids changed (the new spsecd's object)" [ "$(guard_ids)" != "$OLD_IDS" ]
+check_eq "one program per hook on p1, not a second beside the first" "1 1" "$(hooks)"
+kill -TERM "$PID"
+wait "$PID"
+check_eq "the restarted spsecd exits 0" 0 "$?"
+check_eq "the rule programs stay on p1 after its exit too" "$MODE spsec_gw_in spsec_gw_out" "$(guard)"
 vm_finish

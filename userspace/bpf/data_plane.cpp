@@ -316,8 +316,8 @@ Result<void> DataPlane::clear_freshness()
 	return {};
 }
 
-Result<void> DataPlane::replace_policy(std::span<const PolicyEntry> entries,
-                                       std::span<const SenderRuleEntry> senders)
+Result<void> DataPlane::validate_policy(std::span<const PolicyEntry> entries,
+                                        std::span<const SenderRuleEntry> senders)
 {
 	if (entries.size() > SPSEC_POLICY_MAX / 2)
 		return fail_errno(E2BIG, "policy of " + std::to_string(entries.size()) +
@@ -367,7 +367,24 @@ Result<void> DataPlane::replace_policy(std::span<const PolicyEntry> entries,
 			return fail_errno(EINVAL,
 			                  "policy ID " + hex_id(e.can_id) + " listed twice");
 	}
+	return {};
+}
 
+Result<void> DataPlane::prune_freshness(std::span<const PolicyEntry> entries)
+{
+	auto st = read_state();
+	if (!st)
+		return tl::unexpected(st.error());
+	if (auto r = prune_freshness(entries, *st); !r)
+		return tl::unexpected(r.error().with_context("pruning freshness entries"));
+	return {};
+}
+
+Result<void> DataPlane::replace_policy(std::span<const PolicyEntry> entries,
+                                       std::span<const SenderRuleEntry> senders, bool prune)
+{
+	if (auto r = validate_policy(entries, senders); !r)
+		return r;
 	auto st = read_state();
 	if (!st)
 		return tl::unexpected(st.error());
@@ -431,6 +448,8 @@ Result<void> DataPlane::replace_policy(std::span<const PolicyEntry> entries,
 		if (gen_of(k.slot) == live)
 			if (auto r = uids.erase(k); !r && r.error().errno_value != ENOENT)
 				return r;
+	if (!prune)
+		return {};
 	if (auto r = prune_freshness(entries, *st); !r)
 		return tl::unexpected(r.error().with_context("pruning freshness entries"));
 	return {};

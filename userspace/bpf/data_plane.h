@@ -120,8 +120,18 @@ public:
 	// or on an ID that is not a secured own one, more than SPSEC_SENDER_RULES - 1 rules, more
 	// than SPSEC_SENDER_CGROUPS cgroups in a rule or SPSEC_SENDER_UIDS / 2 uids in all
 	// (EINVAL/E2BIG), map update failed (the live generation is unchanged then).
+	// prune = false leaves the freshness maps alone: a reload that may still be rolled back
+	// prunes with prune_freshness() once it is complete (a pruned rx entry cannot be put back,
+	// and without it a frame of an ID the rollback re-adds could be replayed once).
 	[[nodiscard]] Result<void> replace_policy(std::span<const PolicyEntry> entries,
-	                                          std::span<const SenderRuleEntry> senders = {});
+	                                          std::span<const SenderRuleEntry> senders = {},
+	                                          bool prune = true);
+	// The checks of replace_policy() alone, changing nothing (a reload validates first).
+	[[nodiscard]] static Result<void> validate_policy(std::span<const PolicyEntry> entries,
+	                                                  std::span<const SenderRuleEntry> senders);
+	// replace_policy()'s pruning of the freshness maps by the live `entries`. Errors: map
+	// read or update failed.
+	[[nodiscard]] Result<void> prune_freshness(std::span<const PolicyEntry> entries);
 
 	// Frames allowed and denied per sender rule. Errors: map read failed.
 	[[nodiscard]] Result<SenderCounts> read_sender_counts() const;

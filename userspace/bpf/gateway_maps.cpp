@@ -82,7 +82,7 @@ Result<std::vector<spsec_gw_rule>> GatewayMaps::live_rules() const
 	return out;
 }
 
-Result<void> GatewayMaps::replace_rules(std::span<const spsec_gw_rule> rules)
+Result<void> GatewayMaps::validate_rules(std::span<const spsec_gw_rule> rules)
 {
 	if (rules.size() > SPSEC_GW_RULES_MAX)
 		return fail_errno(E2BIG, std::to_string(rules.size()) + " gateway rules exceed " +
@@ -90,6 +90,13 @@ Result<void> GatewayMaps::replace_rules(std::span<const spsec_gw_rule> rules)
 	for (std::size_t i = 0; i < rules.size(); i++)
 		if (auto r = valid_rule(rules[i], i); !r)
 			return r;
+	return {};
+}
+
+Result<void> GatewayMaps::replace_rules(std::span<const spsec_gw_rule> rules)
+{
+	if (auto r = validate_rules(rules); !r)
+		return r;
 	auto live = live_word();
 	if (!live)
 		return tl::unexpected(live.error());

@@ -37,6 +37,11 @@ public:
 	// is unknown, whose mask lacks CAN_EFF_FLAG, or with padding or unknown flags set (EINVAL,
 	// the rule named); map update failed (the live generation is unchanged then).
 	[[nodiscard]] Result<void> replace_rules(std::span<const spsec_gw_rule> rules);
+	// The checks of replace_rules() alone, changing nothing (a reload validates first).
+	[[nodiscard]] static Result<void> validate_rules(std::span<const spsec_gw_rule> rules);
+
+	// spsec_gw_conf's word: live generation << 16 | rule count. Errors: map read failed.
+	[[nodiscard]] Result<std::uint32_t> live_word() const;
 
 	// The live rules, in order. Errors: map read failed.
 	[[nodiscard]] Result<std::vector<spsec_gw_rule>> live_rules() const;
@@ -47,7 +52,6 @@ public:
 
 private:
 	GatewayMaps() = default;
-	[[nodiscard]] Result<std::uint32_t> live_word() const;
 
 	bpf_map* conf_ = nullptr;
 	bpf_map* rules_ = nullptr;

@@ -97,8 +97,8 @@ Result<void> BpfDataPlane::open(const Config& cfg, const SenderTable& senders)
 	}
 	if (auto r = write_state(cfg, state_); !r)
 		return undo(r.error());
-	if (auto r = dp_->maps.replace_policy(policy_entries(cfg), sender_rule_entries(senders));
-	    !r)
+	auto snd = sender_rule_entries(senders);
+	if (auto r = dp_->maps.replace_policy(policy_entries(cfg), snd); !r)
 		return undo(r.error().with_context("installing the policy"));
 	// The per-rule counts belong to the rules this start installed (a previous spsecd's
 	// rules may have been others); the per-reason counters keep counting across restarts.
@@ -110,6 +110,7 @@ Result<void> BpfDataPlane::open(const Config& cfg, const SenderTable& senders)
 	if (!tc)
 		return tl::unexpected(tc.error().with_context(cat("attaching to ", cfg.interface)));
 	tc_.emplace(std::move(*tc));
+	mode_ = tc_->mode();
 	features_.attach = attach_mode_name(tc_->mode());
 	if (auto k = crypto_kfuncs_available(); k)
 		features_.crypto_kfuncs = *k;
@@ -127,6 +128,7 @@ Result<void> BpfDataPlane::open(const Config& cfg, const SenderTable& senders)
 		return tl::unexpected(rb.error().with_context("opening the data-plane event ring"));
 	events_.emplace(std::move(*rb));
 	cfg_ = cfg;
+	senders_ = std::move(snd);
 	log_.info(cat("data plane attached to ", cfg.interface, " with ",
 	              tc_->mode() == AttachMode::Tcx
 	                      ? cat("tcx links (attach tcx; links pinned in ", cfg.pin_dir, ")")
@@ -164,36 +166,87 @@ Result<void> BpfDataPlane::write_state(const Config& cfg, std::uint32_t state)
 	return {};
 }
 
-Result<void> BpfDataPlane::gateway(const Config& cfg, bool before_policy)
+Result<void> BpfDataPlane::open_gateway_maps()
 {
-	if (!gw_maps_) {
-		auto m = GatewayMaps::from_object(dp_->skel.object());
-		if (!m)
-			return tl::unexpected(m.error());
-		gw_maps_.emplace(std::move(*m));
-	}
-	const IfindexOf ifindex_of = [](const std::string& n) -> Result<int> {
-		const unsigned idx = ::if_nametoindex(n.c_str());
-		if (idx == 0)
-			return fail_errno(errno, cat("no interface ", n));
-		return static_cast<int>(idx);
-	};
-	auto plan = plan_gateway(cfg.gateway, cfg.interface, ifindex_of);
-	if (!plan)
-		return tl::unexpected(plan.error().with_context("setting up the gateway"));
-	// the segments of the running configuration, whose jobs a new one may remove
-	std::vector<int> old_segments;
+	if (gw_maps_)
+		return {};
+	auto m = GatewayMaps::from_object(dp_->skel.object());
+	if (!m)
+		return tl::unexpected(m.error());
+	gw_maps_.emplace(std::move(*m));
+	return {};
+}
+
+namespace {
+
+Result<int> ifindex_of(const std::string& n)
+{
+	const unsigned idx = ::if_nametoindex(n.c_str());
+	if (idx == 0)
+		return fail_errno(errno, cat("no interface ", n));
+	return static_cast<int>(idx);
+}
+
+}  // namespace
+
+Result<GatewayPlan> BpfDataPlane::plan(const Config& cfg) const
+{
+	auto p = plan_gateway(cfg.gateway, cfg.interface, ifindex_of);
+	if (!p)
+		return tl::unexpected(p.error().with_context("setting up the gateway"));
+	return p;
+}
+
+std::vector<int> BpfDataPlane::running_segments() const
+{
+	std::vector<int> out;
 	if (cfg_)
 		for (const auto& seg : cfg_->gateway.segments)
 			if (auto idx = ifindex_of(seg.name))
-				old_segments.push_back(*idx);
+				out.push_back(*idx);
+	return out;
+}
+
+SegmentAttach BpfDataPlane::segment_attach(const Config& cfg) const
+{
+	SegmentAttach how;
+	how.pin_dir = cfg.pin_dir;
+	// The secured interface's mode as attached (auto resolved); before that, the preference.
+	if (mode_) {
+		how.mode = mode_;
+	} else {
+		switch (env_attach_.value_or(cfg.attach)) {
+		case AttachPref::Auto:
+			break;
+		case AttachPref::Tc:
+			how.mode = AttachMode::Tc;
+			break;
+		case AttachPref::Tcx:
+			how.mode = AttachMode::Tcx;
+			break;
+		}
+	}
+	return how;
+}
+
+Result<void> BpfDataPlane::gateway(const Config& cfg, bool before_policy)
+{
+	if (auto r = open_gateway_maps(); !r)
+		return r;
+	auto plan = this->plan(cfg);
+	if (!plan)
+		return tl::unexpected(plan.error());
+	// the segments of the running configuration, whose jobs a new one may remove
+	const std::vector<int> old_segments = running_segments();
 	if (plan->segments.empty() && old_segments.empty() && plan->rules.empty())
 		return {};  // no gateway, none before: leave can-gw alone
 	auto secured = ifindex_of(cfg.interface);
 	if (!secured)
 		return tl::unexpected(secured.error());
+	SegmentGuards attached;  // committed: at start and re-attach the guards stay (fail closed)
 	auto r = before_policy ? apply_gateway_before_policy(dp_->skel.object(), *gw_maps_, *plan,
-	                                                     *secured, old_segments)
+	                                                     *secured, old_segments,
+	                                                     segment_attach(cfg), attached)
 	                       : apply_gateway_after_policy(*plan, *secured, old_segments);
 	if (!r)
 		return tl::unexpected(r.error().with_context("setting up the gateway"));
@@ -205,24 +258,171 @@ Result<void> BpfDataPlane::gateway(const Config& cfg, bool before_policy)
 
 Result<void> BpfDataPlane::reconfigure(const Config& cfg, const SenderTable& senders)
 {
-	if (!dp_)
+	if (!dp_ || !cfg_)
 		return fail("data plane not open");
-	if (auto r = gateway(cfg, true); !r)
+	// (1) Everything that can be checked is checked before the first change: the gateway's
+	// segments and rules, the policy and the sender rules.
+	if (auto r = open_gateway_maps(); !r)
 		return r;
-	if (auto r = dp_->maps.replace_policy(policy_entries(cfg), sender_rule_entries(senders));
-	    !r)
+	auto plan = this->plan(cfg);
+	if (!plan)
+		return tl::unexpected(plan.error());
+	if (auto r = GatewayMaps::validate_rules(plan->rules); !r)
+		return tl::unexpected(r.error().with_context("setting up the gateway"));
+	const std::vector<PolicyEntry> entries = policy_entries(cfg);
+	std::vector<SenderRuleEntry> snd = sender_rule_entries(senders);
+	if (auto r = DataPlane::validate_policy(entries, snd); !r)
 		return tl::unexpected(r.error().with_context("installing the policy"));
-	// New rules count afresh; the same rules resolved anew (a unit restarted) keep counting.
-	if (cfg_ && cfg_->senders != cfg.senders)
-		if (auto r = dp_->maps.zero_sender_counts(); !r)
-			return tl::unexpected(
-			        r.error().with_context("zeroing the sender counters"));
-	if (auto r = write_state(cfg, state_); !r)
-		return r;
-	if (auto r = gateway(cfg, false); !r)
-		return r;
+	const std::vector<int> old_segments = running_segments();
+	// no gateway now or before: can-gw is left alone
+	const bool gw = !(plan->segments.empty() && old_segments.empty() && plan->rules.empty());
+	auto secured = ifindex_of(cfg.interface);
+	if (gw && !secured)
+		return tl::unexpected(secured.error().with_context("setting up the gateway"));
+	// (2) What a rollback puts back.
+	Before before;
+	auto st = dp_->maps.read_state();
+	if (!st)
+		return tl::unexpected(st.error().with_context("reading the data-plane state"));
+	before.policy_gen = st->policy_gen;
+	auto word = gw_maps_->live_word();
+	auto rules = gw_maps_->live_rules();
+	if (!word || !rules)
+		return tl::unexpected((word ? rules.error() : word.error())
+		                              .with_context("reading the gateway rules"));
+	before.gw_word = *word;
+	before.gw_rules = std::move(*rules);
+	if (gw) {
+		auto jobs = cangw_list();
+		if (!jobs)
+			return tl::unexpected(jobs.error().with_context("setting up the gateway"));
+		before.jobs = std::move(*jobs);
+	}
+	// (3) The changes, in the order that never lets more cross than the old or the new
+	// configuration allows (gateway_setup.h).
+	SegmentGuards attached;
+	auto apply = [&]() -> Result<void> {
+		if (gw)
+			if (auto r = apply_gateway_before_policy(dp_->skel.object(), *gw_maps_,
+			                                         *plan, *secured, old_segments,
+			                                         segment_attach(cfg), attached);
+			    !r)
+				return tl::unexpected(
+				        r.error().with_context("setting up the gateway"));
+		// Freshness entries are pruned only once the reload stands (see replace_policy).
+		if (auto r = dp_->maps.replace_policy(entries, snd, false); !r)
+			return tl::unexpected(r.error().with_context("installing the policy"));
+		if (auto r = write_state(cfg, state_); !r)
+			return r;
+		if (gw)
+			if (auto r = apply_gateway_after_policy(*plan, *secured, old_segments); !r)
+				return tl::unexpected(
+				        r.error().with_context("setting up the gateway"));
+		// Last, because counts cannot be put back: new rules count afresh; the same rules
+		// resolved anew (a unit restarted) keep counting.
+		if (cfg_->senders != cfg.senders)
+			if (auto r = dp_->maps.zero_sender_counts(); !r)
+				return tl::unexpected(
+				        r.error().with_context("zeroing the sender counters"));
+		return {};
+	};
+	if (auto r = apply(); !r) {
+		std::vector<int> segments = old_segments;
+		segments.insert(segments.end(), plan->segments.begin(), plan->segments.end());
+		return tl::unexpected(
+		        roll_back(r.error(), before, attached, secured.value_or(0), segments, gw));
+	}
+	attached.commit();
+	if (auto r = dp_->maps.prune_freshness(entries); !r)
+		log_.warning(r.error().with_context("reload").message());
+	if (gw && !plan->segments.empty())
+		log_.info(cat("gateway: ", plan->rules.size(), " rules, ", plan->jobs.size(),
+		              " can-gw jobs, ", plan->segments.size(), " segments"));
 	cfg_ = cfg;
+	senders_ = std::move(snd);
 	return {};
+}
+
+Error BpfDataPlane::roll_back(const Error& cause, const Before& before, SegmentGuards& attached,
+                              int secured, const std::vector<int>& segments, bool gateway)
+{
+	// The running configuration again, step by step in the order of a reload; a step that
+	// fails does not stop the others (each puts back as much as it can).
+	std::vector<std::string> failed;
+	auto note = [&](const char* what, const Result<void>& r) {
+		if (!r)
+			failed.push_back(cat(what, ": ", r.error().message()));
+	};
+	JobChanges jobs;
+	if (gateway) {
+		if (auto now = cangw_list(); now) {
+			jobs = job_restore(before.jobs, *now, secured, segments);
+			for (const auto& j : jobs.remove)
+				note("removing a can-gw job of the new configuration",
+				     cangw_delete(j));
+		} else {
+			note("listing the can-gw jobs", tl::unexpected(now.error()));
+		}
+	}
+	// A new job that could not be removed keeps the programs of its segment (fail closed).
+	const bool jobs_gone = failed.empty();
+	if (auto w = gw_maps_->live_word(); !w || *w != before.gw_word)
+		note("the running gateway rules", gw_maps_->replace_rules(before.gw_rules));
+	auto st = dp_->maps.read_state();
+	if (!st || st->policy_gen != before.policy_gen)
+		note("the running policy and sender rules",
+		     dp_->maps.replace_policy(policy_entries(*cfg_), senders_, false));
+	note("the running data-plane state", write_state(*cfg_, state_));
+	for (const auto& j : jobs.add)
+		note("adding back a can-gw job of the running configuration", cangw_add(j));
+	// After the jobs through them are gone: a segment only the new configuration has is
+	// left as it was, without spsec's programs.
+	const std::vector<std::string> fresh = attached.fresh();
+	Result<void> undone = fail("kept: a job of the new configuration may remain");
+	if (jobs_gone)
+		undone = attached.undo();
+	else
+		attached.commit();
+	note("detaching the new configuration's segment programs", undone);
+	if (failed.empty()) {
+		log_.warning(cat("reload failed part-way and was rolled back: ", cause.message()));
+		return cause.with_context("rolled back to the running configuration (gateway, "
+		                          "policy, sender rules and state as before)");
+	}
+	// What is in place now, read back from the kernel.
+	std::vector<std::string> now;
+	auto w = gw_maps_->live_word();
+	now.push_back(!w                     ? "gateway rules unknown"
+	              : *w == before.gw_word ? "the running gateway rules"
+	                                     : "the new configuration's gateway rules");
+	st = dp_->maps.read_state();
+	now.push_back(!st ? "policy unknown"
+	              : st->policy_gen == before.policy_gen
+	                      ? "the running policy and sender rules"
+	                      : "the new configuration's policy and sender rules");
+	if (gateway) {
+		if (auto l = cangw_list(); !l) {
+			now.emplace_back("can-gw jobs unknown");
+		} else {
+			const JobChanges left = job_restore(before.jobs, *l, secured, segments);
+			now.emplace_back(
+			        left.remove.empty() && left.add.empty()
+			                ? "the running can-gw jobs"
+			                : "can-gw jobs of neither configuration (cangw -L)");
+		}
+	}
+	if (!undone)
+		for (const auto& f : fresh)
+			now.push_back(cat("spsec's programs (possibly) on segment ", f));
+	std::string msg = cat("ROLLBACK FAILED: the reload failed (", cause.message(),
+	                      ") and putting the running configuration back failed too: ");
+	for (std::size_t i = 0; i < failed.size(); i++)
+		msg += (i ? "; " : "") + failed[i];
+	msg += ". In place now: ";
+	for (std::size_t i = 0; i < now.size(); i++)
+		msg += (i ? ", " : "") + now[i];
+	log_.error(msg);
+	return Error{cause.errno_value, msg};
 }
 
 Result<void> BpfDataPlane::publish(const DataPlaneState& st)
@@ -328,6 +528,7 @@ Result<void> BpfDataPlane::reattach(const Config& cfg)
 		return tl::unexpected(
 		        tc.error().with_context(cat("re-attaching to ", cfg.interface)));
 	tc_.emplace(std::move(*tc));
+	mode_ = tc_->mode();
 	features_.attach = attach_mode_name(tc_->mode());
 	// can-gw deleted the jobs of the vanished device; the new one gets them again
 	if (auto r = gateway(cfg, true); !r)

@@ -16,6 +16,7 @@
 
 #include "bpf/data_plane.h"
 #include "bpf/gateway_maps.h"
+#include "bpf/gateway_setup.h"
 #include "bpf/ring_buffer.h"
 #include "bpf/tc_attachment.h"
 #include "common/logger.h"
@@ -67,9 +68,30 @@ private:
 	[[nodiscard]] Result<void> write_state(const Config& cfg, std::uint32_t state);
 	// The gateway (cfg.gateway, docs/gateway.md): rules, segment programs, can-gw jobs;
 	// `before` / after the policy (bpf/gateway_setup.h). A configuration without a gateway
-	// section removes the jobs to and from the previous configuration's segments.
+	// section removes the jobs to and from the previous configuration's segments. The
+	// segment programs attached stay (fail closed).
 	[[nodiscard]] Result<void> gateway(const Config& cfg, bool before_policy);
+	// cfg.gateway resolved (bpf/gateway_setup.h plan_gateway). Errors: a segment is missing.
+	[[nodiscard]] Result<GatewayPlan> plan(const Config& cfg) const;
+	// The ifindexes now of the running configuration's segments (those that exist).
+	[[nodiscard]] std::vector<int> running_segments() const;
+	// How the segments are attached: in the secured interface's mode, pinned in cfg.pin_dir/gw.
+	[[nodiscard]] SegmentAttach segment_attach(const Config& cfg) const;
+	[[nodiscard]] Result<void> open_gateway_maps();
 	[[nodiscard]] Result<TcAttachment> attach(const Config& cfg) const;
+	// What a reload changes and its rollback puts back (reconfigure()).
+	struct Before {
+		std::uint32_t policy_gen = 0;
+		std::uint32_t gw_word = 0;
+		std::vector<spsec_gw_rule> gw_rules;
+		std::vector<CanGwJobStats> jobs;  // only when the reload touches the gateway
+	};
+	// Puts the running configuration back after a reload failed with `cause` part-way.
+	// Returns the error for the caller: rolled back, or the rollback failed and what is in
+	// place.
+	[[nodiscard]] Error roll_back(const Error& cause, const Before& before,
+	                              SegmentGuards& attached, int secured,
+	                              const std::vector<int>& segments, bool gateway);
 
 	const Logger& log_;
 	std::optional<AttachPref> env_attach_;
@@ -80,6 +102,9 @@ private:
 	std::optional<RingBuffer> events_;
 	const EventSink* sink_ = nullptr;  // set only while drain_events runs
 	std::optional<Config> cfg_;
+	// the running configuration's sender rules, as installed (what a rollback puts back)
+	std::vector<SenderRuleEntry> senders_;
+	std::optional<AttachMode> mode_;  // the secured interface's, once attached
 	std::optional<GatewayMaps> gw_maps_;
 	std::uint32_t state_ = SPSEC_STATE_NOTSET;
 	std::optional<DataPlaneState> pinned_;

@@ -539,7 +539,7 @@ Result<void> Daemon::reload()
 		if (auto o = open_relay(); !o)
 			log.error(
 			        o.error().with_context("the gateway's classical relay").message());
-		return refuse(r.error().with_context("applying the policy"));
+		return refuse(r.error().with_context("applying it to the data plane"));
 	}
 	senders_ = std::move(*senders);
 	if (auto r = arm_sender_recheck(*cfg); !r)
