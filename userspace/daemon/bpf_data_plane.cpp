@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "bpf/gateway_setup.h"
 #include "bpf/kernel_features.h"
@@ -36,6 +37,24 @@ std::vector<PolicyEntry> policy_entries(const Config& cfg)
 	}
 	return out;
 }
+
+namespace {
+
+// The attach mode a preference asks for; nullopt: probe (tcx where the kernel has it).
+std::optional<AttachMode> mode_of(AttachPref p)
+{
+	switch (p) {
+	case AttachPref::Tc:
+		return AttachMode::Tc;
+	case AttachPref::Tcx:
+		return AttachMode::Tcx;
+	case AttachPref::Auto:
+		break;
+	}
+	return std::nullopt;
+}
+
+}  // namespace
 
 Result<void> BpfDataPlane::open(const Config& cfg, const SenderTable& senders)
 {
@@ -140,17 +159,7 @@ Result<void> BpfDataPlane::open(const Config& cfg, const SenderTable& senders)
 Result<TcAttachment> BpfDataPlane::attach(const Config& cfg) const
 {
 	AttachOptions opts;
-	switch (env_attach_.value_or(cfg.attach)) {
-	case AttachPref::Auto:
-		opts.mode = std::nullopt;
-		break;
-	case AttachPref::Tc:
-		opts.mode = AttachMode::Tc;
-		break;
-	case AttachPref::Tcx:
-		opts.mode = AttachMode::Tcx;
-		break;
-	}
+	opts.mode = mode_of(env_attach_.value_or(cfg.attach));
 	opts.link_pin_dir = cfg.pin_dir;
 	return TcAttachment::attach(cfg.interface, bpf_program__fd(dp_->skel->progs.spsec_ingress),
 	                            bpf_program__fd(dp_->skel->progs.spsec_egress), opts);
@@ -212,20 +221,7 @@ SegmentAttach BpfDataPlane::segment_attach(const Config& cfg) const
 	SegmentAttach how;
 	how.pin_dir = cfg.pin_dir;
 	// The secured interface's mode as attached (auto resolved); before that, the preference.
-	if (mode_) {
-		how.mode = mode_;
-	} else {
-		switch (env_attach_.value_or(cfg.attach)) {
-		case AttachPref::Auto:
-			break;
-		case AttachPref::Tc:
-			how.mode = AttachMode::Tc;
-			break;
-		case AttachPref::Tcx:
-			how.mode = AttachMode::Tcx;
-			break;
-		}
-	}
+	how.mode = mode_ ? mode_ : mode_of(env_attach_.value_or(cfg.attach));
 	return how;
 }
 
