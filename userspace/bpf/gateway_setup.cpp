@@ -34,7 +34,6 @@ Result<GatewayPlan> plan_gateway(const GatewayConfig& g, const std::string& secu
 			        idx.error().with_context("gateway segment " + s.name));
 		segs.emplace_back(s.name, *idx);
 		p.segments.push_back(*idx);
-		p.segment_names.push_back(s.name);
 	}
 	for (std::size_t i = 0; i < g.rules.size(); i++) {
 		const auto& r = g.rules[i];

@@ -23,10 +23,9 @@ namespace spsec {
 
 // What a gateway section needs on this node, with interface names resolved.
 struct GatewayPlan {
-	std::vector<spsec_gw_rule> rules;        // rule i = the configuration's rule i
-	std::vector<CanGwJob> jobs;              // every rule's can-gw jobs (cangw_filters())
-	std::vector<int> segments;               // ifindexes of the plain segments, in config order
-	std::vector<std::string> segment_names;  // their names, in the same order
+	std::vector<spsec_gw_rule> rules;  // rule i = the configuration's rule i
+	std::vector<CanGwJob> jobs;        // every rule's can-gw jobs (cangw_filters())
+	std::vector<int> segments;         // ifindexes of the plain segments, in config order
 };
 
 using IfindexOf = std::function<Result<int>(const std::string&)>;
